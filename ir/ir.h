@@ -1,0 +1,296 @@
+/* ir.h — the one public header of the IR module.
+ *
+ * The IR is a graph of nodes in SSA form: every node produces exactly one value,
+ * named by the node's index (`%id`). Nodes are kept in topological order (an
+ * operand always has a smaller id than its user) and live in an arena owned by
+ * the graph. Every value has a static type: a dtype and a shape whose leading
+ * dimension may be the symbolic batch `N`, bound when a step function is
+ * compiled. Every node remembers the `.lnet` source location that made it and
+ * the block it belongs to, so errors from any pass point at user code.
+ *
+ * The module also holds the diagnostics sink (`Diag`) shared by every stage:
+ * library code appends to it and returns false/NULL; only tools/ prints.
+ */
+#ifndef LNET_IR_H
+#define LNET_IR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define LNET_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- arena */
+
+typedef struct IrArenaChunk IrArenaChunk;
+
+/* A bump allocator: memory is freed all at once by ir_arena_fini. */
+typedef struct IrArena {
+    IrArenaChunk *head;
+} IrArena;
+
+void  ir_arena_init(IrArena *a);
+void  ir_arena_fini(IrArena *a);
+/* Zeroed, 16-byte aligned memory owned by the arena; aborts on OOM. */
+void *ir_arena_alloc(IrArena *a, size_t n);
+char *ir_arena_strdup(IrArena *a, const char *s);
+char *ir_arena_strndup(IrArena *a, const char *s, size_t n);
+
+/* ------------------------------------------------------- locations, diag */
+
+/* A position in a source file; line and col are 1-based, 0 means unknown. */
+typedef struct IrLoc {
+    int file;   /* index into Diag's source table, -1 when unknown */
+    int line;
+    int col;
+} IrLoc;
+
+#define IR_LOC_NONE ((IrLoc){-1, 0, 0})
+
+typedef enum { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE } DiagLevel;
+
+typedef struct DiagMsg {
+    DiagLevel level;
+    IrLoc loc;
+    char *text;             /* heap-owned */
+} DiagMsg;
+
+typedef struct DiagSource {
+    char *name;             /* heap-owned copy of the file name */
+    const char *text;       /* borrowed: the caller keeps it alive */
+    size_t len;
+} DiagSource;
+
+/* The diagnostics sink. Caller-owned: diag_init / diag_fini. */
+typedef struct Diag {
+    DiagMsg *msgs;
+    int n_msgs, cap_msgs;
+    int n_errors;
+    int max_errors;         /* further errors are counted but not stored */
+    DiagSource *srcs;
+    int n_srcs, cap_srcs;
+} Diag;
+
+void diag_init(Diag *d);
+void diag_fini(Diag *d);
+/* Registers a source text (borrowed) under a name (copied); returns its file index. */
+int  diag_add_source(Diag *d, const char *name, const char *text, size_t len);
+void diag_error(Diag *d, IrLoc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void diag_warning(Diag *d, IrLoc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void diag_note(Diag *d, IrLoc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Writes every message as `file:line:col: error: text`, the source line and a
+ * caret under the column (long lines are shown as a window around it). */
+void diag_print(const Diag *d, FILE *out);
+bool diag_has_errors(const Diag *d);
+
+/* Broken invariants (bugs, not user errors): print and abort. */
+#define IR_ASSERT(x) \
+    ((x) ? (void)0 : ir_assert_fail(#x, __FILE__, __LINE__))
+_Noreturn void ir_assert_fail(const char *what, const char *file, int line);
+
+/* ---------------------------------------------------------------- types */
+
+typedef enum { IR_F32, IR_I32 } IrDType;
+
+#define IR_MAX_DIMS 6
+#define IR_DIM_N (-1)   /* the symbolic batch dimension, only ever dim[0] */
+
+typedef struct IrType {
+    IrDType dtype;
+    int rank;                       /* 0 = scalar */
+    int64_t dim[IR_MAX_DIMS];       /* dim[0] == IR_DIM_N when batched */
+} IrType;
+
+bool    ir_type_batched(const IrType *t);
+/* Elements per example: product of all dims except a batched dim[0]. */
+int64_t ir_type_numel(const IrType *t);
+bool    ir_type_equal(const IrType *a, const IrType *b);
+/* Writes e.g. "f32[N,28,28]" into buf (always NUL-terminated). */
+void    ir_type_str(const IrType *t, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------ ops */
+
+typedef enum {
+    IR_KIND_SOURCE,     /* input, label, param: no operands */
+    IR_KIND_FWD,        /* differentiable forward op */
+    IR_KIND_NODIFF,     /* forward op through which no gradient flows */
+    IR_KIND_BWD,        /* emitted by autodiff */
+    IR_KIND_OPT,        /* optimizer update */
+} IrOpKind;
+
+/* Attributes an op may carry (bit mask, for the printer and verifier). */
+enum {
+    IR_A_AXIS = 1 << 0, IR_A_STRIDE = 1 << 1, IR_A_PADDING = 1 << 2,
+    IR_A_KERNEL = 1 << 3, IR_A_HEADS = 1 << 4, IR_A_SCALAR = 1 << 5,
+    IR_A_EPS = 1 << 6, IR_A_P = 1 << 7, IR_A_SHAPE = 1 << 8,
+    IR_A_PERM = 1 << 9, IR_A_INIT = 1 << 10, IR_A_CLASSES = 1 << 11,
+};
+
+typedef enum {
+#define OP(e, name, lo, hi, kind, attrs) IR_OP_##e,
+#include "ops.def"
+#undef OP
+    IR_OP_COUNT
+} IrOp;
+
+typedef struct IrOpInfo {
+    const char *name;
+    int min_in, max_in;
+    IrOpKind kind;
+    unsigned attrs;
+} IrOpInfo;
+
+const IrOpInfo *ir_op_info(IrOp op);
+/* Looks an op up by its printer name; returns IR_OP_COUNT when unknown. */
+IrOp ir_op_by_name(const char *name);
+
+/* Parameter initializers. */
+typedef enum {
+    IR_INIT_DEFAULT,    /* chosen per use by the lowering (He for relu, ...) */
+    IR_INIT_HE,         /* normal(0, sqrt(2/fan_in)) */
+    IR_INIT_GLOROT,     /* uniform(+-sqrt(6/(fan_in+fan_out))) */
+    IR_INIT_NORMAL,     /* normal(0, init_std) */
+    IR_INIT_ZEROS,
+    IR_INIT_ONES,
+    IR_INIT_COUNT
+} IrInit;
+
+const char *ir_init_name(IrInit i);
+
+/* Every op uses the subset of fields named by its IR_A_* mask. */
+typedef struct IrAttrs {
+    int axis;                       /* bias_add: -1 last dim, 1 channel */
+    int stride, padding, kernel;
+    int heads;
+    int classes;                    /* label: number of classes */
+    float scalar;                   /* add_scalar, mul_scalar */
+    float eps;                      /* layernorm */
+    float p;                        /* dropout probability */
+    int rank;                       /* reshape: target rank (no batch) */
+    int64_t shape[IR_MAX_DIMS];     /* reshape: target dims (no batch) */
+    int perm[IR_MAX_DIMS];          /* transpose: perm of non-batch axes */
+    IrInit init;                    /* param */
+    float init_std;                 /* param with IR_INIT_NORMAL */
+    int fan_in, fan_out;            /* param: set by the lowering for init */
+} IrAttrs;
+
+/* ---------------------------------------------------------------- nodes */
+
+#define IR_MAX_IN 6
+#define IR_BLOCK_NONE (-1)
+
+enum {
+    IR_F_CUT = 1 << 0,      /* the user declared a cut after this value */
+    IR_F_HEAD = 1 << 1,     /* part of an auxiliary head */
+};
+
+typedef struct IrNode {
+    int id;                 /* == index in IrGraph.nodes */
+    IrOp op;
+    IrType type;
+    int n_in;
+    int in[IR_MAX_IN];      /* operand node ids, each < id */
+    IrAttrs a;
+    const char *name;       /* user-visible name (arena), or NULL */
+    int block;              /* IR_BLOCK_NONE until partitioned */
+    unsigned flags;
+    IrLoc loc;
+} IrNode;
+
+/* ---------------------------------------------------------- train/local */
+
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_COUNT } IrOptimizer;
+typedef enum { SCHED_CONSTANT, SCHED_WARMUP, SCHED_COSINE, SCHED_COUNT } IrSchedule;
+typedef enum {
+    METHOD_BACKPROP, METHOD_GREEDY, METHOD_CHUNKED, METHOD_OVERLAP, METHOD_COUNT
+} IrMethod;
+
+const char *ir_optimizer_name(IrOptimizer o);
+const char *ir_schedule_name(IrSchedule s);
+const char *ir_method_name(IrMethod m);
+
+/* The `train { }` section; every field can be overridden from the CLI. */
+typedef struct IrTrainCfg {
+    const char *data;           /* "fashion_mnist", "mnist", "text", ... */
+    const char *data_path;      /* optional file or directory */
+    IrOptimizer optimizer;
+    float lr, momentum, beta1, beta2, eps, weight_decay, clip;
+    bool nesterov;
+    int batch, epochs;
+    IrSchedule schedule;
+    int warmup;                 /* warm-up steps for SCHED_WARMUP/COSINE */
+    uint64_t seed;
+    IrLoc loc;                  /* where the section starts */
+} IrTrainCfg;
+
+/* The `local { }` section. */
+typedef struct IrLocalCfg {
+    IrMethod method;
+    int blocks;                 /* K; 0 = method default */
+    int overlap;                /* window w for METHOD_OVERLAP */
+    const char *head;           /* name of a user `def` to use as aux head */
+    IrLoc loc;
+} IrLocalCfg;
+
+void ir_train_cfg_default(IrTrainCfg *t);
+void ir_local_cfg_default(IrLocalCfg *l);
+
+/* ---------------------------------------------------------------- graph */
+
+/* The graph owns its arena; everything reachable from it lives there. */
+typedef struct IrGraph {
+    IrArena arena;
+    const char *model;          /* model name */
+    IrNode **nodes;             /* heap array of arena nodes, topological */
+    int n_nodes, cap_nodes;
+    int loss;                   /* node id of the task loss, -1 if none */
+    int n_blocks;               /* 0 until partitioned */
+    IrTrainCfg train;
+    IrLocalCfg local;
+} IrGraph;
+
+/* Caller-owned graph: allocated and freed by the callee. */
+IrGraph *ir_graph_new(const char *model);
+void     ir_graph_free(IrGraph *g);
+
+/* Appends a node; operands must already exist. The type is left zeroed:
+ * call ir_shape_infer (or set it) afterwards. Returns the node. */
+IrNode *ir_node_add(IrGraph *g, IrOp op, const int *in, int n_in,
+                    const IrAttrs *a, IrLoc loc);
+IrNode *ir_node(const IrGraph *g, int id);
+
+/* ---------------------------------------------------------------- shape */
+
+/* Computes n->type from its operands and attributes. On a mismatch appends
+ * an error at n->loc (naming both shapes) and returns false. */
+bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d);
+
+/* ----------------------------------------------------------------- cost */
+
+/* Per-example cost of one node's forward computation. */
+typedef struct IrCost {
+    double flops;       /* floating-point operations per example */
+    double bytes;       /* bytes read + written per example */
+} IrCost;
+
+IrCost ir_node_cost(const IrGraph *g, const IrNode *n);
+/* Parameter elements (0 for non-params). */
+int64_t ir_param_numel(const IrNode *n);
+
+/* --------------------------------------------------- verifier, printer */
+
+/* Checks the structural invariants: operand ids in range and earlier,
+ * arity from the op table, types equal to what shape inference gives,
+ * the loss a scalar, block ids in range. Errors go to d. */
+bool ir_graph_verify(const IrGraph *g, Diag *d);
+
+/* Deterministic text, one node per line (the format of golden tests). */
+void ir_graph_print(const IrGraph *g, FILE *out);
+/* Graphviz text; nodes labelled with op and shape, blocks as clusters. */
+void ir_graph_dot(const IrGraph *g, FILE *out);
+
+#endif
