@@ -1,0 +1,63 @@
+/* graph.c — creating graphs and appending nodes.
+ *
+ * Nodes live in the graph's arena; the graph keeps a heap array of pointers to
+ * them in topological order (operands always come first).
+ */
+#include "ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+IrGraph *ir_graph_new(const char *model)
+{
+    IrGraph *g = calloc(1, sizeof *g);
+    IR_ASSERT(g);
+    ir_arena_init(&g->arena);
+    g->model = ir_arena_strdup(&g->arena, model ? model : "model");
+    g->loss = -1;
+    ir_train_cfg_default(&g->train);
+    ir_local_cfg_default(&g->local);
+    return g;
+}
+
+void ir_graph_free(IrGraph *g)
+{
+    if (!g)
+        return;
+    free(g->nodes);
+    ir_arena_fini(&g->arena);
+    free(g);
+}
+
+IrNode *ir_node_add(IrGraph *g, IrOp op, const int *in, int n_in,
+                    const IrAttrs *a, IrLoc loc)
+{
+    IR_ASSERT(n_in >= 0 && n_in <= IR_MAX_IN);
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
+        IrNode **p = realloc(g->nodes, (size_t)cap * sizeof *p);
+        IR_ASSERT(p);
+        g->nodes = p;
+        g->cap_nodes = cap;
+    }
+    IrNode *n = ir_arena_alloc(&g->arena, sizeof *n);
+    n->id = g->n_nodes;
+    n->op = op;
+    n->n_in = n_in;
+    for (int i = 0; i < n_in; i++) {
+        IR_ASSERT(in[i] >= 0 && in[i] < n->id);
+        n->in[i] = in[i];
+    }
+    if (a)
+        n->a = *a;
+    n->block = IR_BLOCK_NONE;
+    n->loc = loc;
+    g->nodes[g->n_nodes++] = n;
+    return n;
+}
+
+IrNode *ir_node(const IrGraph *g, int id)
+{
+    IR_ASSERT(id >= 0 && id < g->n_nodes);
+    return g->nodes[id];
+}

@@ -1,0 +1,167 @@
+/* print.c — the deterministic text form of a graph, and its Graphviz form.
+ *
+ * Text: one node per line,
+ *   %4 = matmul %2, %3 : f32[N,1024]  @b0  ; 7:5
+ * with the op's attributes (those named in its ops.def mask) after the
+ * operands, the block after the type when assigned, and the source location as
+ * a trailing comment. This text is what the golden tests compare.
+ */
+#include "ir.h"
+
+#include <string.h>
+
+static void print_dims(FILE *out, const int64_t *v, int n)
+{
+    fputc('[', out);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s%lld", i ? "," : "", (long long)v[i]);
+    fputc(']', out);
+}
+
+static void print_init(FILE *out, const IrAttrs *a)
+{
+    fprintf(out, " init=%s", ir_init_name(a->init));
+    if (a->init == IR_INIT_NORMAL)
+        fprintf(out, "(%g)", a->init_std);
+}
+
+static void print_attrs(FILE *out, const IrNode *n)
+{
+    unsigned m = ir_op_info(n->op)->attrs;
+    const IrAttrs *a = &n->a;
+    if (m & IR_A_AXIS) fprintf(out, " axis=%d", a->axis);
+    if (m & IR_A_KERNEL) fprintf(out, " kernel=%d", a->kernel);
+    if (m & IR_A_STRIDE) fprintf(out, " stride=%d", a->stride);
+    if (m & IR_A_PADDING) fprintf(out, " padding=%d", a->padding);
+    if (m & IR_A_HEADS) fprintf(out, " heads=%d", a->heads);
+    if (m & IR_A_SCALAR) fprintf(out, " scalar=%g", a->scalar);
+    if (m & IR_A_EPS) fprintf(out, " eps=%g", a->eps);
+    if (m & IR_A_P) fprintf(out, " p=%g", a->p);
+    if (m & IR_A_CLASSES) fprintf(out, " classes=%d", a->classes);
+    if (m & IR_A_INIT) print_init(out, a);
+    if (m & IR_A_SHAPE) {
+        fputs(" shape=", out);
+        print_dims(out, a->shape, a->rank);
+    }
+    if (m & IR_A_PERM) {
+        int64_t p[IR_MAX_DIMS];
+        int r = n->type.rank - 1;
+        for (int i = 0; i < r && i < IR_MAX_DIMS; i++)
+            p[i] = a->perm[i];
+        fputs(" perm=", out);
+        print_dims(out, p, r);
+    }
+}
+
+static void print_node(const IrGraph *g, const IrNode *n, FILE *out)
+{
+    char ty[96];
+    ir_type_str(&n->type, ty, sizeof ty);
+    fprintf(out, "%%%d = %s", n->id, ir_op_info(n->op)->name);
+    if (n->name)
+        fprintf(out, " \"%s\"", n->name);
+    for (int i = 0; i < n->n_in; i++)
+        fprintf(out, "%s%%%d", i ? ", " : " ", n->in[i]);
+    print_attrs(out, n);
+    fprintf(out, " : %s", ty);
+    if (n->block != IR_BLOCK_NONE)
+        fprintf(out, "  @b%d", n->block);
+    if (n->flags & IR_F_CUT)
+        fputs("  cut", out);
+    if (n->flags & IR_F_HEAD)
+        fputs("  head", out);
+    if (n->loc.line > 0)
+        fprintf(out, "  ; %d:%d", n->loc.line, n->loc.col);
+    fputc('\n', out);
+    (void)g;
+}
+
+static void print_config(const IrGraph *g, FILE *out)
+{
+    const IrTrainCfg *t = &g->train;
+    const IrLocalCfg *l = &g->local;
+    fprintf(out, "train data=%s", t->data);
+    if (t->data_path)
+        fprintf(out, " path=\"%s\"", t->data_path);
+    fprintf(out, " optimizer=%s lr=%g", ir_optimizer_name(t->optimizer), t->lr);
+    if (t->optimizer == OPT_SGD)
+        fprintf(out, " momentum=%g nesterov=%d", t->momentum, t->nesterov);
+    else
+        fprintf(out, " beta1=%g beta2=%g eps=%g", t->beta1, t->beta2, t->eps);
+    fprintf(out, " weight_decay=%g batch=%d epochs=%d schedule=%s warmup=%d seed=%llu",
+            t->weight_decay, t->batch, t->epochs, ir_schedule_name(t->schedule),
+            t->warmup, (unsigned long long)t->seed);
+    if (t->clip > 0)
+        fprintf(out, " clip=%g", t->clip);
+    fprintf(out, "\nlocal method=%s blocks=%d overlap=%d", ir_method_name(l->method),
+            l->blocks, l->overlap);
+    if (l->head)
+        fprintf(out, " head=%s", l->head);
+    fputc('\n', out);
+}
+
+void ir_graph_print(const IrGraph *g, FILE *out)
+{
+    fprintf(out, "model %s\n", g->model);
+    print_config(g, out);
+    if (g->n_blocks > 0)
+        fprintf(out, "blocks %d\n", g->n_blocks);
+    for (int i = 0; i < g->n_nodes; i++)
+        print_node(g, g->nodes[i], out);
+    if (g->loss >= 0)
+        fprintf(out, "loss %%%d\n", g->loss);
+}
+
+/* ---------------------------------------------------------------- dot */
+
+static const char *node_color(const IrNode *n)
+{
+    if (n->flags & IR_F_HEAD)
+        return "lightsalmon";
+    switch (ir_op_info(n->op)->kind) {
+    case IR_KIND_SOURCE: return n->op == IR_OP_PARAM ? "lightgoldenrod1" : "lightblue";
+    case IR_KIND_BWD:    return "thistle";
+    case IR_KIND_OPT:    return "palegreen";
+    default:             return n->op == IR_OP_STOP_GRADIENT ? "gray80" : "white";
+    }
+}
+
+static void dot_node(const IrNode *n, FILE *out)
+{
+    char ty[96];
+    ir_type_str(&n->type, ty, sizeof ty);
+    fprintf(out, "    n%d [label=\"%%%d %s", n->id, n->id, ir_op_info(n->op)->name);
+    if (n->name)
+        fprintf(out, "\\n%s", n->name);
+    fprintf(out, "\\n%s\", fillcolor=%s];\n", ty, node_color(n));
+}
+
+void ir_graph_dot(const IrGraph *g, FILE *out)
+{
+    fprintf(out, "digraph \"%s\" {\n  rankdir=TB;\n"
+                 "  node [shape=box, style=filled, fontname=\"monospace\"];\n", g->model);
+    for (int b = 0; b < g->n_blocks; b++) {
+        fprintf(out, "  subgraph cluster_b%d {\n    label=\"block %d\";\n"
+                     "    style=rounded;\n", b, b);
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->block == b)
+                dot_node(g->nodes[i], out);
+        fputs("  }\n", out);
+    }
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->block == IR_BLOCK_NONE || g->n_blocks == 0)
+            dot_node(g->nodes[i], out);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *n = g->nodes[i];
+        for (int k = 0; k < n->n_in; k++) {
+            const IrNode *src = g->nodes[n->in[k]];
+            bool cut = src->block != n->block && src->block != IR_BLOCK_NONE &&
+                       n->block != IR_BLOCK_NONE;
+            fprintf(out, "  n%d -> n%d%s;\n", src->id, n->id, cut ? " [style=dashed]" : "");
+        }
+    }
+    if (g->loss >= 0)
+        fprintf(out, "  loss [shape=doubleoctagon, fillcolor=tomato];\n  n%d -> loss;\n",
+                g->loss);
+    fputs("}\n", out);
+}
