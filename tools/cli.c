@@ -1,0 +1,149 @@
+/* cli.c — option parsing and model loading for the `lnet` subcommands.
+ *
+ * Options are `--name value` or `--name=value`; flags take no value. Every
+ * subcommand declares its options in a table, which also drives --help.
+ */
+#include "cli.h"
+#include "frontend.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int opt_index(const CliCmd *cmd, const char *name, size_t len)
+{
+    for (int i = 0; cmd->opts[i].name; i++)
+        if (strlen(cmd->opts[i].name) == len && strncmp(cmd->opts[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+static bool parse_long_opt(const CliCmd *cmd, int argc, char **argv, int *i, CliArgs *out)
+{
+    const char *arg = argv[*i] + 2;
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    int k = opt_index(cmd, arg, len);
+    if (k < 0) {
+        fprintf(stderr, "lnet %s: error: unknown option '--%.*s' (see 'lnet %s --help')\n",
+                cmd->name, (int)len, arg, cmd->name);
+        return false;
+    }
+    if (!cmd->opts[k].arg) {
+        if (eq) {
+            fprintf(stderr, "lnet %s: error: option '--%s' takes no value\n", cmd->name,
+                    cmd->opts[k].name);
+            return false;
+        }
+        out->val[k] = "";
+        return true;
+    }
+    if (eq) {
+        out->val[k] = eq + 1;
+    } else if (*i + 1 < argc) {
+        out->val[k] = argv[++*i];
+    } else {
+        fprintf(stderr, "lnet %s: error: option '--%s' needs a value %s\n", cmd->name,
+                cmd->opts[k].name, cmd->opts[k].arg);
+        return false;
+    }
+    return true;
+}
+
+bool cli_parse(const CliCmd *cmd, int argc, char **argv, CliArgs *out, bool *help)
+{
+    memset(out, 0, sizeof *out);
+    *help = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            *help = true;
+            return true;
+        }
+        if (strncmp(argv[i], "--", 2) == 0 && argv[i][2]) {
+            if (!parse_long_opt(cmd, argc, argv, &i, out))
+                return false;
+        } else if (!out->file) {
+            out->file = argv[i];
+        } else {
+            fprintf(stderr, "lnet %s: error: unexpected argument '%s'\n", cmd->name, argv[i]);
+            return false;
+        }
+    }
+    if (!out->file && strstr(cmd->usage, "FILE") == cmd->usage) {
+        fprintf(stderr, "lnet %s: error: missing FILE\nusage: lnet %s %s\n", cmd->name,
+                cmd->name, cmd->usage);
+        return false;
+    }
+    return true;
+}
+
+void cli_print_help(const CliCmd *cmd, FILE *out)
+{
+    fprintf(out, "usage: lnet %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+    if (cmd->opts[0].name)
+        fputs("\noptions:\n", out);
+    for (int i = 0; cmd->opts[i].name; i++) {
+        char lhs[64];
+        snprintf(lhs, sizeof lhs, "--%s%s%s", cmd->opts[i].name,
+                 cmd->opts[i].arg ? " " : "", cmd->opts[i].arg ? cmd->opts[i].arg : "");
+        fprintf(out, "  %-26s %s\n", lhs, cmd->opts[i].help);
+    }
+    fputs("  --help                     show this help\n", out);
+}
+
+const char *cli_get(const CliCmd *cmd, const CliArgs *a, const char *name)
+{
+    int k = opt_index(cmd, name, strlen(name));
+    return k < 0 ? NULL : a->val[k];
+}
+
+bool cli_flag(const CliCmd *cmd, const CliArgs *a, const char *name)
+{
+    return cli_get(cmd, a, name) != NULL;
+}
+
+bool cli_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "lnet: error: --%s expects an integer in [%ld, %ld], got '%s'\n",
+                opt, lo, hi, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_float(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v == v)) {
+        fprintf(stderr, "lnet: error: --%s expects a number, got '%s'\n", opt, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool model_load(const char *path, Diag *d, Model *m)
+{
+    size_t len;
+    m->g = NULL;
+    m->text = fe_read_file(path, &len, d);
+    if (!m->text)
+        return false;
+    m->g = fe_compile(path, m->text, len, d);
+    return m->g != NULL;
+}
+
+void model_free(Model *m)
+{
+    ir_graph_free(m->g);
+    free(m->text);
+    m->g = NULL;
+    m->text = NULL;
+}

@@ -1,0 +1,55 @@
+/* main.c — the `lnet` command: one entry point, one subcommand per verb.
+ *
+ * Exit status: 0 ok, 1 user error (bad input, bad flags), 2 internal error.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Subcommand;
+
+static const Subcommand subcommands[] = {
+    {"check", cmd_check, "parse, lower and shape-check a model"},
+    {"ir", cmd_ir, "print the IR after a pass pipeline"},
+    {"dot", cmd_dot, "print the graph as Graphviz text"},
+};
+
+enum { N_SUB = sizeof subcommands / sizeof subcommands[0] };
+
+static void usage(FILE *out)
+{
+    fputs("usage: lnet COMMAND [FILE] [options]\n\n"
+          "lnet compiles .lnet models and trains them with local parallelism.\n\n"
+          "commands:\n", out);
+    for (int i = 0; i < N_SUB; i++)
+        fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+    fputs("\n'lnet COMMAND --help' describes a command's options.\n"
+          "'lnet --version' prints the version.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USER;
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(verb, "--version") == 0) {
+        printf("lnet %s\n", LNET_VERSION);
+        return EXIT_OK;
+    }
+    for (int i = 0; i < N_SUB; i++)
+        if (strcmp(verb, subcommands[i].name) == 0)
+            return subcommands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "lnet: error: unknown command '%s'\n\n", verb);
+    usage(stderr);
+    return EXIT_USER;
+}

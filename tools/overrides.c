@@ -1,0 +1,93 @@
+/* overrides.c — command-line values that replace the model's `train` and
+ * `local` sections. Each subcommand lists the ones it accepts in its option
+ * table; an option the command does not declare is simply absent here.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static bool enum_value(const char *opt, const char *s, const char *(*name)(int), int count,
+                       int *out)
+{
+    for (int i = 0; i < count; i++) {
+        if (strcmp(name(i), s) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    fprintf(stderr, "lnet: error: --%s: unknown value '%s' (expected one of:", opt, s);
+    for (int i = 0; i < count; i++)
+        fprintf(stderr, " %s", name(i));
+    fputs(")\n", stderr);
+    return false;
+}
+
+static const char *method_name(int i) { return ir_method_name((IrMethod)i); }
+static const char *optimizer_name(int i) { return ir_optimizer_name((IrOptimizer)i); }
+static const char *schedule_name(int i) { return ir_schedule_name((IrSchedule)i); }
+
+static bool int_opt(const CliCmd *c, const CliArgs *a, const char *name, long lo, long hi,
+                    int *out)
+{
+    const char *s = cli_get(c, a, name);
+    long v;
+    if (!s)
+        return true;
+    if (!cli_int(name, s, lo, hi, &v))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool section_enums(const CliCmd *c, const CliArgs *a, IrGraph *g)
+{
+    const char *s;
+    int v;
+    if ((s = cli_get(c, a, "method"))) {
+        if (!enum_value("method", s, method_name, METHOD_COUNT, &v))
+            return false;
+        g->local.method = (IrMethod)v;
+    }
+    if ((s = cli_get(c, a, "optimizer"))) {
+        if (!enum_value("optimizer", s, optimizer_name, OPT_COUNT, &v))
+            return false;
+        g->train.optimizer = (IrOptimizer)v;
+    }
+    if ((s = cli_get(c, a, "schedule-lr"))) {
+        if (!enum_value("schedule-lr", s, schedule_name, SCHED_COUNT, &v))
+            return false;
+        g->train.schedule = (IrSchedule)v;
+    }
+    return true;
+}
+
+bool cli_apply_overrides(const CliCmd *c, const CliArgs *a, IrGraph *g)
+{
+    if (!section_enums(c, a, g))
+        return false;
+    if (!int_opt(c, a, "blocks", 1, 4096, &g->local.blocks) ||
+        !int_opt(c, a, "overlap", 2, 4096, &g->local.overlap) ||
+        !int_opt(c, a, "epochs", 1, 1000000, &g->train.epochs) ||
+        !int_opt(c, a, "batch", 1, 1 << 20, &g->train.batch))
+        return false;
+    const char *s;
+    double v;
+    long seed;
+    if ((s = cli_get(c, a, "lr"))) {
+        if (!cli_float("lr", s, &v))
+            return false;
+        if (v <= 0) {
+            fprintf(stderr, "lnet: error: --lr must be positive, got '%s'\n", s);
+            return false;
+        }
+        g->train.lr = (float)v;
+    }
+    if ((s = cli_get(c, a, "seed"))) {
+        if (!cli_int("seed", s, 0, 0x7fffffffL, &seed))
+            return false;
+        g->train.seed = (uint64_t)seed;
+    }
+    if ((s = cli_get(c, a, "data-dir")))
+        g->train.data_path = s;
+    return true;
+}
