@@ -93,6 +93,60 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
         flops = 5 * in0;
         bytes = 4 * in0;
         break;
+    case IR_OP_MATMUL_GRAD_X:   /* dy[..,O] @ wT: out elements, dots of length O */
+        flops = 2 * out * (double)w->dim[1];
+        break;
+    case IR_OP_MATMUL_GRAD_W:   /* xT @ dy: per example numel(x) * O multiply-adds */
+        flops = 2 * in0 * (double)(w->rank ? w->dim[w->rank - 1] : 1);
+        break;
+    case IR_OP_CONV2D_GRAD_X:   /* as costly as the forward conv it reverses */
+    case IR_OP_CONV2D_GRAD_W: {
+        const IrType *dy = &g->nodes[n->in[n->op == IR_OP_CONV2D_GRAD_X ? 0 : 1]]->type;
+        const IrType *k = &g->nodes[n->in[n->op == IR_OP_CONV2D_GRAD_X ? 1 : 2]]->type;
+        flops = 2 * (double)ir_type_numel(dy) * (double)(k->dim[1] * k->dim[2] * k->dim[3]);
+        break;
+    }
+    case IR_OP_ATTENTION_GRAD: {
+        const IrType *q = &g->nodes[n->in[1]]->type;
+        double t = (double)q->dim[1], d = (double)q->dim[2];
+        flops = 5 * t * t * d;
+        break;
+    }
+    case IR_OP_FILL:
+    case IR_OP_STATE:
+    case IR_OP_RESHAPE_LIKE:
+        bytes = 0;
+        break;
+    case IR_OP_GELU_GRAD:
+    case IR_OP_TANH_GRAD:
+    case IR_OP_SIGMOID_GRAD:
+    case IR_OP_SOFTMAX_GRAD:
+    case IR_OP_LOG_SOFTMAX_GRAD:
+    case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_G:
+    case IR_OP_CROSS_ENTROPY_GRAD:
+    case IR_OP_MSE_GRAD:
+    case IR_OP_DIV_GRAD_B:
+        flops = 8 * (in0 > out ? in0 : out);
+        break;
+    case IR_OP_REDUCE_BATCH:
+    case IR_OP_SLICE_LAST:
+    case IR_OP_BIAS_GRAD:
+    case IR_OP_RELU_GRAD:
+    case IR_OP_DROPOUT_GRAD:
+    case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_AVGPOOL_GRAD:
+    case IR_OP_GLOBAL_AVG_POOL_GRAD:
+    case IR_OP_EMBEDDING_GRAD:
+        flops = in0 > out ? in0 : out;
+        break;
+    case IR_OP_SUMSQ:
+    case IR_OP_CLIP_FACTOR:
+    case IR_OP_SGD_UPDATE:
+    case IR_OP_ADAM_UPDATE:
+        /* per step, not per example: the runtime costs updates separately */
+        bytes = 0;
+        break;
     case IR_OP_COUNT:
         IR_ASSERT(!"unknown op");
     }

@@ -51,6 +51,8 @@ IrNode *ir_node_add(IrGraph *g, IrOp op, const int *in, int n_in,
     if (a)
         n->a = *a;
     n->block = IR_BLOCK_NONE;
+    n->grad = -1;
+    n->state = -1;
     n->loc = loc;
     g->nodes[g->n_nodes++] = n;
     return n;

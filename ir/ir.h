@@ -128,6 +128,7 @@ enum {
     IR_A_KERNEL = 1 << 3, IR_A_HEADS = 1 << 4, IR_A_SCALAR = 1 << 5,
     IR_A_EPS = 1 << 6, IR_A_P = 1 << 7, IR_A_SHAPE = 1 << 8,
     IR_A_PERM = 1 << 9, IR_A_INIT = 1 << 10, IR_A_CLASSES = 1 << 11,
+    IR_A_SLICE = 1 << 12, IR_A_OPT = 1 << 13,
 };
 
 typedef enum {
@@ -170,6 +171,11 @@ typedef struct IrAttrs {
     float scalar;                   /* add_scalar, mul_scalar */
     float eps;                      /* layernorm */
     float p;                        /* dropout probability */
+    int salt;                       /* dropout: id of the forward node (mask seed) */
+    int start, len;                 /* slice_last */
+    /* sgd_update / adam_update hyper-parameters (lr is a step argument) */
+    float momentum, beta1, beta2, weight_decay;
+    bool nesterov, decoupled;
     int rank;                       /* reshape: target rank (no batch) */
     int64_t shape[IR_MAX_DIMS];     /* reshape: target dims (no batch) */
     int perm[IR_MAX_DIMS];          /* transpose: perm of non-batch axes */
@@ -186,6 +192,7 @@ typedef struct IrAttrs {
 enum {
     IR_F_CUT = 1 << 0,      /* the user declared a cut after this value */
     IR_F_HEAD = 1 << 1,     /* part of an auxiliary head */
+    IR_F_LOSS = 1 << 2,     /* a loss that autodiff seeds (besides g->loss) */
 };
 
 typedef struct IrNode {
@@ -197,6 +204,8 @@ typedef struct IrNode {
     IrAttrs a;
     const char *name;       /* user-visible name (arena), or NULL */
     int block;              /* IR_BLOCK_NONE until partitioned */
+    int grad;               /* params: node id of the gradient, -1 before autodiff */
+    int state;              /* state nodes: the param they belong to */
     unsigned flags;
     IrLoc loc;
 } IrNode;

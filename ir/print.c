@@ -25,6 +25,17 @@ static void print_init(FILE *out, const IrAttrs *a)
         fprintf(out, "(%g)", a->init_std);
 }
 
+static void print_opt(FILE *out, const IrNode *n)
+{
+    const IrAttrs *a = &n->a;
+    if (n->op == IR_OP_SGD_UPDATE)
+        fprintf(out, " momentum=%g nesterov=%d", a->momentum, a->nesterov);
+    else
+        fprintf(out, " beta1=%g beta2=%g eps=%g decoupled=%d", a->beta1, a->beta2, a->eps,
+                a->decoupled);
+    fprintf(out, " weight_decay=%g", a->weight_decay);
+}
+
 static void print_attrs(FILE *out, const IrNode *n)
 {
     unsigned m = ir_op_info(n->op)->attrs;
@@ -37,6 +48,9 @@ static void print_attrs(FILE *out, const IrNode *n)
     if (m & IR_A_SCALAR) fprintf(out, " scalar=%g", a->scalar);
     if (m & IR_A_EPS) fprintf(out, " eps=%g", a->eps);
     if (m & IR_A_P) fprintf(out, " p=%g", a->p);
+    if ((m & IR_A_P) && a->salt) fprintf(out, " salt=%d", a->salt);
+    if (m & IR_A_SLICE) fprintf(out, " start=%d len=%d", a->start, a->len);
+    if (m & IR_A_OPT) print_opt(out, n);
     if (m & IR_A_CLASSES) fprintf(out, " classes=%d", a->classes);
     if (m & IR_A_INIT) print_init(out, a);
     if (m & IR_A_SHAPE) {
@@ -60,6 +74,8 @@ static void print_node(const IrGraph *g, const IrNode *n, FILE *out)
     fprintf(out, "%%%d = %s", n->id, ir_op_info(n->op)->name);
     if (n->name)
         fprintf(out, " \"%s\"", n->name);
+    if (n->op == IR_OP_STATE)
+        fprintf(out, " of %%%d", n->state);
     for (int i = 0; i < n->n_in; i++)
         fprintf(out, "%s%%%d", i ? ", " : " ", n->in[i]);
     print_attrs(out, n);

@@ -301,6 +301,83 @@ static bool rule_mse(Ctx *c)
     return true;
 }
 
+
+/* Backward ops take the type of the operand they are the gradient of. */
+static bool same_as(Ctx *c, int k)
+{
+    c->n->type = *operand(c, k);
+    c->n->type.dtype = IR_F32;
+    return true;
+}
+
+static bool rule_reduce_batch(Ctx *c)
+{
+    const IrType *x = operand(c, 0);
+    if (!ir_type_batched(x))
+        return fail1(c, "expected a batched tensor", x);
+    IrType r = *x;
+    for (int i = 1; i < x->rank; i++)
+        r.dim[i - 1] = x->dim[i];
+    r.rank--;
+    c->n->type = r;
+    return true;
+}
+
+static bool rule_slice_last(Ctx *c)
+{
+    const IrType *x = operand(c, 0);
+    const IrAttrs *a = &c->n->a;
+    if (x->rank < 1 || a->start < 0 || a->len < 1 || a->start + a->len > x->dim[x->rank - 1])
+        return fail1(c, "slice out of range", x);
+    c->n->type = with_last(x, a->len);
+    return true;
+}
+
+static bool rule_bias_grad(Ctx *c)
+{
+    const IrType *dy = operand(c, 0);
+    int axis = c->n->a.axis < 0 ? dy->rank - 1 : c->n->a.axis;
+    if (axis < 0 || axis >= dy->rank)
+        return fail1(c, "bad axis", dy);
+    c->n->type = (IrType){.dtype = IR_F32, .rank = 1, .dim = {dy->dim[axis]}};
+    return true;
+}
+
+static bool rule_attention_grad(Ctx *c)
+{
+    c->n->type = with_last(operand(c, 1), 3 * operand(c, 1)->dim[2]);
+    return true;
+}
+
+static bool rule_layernorm_grad_g(Ctx *c)
+{
+    const IrType *x = operand(c, 1);
+    c->n->type = (IrType){.dtype = IR_F32, .rank = 1, .dim = {x->dim[x->rank - 1]}};
+    return true;
+}
+
+/* matmul_grad_x(dy[N,..,O], w[I,O]) -> [N,..,I] */
+static bool rule_matmul_grad_x(Ctx *c)
+{
+    c->n->type = with_last(operand(c, 0), operand(c, 1)->dim[0]);
+    return true;
+}
+
+/* matmul_grad_w(x[N,..,I], dy[N,..,O]) -> [I,O] */
+static bool rule_matmul_grad_w(Ctx *c)
+{
+    const IrType *x = operand(c, 0), *dy = operand(c, 1);
+    c->n->type = (IrType){.dtype = IR_F32, .rank = 2,
+                          .dim = {x->dim[x->rank - 1], dy->dim[dy->rank - 1]}};
+    return true;
+}
+
+static bool rule_scalar(Ctx *c)
+{
+    c->n->type = scalar_f32();
+    return true;
+}
+
 bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
 {
     Ctx c = {g, n, d};
@@ -340,6 +417,38 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_CAUSAL_ATTENTION: return rule_attention(&c);
     case IR_OP_CROSS_ENTROPY:   return rule_cross_entropy(&c);
     case IR_OP_MSE:             return rule_mse(&c);
+    case IR_OP_FILL:
+    case IR_OP_SUMSQ:
+    case IR_OP_CLIP_FACTOR:
+    case IR_OP_SGD_UPDATE:
+    case IR_OP_ADAM_UPDATE:     return rule_scalar(&c);
+    case IR_OP_STATE:           return true;    /* declared by the optimizer pass */
+    case IR_OP_REDUCE_BATCH:    return rule_reduce_batch(&c);
+    case IR_OP_SLICE_LAST:      return rule_slice_last(&c);
+    case IR_OP_BIAS_GRAD:       return rule_bias_grad(&c);
+    case IR_OP_ATTENTION_GRAD:  return rule_attention_grad(&c);
+    case IR_OP_LAYERNORM_GRAD_G: return rule_layernorm_grad_g(&c);
+    case IR_OP_RELU_GRAD:
+    case IR_OP_GELU_GRAD:
+    case IR_OP_TANH_GRAD:
+    case IR_OP_SIGMOID_GRAD:
+    case IR_OP_SOFTMAX_GRAD:
+    case IR_OP_LOG_SOFTMAX_GRAD:
+    case IR_OP_DROPOUT_GRAD:
+                                return same_as(&c, 0);
+    case IR_OP_DIV_GRAD_B:
+    case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_AVGPOOL_GRAD:
+    case IR_OP_GLOBAL_AVG_POOL_GRAD:
+    case IR_OP_RESHAPE_LIKE:
+    case IR_OP_CROSS_ENTROPY_GRAD:
+    case IR_OP_MSE_GRAD:        return same_as(&c, 1);
+    case IR_OP_MATMUL_GRAD_X:   return rule_matmul_grad_x(&c);
+    case IR_OP_MATMUL_GRAD_W:   return rule_matmul_grad_w(&c);
+    case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_W:
+    case IR_OP_EMBEDDING_GRAD:  return same_as(&c, 2);
     case IR_OP_COUNT:           break;
     }
     IR_ASSERT(!"unknown op");

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  llvm-19-dev
+  llvm-19-dev libzstd-dev
   libopenblas-pthread-dev zlib1g-dev libcriterion-dev
   dataset-fashion-mnist fortunes gnuplot-nox
 )
