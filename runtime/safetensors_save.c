@@ -1,0 +1,177 @@
+/* safetensors_save.c — atomic writer of the safetensors layout.
+ * The header is built in memory (open_memstream), tensors are laid out by
+ * decreasing element size so each is aligned, and the file is written to
+ * path.tmp.<pid>, flushed, fsynced and renamed over path; then the directory
+ * is fsynced so the rename itself survives a crash. */
+#include "safetensors.h"
+
+#include "json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool save_fail(char *err, size_t cap, const char *path, const char *fmt, ...) {
+  int k = snprintf(err, cap, "%s: ", path);
+  if (k >= 0 && (size_t)k < cap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + k, cap - (size_t)k, fmt, ap);
+    va_end(ap);
+  }
+  return false;
+}
+
+/* Each tensor must be well formed and uniquely named before anything is written. */
+static bool check_tensors(const char *path, const StTensor *ts, int n, char *err, size_t cap) {
+  for (int i = 0; i < n; i++) {
+    const StTensor *t = &ts[i];
+    if (!t->name || !*t->name || strcmp(t->name, "__metadata__") == 0)
+      return save_fail(err, cap, path, "tensor %d has an empty or reserved name", i);
+    if ((unsigned)t->dtype > ST_I64 || t->rank < 0 || t->rank > ST_MAX_RANK)
+      return save_fail(err, cap, path, "tensor \"%s\": bad dtype or rank", t->name);
+    int64_t numel = st_numel(t->rank, t->shape);
+    if (numel < 0 || (uint64_t)numel > SIZE_MAX / st_dtype_size(t->dtype) ||
+        (size_t)numel * st_dtype_size(t->dtype) != t->nbytes)
+      return save_fail(err, cap, path, "tensor \"%s\": nbytes %zu does not match its shape",
+                       t->name, t->nbytes);
+    if (t->nbytes && !t->data) return save_fail(err, cap, path, "tensor \"%s\": no data", t->name);
+    for (int j = 0; j < i; j++)
+      if (strcmp(ts[j].name, t->name) == 0)
+        return save_fail(err, cap, path, "duplicate tensor name \"%s\"", t->name);
+  }
+  return true;
+}
+
+/* Data order: by decreasing element size, stable (insertion sort on indices). */
+static void layout_order(const StTensor *ts, int n, int *order) {
+  for (int i = 0; i < n; i++) {
+    int j = i;
+    while (j > 0 && st_dtype_size(ts[order[j - 1]].dtype) < st_dtype_size(ts[i].dtype)) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = i;
+  }
+}
+
+static void write_entry(FILE *h, const StTensor *t, size_t begin) {
+  rt_json_write_string(h, t->name);
+  fprintf(h, ":{\"dtype\":\"%s\",\"shape\":[", st_dtype_name(t->dtype));
+  for (int d = 0; d < t->rank; d++) fprintf(h, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+  fprintf(h, "],\"data_offsets\":[%zu,%zu]}", begin, begin + t->nbytes);
+}
+
+/* Header JSON in header (i.e. caller) order, padded with spaces to 8 bytes. */
+static char *build_header(const StTensor *ts, int n, const int *order, const char *const *kv,
+                          int n_meta, size_t *len) {
+  size_t *begin = calloc((size_t)n + 1, sizeof *begin);
+  char *buf = NULL;
+  FILE *h = begin ? open_memstream(&buf, len) : NULL;
+  if (!h) return free(begin), NULL;
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    begin[order[i]] = at;
+    at += ts[order[i]].nbytes;
+  }
+  fputc('{', h);
+  if (n_meta > 0) {
+    fputs("\"__metadata__\":{", h);
+    for (int i = 0; i < n_meta; i++) {
+      if (i) fputc(',', h);
+      rt_json_write_string(h, kv[2 * i]);
+      fputc(':', h);
+      rt_json_write_string(h, kv[2 * i + 1]);
+    }
+    fputc('}', h);
+  }
+  for (int i = 0; i < n; i++) {
+    if (i || n_meta > 0) fputc(',', h);
+    write_entry(h, &ts[i], begin[i]);
+  }
+  fputc('}', h);
+  while ((ftell(h) % 8) != 0) fputc(' ', h);
+  bool ok = !ferror(h);
+  free(begin);
+  if (fclose(h) != 0 || !ok) return free(buf), NULL;
+  return buf;
+}
+
+/* Length prefix, header, then the data in layout order. */
+static bool write_all(FILE *fp, const StTensor *ts, int n, const int *order, const char *hdr,
+                      size_t hlen) {
+  uint8_t lb[8];
+  for (int i = 0; i < 8; i++) lb[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+  bool ok = fwrite(lb, 1, 8, fp) == 8 && fwrite(hdr, 1, hlen, fp) == hlen;
+  for (int i = 0; ok && i < n; i++) {
+    const StTensor *t = &ts[order[i]];
+    ok = fwrite(t->data, 1, t->nbytes, fp) == t->nbytes;
+  }
+  return ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+}
+
+/* fsync the directory holding path; EINVAL (not supported) is not an error. */
+static bool sync_dir(const char *path) {
+  char *copy = strdup(path);
+  if (!copy) return false;
+  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+  free(copy);
+  if (fd < 0) return false;
+  bool ok = fsync(fd) == 0 || errno == EINVAL;
+  close(fd);
+  return ok;
+}
+
+/* Writes everything to tmp and renames it over path; tmp is removed on failure. */
+static bool write_atomic(const char *path, const char *tmp, const StTensor *ts, int n,
+                         const int *order, const char *hdr, size_t hlen, char *err, size_t cap) {
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return save_fail(err, cap, path, "cannot create %s: %s", tmp, strerror(errno));
+  FILE *fp = fdopen(fd, "wb");
+  if (!fp) {
+    close(fd);
+    unlink(tmp);
+    return save_fail(err, cap, path, "fdopen: %s", strerror(errno));
+  }
+  bool ok = write_all(fp, ts, n, order, hdr, hlen);
+  int saved = errno;
+  ok = (fclose(fp) == 0) && ok;
+  if (!ok) {
+    unlink(tmp);
+    return save_fail(err, cap, path, "writing %s failed: %s", tmp, strerror(saved ? saved : errno));
+  }
+  if (rename(tmp, path) != 0) {
+    saved = errno;
+    unlink(tmp);
+    return save_fail(err, cap, path, "rename from %s failed: %s", tmp, strerror(saved));
+  }
+  if (!sync_dir(path)) return save_fail(err, cap, path, "fsync of directory failed: %s", strerror(errno));
+  return true;
+}
+
+bool st_save(const char *path, const StTensor *ts, int n, const char *const *meta_kv, int n_meta,
+             char *err, size_t errcap) {
+  if (n < 0 || n_meta < 0 || (n_meta > 0 && !meta_kv))
+    return save_fail(err, errcap, path, "bad arguments to st_save");
+  for (int i = 0; i < 2 * n_meta; i++)
+    if (!meta_kv[i]) return save_fail(err, errcap, path, "metadata entry %d is NULL", i / 2);
+  if (!check_tensors(path, ts, n, err, errcap)) return false;
+  int *order = malloc(((size_t)n + 1) * sizeof *order);
+  size_t hlen = 0;
+  char *hdr = NULL;
+  if (order) layout_order(ts, n, order);
+  if (order) hdr = build_header(ts, n, order, meta_kv, n_meta, &hlen);
+  char tmp[4096];
+  bool ok = hdr != NULL || save_fail(err, errcap, path, "out of memory building the header");
+  if (ok && snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    ok = save_fail(err, errcap, path, "path too long");
+  ok = ok && write_atomic(path, tmp, ts, n, order, hdr, hlen, err, errcap);
+  free(hdr);
+  free(order);
+  return ok;
+}
