@@ -1,0 +1,357 @@
+/* test_safetensors.c — fixtures from PyTorch load, save/load round trips,
+ * atomic replacement, and hostile files rejected with a message. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "safetensors.h"
+
+static char tmpdir[256];
+
+static void make_tmpdir(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/lnet_st_XXXXXX");
+  cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void) {
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(safetensors, .init = make_tmpdir, .fini = remove_tmpdir);
+
+static const char *tmp_path(const char *name) {
+  static char p[512];
+  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+  return p;
+}
+
+/* Writes raw bytes to tmpdir/name and returns the path. */
+static const char *write_raw(const char *name, const void *bytes, size_t n) {
+  const char *p = tmp_path(name);
+  FILE *f = fopen(p, "wb");
+  cr_assert_not_null(f);
+  cr_assert_eq(fwrite(bytes, 1, n, f), n);
+  fclose(f);
+  return p;
+}
+
+/* A safetensors file with the given header text, header length field
+ * (hlen_field; -1 = the real length) and data_len zero bytes of data. */
+static const char *write_st(const char *name, const char *hdr, long long hlen_field,
+                            size_t data_len) {
+  size_t hl = strlen(hdr), n = 8 + hl + data_len;
+  unsigned char *buf = calloc(1, n);
+  unsigned long long v = hlen_field < 0 ? hl : (unsigned long long)hlen_field;
+  for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(v >> (8 * i));
+  memcpy(buf + 8, hdr, hl);
+  const char *p = write_raw(name, buf, n);
+  free(buf);
+  return p;
+}
+
+static float f32_at(const StTensor *t, int i) { return ((const float *)t->data)[i]; }
+
+Test(safetensors, mlp_fixture_loads) {
+  StFile f;
+  char err[512];
+  cr_assert(st_load(LNET_FIXTURE_DIR "/mlp.safetensors", &f, err, sizeof err), "%s", err);
+  cr_expect_eq(f.n, 44);
+  const StTensor *x = st_find(&f, "x"), *y = st_find(&f, "y"), *loss = st_find(&f, "loss");
+  cr_assert(x && y && loss);
+  cr_expect_eq(x->dtype, ST_F32);
+  cr_expect_eq(x->rank, 2);
+  cr_expect_eq(x->shape[0], 4);
+  cr_expect_eq(x->shape[1], 12);
+  cr_expect_eq(x->nbytes, 4 * 12 * 4);
+  cr_expect_float_eq(f32_at(x, 0), -0.1117185652256012f, 0);
+  cr_expect_float_eq(f32_at(loss, 0), 5.8491926193237305f, 0);
+  cr_expect_eq(y->dtype, ST_I32);
+  const int32_t *yv = y->data;
+  cr_expect(yv[0] == 0 && yv[1] == 3 && yv[2] == 1 && yv[3] == 4);
+  cr_expect_null(st_find(&f, "nope"));
+  char model[512];
+  cr_assert_not_null(f.metadata_json);
+  cr_expect(st_meta_get(&f, "model", model, sizeof model));
+  cr_expect(strstr(model, "cross-entropy") != NULL, "%s", model);
+  st_free(&f);
+  cr_expect_eq(f.n, 0);
+}
+
+Test(safetensors, every_fixture_loads_with_expected_shapes) {
+  StFile f;
+  char err[512];
+  cr_assert(st_load(LNET_FIXTURE_DIR "/cnn.safetensors", &f, err, sizeof err), "%s", err);
+  const StTensor *x = st_find(&f, "x");
+  cr_assert_not_null(x);
+  cr_expect(x->rank == 4 && x->shape[0] == 2 && x->shape[1] == 3 && x->shape[2] == 8 &&
+            x->shape[3] == 8);
+  cr_expect_float_eq(f32_at(st_find(&f, "loss"), 0), 5.251035690307617f, 0);
+  st_free(&f);
+  cr_assert(st_load(LNET_FIXTURE_DIR "/transformer.safetensors", &f, err, sizeof err), "%s", err);
+  const StTensor *tok = st_find(&f, "tokens");
+  cr_assert_not_null(tok);
+  cr_expect(tok->dtype == ST_I32 && tok->rank == 2 && tok->shape[1] == 6);
+  cr_expect_eq(((const int32_t *)tok->data)[0], 9);
+  st_free(&f);
+  cr_assert(st_load(LNET_FIXTURE_DIR "/mlp_local.safetensors", &f, err, sizeof err), "%s", err);
+  cr_expect_eq(f.n, 32);
+  st_free(&f);
+}
+
+Test(safetensors, round_trip_all_dtypes_and_metadata) {
+  float w[6] = {1.5f, -2.0f, 3.25f, 0.0f, -0.0f, 1e-30f};
+  int32_t ids[3] = {-1, 0, 2147483647};
+  uint8_t bytes[5] = {0, 1, 2, 254, 255};
+  int64_t step = 123456789012345LL, *nothing = NULL;
+  StTensor ts[5] = {
+      {.name = "u8", .dtype = ST_U8, .rank = 1, .shape = {5}, .data = bytes, .nbytes = 5},
+      {.name = "w", .dtype = ST_F32, .rank = 2, .shape = {2, 3}, .data = w, .nbytes = 24},
+      {.name = "ids", .dtype = ST_I32, .rank = 1, .shape = {3}, .data = ids, .nbytes = 12},
+      {.name = "step \"quoted\"", .dtype = ST_I64, .rank = 0, .data = &step, .nbytes = 8},
+      {.name = "empty", .dtype = ST_F32, .rank = 2, .shape = {0, 4}, .data = nothing, .nbytes = 0},
+  };
+  const char *meta[] = {"format", "lnet", "note", "tab\there \"q\" \\ é"};
+  char err[512];
+  const char *p = tmp_path("rt.safetensors");
+  cr_assert(st_save(p, ts, 5, meta, 2, err, sizeof err), "%s", err);
+  StFile f;
+  cr_assert(st_load(p, &f, err, sizeof err), "%s", err);
+  cr_assert_eq(f.n, 5);
+  for (int i = 0; i < 5; i++) {
+    const StTensor *t = st_find(&f, ts[i].name);
+    cr_assert_not_null(t, "%s missing", ts[i].name);
+    cr_expect_str_eq(f.t[i].name, ts[i].name, "header order kept");
+    cr_expect_eq(t->dtype, ts[i].dtype);
+    cr_expect_eq(t->rank, ts[i].rank);
+    cr_expect_eq(memcmp(t->shape, ts[i].shape, sizeof t->shape[0] * (size_t)t->rank), 0);
+    cr_assert_eq(t->nbytes, ts[i].nbytes);
+    if (t->nbytes) cr_expect_eq(memcmp(t->data, ts[i].data, t->nbytes), 0, "%s", t->name);
+    cr_expect_eq((uintptr_t)t->data % st_dtype_size(t->dtype), 0, "%s misaligned", t->name);
+  }
+  char v[64];
+  cr_expect(st_meta_get(&f, "note", v, sizeof v));
+  cr_expect_str_eq(v, "tab\there \"q\" \\ é");
+  cr_expect_not(st_meta_get(&f, "note", v, 4), "too small a buffer must fail");
+  cr_expect_not(st_meta_get(&f, "absent", v, sizeof v));
+  st_free(&f);
+  /* Header length is padded to 8 bytes, so the data starts aligned. */
+  struct stat sb;
+  cr_assert_eq(stat(p, &sb), 0);
+  FILE *fp = fopen(p, "rb");
+  unsigned char lb[8];
+  cr_assert_eq(fread(lb, 1, 8, fp), 8);
+  fclose(fp);
+  cr_expect_eq(lb[0] % 8, 0);
+}
+
+Test(safetensors, misaligned_offsets_are_realigned) {
+  /* U8 [1] at [0,1) then F32 [1] at [1,5): the float is misaligned in the file. */
+  const char *hdr = "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                    "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1,5]}}";
+  size_t hl = strlen(hdr);
+  unsigned char buf[512] = {0};
+  buf[0] = (unsigned char)hl;
+  memcpy(buf + 8, hdr, hl);
+  float two = 2.0f;
+  buf[8 + hl] = 7;
+  memcpy(buf + 8 + hl + 1, &two, 4);
+  const char *p = write_raw("mis.safetensors", buf, 8 + hl + 5);
+  StFile f;
+  char err[512];
+  cr_assert(st_load(p, &f, err, sizeof err), "%s", err);
+  const StTensor *b = st_find(&f, "b");
+  cr_expect_eq((uintptr_t)b->data % 4, 0);
+  cr_expect_float_eq(f32_at(b, 0), 2.0f, 0);
+  cr_expect_eq(*(const uint8_t *)st_find(&f, "a")->data, 7);
+  st_free(&f);
+}
+
+static void save_one(const char *p, float value) {
+  float v[2] = {value, value};
+  StTensor t = {.name = "v", .dtype = ST_F32, .rank = 1, .shape = {2}, .data = v, .nbytes = 8};
+  char err[512];
+  cr_assert(st_save(p, &t, 1, NULL, 0, err, sizeof err), "%s", err);
+}
+
+static float load_one(const char *p) {
+  StFile f;
+  char err[512];
+  cr_assert(st_load(p, &f, err, sizeof err), "%s", err);
+  float v = f32_at(st_find(&f, "v"), 0);
+  st_free(&f);
+  return v;
+}
+
+Test(safetensors, failed_save_keeps_old_file) {
+  char p[512], tmp[600], err[512];
+  snprintf(p, sizeof p, "%s", tmp_path("ckpt.safetensors"));
+  save_one(p, 1.0f);
+  save_one(p, 2.0f); /* a normal overwrite replaces it */
+  cr_expect_float_eq(load_one(p), 2.0f, 0);
+  /* Block the temp file name with a directory: creating it fails (even as root). */
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
+  cr_assert_eq(mkdir(tmp, 0755), 0);
+  float v[2] = {3, 3};
+  StTensor t = {.name = "v", .dtype = ST_F32, .rank = 1, .shape = {2}, .data = v, .nbytes = 8};
+  cr_expect_not(st_save(p, &t, 1, NULL, 0, err, sizeof err));
+  cr_expect(strstr(err, p) != NULL, "message names the file: %s", err);
+  cr_expect_float_eq(load_one(p), 2.0f, 0, "old file clobbered");
+  rmdir(tmp);
+  /* Invalid input (duplicate names) fails before anything is written. */
+  StTensor two[2] = {t, t};
+  cr_expect_not(st_save(p, two, 2, NULL, 0, err, sizeof err));
+  cr_expect(strstr(err, "duplicate") != NULL, "%s", err);
+  cr_expect_float_eq(load_one(p), 2.0f, 0);
+  cr_expect_neq(access(tmp, F_OK), 0, "temp file left behind");
+  /* A directory that does not exist. */
+  cr_expect_not(st_save(tmp_path("no/such/dir/x.safetensors"), &t, 1, NULL, 0, err, sizeof err));
+  cr_expect(strstr(err, "no/such/dir") != NULL, "%s", err);
+}
+
+Test(safetensors, rename_over_directory_fails_cleanly) {
+  char err[512], p[512], tmp[600];
+  snprintf(p, sizeof p, "%s", tmp_path("adir"));
+  cr_assert_eq(mkdir(p, 0755), 0);
+  cr_assert_eq(mkdir(tmp_path("adir/keep"), 0755), 0);
+  float v[2] = {3, 3};
+  StTensor t = {.name = "v", .dtype = ST_F32, .rank = 1, .shape = {2}, .data = v, .nbytes = 8};
+  cr_expect_not(st_save(p, &t, 1, NULL, 0, err, sizeof err));
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
+  cr_expect_neq(access(tmp, F_OK), 0, "temp file left behind after failed rename");
+}
+
+/* ---- hostile files: each rejected with a message naming the file ---- */
+
+static void expect_reject(const char *p, const char *needle) {
+  StFile f;
+  char err[512] = "";
+  memset(&f, 0x5a, sizeof f);
+  cr_expect_not(st_load(p, &f, err, sizeof err), "accepted %s", p);
+  cr_expect(strncmp(err, p, strlen(p)) == 0, "message does not name the file: %s", err);
+  cr_expect(strstr(err, needle) != NULL, "expected '%s' in: %s", needle, err);
+  cr_expect(f.n == 0 && f.t == NULL && f.blob == NULL, "out not left empty");
+  st_free(&f);
+}
+
+#define T1(dtype, shape, off) "{\"a\":{\"dtype\":\"" dtype "\",\"shape\":" shape ",\"data_offsets\":" off "}}"
+
+Test(safetensors, rejects_truncated_length_and_header) {
+  expect_reject(write_raw("empty", "", 0), "too short");
+  expect_reject(write_raw("short", "\x10\0\0", 3), "too short");
+  expect_reject(write_st("hdrlong", T1("F32", "[1]", "[0,4]"), 4096, 4), "exceeds");
+  expect_reject(write_st("hdrhuge", T1("F32", "[1]", "[0,4]"), 0x7fffffffffffffffLL, 4), "exceeds");
+  expect_reject(write_st("nobrace", " {}", -1, 0), "'{'");
+}
+
+Test(safetensors, rejects_bad_json) {
+  expect_reject(write_st("badjson", "{\"a\":{\"dtype\":\"F32\",", -1, 0), "bad JSON");
+  expect_reject(write_st("trailing", "{}x", -1, 0), "trailing");
+  expect_reject(write_st("float", T1("F32", "[1.5]", "[0,4]"), -1, 4), "integer");
+  expect_reject(write_st("ctrl", "{\"a\tb\":{}}", -1, 0), "control character");
+  expect_reject(write_st("notobj", "{\"a\":[1,2]}", -1, 0), "not an object");
+  char deep[300];
+  memset(deep, '[', sizeof deep);
+  deep[0] = '{';
+  memcpy(deep + 1, "\"a\":", 4);
+  deep[sizeof deep - 1] = '\0';
+  expect_reject(write_st("deep", deep, -1, 0), "nesting");
+}
+
+Test(safetensors, rejects_offsets_out_of_range) {
+  expect_reject(write_st("oor", T1("F32", "[2]", "[0,8]"), -1, 4), "past the end");
+  expect_reject(write_st("reversed", T1("F32", "[0]", "[4,0]"), -1, 4), "ordered");
+  expect_reject(write_st("neg", T1("F32", "[1]", "[-4,0]"), -1, 4), "ordered");
+  expect_reject(write_st("bignum", T1("F32", "[1]", "[0,99999999999999999999]"), -1, 4),
+                "out of range");
+  expect_reject(write_st("oneoff", T1("F32", "[1]", "[0]"), -1, 4), "two integers");
+}
+
+Test(safetensors, rejects_overlap_gap_and_trailing_data) {
+  expect_reject(write_st("overlap",
+                         "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                         -1, 12),
+                "overlaps");
+  expect_reject(write_st("gap",
+                         "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+                         -1, 12),
+                "gap");
+  expect_reject(write_st("extra", T1("F32", "[1]", "[0,4]"), -1, 16), "after the last tensor");
+}
+
+Test(safetensors, rejects_shape_offset_mismatch) {
+  expect_reject(write_st("mismatch", T1("F32", "[3]", "[0,8]"), -1, 8), "needs 12 bytes");
+  expect_reject(write_st("negdim", T1("F32", "[-1]", "[0,0]"), -1, 0), "non-negative");
+  expect_reject(write_st("noshape", "{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,0]}}", -1, 0),
+                "shape");
+}
+
+Test(safetensors, rejects_unknown_dtype_and_fields) {
+  expect_reject(write_st("f16", T1("F16", "[2]", "[0,4]"), -1, 4), "unsupported dtype \"F16\"");
+  expect_reject(write_st("nodtype", "{\"a\":{\"shape\":[0],\"data_offsets\":[0,0]}}", -1, 0),
+                "dtype");
+  expect_reject(write_st("field",
+                         "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0],\"x\":1}}",
+                         -1, 0),
+                "unknown field");
+}
+
+Test(safetensors, rejects_huge_rank_and_shape_overflow) {
+  expect_reject(write_st("rank9", T1("F32", "[1,1,1,1,1,1,1,1,1]", "[0,4]"), -1, 4), "rank");
+  expect_reject(write_st("ovf", T1("F32", "[4294967296,4294967296,16]", "[0,0]"), -1, 0),
+                "overflow");
+  expect_reject(write_st("ovf2", T1("I64", "[2305843009213693952]", "[0,0]"), -1, 0), "overflow");
+}
+
+Test(safetensors, rejects_duplicate_names_and_bad_metadata) {
+  expect_reject(write_st("dup",
+                         "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                         -1, 8),
+                "duplicate");
+  expect_reject(write_st("meta", "{\"__metadata__\":{\"k\":[1]}}", -1, 0), "not a string");
+  expect_reject(tmp_path("nonexistent"), "cannot open");
+}
+
+Test(json, parses_escapes_and_spans) {
+  const char *s = " {\"k\\u00e9\\ud83d\\ude00\": [1, -2, 0], \"s\": \"a\\n\\\"b\\/\"} ";
+  RtJson v;
+  char err[128];
+  cr_assert(rt_json_parse(s, strlen(s), &v, err, sizeof err), "%s", err);
+  cr_assert_eq(v.kind, RT_JSON_OBJECT);
+  cr_expect_str_eq(v.keys[0], "k\xc3\xa9\xf0\x9f\x98\x80");
+  cr_expect_eq(v.items[0].n, 3);
+  cr_expect_eq(v.items[0].items[1].num, -2);
+  cr_expect_str_eq(rt_json_get(&v, "s")->str, "a\n\"b/");
+  cr_expect_eq(s[v.begin], '{');
+  cr_expect_eq(s[v.end - 1], '}');
+  rt_json_free(&v);
+  const char *bad[] = {"", "{", "[1,]", "{\"a\" 1}", "01", "\"\\ud800\"", "\"\\x\"", "tru", "1e5",
+                       "[1] [2]", "\"\\u0000\"", "-"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    cr_expect_not(rt_json_parse(bad[i], strlen(bad[i]), &v, err, sizeof err), "accepted <%s>", bad[i]);
+    cr_expect(strncmp(err, "offset ", 7) == 0, "%s", err);
+  }
+}
+
+Test(json, write_string_escapes) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  cr_assert(rt_json_write_string(f, "a\"b\\c\nd\x01\xc3\xa9"));
+  fclose(f);
+  cr_expect_str_eq(buf, "\"a\\\"b\\\\c\\nd\\u0001\xc3\xa9\"");
+  RtJson v;
+  char err[128];
+  cr_assert(rt_json_parse(buf, len, &v, err, sizeof err), "%s", err);
+  cr_expect_str_eq(v.str, "a\"b\\c\nd\x01\xc3\xa9");
+  rt_json_free(&v);
+  free(buf);
+}
