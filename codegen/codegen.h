@@ -1,0 +1,117 @@
+/* codegen.h — the one public header of the code generator.
+ *
+ * Each block's training step becomes one LLVM module (`CgModule`) holding one
+ * entry function. A module is built inside codegen/ (the IR→kernel lowering,
+ * on top of the builder helpers in cg_impl.h), then handed to a target:
+ *
+ *   JIT  — ORC LLJIT for the host CPU (detected at run time); entry points are
+ *          looked up as plain C function pointers. Used by `lnet train`.
+ *   AOT  — an object file per module for a chosen CPU level, linked with the
+ *          runtime library into a standalone trainer by `cc`. Used by `lnet build`.
+ *
+ * Both targets run the same pipeline on a module: verify → O3 with a target
+ * machine for the CPU the code will run on (a NULL target machine would not
+ * vectorize) → compile. Errors, LLVM's included, go to the caller's Diag; no
+ * LLVM type appears in this header.
+ */
+#ifndef LNET_CODEGEN_H
+#define LNET_CODEGEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ir.h"
+
+/* What to print after optimization (`lnet ir --emit llvm|asm`). */
+typedef enum { CG_EMIT_NONE, CG_EMIT_LLVM, CG_EMIT_ASM } CgEmit;
+
+/* Caller-owned settings shared by the module builder and both targets. */
+typedef struct CgOptions {
+    const char *cpu;        /* AOT CPU level: "x86-64-v3" (when NULL) or "native";
+                               the JIT always compiles for the host */
+    int opt_level;          /* 0 (verify only, no passes) or 1..3 (default<On>) */
+    bool sanitize;          /* ASan-instrument generated code; defaults to on
+                               when lnet itself is built with ASan */
+    CgEmit emit;            /* print each optimized module ... */
+    FILE *emit_out;         /* ... here (borrowed) */
+    const char *obj_dir;    /* AOT: write <obj_dir>/<module>.o; NULL = none */
+    const char *cc;         /* AOT link driver; NULL = "cc" */
+} CgOptions;
+
+/* Fills in the defaults above. */
+void cg_options_init(CgOptions *o);
+
+/* ---------------------------------------------------------------- modules */
+
+typedef struct CgModule CgModule;
+
+/* A new empty module in its own LLVM context, owned by the caller until it
+ * is handed to a target's add_module (or freed with cg_module_free). The
+ * options are read now (sanitize) and not kept. */
+CgModule *cg_module_new(const char *name, const CgOptions *o);
+void      cg_module_free(CgModule *m);
+/* Runs the LLVM verifier; a broken module becomes one Diag error. */
+bool      cg_module_verify(CgModule *m, Diag *d);
+
+/* --------------------------------------------------------------- targets */
+
+/* A compiled entry point; cast it to its real type before calling. */
+typedef void (*CgFn)(void);
+
+/* An open target instance (a JIT session or an object-file writer). */
+typedef struct CgBackend CgBackend;
+
+/* JIT and AOT behind the same three operations (QBE's `Target`). */
+typedef struct CgTarget {
+    const char *name;                                     /* "jit", "aot" */
+    /* A new backend; the options are copied (emit_out, obj_dir and cc
+     * are borrowed and must outlive it). NULL + Diag error on failure. */
+    CgBackend *(*open)(const CgOptions *o, Diag *d);
+    /* Verifies, optimizes and compiles m. Always consumes m. */
+    bool (*add_module)(CgBackend *b, CgModule *m, Diag *d);
+    /* Frees the backend; JIT code looked up from it becomes invalid. */
+    void (*close)(CgBackend *b);
+} CgTarget;
+
+extern const CgTarget cg_target_jit;
+extern const CgTarget cg_target_aot;
+
+/* Milliseconds spent optimizing and generating machine code so far. */
+double cg_backend_compile_ms(const CgBackend *b);
+
+/* JIT only: the address of an entry function added earlier (compiling it
+ * now if needed); NULL + Diag error when missing. Valid until close. */
+CgFn cg_jit_lookup(CgBackend *b, const char *name, Diag *d);
+
+/* AOT only: the object files written so far, in add order (owned by b). */
+int         cg_aot_n_objects(const CgBackend *b);
+const char *cg_aot_object(const CgBackend *b, int i);
+
+/* AOT only: links b's objects followed by `extra` (NULL-terminated: static
+ * libraries, more objects or sources, -l/-L flags) and -lm into the
+ * executable `exe` with the options' cc (posix_spawn, no shell). The driver's
+ * output and exit status become a Diag error on failure. */
+bool cg_aot_link(CgBackend *b, const char *const *extra, const char *exe, Diag *d);
+
+/* --------------------------------------------------------------- probes */
+
+/* Known small kernels, for self-checks (tests, `lnet` diagnostics) and as a
+ * worked example of the builder for kernel emitters:
+ *   SAXPY     void f(float **bufs, int64_t n, float a)
+ *             y[i] = a*x[i] + y[i], x = bufs[0], y = bufs[1], i in [0,n)
+ *   SGEMM_*   void f(float **bufs, int64_t M, int64_t N, int64_t K)
+ *             C = 1*op(A)·op(B) + 0.5*C, A = bufs[0], B = bufs[1], C = bufs[2],
+ *             row-major, op = transpose for T; A stored (M,K) or (K,M) if T,
+ *             B stored (K,N) or (N,K) if T, C (M,N)
+ *   BROKEN    a function with an unterminated block (fails verification) */
+typedef enum {
+    CG_PROBE_SAXPY,
+    CG_PROBE_SGEMM_NN, CG_PROBE_SGEMM_TN, CG_PROBE_SGEMM_NT, CG_PROBE_SGEMM_TT,
+    CG_PROBE_BROKEN,
+} CgProbe;
+
+/* Adds the probe kernel `name` to m. */
+void cg_probe_emit(CgModule *m, CgProbe p, const char *name);
+
+#endif /* LNET_CODEGEN_H */
