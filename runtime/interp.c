@@ -1,0 +1,174 @@
+/* interp.c — the reference interpreter (see interp.h).
+ *
+ * Each node's value lives in its own buffer, sized for max_batch examples;
+ * parameters and optimizer state persist across steps, everything else is
+ * overwritten by the next run. Execution is one flat switch per node over the
+ * op table, each case a call to a reference kernel.
+ */
+#include "interp_impl.h"
+#include "kernels.h"
+#include "rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Scratch floats a node needs beyond its own buffer (for max_batch). */
+static int64_t scratch_need(const IrGraph *g, const IrNode *n, int nb)
+{
+    switch (n->op) {
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_W: {
+        const IrType *x = &g->nodes[n->op == IR_OP_CONV2D_GRAD_X ? n->in[2] : n->in[0]]->type;
+        const IrType *w = &g->nodes[n->op == IR_OP_CONV2D ? n->in[1] : n->op == IR_OP_CONV2D_GRAD_X
+                                                                           ? n->in[1] : n->in[2]]->type;
+        RkConv2d geo = rk_conv2d_geom(1, x->dim[1], x->dim[2], x->dim[3], w->dim[0], w->dim[2],
+                                      n->a.stride, n->a.padding);
+        return rk_conv2d_work_floats(&geo);
+    }
+    case IR_OP_LAYERNORM:
+    case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_G:
+        return interp_count(g, n->in[n->op == IR_OP_LAYERNORM ? 0 : 1], nb) * 3 + 4;
+    case IR_OP_CAUSAL_ATTENTION:
+    case IR_OP_ATTENTION_GRAD: {
+        const IrType *q = &g->nodes[n->in[n->op == IR_OP_CAUSAL_ATTENTION ? 0 : 1]]->type;
+        int64_t att = (int64_t)nb * n->a.heads * q->dim[1] * q->dim[1];
+        int64_t L = (int64_t)nb * ir_type_numel(q);
+        return att + L > 3 * L ? att + L : 3 * L;
+    }
+    case IR_OP_DROPOUT:
+    case IR_OP_DROPOUT_GRAD:
+        return 2 * interp_count(g, n->id, nb);
+    case IR_OP_SGD_UPDATE:
+    case IR_OP_ADAM_UPDATE:
+        return interp_count(g, n->in[0], nb);
+    default:
+        return 0;
+    }
+}
+
+RtInterp *rt_interp_new(const IrGraph *g, int max_batch, char *err, size_t errcap)
+{
+    RtInterp *in = calloc(1, sizeof *in);
+    if (!in)
+        goto oom;
+    in->g = g;
+    in->max_batch = max_batch;
+    in->buf = calloc((size_t)g->n_nodes, sizeof *in->buf);
+    in->correct = calloc((size_t)g->n_nodes, sizeof *in->correct);
+    if (!in->buf || !in->correct)
+        goto oom;
+    int64_t need = 1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        int64_t c = interp_count(g, i, max_batch);
+        in->buf[i] = calloc((size_t)(c > 0 ? c : 1), 4);
+        if (!in->buf[i])
+            goto oom;
+        int64_t s = scratch_need(g, g->nodes[i], max_batch);
+        need = s > need ? s : need;
+    }
+    in->scratch = calloc((size_t)need, 4);
+    in->scratch2 = calloc((size_t)need, 4);
+    if (in->scratch && in->scratch2)
+        return in;
+oom:
+    snprintf(err, errcap, "out of memory allocating the interpreter's buffers");
+    rt_interp_free(in);
+    return NULL;
+}
+
+void rt_interp_free(RtInterp *in)
+{
+    if (!in)
+        return;
+    for (int i = 0; in->buf && i < in->g->n_nodes; i++)
+        free(in->buf[i]);
+    free(in->buf);
+    free(in->correct);
+    free(in->scratch);
+    free(in->scratch2);
+    free(in);
+}
+
+void *rt_interp_buffer(RtInterp *in, int id)
+{
+    IR_ASSERT(id >= 0 && id < in->g->n_nodes);
+    return in->buf[id];
+}
+
+float rt_interp_scalar(RtInterp *in, int id) { return *(float *)rt_interp_buffer(in, id); }
+int64_t rt_interp_correct(RtInterp *in, int id) { return in->correct[id]; }
+
+/* ------------------------------------------------------- initialization */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void init_param(const IrNode *p, float *w, const RtRng *base)
+{
+    RtRng r = rt_rng_split(base, fnv1a(p->name));
+    int64_t L = ir_type_numel(&p->type);
+    IrInit init = p->a.init;
+    if (init == IR_INIT_DEFAULT)
+        init = p->type.rank >= 2 ? IR_INIT_HE : IR_INIT_ZEROS;
+    int fan_in = p->a.fan_in > 0 ? p->a.fan_in : (int)p->type.dim[0];
+    int fan_out = p->a.fan_out > 0 ? p->a.fan_out : (int)interp_last_dim(&p->type);
+    double he = sqrt(2.0 / fan_in), gl = sqrt(6.0 / (fan_in + fan_out));
+    for (int64_t i = 0; i < L; i++) {
+        switch (init) {
+        case IR_INIT_HE:     w[i] = (float)(he * rt_rng_normal(&r)); break;
+        case IR_INIT_GLOROT: w[i] = (float)(gl * (2.0 * rt_rng_uniform_f64(&r) - 1.0)); break;
+        case IR_INIT_NORMAL: w[i] = p->a.init_std * rt_rng_normal(&r); break;
+        case IR_INIT_ONES:   w[i] = 1.0f; break;
+        default:             w[i] = 0.0f; break;
+        }
+    }
+}
+
+void rt_interp_init_params(RtInterp *in, uint64_t seed)
+{
+    RtRng root, base;
+    rt_rng_seed(&root, seed);
+    base = rt_rng_split(&root, RT_RNG_STREAM_INIT);
+    for (int i = 0; i < in->g->n_nodes; i++) {
+        const IrNode *n = in->g->nodes[i];
+        if (n->op == IR_OP_PARAM)
+            init_param(n, in->buf[i], &base);
+        else if (n->op == IR_OP_STATE)
+            memset(in->buf[i], 0, (size_t)interp_count(in->g, i, 1) * 4);
+    }
+}
+
+/* Uniforms for dropout: a counter-based hash of (seed, step, salt, i), so a
+ * forward and its backward see the same numbers without storing them. */
+void interp_dropout_uniforms(float *u, int64_t L, const RtStepArgs *a, int salt)
+{
+    RtRng root;
+    rt_rng_seed(&root, a->seed ^ ((uint64_t)a->step << 20) ^ (uint64_t)salt);
+    RtRng r = rt_rng_split(&root, RT_RNG_STREAM_DROPOUT);
+    for (int64_t i = 0; i < L; i++)
+        u[i] = rt_rng_uniform(&r);
+}
+
+static void run(RtInterp *in, const RtStepArgs *args, bool forward_only)
+{
+    IR_ASSERT(args->n >= 1 && args->n <= in->max_batch);
+    in->args = *args;
+    for (int i = 0; i < in->g->n_nodes; i++) {
+        const IrNode *n = in->g->nodes[i];
+        IrOpKind k = ir_op_info(n->op)->kind;
+        if (forward_only && (k == IR_KIND_BWD || k == IR_KIND_OPT))
+            continue;
+        interp_exec(in, n);
+    }
+}
+
+void rt_interp_step(RtInterp *in, const RtStepArgs *args) { run(in, args, false); }
+void rt_interp_forward(RtInterp *in, const RtStepArgs *args) { run(in, args, true); }
