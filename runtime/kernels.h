@@ -16,7 +16,30 @@
  *     backward kernel OVERWRITES its gradient buffers, and the caller sums the
  *     gradients of a value with several users (rk_acc helps);
  *   - an output gradient pointer documented as "may be NULL" is skipped;
- *   - no kernel allocates, prints or exits; scratch memory is the caller's.
+ *   - no kernel allocates, prints or exits; scratch memory is the caller's;
+ *   - in place: the elementwise kernels (arithmetic, activations, dropout,
+ *     bias_add) and softmax/log-softmax (fwd and bwd) may write over an input
+ *     of the output's shape; no other kernel may alias its inputs.
+ *
+ * IR op (ops.def)     forward                 backward
+ *   matmul            rk_matmul_fwd           rk_matmul_bwd (dx, dw)
+ *   bias_add          rk_bias_add_fwd         rk_bias_add_bwd (dx, db)
+ *   add sub mul div   rk_<op>_fwd             rk_<op>_bwd (da, db)
+ *   add/mul_scalar    rk_<op>_fwd             rk_<op>_bwd
+ *   relu gelu tanh sigmoid  rk_<op>_fwd       rk_<op>_bwd
+ *   softmax, log_softmax    rk_<op>_fwd       rk_<op>_bwd
+ *   conv2d            rk_conv2d_fwd           rk_conv2d_bwd_input, _bwd_weight
+ *   maxpool avgpool   rk_<op>_fwd             rk_<op>_bwd
+ *   global_avg_pool   rk_global_avg_pool_fwd  rk_global_avg_pool_bwd
+ *   flatten, reshape  rk_copy                 rk_copy
+ *   transpose         rk_transpose_fwd        rk_transpose_bwd
+ *   layernorm         rk_layernorm_fwd        rk_layernorm_bwd (dx, dg, db)
+ *   embedding         rk_embedding_fwd        rk_embedding_bwd (dtable)
+ *   causal_attention  rk_attention_fwd        rk_attention_bwd (dq, dk, dv)
+ *   dropout           rk_dropout_fwd          rk_dropout_bwd
+ *   cross_entropy     rk_cross_entropy_fwd    rk_cross_entropy_bwd (dlogits)
+ *   mse               rk_mse_fwd              rk_mse_bwd (dpred, dtarget)
+ *   stop_gradient     rk_copy                 (none)
  *
  * Dimension letters, used in every shape comment below:
  *   N  batch                      R  rows: all leading dims flattened
