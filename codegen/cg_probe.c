@@ -56,6 +56,38 @@ static void sgemm(CgModule *m, const char *name, bool ta, bool tb)
     cg_func_end(m);
 }
 
+/* kernel(x, y, n): y (CG_MATH_COUNT, n), row r = math function r of x (n). */
+static LLVMValueRef math_kernel(CgModule *m, const char *name)
+{
+    static const CgParamKind ps[] = {CG_PARAM_PTR, CG_PARAM_PTR, CG_PARAM_I64};
+    LLVMValueRef fn = cg_func_begin(m, name, ps, 3, CG_FN_KERNEL);
+    LLVMValueRef x = cg_param(m, 0), y = cg_param(m, 1), n = cg_param(m, 2);
+    CgLoop l;
+    cg_loop_begin(m, &l, cg_i64(m, 0), n, "i");
+    LLVMValueRef v = cg_load_f32(m, x, l.i);
+    for (int r = 0; r < CG_MATH_COUNT; r++) {
+        LLVMValueRef at = cg_iadd(m, cg_imul(m, cg_i64(m, r), n), l.i);
+        cg_store_f32(m, y, at, cg_math(m, (CgMath)r, v));
+    }
+    cg_loop_end(m, &l);
+    cg_func_end(m);
+    return fn;
+}
+
+static void math(CgModule *m, const char *name)
+{
+    char kname[128];
+    snprintf(kname, sizeof kname, "%s.math", name);
+    LLVMValueRef kernel = math_kernel(m, kname);
+    static const CgParamKind ps[] = {CG_PARAM_PTR, CG_PARAM_I64};
+    cg_func_begin(m, name, ps, 2, CG_FN_ENTRY);
+    LLVMValueRef bufs = cg_param(m, 0);
+    LLVMValueRef args[3] = {cg_load_ptr(m, bufs, cg_i64(m, 0)), cg_load_ptr(m, bufs, cg_i64(m, 1)),
+                            cg_param(m, 1)};
+    cg_call(m, kernel, args, 3);
+    cg_func_end(m);
+}
+
 /* An entry block with no terminator: the verifier must reject it. */
 static void broken(CgModule *m, const char *name)
 {
@@ -74,6 +106,7 @@ void cg_probe_emit(CgModule *m, CgProbe p, const char *name)
     case CG_PROBE_SGEMM_TN: sgemm(m, name, true, false); break;
     case CG_PROBE_SGEMM_NT: sgemm(m, name, false, true); break;
     case CG_PROBE_SGEMM_TT: sgemm(m, name, true, true); break;
+    case CG_PROBE_MATH:     math(m, name); break;
     case CG_PROBE_BROKEN:   broken(m, name); break;
     }
 }

@@ -104,11 +104,14 @@ bool cg_aot_link(CgBackend *b, const char *const *extra, const char *exe, Diag *
  *             C = 1*op(A)·op(B) + 0.5*C, A = bufs[0], B = bufs[1], C = bufs[2],
  *             row-major, op = transpose for T; A stored (M,K) or (K,M) if T,
  *             B stored (K,N) or (N,K) if T, C (M,N)
+ *   MATH      void f(float **bufs, int64_t n)
+ *             y[r*n + i] = g_r(x[i]), x = bufs[0] (n), y = bufs[1] (6, n),
+ *             g = expf, logf, sqrtf, fabsf, tanhf, erff
  *   BROKEN    a function with an unterminated block (fails verification) */
 typedef enum {
     CG_PROBE_SAXPY,
     CG_PROBE_SGEMM_NN, CG_PROBE_SGEMM_TN, CG_PROBE_SGEMM_NT, CG_PROBE_SGEMM_TT,
-    CG_PROBE_BROKEN,
+    CG_PROBE_MATH, CG_PROBE_BROKEN,
 } CgProbe;
 
 /* Adds the probe kernel `name` to m. */
