@@ -70,7 +70,6 @@ static CgBackend *jit_open(const CgOptions *o, Diag *d)
     IR_ASSERT(j != NULL);
     j->base.target = &cg_target_jit;
     j->base.opt = *o;
-    double t0 = cg_now_ms();
     LLVMOrcJITTargetMachineBuilderRef jtmb = NULL;
     LLVMOrcLLJITBuilderRef builder;
     if (!cg_check(d, LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb), "detecting the host"))
@@ -85,7 +84,6 @@ static CgBackend *jit_open(const CgOptions *o, Diag *d)
     j->tm = cg_tm_new(NULL, LLVMRelocDefault, d);
     if (!j->tm)
         goto fail;
-    j->base.compile_ms = cg_now_ms() - t0;
     return &j->base;
 fail:
     jit_close(&j->base);
