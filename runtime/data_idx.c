@@ -40,7 +40,9 @@ static bool read_exact(gzFile g, const char *path, void *buf, size_t n, const ch
     if (r < 0) {
       int zerr;
       const char *msg = gzerror(g, &zerr);
-      return idx_fail(err, cap, path, "read error in %s: %s", what, msg);
+      size_t pl = strlen(path); /* zlib prefixes its message with the path */
+      if (strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0) msg += pl + 2;
+      return idx_fail(err, cap, path, "corrupt data in %s: %s", what, msg);
     }
     if (r == 0) break;
     got += (size_t)r;
@@ -75,7 +77,22 @@ static gzFile open_idx(const char *path, char *err, size_t cap) {
   return g;
 }
 
-/* Images: header, then `use` images converted to pixel / 255. */
+/* n * feat pixels, converted chunk by chunk into out->x (pixel / 255). */
+static bool read_pixels(gzFile g, const char *path, RtDataset *out, char *err, size_t cap) {
+  size_t total = (size_t)out->n * (size_t)out->feat;
+  out->x = malloc((total ? total : 1) * sizeof *out->x);
+  uint8_t *buf = malloc(IDX_CHUNK);
+  bool ok = (out->x && buf) || idx_fail(err, cap, path, "out of memory for %zu pixels", total);
+  for (size_t at = 0; ok && at < total; at += IDX_CHUNK) {
+    size_t k = total - at < IDX_CHUNK ? total - at : IDX_CHUNK;
+    ok = read_exact(g, path, buf, k, "the pixel data", err, cap);
+    for (size_t i = 0; ok && i < k; i++) out->x[at + i] = (float)buf[i] / 255.0f;
+  }
+  free(buf);
+  return ok;
+}
+
+/* Images: header (n, rows, cols), then the first min(n, limit) images. */
 static bool read_images(const char *path, int64_t limit, RtDataset *out, uint32_t *count,
                         char *err, size_t cap) {
   gzFile g = open_idx(path, err, cap);
@@ -90,16 +107,7 @@ static bool read_images(const char *path, int64_t limit, RtDataset *out, uint32_
     out->rows = (int)d[1];
     out->cols = (int)d[2];
     out->feat = (int64_t)d[1] * d[2];
-    size_t total = (size_t)out->n * (size_t)out->feat;
-    out->x = malloc((total ? total : 1) * sizeof *out->x);
-    uint8_t *buf = malloc(IDX_CHUNK);
-    ok = (out->x && buf) || idx_fail(err, cap, path, "out of memory for %zu pixels", total);
-    for (size_t at = 0; ok && at < total; at += IDX_CHUNK) {
-      size_t k = total - at < IDX_CHUNK ? total - at : IDX_CHUNK;
-      ok = read_exact(g, path, buf, k, "the pixel data", err, cap);
-      for (size_t i = 0; ok && i < k; i++) out->x[at + i] = (float)buf[i] / 255.0f;
-    }
-    free(buf);
+    ok = read_pixels(g, path, out, err, cap);
   }
   gzclose(g);
   return ok;

@@ -79,7 +79,7 @@ static bool list_dir(const char *dir, char ***names, int *n, char *err, size_t c
     if (ok) (*n)++;
   }
   closedir(d);
-  if (ok) qsort(*names, (size_t)*n, sizeof **names, cmp_str);
+  if (ok && *n > 1) qsort(*names, (size_t)*n, sizeof **names, cmp_str);
   return ok;
 }
 

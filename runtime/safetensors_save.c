@@ -110,7 +110,7 @@ static bool write_all(FILE *fp, const StTensor *ts, int n, const int *order, con
   bool ok = fwrite(lb, 1, 8, fp) == 8 && fwrite(hdr, 1, hlen, fp) == hlen;
   for (int i = 0; ok && i < n; i++) {
     const StTensor *t = &ts[order[i]];
-    ok = fwrite(t->data, 1, t->nbytes, fp) == t->nbytes;
+    ok = t->nbytes == 0 || fwrite(t->data, 1, t->nbytes, fp) == t->nbytes;
   }
   return ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
 }

@@ -55,6 +55,9 @@ static const char *write_st(const char *name, const char *hdr, long long hlen_fi
   return p;
 }
 
+/* StTensor.name is char * (loaded files own it); st_save only reads it. */
+#define NAME(lit) ((char *)(lit))
+
 static float f32_at(const StTensor *t, int i) { return ((const float *)t->data)[i]; }
 
 Test(safetensors, mlp_fixture_loads) {
@@ -110,11 +113,11 @@ Test(safetensors, round_trip_all_dtypes_and_metadata) {
   uint8_t bytes[5] = {0, 1, 2, 254, 255};
   int64_t step = 123456789012345LL, *nothing = NULL;
   StTensor ts[5] = {
-      {.name = "u8", .dtype = ST_U8, .rank = 1, .shape = {5}, .data = bytes, .nbytes = 5},
-      {.name = "w", .dtype = ST_F32, .rank = 2, .shape = {2, 3}, .data = w, .nbytes = 24},
-      {.name = "ids", .dtype = ST_I32, .rank = 1, .shape = {3}, .data = ids, .nbytes = 12},
-      {.name = "step \"quoted\"", .dtype = ST_I64, .rank = 0, .data = &step, .nbytes = 8},
-      {.name = "empty", .dtype = ST_F32, .rank = 2, .shape = {0, 4}, .data = nothing, .nbytes = 0},
+      {.name = NAME("u8"), .dtype = ST_U8, .rank = 1, .shape = {5}, .data = bytes, .nbytes = 5},
+      {.name = NAME("w"), .dtype = ST_F32, .rank = 2, .shape = {2, 3}, .data = w, .nbytes = 24},
+      {.name = NAME("ids"), .dtype = ST_I32, .rank = 1, .shape = {3}, .data = ids, .nbytes = 12},
+      {.name = NAME("step \"quoted\""), .dtype = ST_I64, .rank = 0, .data = &step, .nbytes = 8},
+      {.name = NAME("empty"), .dtype = ST_F32, .rank = 2, .shape = {0, 4}, .data = nothing, .nbytes = 0},
   };
   const char *meta[] = {"format", "lnet", "note", "tab\there \"q\" \\ é"};
   char err[512];
@@ -174,7 +177,7 @@ Test(safetensors, misaligned_offsets_are_realigned) {
 
 static void save_one(const char *p, float value) {
   float v[2] = {value, value};
-  StTensor t = {.name = "v", .dtype = ST_F32, .rank = 1, .shape = {2}, .data = v, .nbytes = 8};
+  StTensor t = {.name = NAME("v"), .dtype = ST_F32, .rank = 1, .shape = {2}, .data = v, .nbytes = 8};
   char err[512];
   cr_assert(st_save(p, &t, 1, NULL, 0, err, sizeof err), "%s", err);
 }
@@ -198,7 +201,7 @@ Test(safetensors, failed_save_keeps_old_file) {
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
   cr_assert_eq(mkdir(tmp, 0755), 0);
   float v[2] = {3, 3};
-  StTensor t = {.name = "v", .dtype = ST_F32, .rank = 1, .shape = {2}, .data = v, .nbytes = 8};
+  StTensor t = {.name = NAME("v"), .dtype = ST_F32, .rank = 1, .shape = {2}, .data = v, .nbytes = 8};
   cr_expect_not(st_save(p, &t, 1, NULL, 0, err, sizeof err));
   cr_expect(strstr(err, p) != NULL, "message names the file: %s", err);
   cr_expect_float_eq(load_one(p), 2.0f, 0, "old file clobbered");
@@ -220,7 +223,7 @@ Test(safetensors, rename_over_directory_fails_cleanly) {
   cr_assert_eq(mkdir(p, 0755), 0);
   cr_assert_eq(mkdir(tmp_path("adir/keep"), 0755), 0);
   float v[2] = {3, 3};
-  StTensor t = {.name = "v", .dtype = ST_F32, .rank = 1, .shape = {2}, .data = v, .nbytes = 8};
+  StTensor t = {.name = NAME("v"), .dtype = ST_F32, .rank = 1, .shape = {2}, .data = v, .nbytes = 8};
   cr_expect_not(st_save(p, &t, 1, NULL, 0, err, sizeof err));
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
   cr_expect_neq(access(tmp, F_OK), 0, "temp file left behind after failed rename");
