@@ -178,15 +178,19 @@ static bool key_optimizer(Lower *L, const AstArg *a)
     AstExpr call = as_call(e);
     Bound b;
     const CallSpec *s = &specs[k];
-    if (!fe_bind(L, s, &call, &b) || !arg_range(L, s, &b, 0, 1e-30, 1e30))
+    if (!fe_bind(L, s, &call, &b))
         return false;
+    if (!(b.v[0].num > 0)) {
+        lower_error(L, b.loc[0], "argument 'lr' of '%s' must be > 0, got %g", s->name, b.v[0].num);
+        return false;
+    }
     IrTrainCfg *t = &L->g->train;
     t->optimizer = kinds[k];
     t->lr = (float)b.v[0].num;
     if (k == 0) {
         int nesterov;
         if (!arg_range(L, s, &b, 1, 0, 1) || !fe_arg_int(L, s, &b, 2, 0, 1, &nesterov) ||
-            !arg_range(L, s, &b, 3, 0, 1e30))
+            !arg_range(L, s, &b, 3, 0, 1))
             return false;
         t->momentum = (float)b.v[1].num;
         t->nesterov = nesterov;
@@ -194,7 +198,7 @@ static bool key_optimizer(Lower *L, const AstArg *a)
         return true;
     }
     if (!arg_range(L, s, &b, 1, 0, 1) || !arg_range(L, s, &b, 2, 0, 1) ||
-        !arg_range(L, s, &b, 3, 1e-30, 1) || !arg_range(L, s, &b, 4, 0, 1e30))
+        !arg_range(L, s, &b, 3, 1e-30, 1) || !arg_range(L, s, &b, 4, 0, 1))
         return false;
     t->beta1 = (float)b.v[1].num;
     t->beta2 = (float)b.v[2].num;
@@ -289,6 +293,15 @@ static const Key local_keys[] = {
     {"head", key_head},
 };
 
+/* Is name an argument of some optimizer (a common misplaced key)? */
+static bool find_opt_arg(const char *name)
+{
+    for (size_t i = 0; i < sizeof ADAMW / sizeof ADAMW[0]; i++)
+        if (strcmp(ADAMW[i].name, name) == 0)
+            return true;
+    return strcmp(name, "momentum") == 0 || strcmp(name, "nesterov") == 0;
+}
+
 /* Runs each entry's key function once; unknown and repeated keys are errors. */
 static void run_section(Lower *L, const AstStmt *s, const char *what, const Key *keys, int n)
 {
@@ -301,7 +314,12 @@ static void run_section(Lower *L, const AstStmt *s, const char *what, const Key 
         for (int i = 0; i < n; i++)
             if (strcmp(a->name, keys[i].name) == 0)
                 k = i;
-        if (k < 0) {
+        bool opt_arg = strcmp(what, "train") == 0 && find_opt_arg(a->name);
+        if (k < 0 && opt_arg) {
+            lower_error(L, a->name_loc, "unknown key '%.64s' in train section ('%s' is an "
+                        "argument of the optimizer: optimizer = adam(%s = ...))", a->name,
+                        a->name, a->name);
+        } else if (k < 0) {
             const char *near = fe_suggest(a->name, names, n);
             lower_error(L, a->name_loc, "unknown key '%.64s' in %s section%s%s%s", a->name, what,
                         near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
