@@ -63,7 +63,7 @@ RtInterp *rt_interp_new(const IrGraph *g, int max_batch, char *err, size_t errca
     int64_t need = 1;
     for (int i = 0; i < g->n_nodes; i++) {
         int64_t c = interp_count(g, i, max_batch);
-        in->buf[i] = calloc((size_t)(c > 0 ? c : 1), 4);
+        in->buf[i] = calloc((size_t)(c > 1 ? c : 2), 4);   /* scalars: value + count */
         if (!in->buf[i])
             goto oom;
         int64_t s = scratch_need(g, g->nodes[i], max_batch);
@@ -101,49 +101,9 @@ void *rt_interp_buffer(RtInterp *in, int id)
 float rt_interp_scalar(RtInterp *in, int id) { return *(float *)rt_interp_buffer(in, id); }
 int64_t rt_interp_correct(RtInterp *in, int id) { return in->correct[id]; }
 
-/* ------------------------------------------------------- initialization */
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static void init_param(const IrNode *p, float *w, const RtRng *base)
-{
-    RtRng r = rt_rng_split(base, fnv1a(p->name));
-    int64_t L = ir_type_numel(&p->type);
-    IrInit init = p->a.init;
-    if (init == IR_INIT_DEFAULT)
-        init = p->type.rank >= 2 ? IR_INIT_HE : IR_INIT_ZEROS;
-    int fan_in = p->a.fan_in > 0 ? p->a.fan_in : (int)p->type.dim[0];
-    int fan_out = p->a.fan_out > 0 ? p->a.fan_out : (int)interp_last_dim(&p->type);
-    double he = sqrt(2.0 / fan_in), gl = sqrt(6.0 / (fan_in + fan_out));
-    for (int64_t i = 0; i < L; i++) {
-        switch (init) {
-        case IR_INIT_HE:     w[i] = (float)(he * rt_rng_normal(&r)); break;
-        case IR_INIT_GLOROT: w[i] = (float)(gl * (2.0 * rt_rng_uniform_f64(&r) - 1.0)); break;
-        case IR_INIT_NORMAL: w[i] = p->a.init_std * rt_rng_normal(&r); break;
-        case IR_INIT_ONES:   w[i] = 1.0f; break;
-        default:             w[i] = 0.0f; break;
-        }
-    }
-}
-
 void rt_interp_init_params(RtInterp *in, uint64_t seed)
 {
-    RtRng root, base;
-    rt_rng_seed(&root, seed);
-    base = rt_rng_split(&root, RT_RNG_STREAM_INIT);
-    for (int i = 0; i < in->g->n_nodes; i++) {
-        const IrNode *n = in->g->nodes[i];
-        if (n->op == IR_OP_PARAM)
-            init_param(n, in->buf[i], &base);
-        else if (n->op == IR_OP_STATE)
-            memset(in->buf[i], 0, (size_t)interp_count(in->g, i, 1) * 4);
-    }
+    rt_params_init(in->g, (void *(*)(void *, int))rt_interp_buffer, in, seed);
 }
 
 /* Uniforms for dropout: a counter-based hash of (seed, step, salt, i), so a

@@ -31,6 +31,12 @@ typedef struct RtStepArgs {
 RtInterp *rt_interp_new(const IrGraph *g, int max_batch, char *err, size_t errcap);
 void      rt_interp_free(RtInterp *in);
 
+/* Initializes every parameter of g through buf(ctx, id) from its initializer:
+ * He/Glorot/normal/zeros/ones, each parameter drawing from a PRNG stream
+ * derived from (seed, parameter name), so adding a head does not change the
+ * other parameters' values. Optimizer states are zeroed. */
+void rt_params_init(const IrGraph *g, void *(*buf)(void *, int), void *ctx, uint64_t seed);
+
 /* Initializes every parameter from its initializer with a stream derived from
  * (seed, parameter name), and zeroes every optimizer state. */
 void rt_interp_init_params(RtInterp *in, uint64_t seed);

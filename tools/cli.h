@@ -60,5 +60,6 @@ bool cli_apply_overrides(const CliCmd *cmd, const CliArgs *a, IrGraph *g);
 int cmd_check(int argc, char **argv);
 int cmd_ir(int argc, char **argv);
 int cmd_dot(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

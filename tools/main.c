@@ -16,6 +16,7 @@ static const Subcommand subcommands[] = {
     {"check", cmd_check, "parse, lower and shape-check a model"},
     {"ir", cmd_ir, "print the IR after a pass pipeline"},
     {"dot", cmd_dot, "print the graph as Graphviz text"},
+    {"train", cmd_train, "train a model on its data set"},
 };
 
 enum { N_SUB = sizeof subcommands / sizeof subcommands[0] };

@@ -1,0 +1,113 @@
+/* checkpoint.c — see checkpoint.h. */
+#include "checkpoint.h"
+#include "rng.h"
+#include "safetensors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { N_COUNTERS = 4 };
+static const char *const counter_names[N_COUNTERS] = {
+    "lnet.step", "lnet.epoch", "lnet.step_in_epoch", "lnet.seed"};
+
+static bool saved(const IrNode *n) { return n->op == IR_OP_PARAM || n->op == IR_OP_STATE; }
+
+bool rt_checkpoint_save(const char *path, const IrGraph *g, RtBufferFn buf, void *exec,
+                        const RtCounters *c, char *err, size_t errcap)
+{
+    int n = N_COUNTERS;
+    for (int i = 0; i < g->n_nodes; i++)
+        n += saved(g->nodes[i]);
+    StTensor *t = calloc((size_t)n, sizeof *t);
+    if (!t) {
+        snprintf(err, errcap, "out of memory writing checkpoint '%s'", path);
+        return false;
+    }
+    int64_t vals[N_COUNTERS] = {c->step, c->epoch, c->step_in_epoch, (int64_t)c->seed};
+    int k = 0;
+    for (int i = 0; i < N_COUNTERS; i++, k++)
+        t[k] = (StTensor){.name = (char *)counter_names[i], .dtype = ST_I64, .rank = 1,
+                          .shape = {1}, .data = &vals[i], .nbytes = 8};
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *nd = g->nodes[i];
+        if (!saved(nd))
+            continue;
+        StTensor *s = &t[k++];
+        s->name = (char *)nd->name;
+        s->dtype = ST_F32;
+        s->rank = nd->type.rank;
+        for (int d = 0; d < nd->type.rank; d++)
+            s->shape[d] = nd->type.dim[d];
+        s->data = buf(exec, i);
+        s->nbytes = (size_t)ir_type_numel(&nd->type) * 4;
+    }
+    const char *meta[] = {"format", "lnet-checkpoint-1", "model", g->model};
+    bool ok = st_save(path, t, n, meta, 2, err, errcap);
+    free(t);
+    return ok;
+}
+
+static bool check_tensor(const StFile *f, const IrNode *nd, const char *path, char *err,
+                         size_t errcap)
+{
+    const StTensor *t = st_find(f, nd->name);
+    if (!t) {
+        snprintf(err, errcap, "checkpoint '%s' has no tensor '%s' (a different model?)", path,
+                 nd->name);
+        return false;
+    }
+    bool same = t->dtype == ST_F32 && t->rank == nd->type.rank;
+    for (int d = 0; same && d < t->rank; d++)
+        same = t->shape[d] == nd->type.dim[d];
+    if (!same) {
+        char want[96];
+        ir_type_str(&nd->type, want, sizeof want);
+        snprintf(err, errcap, "checkpoint '%s': tensor '%s' does not have the model's shape %s",
+                 path, nd->name, want);
+        return false;
+    }
+    return true;
+}
+
+static bool read_counter(const StFile *f, const char *name, int64_t *out, const char *path,
+                         char *err, size_t errcap)
+{
+    const StTensor *t = st_find(f, name);
+    if (!t || t->dtype != ST_I64 || t->nbytes != 8) {
+        snprintf(err, errcap, "checkpoint '%s' has no valid '%s' counter (not an lnet "
+                 "checkpoint?)", path, name);
+        return false;
+    }
+    memcpy(out, t->data, 8);
+    if (*out < 0) {
+        snprintf(err, errcap, "checkpoint '%s': counter '%s' is negative", path, name);
+        return false;
+    }
+    return true;
+}
+
+bool rt_checkpoint_load(const char *path, const IrGraph *g, RtBufferFn buf, void *exec,
+                        RtCounters *c, char *err, size_t errcap)
+{
+    StFile f;
+    if (!st_load(path, &f, err, errcap))
+        return false;
+    int64_t v[N_COUNTERS];
+    bool ok = true;
+    for (int i = 0; ok && i < N_COUNTERS; i++)
+        ok = read_counter(&f, counter_names[i], &v[i], path, err, errcap);
+    for (int i = 0; ok && i < g->n_nodes; i++)
+        if (saved(g->nodes[i]))
+            ok = check_tensor(&f, g->nodes[i], path, err, errcap);
+    if (ok) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (!saved(g->nodes[i]))
+                continue;
+            const StTensor *t = st_find(&f, g->nodes[i]->name);
+            memcpy(buf(exec, i), t->data, t->nbytes);
+        }
+        *c = (RtCounters){v[0], v[1], v[2], (uint64_t)v[3]};
+    }
+    st_free(&f);
+    return ok;
+}

@@ -1,0 +1,33 @@
+/* checkpoint.h — saving and restoring a training run in the safetensors
+ * layout: every parameter and optimizer state tensor under its IR name, plus
+ * the counters `lnet.step`, `lnet.epoch`, `lnet.step_in_epoch` and the PRNG
+ * root state `lnet.rng` (I64 tensors). Other tools read the tensors as is. */
+#ifndef LNET_RT_CHECKPOINT_H
+#define LNET_RT_CHECKPOINT_H
+
+#include "ir.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct RtCounters {
+    int64_t step;           /* updates done */
+    int64_t epoch;          /* current epoch (0-based) */
+    int64_t step_in_epoch;  /* batches of `epoch` already trained */
+    uint64_t seed;
+} RtCounters;
+
+/* Gives the buffer of node id (params and states) of the executor. */
+typedef float *(*RtBufferFn)(void *exec, int id);
+
+/* Writes atomically (an existing file is replaced only once the new one is
+ * complete on disk). */
+bool rt_checkpoint_save(const char *path, const IrGraph *g, RtBufferFn buf, void *exec,
+                        const RtCounters *c, char *err, size_t errcap);
+/* Reads a checkpoint into the executor's buffers: every param and state of g
+ * must be present with its exact shape; anything else is an error naming the
+ * tensor. Nothing is written into the buffers unless all checks pass. */
+bool rt_checkpoint_load(const char *path, const IrGraph *g, RtBufferFn buf, void *exec,
+                        RtCounters *c, char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,56 @@
+/* exec.h — the executor interface: what the training loop needs from
+ * whatever runs a compiled step (the reference interpreter, or the
+ * JIT-compiled step functions of codegen/).
+ *
+ * An executor owns one buffer per IR node of its graph (parameters and
+ * optimizer state persist across calls) and runs either the whole step
+ * (forward, losses, backward, updates) or the forward part only. A
+ * cross_entropy node's buffer holds two floats: the mean loss, then the
+ * number of rows whose arg-max matched the label.
+ */
+#ifndef LNET_RT_EXEC_H
+#define LNET_RT_EXEC_H
+
+#include "interp.h"
+
+typedef struct RtExec RtExec;
+
+typedef struct RtExecOps {
+    const char *name;                               /* "interp", "jit", ... */
+    void (*step)(RtExec *e, const RtStepArgs *a);
+    void (*forward)(RtExec *e, const RtStepArgs *a);
+    void *(*buffer)(RtExec *e, int id);
+    void (*free)(RtExec *e);
+} RtExecOps;
+
+/* Executors embed this as their first member. */
+struct RtExec {
+    const RtExecOps *ops;
+    const IrGraph *g;       /* borrowed */
+    int max_batch;
+    double compile_ms;      /* time to build the executor's code (0 for interp) */
+};
+
+/* The reference interpreter as an executor. */
+RtExec *rt_exec_interp_new(const IrGraph *g, int max_batch, char *err, size_t errcap);
+
+/* Convenience wrappers. */
+static inline void rt_exec_step(RtExec *e, const RtStepArgs *a) { e->ops->step(e, a); }
+static inline void rt_exec_forward(RtExec *e, const RtStepArgs *a) { e->ops->forward(e, a); }
+static inline void *rt_exec_buffer(RtExec *e, int id) { return e->ops->buffer(e, id); }
+static inline void rt_exec_free(RtExec *e)
+{
+    if (e)
+        e->ops->free(e);
+}
+static inline float rt_exec_scalar(RtExec *e, int id) { return ((float *)rt_exec_buffer(e, id))[0]; }
+static inline int64_t rt_exec_correct(RtExec *e, int id)
+{
+    return (int64_t)((float *)rt_exec_buffer(e, id))[1];
+}
+
+/* Initializes every parameter of g in the executor's buffers from its
+ * initializer (stream derived from (seed, parameter name)); zeroes states. */
+void rt_exec_init_params(RtExec *e, uint64_t seed);
+
+#endif

@@ -1,0 +1,153 @@
+/* feed.c — data binding for training (see feed.h). */
+#include "feed.h"
+#include "rng.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { TEXT_EVAL_WINDOWS = 4096 };
+
+static int find_node(const IrGraph *g, IrOp op)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == op)
+            return i;
+    return -1;
+}
+
+static bool bind_images(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, const char *dir,
+                        char *err, size_t errcap)
+{
+    const IrNode *in = g->nodes[f->input], *lb = g->nodes[f->label];
+    if (in->type.dtype != IR_F32 || lb->type.rank != 1) {
+        snprintf(err, errcap, "data '%s' feeds an f32 image input and a class label; "
+                 "input '%s' or label '%s' has another type", g->train.data, in->name, lb->name);
+        return false;
+    }
+    if (!rt_idx_load(dir, RT_SPLIT_TRAIN, o->train_limit, lb->a.classes, &f->train, err, errcap) ||
+        !rt_idx_load(dir, RT_SPLIT_TEST, o->test_limit, lb->a.classes, &f->test, err, errcap))
+        return false;
+    if (f->train.feat != f->feat) {
+        snprintf(err, errcap, "input '%s' holds %lld values per example, the images have %lld",
+                 in->name, (long long)f->feat, (long long)f->train.feat);
+        return false;
+    }
+    rt_dataset_normalize(&f->train, RT_NORM_FASHION_MNIST);
+    rt_dataset_normalize(&f->test, RT_NORM_FASHION_MNIST);
+    if (f->train.n < f->batch) {
+        snprintf(err, errcap, "the training set has %lld examples, fewer than one batch of %d",
+                 (long long)f->train.n, f->batch);
+        return false;
+    }
+    return rt_batcher_init(&f->batcher, &f->train, f->batch, f->seed, RT_BATCH_TRAIN, err,
+                           errcap);
+}
+
+static bool bind_text(RtFeed *f, const IrGraph *g, const char *path, char *err, size_t errcap)
+{
+    const IrNode *in = g->nodes[f->input], *lb = g->nodes[f->label];
+    if (in->type.dtype != IR_I32 || in->type.rank != 2 || lb->type.rank != 2 ||
+        lb->type.dim[1] != in->type.dim[1] || lb->a.classes < 256) {
+        snprintf(err, errcap, "data 'text' feeds an i32[T] input and a class[256][T] label; "
+                 "input '%s' or label '%s' does not match", in->name, lb->name);
+        return false;
+    }
+    f->context = (int)in->type.dim[1];
+    if (!rt_corpus_load(path, 0.1, &f->corpus, err, errcap))
+        return false;
+    int64_t windows = rt_corpus_windows(&f->corpus, RT_SPLIT_TEST, f->context);
+    if (windows < 1 || rt_corpus_windows(&f->corpus, RT_SPLIT_TRAIN, f->context) < 1) {
+        snprintf(err, errcap, "text corpus '%s' is too small for a context of %d", path,
+                 f->context);
+        return false;
+    }
+    int64_t cap = f->test_limit > 0 ? f->test_limit : TEXT_EVAL_WINDOWS;
+    f->eval_windows = windows < cap ? windows : cap;
+    return true;
+}
+
+bool rt_feed_open(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err, size_t errcap)
+{
+    memset(f, 0, sizeof *f);
+    f->input = find_node(g, IR_OP_INPUT);
+    f->label = find_node(g, IR_OP_LABEL);
+    f->batch = g->train.batch;
+    f->seed = g->train.seed;
+    f->test_limit = o->test_limit;
+    if (f->input < 0 || f->label < 0) {
+        snprintf(err, errcap, "model '%s' needs an input and a label to train", g->model);
+        return false;
+    }
+    f->feat = ir_type_numel(&g->nodes[f->input]->type);
+    const char *data = g->train.data;
+    const char *path = o->data_dir ? o->data_dir : g->train.data_path;
+    if (strcmp(data, "fashion_mnist") == 0 || strcmp(data, "mnist") == 0) {
+        if (!path && strcmp(data, "mnist") == 0) {
+            snprintf(err, errcap, "data 'mnist' needs --data-dir (a folder of MNIST IDX files)");
+            return false;
+        }
+        return bind_images(f, g, o, path ? path : RT_FASHION_MNIST_DIR, err, errcap);
+    }
+    if (strcmp(data, "text") == 0) {
+        f->text = true;
+        return bind_text(f, g, path ? path : RT_FORTUNES_DIR, err, errcap);
+    }
+    snprintf(err, errcap, "unknown data set '%s' (fashion_mnist, mnist or text)", data);
+    return false;
+}
+
+void rt_feed_close(RtFeed *f)
+{
+    if (f->text) {
+        rt_corpus_fini(&f->corpus);
+    } else {
+        rt_batcher_fini(&f->batcher);
+        rt_dataset_fini(&f->train);
+        rt_dataset_fini(&f->test);
+    }
+}
+
+int64_t rt_feed_steps_per_epoch(const RtFeed *f)
+{
+    if (!f->text)
+        return rt_batcher_count(&f->batcher);
+    size_t n;
+    rt_corpus_split(&f->corpus, RT_SPLIT_TRAIN, &n);
+    int64_t steps = (int64_t)n / ((int64_t)f->batch * f->context);
+    return steps > 0 ? steps : 1;
+}
+
+void rt_feed_train_batch(RtFeed *f, int64_t epoch, int64_t index, void *x, int32_t *y)
+{
+    if (!f->text) {
+        if (f->batcher.epoch != epoch)
+            rt_batcher_set_epoch(&f->batcher, epoch);
+        rt_batcher_fill(&f->batcher, index, x, y);
+        return;
+    }
+    RtRng root, r;
+    rt_rng_seed(&root, f->seed);
+    r = rt_rng_split(&root, RT_RNG_STREAM_SAMPLE);
+    r = rt_rng_split(&r, (uint64_t)epoch * 0x100000000ull + (uint64_t)index);
+    rt_corpus_sample(&f->corpus, RT_SPLIT_TRAIN, f->context, f->batch, &r, x, y);
+}
+
+int64_t rt_feed_eval_batches(const RtFeed *f)
+{
+    int64_t n = f->text ? f->eval_windows : f->test.n;
+    return (n + f->batch - 1) / f->batch;
+}
+
+int64_t rt_feed_eval_batch(const RtFeed *f, int64_t index, void *x, int32_t *y)
+{
+    if (f->text) {
+        int64_t first = index * f->batch;
+        int64_t count = f->eval_windows - first < f->batch ? f->eval_windows - first : f->batch;
+        return rt_corpus_window_fill(&f->corpus, RT_SPLIT_TEST, f->context, first, count, x, y);
+    }
+    int64_t first = index * f->batch;
+    int64_t count = f->test.n - first < f->batch ? f->test.n - first : f->batch;
+    memcpy(x, f->test.x + first * f->test.feat, (size_t)(count * f->test.feat) * 4);
+    memcpy(y, f->test.y + first, (size_t)count * 4);
+    return count;
+}

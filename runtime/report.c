@@ -1,0 +1,187 @@
+/* report.c — what a training run tells the user: the step log (CSV or JSON
+ * lines), the progress line, and the final JSON report. */
+#include "train_impl.h"
+#include "json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *rt_head_name(const Trainer *t, int h)
+{
+    if (h == 0)
+        return "task";
+    const IrNode *n = t->g->nodes[t->heads[h]];
+    return n->name ? n->name : "aux";
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+bool rt_log_open(Trainer *t, char *err, size_t errcap)
+{
+    if (!t->o->log_path)
+        return true;
+    t->log = fopen(t->o->log_path, "w");
+    if (!t->log) {
+        snprintf(err, errcap, "cannot write log '%s': %s", t->o->log_path, strerror(errno));
+        return false;
+    }
+    t->log_csv = ends_with(t->o->log_path, ".csv");
+    if (t->log_csv) {
+        fputs("kind,step,epoch,lr,examples_per_s", t->log);
+        for (int h = 0; h < t->n_heads; h++)
+            fprintf(t->log, ",loss_%s,acc_%s", rt_head_name(t, h), rt_head_name(t, h));
+        fputc('\n', t->log);
+    }
+    return true;
+}
+
+void rt_log_close(Trainer *t)
+{
+    if (t->log)
+        fclose(t->log);
+    t->log = NULL;
+}
+
+static double rate(const Trainer *t)
+{
+    return t->train_s > 0 ? (double)t->steps_run * t->feed.batch / t->train_s : 0;
+}
+
+static void log_row(Trainer *t, const char *kind, bool eval)
+{
+    FILE *f = t->log;
+    if (t->log_csv) {
+        fprintf(f, "%s,%lld,%lld,%g,%.1f", kind, (long long)t->c.step, (long long)t->c.epoch,
+                t->lr, rate(t));
+        for (int h = 0; h < t->n_heads; h++) {
+            if (eval)
+                fprintf(f, ",%.6g,%.6g", t->eval[h].loss, t->eval[h].accuracy);
+            else
+                fprintf(f, ",%.6g,", t->loss[h]);
+        }
+        fputc('\n', f);
+        return;
+    }
+    fprintf(f, "{\"kind\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"lr\":%g,\"examples_per_s\":%.1f",
+            kind, (long long)t->c.step, (long long)t->c.epoch, t->lr, rate(t));
+    fprintf(f, ",\"loss\":%.6g", eval ? t->eval[0].loss : t->loss[0]);
+    if (eval)
+        fprintf(f, ",\"accuracy\":%.6g", t->eval[0].accuracy);
+    fputs(",\"heads\":[", f);
+    for (int h = 0; h < t->n_heads; h++) {
+        fprintf(f, "%s{\"name\":", h ? "," : "");
+        rt_json_write_string(f, rt_head_name(t, h));
+        fprintf(f, ",\"loss\":%.6g", eval ? t->eval[h].loss : t->loss[h]);
+        if (eval)
+            fprintf(f, ",\"accuracy\":%.6g", t->eval[h].accuracy);
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+}
+
+void rt_log_step(Trainer *t)
+{
+    if (t->log)
+        log_row(t, "train", false);
+}
+
+void rt_log_eval(Trainer *t)
+{
+    if (t->log) {
+        log_row(t, "eval", true);
+        fflush(t->log);
+    }
+}
+
+static void print_eval(const Trainer *t, FILE *out)
+{
+    if (t->feed.text)
+        fprintf(out, "val %.3f bits/byte", t->eval[0].loss / log(2.0));
+    else
+        fprintf(out, "test loss %.4f acc %.2f%%", t->eval[0].loss, 100 * t->eval[0].accuracy);
+    for (int h = 1; h < t->n_heads; h++)
+        fprintf(out, " | %s acc %.2f%%", rt_head_name(t, h), 100 * t->eval[h].accuracy);
+}
+
+void rt_progress(Trainer *t, bool epoch_end)
+{
+    FILE *out = t->o->out;
+    if (t->o->quiet || !out)
+        return;
+    double now = now_s();
+    if (!epoch_end && now - t->last_progress_s < (t->o->progress_tty ? 0.1 : 5.0))
+        return;
+    t->last_progress_s = now;
+    double left = (double)(t->total_steps - t->c.step);
+    double eta = t->steps_run ? t->train_s / (double)t->steps_run * left : 0;
+    int64_t ep = epoch_end && t->c.step_in_epoch == 0 ? t->c.epoch : t->c.epoch + 1;
+    fprintf(out, "%sepoch %lld/%d step %lld/%lld loss %.4f %.0f ex/s ETA %d:%02d",
+            t->o->progress_tty ? "\r\033[K" : "", (long long)ep, t->g->train.epochs,
+            (long long)t->c.step, (long long)t->total_steps, t->loss[0], rate(t),
+            (int)(eta / 60), (int)fmod(eta, 60));
+    if (epoch_end) {
+        fputs(" | ", out);
+        print_eval(t, out);
+    }
+    if (epoch_end || !t->o->progress_tty)
+        fputc('\n', out);
+    fflush(out);
+}
+
+static void write_eval(FILE *f, const Trainer *t, const RtEval *e)
+{
+    fprintf(f, "{\"test_loss\":%.6g", e->loss);
+    if (t->feed.text)
+        fprintf(f, ",\"val_bits_per_byte\":%.6g", e->loss / log(2.0));
+    fprintf(f, ",\"test_accuracy\":%.6g,\"examples\":%lld}", e->accuracy, (long long)e->examples);
+}
+
+bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t errcap)
+{
+    const char *path = t->o->report_path;
+    if (!path)
+        return true;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errcap, "cannot write report '%s': %s", path, strerror(errno));
+        return false;
+    }
+    const IrGraph *g = t->g;
+    fputs("{\"model\":", f);
+    rt_json_write_string(f, g->model);
+    fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"sequential\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
+               "\"threads\":1,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
+               "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",
+            g->n_blocks > 1 ? ir_method_name(g->local.method) : "backprop",
+            g->n_blocks > 0 ? g->n_blocks : 1,
+            t->ex->ops->name, t->ex->compile_ms, t->feed.batch,
+            res->epochs_done, (long long)res->steps, res->wall_s, res->samples_per_s,
+            (long long)rt_peak_rss_bytes());
+    write_eval(f, t, &t->eval[0]);
+    fputs(",\"heads\":[", f);
+    for (int h = 0; h < t->n_heads; h++) {
+        fprintf(f, "%s{\"name\":", h ? "," : "");
+        rt_json_write_string(f, rt_head_name(t, h));
+        fputs(",\"final\":", f);
+        write_eval(f, t, &t->eval[h]);
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+    bool ok = fclose(f) == 0;
+    if (!ok)
+        snprintf(err, errcap, "cannot write report '%s': %s", path, strerror(errno));
+    return ok;
+}

@@ -1,0 +1,66 @@
+/* train.h — the training driver behind `lnet train`.
+ *
+ * Binds a compiled graph to a data set (its first `input` and first `label`
+ * node), runs epochs of steps with the learning-rate schedule, evaluates on
+ * the test / validation split at every epoch end, writes the step log, the
+ * final JSON report and checkpoints, and resumes from one bit-identically.
+ * The step itself is delegated to an executor (today the reference
+ * interpreter; the JIT-compiled blocks plug in behind the same calls).
+ */
+#ifndef LNET_RT_TRAIN_H
+#define LNET_RT_TRAIN_H
+
+#include "exec.h"
+#include "ir.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Builds the executor for a graph (NULL in RtTrainOpts: the interpreter). */
+typedef RtExec *(*RtExecFactory)(const IrGraph *g, int max_batch, void *ctx, char *err,
+                                 size_t errcap);
+
+typedef struct RtTrainOpts {
+    RtExecFactory make_exec;    /* NULL: reference interpreter */
+    void *exec_ctx;
+    int64_t max_steps;          /* stop after this many steps in total (0: no cap) */
+    int64_t train_limit;        /* use the first N training examples (0: all) */
+    int64_t test_limit;         /* use the first N test examples (0: all) */
+    int64_t eval_every;         /* also evaluate every N steps (0: epoch ends only) */
+    const char *data_dir;       /* overrides train.data_path */
+    const char *log_path;       /* CSV (.csv) or JSON lines; NULL: none */
+    const char *report_path;    /* final JSON summary; NULL: none */
+    const char *save_path;      /* checkpoint written at every epoch end and at the end */
+    const char *resume_path;    /* checkpoint to continue from */
+    bool quiet;                 /* no progress output */
+    bool progress_tty;          /* redraw one progress line (a terminal) */
+    FILE *out;                  /* progress and summary (stdout) */
+} RtTrainOpts;
+
+/* Evaluation of one loss (the task head or an auxiliary head). */
+typedef struct RtEval {
+    double loss;                /* mean over the split */
+    double accuracy;            /* fraction of correct arg-max (classification) */
+    int64_t examples;
+} RtEval;
+
+typedef struct RtTrainResult {
+    int64_t steps;              /* total steps after the run (resume included) */
+    int epochs_done;
+    double wall_s;              /* this run's training time, evaluation excluded */
+    double samples_per_s;
+    double last_loss;
+    RtEval final;               /* task loss on the test / validation split */
+    bool is_text;               /* final.loss in nats per byte: report bits per byte */
+    double compile_ms;          /* executor build time */
+} RtTrainResult;
+
+/* Trains g, which must already hold its backward and optimizer ops
+ * (passes autodiff,optimizer). Errors (data, checkpoint, NaN loss) are written
+ * to err; a failing run never overwrites an existing checkpoint with a
+ * broken one. */
+bool rt_train(const IrGraph *g, const RtTrainOpts *o, RtTrainResult *res, char *err,
+              size_t errcap);
+
+#endif
