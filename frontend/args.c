@@ -196,17 +196,36 @@ static int distance(const char *a, const char *b)
     return row[m];
 }
 
+static size_t common_prefix(const char *a, const char *b)
+{
+    size_t i = 0;
+    while (a[i] && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Is a a better suggestion than b for name: closer, then a longer shared
+ * prefix (`unit` → `units`, not `init`), then alphabetical? */
+static bool better(const char *name, const char *a, int da, const char *b, int db)
+{
+    if (da != db)
+        return da < db;
+    size_t pa = common_prefix(name, a), pb = common_prefix(name, b);
+    return pa != pb ? pa > pb : strcmp(a, b) < 0;
+}
+
 const char *fe_suggest(const char *name, const char *const *cands, int n)
 {
     const char *best = NULL;
-    int best_d = (int)strlen(name) / 3 + 1;     /* close enough to be a typo */
-    if (best_d > 3)
-        best_d = 3;
+    int best_d = 0, limit = (int)strlen(name) / 3 + 1;     /* close enough to be a typo */
+    if (limit > 3)
+        limit = 3;
     for (int i = 0; i < n; i++) {
         int dist = distance(name, cands[i]);
-        if (dist <= best_d && (!best || dist < distance(name, best) ||
-                               (dist == distance(name, best) && strcmp(cands[i], best) < 0)))
+        if (dist <= limit && (!best || better(name, cands[i], dist, best, best_d))) {
             best = cands[i];
+            best_d = dist;
+        }
     }
     return best;
 }

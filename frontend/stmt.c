@@ -30,8 +30,10 @@ static void lower_decl(Lower *L, const AstStmt *s)
     bool fresh;
     Sym *y = scope_put(L->scope, s->name, &fresh);
     if (!fresh) {
-        redefinition(L, y->kind == SYM_VAR ? "variable" : y->kind == SYM_LABEL ? "label" : "input",
-                     s->name, s->name_loc, y->loc);
+        lower_error(L, s->name_loc, "redefinition of '%.64s' (already defined as %s)", s->name,
+                    y->kind == SYM_VAR ? "a variable" : y->kind == SYM_LABEL ? "a label"
+                                                                             : "an input");
+        diag_note(L->d, y->loc, "'%.64s' was first defined here", s->name);
         return;
     }
     IrAttrs a = {.classes = t->classes};
