@@ -179,7 +179,7 @@ bool rt_train(const IrGraph *g, const RtTrainOpts *o, RtTrainResult *res, char *
     memset(res, 0, sizeof *res);
     bool ok = setup(&t, err, errcap);
     t.start_s = now_s();
-    while (ok && t.c.epoch < g->train.epochs && !done(&t))
+    while (ok && !o->eval_only && t.c.epoch < g->train.epochs && !done(&t))
         ok = run_epoch(&t, err, errcap);
     if (ok && !t.evaluated)
         evaluate(&t);   /* resumed at the end already: still report the numbers */
@@ -192,6 +192,11 @@ bool rt_train(const IrGraph *g, const RtTrainOpts *o, RtTrainResult *res, char *
         res->final = t.eval[0];
         res->is_text = t.feed.text;
         res->compile_ms = t.ex->compile_ms;
+        res->n_heads = t.n_heads < 16 ? t.n_heads : 16;
+        for (int h = 0; h < res->n_heads; h++) {
+            res->heads[h] = t.eval[h];
+            snprintf(res->head_names[h], sizeof res->head_names[h], "%s", rt_head_name(&t, h));
+        }
         ok = rt_report_write(&t, res, err, errcap);
     }
     teardown(&t);

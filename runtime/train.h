@@ -34,6 +34,7 @@ typedef struct RtTrainOpts {
     const char *save_path;      /* checkpoint written at every epoch end and at the end */
     const char *resume_path;    /* checkpoint to continue from */
     bool quiet;                 /* no progress output */
+    bool eval_only;             /* no training: evaluate (after resume_path) */
     bool progress_tty;          /* redraw one progress line (a terminal) */
     FILE *out;                  /* progress and summary (stdout) */
 } RtTrainOpts;
@@ -54,6 +55,9 @@ typedef struct RtTrainResult {
     RtEval final;               /* task loss on the test / validation split */
     bool is_text;               /* final.loss in nats per byte: report bits per byte */
     double compile_ms;          /* executor build time */
+    int n_heads;                /* heads[0] is the task loss */
+    RtEval heads[16];
+    char head_names[16][32];
 } RtTrainResult;
 
 /* Trains g, which must already hold its backward and optimizer ops

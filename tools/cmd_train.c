@@ -72,6 +72,8 @@ static bool fill_opts(const CliArgs *a, RtTrainOpts *o)
            long_opt(a, "eval-every", 1, &o->eval_every);
 }
 
+static int run_training(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *opts);
+
 static void print_summary(const IrGraph *g, const RtTrainResult *r)
 {
     printf("%s: %lld steps, %.1f s training, %.0f examples/s; ", g->model,
@@ -81,6 +83,50 @@ static void print_summary(const IrGraph *g, const RtTrainResult *r)
     else
         printf("test loss %.4f, test accuracy %.2f%%\n", r->final.loss,
                100 * r->final.accuracy);
+}
+
+static const CliOpt eval_opts[] = {
+    {"load", "CKPT", "checkpoint to evaluate (required)"},
+    {"method", "M", "backprop | greedy | chunked | overlap (as trained)"},
+    {"blocks", "K", "number of blocks (as trained)"},
+    {"overlap", "W", "overlap window (as trained)"},
+    {"data-dir", "DIR", "data location (IDX folder, or text file/folder)"},
+    {"test-limit", "N", "use the first N test examples (text: validation windows)"},
+    {"report", "FILE", "JSON summary"},
+    {NULL, NULL, NULL}};
+
+static const CliCmd eval_cmd = {
+    "eval", "FILE --load CKPT [options]",
+    "Evaluate a checkpoint on the model's test / validation split: the task head\n"
+    "and every auxiliary head.",
+    eval_opts};
+
+int cmd_eval(int argc, char **argv)
+{
+    CliArgs a;
+    bool help;
+    if (!cli_parse(&eval_cmd, argc, argv, &a, &help))
+        return EXIT_USER;
+    if (help) {
+        cli_print_help(&eval_cmd, stdout);
+        return EXIT_OK;
+    }
+    RtTrainOpts o = {.quiet = true, .eval_only = true, .out = stdout};
+    o.resume_path = cli_get(&eval_cmd, &a, "load");
+    o.data_dir = cli_get(&eval_cmd, &a, "data-dir");
+    o.report_path = cli_get(&eval_cmd, &a, "report");
+    const char *lim = cli_get(&eval_cmd, &a, "test-limit");
+    long v;
+    if (!o.resume_path) {
+        fprintf(stderr, "lnet eval: error: --load CKPT is required\n");
+        return EXIT_USER;
+    }
+    if (lim) {
+        if (!cli_int("test-limit", lim, 1, 0x7fffffffL, &v))
+            return EXIT_USER;
+        o.test_limit = v;
+    }
+    return run_training(&eval_cmd, &a, &o);
 }
 
 int cmd_train(int argc, char **argv)
@@ -96,11 +142,30 @@ int cmd_train(int argc, char **argv)
     RtTrainOpts o;
     if (!fill_opts(&a, &o))
         return EXIT_USER;
+    return run_training(&train_cmd, &a, &o);
+}
+
+static void print_heads(const RtTrainResult *r)
+{
+    for (int h = 0; h < r->n_heads; h++) {
+        const RtEval *e = &r->heads[h];
+        if (r->is_text)
+            printf("  %-10s loss %.4f  %.3f bits/byte  (%lld windows)\n", r->head_names[h],
+                   e->loss, e->loss / 0.6931471805599453, (long long)e->examples);
+        else
+            printf("  %-10s loss %.4f  accuracy %.2f%%  (%lld examples)\n", r->head_names[h],
+                   e->loss, 100 * e->accuracy, (long long)e->examples);
+    }
+}
+
+static int run_training(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *opts)
+{
+    RtTrainOpts o = *opts;
     Diag d;
     diag_init(&d);
     Model m = {0};
     int rc = EXIT_USER;
-    if (!model_load(a.file, &d, &m) || !cli_apply_overrides(&train_cmd, &a, m.g))
+    if (!model_load(a->file, &d, &m) || !cli_apply_overrides(cmd, a, m.g))
         goto out;
     PassCtx ctx;
     pass_ctx_init(&ctx, &d);
@@ -112,10 +177,12 @@ int cmd_train(int argc, char **argv)
     RtTrainResult res;
     char err[512];
     if (!rt_train(m.g, &o, &res, err, sizeof err)) {
-        fprintf(stderr, "lnet train: error: %s\n", err);
+        fprintf(stderr, "lnet %s: error: %s\n", cmd->name, err);
         goto out;
     }
-    if (!o.quiet)
+    if (o.eval_only)
+        print_heads(&res);
+    else if (!o.quiet)
         print_summary(m.g, &res);
     rc = EXIT_OK;
 out:
