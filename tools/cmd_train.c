@@ -172,8 +172,8 @@ static int run_training(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *opts)
     if (!pass_run_pipeline(m.g, TRAIN_PIPELINE, &ctx))
         goto out;
     if (m.g->local.method != METHOD_BACKPROP && m.g->n_blocks <= 1)
-        fprintf(stderr, "lnet train: warning: local method '%s' is not implemented yet; "
-                "training with backprop\n", ir_method_name(m.g->local.method));
+        fprintf(stderr, "lnet %s: warning: local method '%s' is not implemented yet; "
+                "training with backprop\n", cmd->name, ir_method_name(m.g->local.method));
     RtTrainResult res;
     char err[512];
     if (!rt_train(m.g, &o, &res, err, sizeof err)) {
