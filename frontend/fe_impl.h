@@ -1,9 +1,10 @@
 /* fe_impl.h — internals shared by the frontend's files (not a public header).
  *
  * Pipeline: lexer.c (text → tokens, on demand) → parser.c (tokens → AST in an
- * arena) → recursion.c (def call graph must be acyclic) → lower.c (AST → IR:
- * statements, expressions, def calls) with args.c (binding call arguments),
- * builtins.c / layers.c (the builtin functions) and sections.c (train/local).
+ * arena; ast.c prints it) → recursion.c (the def call graph must be acyclic)
+ * → stmt.c and lower.c (AST → IR: statements; expressions and def calls),
+ * with scope.c (name tables), args.c (binding call arguments), builtins.c and
+ * layers.c (the builtin functions) and sections.c (train/local).
  * Tests include this header to check the lexer and the parser directly.
  */
 #ifndef LNET_FE_IMPL_H

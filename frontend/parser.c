@@ -24,7 +24,8 @@ typedef struct Parser {
     bool panic;             /* an error in this statement: drop further ones */
     bool stop;              /* a size limit was hit: parse no further */
     long n_nodes;
-    int errors;
+    int errors;             /* syntax errors, counted even when not reported */
+    int errors0;            /* d->n_errors when the parse started */
 } Parser;
 
 /* Which statements a list may hold. */
@@ -451,7 +452,9 @@ static AstStmt *parse_section(Parser *p, AstStmtKind kind)
     if (!expect(p, TK_LBRACE, "'{'"))
         return NULL;
     AstArg **tail = &s->entries;
-    while (p->tok.kind != TK_RBRACE && p->tok.kind != TK_EOF && !p->stop) {
+    /* a keyword means the '}' was forgotten: report that, not a bad key */
+    while (p->tok.kind != TK_RBRACE && p->tok.kind != TK_EOF && p->tok.kind < TK_MODEL &&
+           !p->stop) {
         AstArg *a = new_node(p, sizeof *a);
         if (parse_name(p, "a key", &a->name, &a->name_loc) && expect(p, TK_EQ, "'='") &&
             (a->value = parse_expr(p)) != NULL) {
@@ -554,9 +557,17 @@ static void sync(Parser *p)
     p->panic = false;
 }
 
+/* Stop once this parse alone has filled the diagnostics: the rest would be dropped. */
 static bool diag_full(const Parser *p)
 {
-    return p->d->max_errors > 0 && p->d->n_errors >= p->d->max_errors;
+    return p->d->max_errors > 0 && p->d->n_errors - p->errors0 >= p->d->max_errors;
+}
+
+/* A top-level-only keyword in column 1 inside a block: a '}' is missing above. */
+static bool top_only_at_margin(const Token *t)
+{
+    return t->bol && t->loc.col == 1 && t->kind >= TK_MODEL && t->kind != TK_RETURN &&
+           t->kind != TK_REPEAT && t->kind != TK_CUT;
 }
 
 /* stmts = { stmt }    until '}' (in a block) or end of file; returns the list */
@@ -564,6 +575,8 @@ static AstStmt *parse_stmts(Parser *p, Ctx ctx)
 {
     AstStmt *head = NULL, **tail = &head;
     while (p->tok.kind != TK_EOF && !p->stop && !diag_full(p)) {
+        if (ctx != CTX_TOP && top_only_at_margin(&p->tok))
+            break;      /* the block's '}' was forgotten: its closer reports it */
         if (p->tok.kind == TK_RBRACE) {
             if (ctx != CTX_TOP)
                 break;
@@ -600,11 +613,10 @@ static bool parse_block(Parser *p, Ctx ctx, AstStmt **body, IrLoc *close)
 
 AstProgram *parse_program(const char *src, size_t len, int file, IrArena *arena, Diag *d)
 {
-    Parser p = {.arena = arena, .d = d};
+    Parser p = {.arena = arena, .d = d, .errors0 = d->n_errors};
     lex_init(&p.lx, src, len, file, d);
-    int errors0 = d->n_errors;
     advance(&p);
     AstProgram *prog = ir_arena_alloc(arena, sizeof *prog);
     prog->stmts = parse_stmts(&p, CTX_TOP);
-    return p.errors == 0 && d->n_errors == errors0 ? prog : NULL;
+    return p.errors == 0 && d->n_errors == p.errors0 ? prog : NULL;
 }

@@ -828,3 +828,26 @@ Test(diag, long_line_window)
         "...+ x + x + x + x + x + x + x + x + x + x + x + x + zz\n"
         "                                                     ^\n");
 }
+
+Test(diag, section_missing_brace)
+{
+    expect_diag("input x : f32[8]\n"
+        "label y : class[4]\n"
+        "train { batch = 32\n"
+        "loss mse(x, x)\n",
+        "bad.lnet:4:1: error: expected '}' to close '{' opened at 3:7, got 'loss'\n"
+        "loss mse(x, x)\n"
+        "^\n");
+}
+
+Test(diag, def_body_missing_brace)
+{
+    expect_diag("input x : f32[8]\n"
+        "label y : class[4]\n"
+        "def f(a) {\n"
+        "  return a\n"
+        "loss mse(f(x), x)\n",
+        "bad.lnet:5:1: error: expected '}' to close '{' opened at 3:10, got 'loss'\n"
+        "loss mse(f(x), x)\n"
+        "^\n");
+}
