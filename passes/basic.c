@@ -2,7 +2,8 @@
  *
  * `shape` re-runs every node's shape rule in order and stores the result, so
  * a pass that edits attributes can ask for fresh types; `verify` runs the IR
- * verifier. Both are thin: the rules and invariants live in ir/.
+ * verifier and, once the graph is partitioned, the local-training checks of
+ * verify_local.c. Both are thin: the rules and invariants live elsewhere.
  */
 #include "passes.h"
 
@@ -16,5 +17,5 @@ bool pass_shape(IrGraph *g, PassCtx *ctx)
 
 bool pass_verify(IrGraph *g, PassCtx *ctx)
 {
-    return ir_graph_verify(g, ctx->diag);
+    return ir_graph_verify(g, ctx->diag) && pass_verify_local(g, ctx->diag);
 }

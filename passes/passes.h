@@ -11,6 +11,8 @@
 
 #include "ir.h"
 
+typedef struct PassBlocks PassBlocks;
+
 typedef struct PassCtx {
     Diag *diag;                 /* borrowed: where errors go */
     FILE *dump;                 /* borrowed: --print-after output (stdout) */
@@ -18,6 +20,16 @@ typedef struct PassCtx {
     bool print_after_all;
     bool verify_each;           /* run the verifier after every pass */
     bool time_passes;           /* report each pass's wall time to `dump` */
+    /* A custom auxiliary head (`local { head = NAME }`): instantiates the
+     * user's def NAME (g->local.head) on value `input`, appending its nodes
+     * to g, and returns the head's output (what the task loss is applied to),
+     * or NULL after reporting to d. aux-heads flags the appended nodes and
+     * puts them in `block`. NULL callback: custom heads are an error. */
+    IrNode *(*build_head)(void *head_ctx, IrGraph *g, int input, int block, Diag *d);
+    void *head_ctx;
+    /* Where the `split` pass leaves its per-block graphs (caller-owned,
+     * pass_blocks_fini); NULL: split only checks that the graph splits. */
+    PassBlocks *blocks;
 } PassCtx;
 
 /* Fills ctx with defaults: no printing, no timing, verify_each on. */
@@ -43,7 +55,132 @@ const PassInfo *pass_find(const char *name);
  * error that lists the known ones. Stops at the first failing pass. */
 bool pass_run_pipeline(IrGraph *g, const char *pipeline, PassCtx *ctx);
 
-/* The default pipeline `lnet ir` runs. */
-#define PASS_DEFAULT_PIPELINE "shape,verify"
+/* The default pipeline `lnet ir` runs: the forward graph, partitioned by
+ * the model's `local { }` section, with heads and stop-gradients. */
+#define PASS_DEFAULT_PIPELINE "shape,verify,partition,aux-heads,stop-grad,verify"
+/* The front of every training pipeline (autodiff,optimizer follow). */
+#define PASS_LOCAL_PIPELINE PASS_DEFAULT_PIPELINE
+
+/* ------------------------------------------------------------ partition
+ *
+ * A legal cut is a value through which all data flows from the part of the
+ * forward graph above it to the part below: in topological order, the single
+ * non-source value live across its position (parameters, inputs and labels do
+ * not count). Consecutive legal cuts delimit segments; segments without a
+ * matmul, conv2d, attention or embedding (a lone flatten, the activation after
+ * a conv, the loss) are merged into their neighbour, so each *layer* has real
+ * compute. User cuts (IR_F_CUT) are always layer boundaries.
+ */
+
+typedef struct PassLayer {
+    int first, last;        /* node ids of the forward graph; `last` is the output */
+    /* per-example FLOPs, measured on differentiated copies of the graph: */
+    double fwd;             /* forward */
+    double bwd_first;       /* backward when the layer starts a block (no input gradient) */
+    double bwd_rest;        /* backward inside a block */
+    double head;            /* forward + backward of an auxiliary head on the output */
+} PassLayer;
+
+/* The partition plan: layers, then blocks as layer ranges. */
+typedef struct PassPlan {
+    int n_cuts;
+    int *cuts;              /* legal cut values, ascending node ids */
+    int n_layers;
+    PassLayer *layer;
+    bool costed;            /* layer costs filled by pass_plan_costs */
+    int n_blocks;
+    int *first, *last;      /* layer range of block k; overlap: first[k+1] == last[k] */
+} PassPlan;
+
+/* Finds the legal cuts and the layers of a forward graph. A user cut that is
+ * not legal is an error at its node. Caller-owned plan: pass_plan_fini. */
+bool pass_plan_layers(const IrGraph *g, PassPlan *p, Diag *d);
+/* Measures every layer's costs (runs aux-heads, stop-grad and autodiff on
+ * copies of g; ctx supplies the head builder and the diagnostics). */
+bool pass_plan_costs(const IrGraph *g, PassPlan *p, PassCtx *ctx);
+/* Cost of a block made of layers first..last: forward, backward (the first
+ * layer computes no input gradient), and the head unless last is the final layer. */
+double pass_plan_block_cost(const PassPlan *p, int first, int last);
+/* Chooses the blocks for g->local (method, blocks, overlap). Chunked needs
+ * costs. Impossible requests are errors at the relevant source line. */
+bool pass_plan_blocks(const IrGraph *g, PassPlan *p, Diag *d);
+void pass_plan_fini(PassPlan *p);
+
+/* ------------------------------------------------------------------ split
+ *
+ * After autodiff and optimizer, `split` cuts the partitioned graph into one
+ * self-contained graph per block: the step function of that block. A block
+ * graph's sources are its own parameters and optimizer state, the data
+ * (input, labels), and one `input` node per value it receives from another
+ * block. Its loss (g->loss) is the block's loss: the auxiliary head's, or the
+ * task loss for the last block.
+ *
+ * What flows between blocks, always from a lower block to a higher one, so a
+ * pipeline needs no backward messages:
+ *   PASS_IO_ACTIVATION  the detached activation the next block starts from;
+ *   PASS_IO_GRAD        overlap: a window's gradient contribution to the
+ *                       shared layer's parameters, which the next window (the
+ *                       owner) adds to its own before the update;
+ *   PASS_IO_PARAM       overlap: the shared layer's parameters, owned and
+ *                       updated by the later window, read by the earlier one
+ *                       (in lockstep it runs first, so it sees the values
+ *                       after step t-1 — exactly the single graph's).
+ * To run block b: for each of its inputs, copy the producer block's buffer
+ * `src_node` into the buffer of `node`; PASS_IO_DATA inputs take the batch.
+ */
+typedef enum { PASS_IO_DATA, PASS_IO_ACTIVATION, PASS_IO_GRAD, PASS_IO_PARAM } PassIoKind;
+
+typedef struct PassBlockInput {
+    PassIoKind kind;
+    int node;               /* the receiving node in this block's graph */
+    int src_block;          /* producing block; -1 for data */
+    int src_node;           /* its node in the producer's graph; -1 for data */
+    int orig;               /* the value's id in the whole graph */
+} PassBlockInput;
+
+typedef struct PassBlock {
+    IrGraph *g;             /* owned: the block's step (fwd, loss, bwd, updates) */
+    int *orig;              /* orig[i]: id in the whole graph of node i of g */
+    int n_inputs;
+    PassBlockInput *inputs;
+    int act_out;            /* node of g sent on as the next block's activation, -1 */
+    int loss;               /* == g->loss */
+} PassBlock;
+
+struct PassBlocks {
+    int n;
+    PassBlock *b;
+};
+
+/* Splits a partitioned, differentiated graph. Caller-owned: pass_blocks_fini. */
+bool pass_split(const IrGraph *g, PassBlocks *out, Diag *d);
+void pass_blocks_fini(PassBlocks *bs);
+
+/* -------------------------------------------------------------- cost model */
+
+typedef struct PassBlockCost {
+    double fwd, bwd, head;  /* per-example FLOPs; head = its forward + backward */
+    int64_t params;         /* parameter elements owned by the block */
+    double param_bytes;
+    double act_bytes;       /* forward values held for the backward, per step */
+    double send_bytes;      /* sent to later blocks per step (activation, labels, grads) */
+} PassBlockCost;
+
+typedef struct PassCost {
+    int n;
+    PassBlockCost *b;       /* heap */
+    int batch;              /* the batch the per-step numbers use */
+    double total;           /* Σ per-example FLOPs of all blocks */
+    double max;             /* the most expensive block */
+    double speedup;         /* ideal pipeline: total / max */
+} PassCost;
+
+/* Costs every block of g as it will run (call after autodiff for backward
+ * costs; an unpartitioned graph is one block). Caller-owned: pass_cost_fini. */
+void pass_cost(const IrGraph *g, PassCost *c);
+void pass_cost_fini(PassCost *c);
+
+/* Local-training invariants of a partitioned graph (run by `verify`). */
+bool pass_verify_local(const IrGraph *g, Diag *d);
 
 #endif

@@ -61,6 +61,7 @@ int cmd_check(int argc, char **argv);
 int cmd_ir(int argc, char **argv);
 int cmd_dot(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
 #endif

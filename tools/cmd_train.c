@@ -35,7 +35,7 @@ static const CliCmd train_cmd = {
     "Train a model. Options override the model's train { } and local { } sections.",
     train_opts};
 
-#define TRAIN_PIPELINE "shape,verify,autodiff,optimizer"
+#define TRAIN_PIPELINE PASS_LOCAL_PIPELINE ",autodiff,optimizer"
 
 static bool long_opt(const CliArgs *a, const char *name, long lo, int64_t *out)
 {
@@ -171,9 +171,6 @@ static int run_training(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *opts)
     pass_ctx_init(&ctx, &d);
     if (!pass_run_pipeline(m.g, TRAIN_PIPELINE, &ctx))
         goto out;
-    if (m.g->local.method != METHOD_BACKPROP && m.g->n_blocks <= 1)
-        fprintf(stderr, "lnet %s: warning: local method '%s' is not implemented yet; "
-                "training with backprop\n", cmd->name, ir_method_name(m.g->local.method));
     RtTrainResult res;
     char err[512];
     if (!rt_train(m.g, &o, &res, err, sizeof err)) {

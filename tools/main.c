@@ -17,6 +17,7 @@ static const Subcommand subcommands[] = {
     {"ir", cmd_ir, "print the IR after a pass pipeline"},
     {"dot", cmd_dot, "print the graph as Graphviz text"},
     {"train", cmd_train, "train a model on its data set"},
+    {"cost", cmd_cost, "print the per-block cost table of the partitioned model"},
     {"eval", cmd_eval, "evaluate a checkpoint on the test / validation split"},
 };
 
