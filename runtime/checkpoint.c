@@ -12,12 +12,19 @@ static const char *const counter_names[N_COUNTERS] = {
 
 static bool saved(const IrNode *n) { return n->op == IR_OP_PARAM || n->op == IR_OP_STATE; }
 
-bool rt_checkpoint_save(const char *path, const IrGraph *g, RtBufferFn buf, void *exec,
-                        const RtCounters *c, char *err, size_t errcap)
+static int count_saved(RtExec *const *ex, int K)
 {
-    int n = N_COUNTERS;
-    for (int i = 0; i < g->n_nodes; i++)
-        n += saved(g->nodes[i]);
+    int n = 0;
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < ex[k]->g->n_nodes; i++)
+            n += saved(ex[k]->g->nodes[i]);
+    return n;
+}
+
+bool rt_checkpoint_save(const char *path, RtExec *const *ex, int K, const RtCounters *c,
+                        char *err, size_t errcap)
+{
+    int n = N_COUNTERS + count_saved(ex, K);
     StTensor *t = calloc((size_t)n, sizeof *t);
     if (!t) {
         snprintf(err, errcap, "out of memory writing checkpoint '%s'", path);
@@ -28,20 +35,23 @@ bool rt_checkpoint_save(const char *path, const IrGraph *g, RtBufferFn buf, void
     for (int i = 0; i < N_COUNTERS; i++, k++)
         t[k] = (StTensor){.name = (char *)counter_names[i], .dtype = ST_I64, .rank = 1,
                           .shape = {1}, .data = &vals[i], .nbytes = 8};
-    for (int i = 0; i < g->n_nodes; i++) {
-        const IrNode *nd = g->nodes[i];
-        if (!saved(nd))
-            continue;
-        StTensor *s = &t[k++];
-        s->name = (char *)nd->name;
-        s->dtype = ST_F32;
-        s->rank = nd->type.rank;
-        for (int d = 0; d < nd->type.rank; d++)
-            s->shape[d] = nd->type.dim[d];
-        s->data = buf(exec, i);
-        s->nbytes = (size_t)ir_type_numel(&nd->type) * 4;
+    for (int b = 0; b < K; b++) {
+        const IrGraph *g = ex[b]->g;
+        for (int i = 0; i < g->n_nodes; i++) {
+            const IrNode *nd = g->nodes[i];
+            if (!saved(nd))
+                continue;
+            StTensor *s = &t[k++];
+            s->name = (char *)nd->name;
+            s->dtype = ST_F32;
+            s->rank = nd->type.rank;
+            for (int d = 0; d < nd->type.rank; d++)
+                s->shape[d] = nd->type.dim[d];
+            s->data = rt_exec_buffer(ex[b], i);
+            s->nbytes = (size_t)ir_type_numel(&nd->type) * 4;
+        }
     }
-    const char *meta[] = {"format", "lnet-checkpoint-1", "model", g->model};
+    const char *meta[] = {"format", "lnet-checkpoint-1", "model", ex[0]->g->model};
     bool ok = st_save(path, t, n, meta, 2, err, errcap);
     free(t);
     return ok;
@@ -86,8 +96,8 @@ static bool read_counter(const StFile *f, const char *name, int64_t *out, const 
     return true;
 }
 
-bool rt_checkpoint_load(const char *path, const IrGraph *g, RtBufferFn buf, void *exec,
-                        RtCounters *c, char *err, size_t errcap)
+bool rt_checkpoint_load(const char *path, RtExec *const *ex, int K, RtCounters *c, char *err,
+                        size_t errcap)
 {
     StFile f;
     if (!st_load(path, &f, err, errcap))
@@ -96,16 +106,19 @@ bool rt_checkpoint_load(const char *path, const IrGraph *g, RtBufferFn buf, void
     bool ok = true;
     for (int i = 0; ok && i < N_COUNTERS; i++)
         ok = read_counter(&f, counter_names[i], &v[i], path, err, errcap);
-    for (int i = 0; ok && i < g->n_nodes; i++)
-        if (saved(g->nodes[i]))
-            ok = check_tensor(&f, g->nodes[i], path, err, errcap);
-    if (ok) {
-        for (int i = 0; i < g->n_nodes; i++) {
-            if (!saved(g->nodes[i]))
+    for (int b = 0; ok && b < K; b++)
+        for (int i = 0; ok && i < ex[b]->g->n_nodes; i++)
+            if (saved(ex[b]->g->nodes[i]))
+                ok = check_tensor(&f, ex[b]->g->nodes[i], path, err, errcap);
+    for (int b = 0; ok && b < K; b++) {
+        for (int i = 0; i < ex[b]->g->n_nodes; i++) {
+            if (!saved(ex[b]->g->nodes[i]))
                 continue;
-            const StTensor *t = st_find(&f, g->nodes[i]->name);
-            memcpy(buf(exec, i), t->data, t->nbytes);
+            const StTensor *t = st_find(&f, ex[b]->g->nodes[i]->name);
+            memcpy(rt_exec_buffer(ex[b], i), t->data, t->nbytes);
         }
+    }
+    if (ok) {
         *c = (RtCounters){v[0], v[1], v[2], (uint64_t)v[3]};
     }
     st_free(&f);

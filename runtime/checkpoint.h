@@ -17,17 +17,17 @@ typedef struct RtCounters {
     uint64_t seed;
 } RtCounters;
 
-/* Gives the buffer of node id (params and states) of the executor. */
-typedef float *(*RtBufferFn)(void *exec, int id);
+#include "exec.h"
 
-/* Writes atomically (an existing file is replaced only once the new one is
- * complete on disk). */
-bool rt_checkpoint_save(const char *path, const IrGraph *g, RtBufferFn buf, void *exec,
-                        const RtCounters *c, char *err, size_t errcap);
-/* Reads a checkpoint into the executor's buffers: every param and state of g
- * must be present with its exact shape; anything else is an error naming the
+/* Writes the params and states of K executors (one per block; names are
+ * unique across blocks) atomically: an existing file is replaced only once
+ * the new one is complete on disk. */
+bool rt_checkpoint_save(const char *path, RtExec *const *ex, int K, const RtCounters *c,
+                        char *err, size_t errcap);
+/* Reads a checkpoint into the executors' buffers: every param and state must
+ * be present with its exact shape; anything else is an error naming the
  * tensor. Nothing is written into the buffers unless all checks pass. */
-bool rt_checkpoint_load(const char *path, const IrGraph *g, RtBufferFn buf, void *exec,
-                        RtCounters *c, char *err, size_t errcap);
+bool rt_checkpoint_load(const char *path, RtExec *const *ex, int K, RtCounters *c, char *err,
+                        size_t errcap);
 
 #endif

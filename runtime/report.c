@@ -19,7 +19,7 @@ const char *rt_head_name(const Trainer *t, int h)
 {
     if (h == 0)
         return "task";
-    const IrNode *n = t->g->nodes[t->heads[h]];
+    const IrNode *n = t->st[t->heads[h].stage].spec.g->nodes[t->heads[h].node];
     return n->name ? n->name : "aux";
 }
 
@@ -162,12 +162,12 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
     const IrGraph *g = t->g;
     fputs("{\"model\":", f);
     rt_json_write_string(f, g->model);
-    fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"sequential\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
-               "\"threads\":1,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
+    fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"%s\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
+               "\"threads\":%d,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
                "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",
-            g->n_blocks > 1 ? ir_method_name(g->local.method) : "backprop",
-            g->n_blocks > 0 ? g->n_blocks : 1,
-            t->ex->ops->name, t->ex->compile_ms, t->feed.batch,
+            t->K > 1 || g->n_blocks > 1 ? ir_method_name(g->local.method) : "backprop",
+            t->K, t->o->local && t->K > 1 ? "local" : "sequential",
+            t->ex[0]->ops->name, res->compile_ms, t->o->local && t->K > 1 ? t->K : 1, t->feed.batch,
             res->epochs_done, (long long)res->steps, res->wall_s, res->samples_per_s,
             (long long)rt_peak_rss_bytes());
     write_eval(f, t, &t->eval[0]);
@@ -178,6 +178,14 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
         fputs(",\"final\":", f);
         write_eval(f, t, &t->eval[h]);
         fputc('}', f);
+    }
+    fputs("],\"workers\":[", f);
+    for (int k = 0; k < res->n_workers; k++) {
+        const RtWorkerStats *w = &res->workers[k];
+        fprintf(f, "%s{\"block\":%d,\"steps\":%lld,\"busy_s\":%.3f,\"wait_in_s\":%.3f,"
+                   "\"wait_out_s\":%.3f,\"examples_per_s\":%.1f}",
+                k ? "," : "", k + 1, (long long)w->steps, w->busy_s, w->wait_in_s, w->wait_out_s,
+                res->wall_s > 0 ? (double)w->steps * t->feed.batch / res->wall_s : 0);
     }
     fputs("]}\n", f);
     bool ok = fclose(f) == 0;

@@ -1,16 +1,19 @@
 /* train.c — the training loop behind `lnet train` (see train.h).
  *
- * One step: fill the batch into the input and label buffers, compute the
- * learning rate from the schedule, run the executor's step (forward, losses,
- * backward, updates), check the loss is finite, log. Every epoch ends with an
- * evaluation of every loss (the task head and each auxiliary head) on the
- * test / validation split and, with --save, a checkpoint.
+ * A model is K blocks, each its own step graph and executor. One step of the
+ * sequential (lockstep) schedule: fill the batch into block 0's input and
+ * every block's label buffer, then for k = 0..K-1 run block k's step
+ * (forward, head loss, backward, update) and copy its output into block k+1's
+ * input. The local schedule (pipeline.c) runs the same block steps on one
+ * thread per block; because every queue is FIFO and each block's arithmetic
+ * depends only on its own state and inputs, both give identical numbers.
+ * Every epoch ends with an evaluation of every head on the test / validation
+ * split and, with --save, a checkpoint.
  */
 #include "train_impl.h"
-#include "checkpoint.h"
-#include "feed.h"
 #include "kernels.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,36 +34,104 @@ int64_t rt_peak_rss_bytes(void)
     return (int64_t)ru.ru_maxrss * 1024;
 }
 
-static float *exec_buf(void *exec, int id) { return rt_exec_buffer(exec, id); }
-
-/* Every loss node: the task loss first, then auxiliary heads in graph order. */
-static int collect_losses(const IrGraph *g, int *ids, int cap)
+static int64_t elems(const IrGraph *g, int id)
 {
-    int n = 0;
-    ids[n++] = g->loss;
-    for (int i = 0; i < g->n_nodes && n < cap; i++)
-        if ((g->nodes[i]->flags & IR_F_LOSS) && i != g->loss)
-            ids[n++] = i;
-    return n;
+    return id < 0 ? 0 : ir_type_numel(&g->nodes[id]->type);
 }
 
-/* Mean loss and accuracy of every loss node over the evaluation split. */
+/* Heads: the last block's task loss first, then every auxiliary loss. */
+static void collect_heads(Trainer *t)
+{
+    const Stage *last = &t->st[t->K - 1];
+    t->heads[t->n_heads++] = (Head){t->K - 1, last->spec.g->loss};
+    for (int k = 0; k < t->K; k++) {
+        const IrGraph *g = t->st[k].spec.g;
+        for (int i = 0; i < g->n_nodes && t->n_heads < RT_MAX_HEADS; i++) {
+            bool is_loss = (g->nodes[i]->flags & IR_F_LOSS) || i == g->loss;
+            if (is_loss && !(k == t->K - 1 && i == g->loss))
+                t->heads[t->n_heads++] = (Head){k, i};
+        }
+    }
+}
+
+float rt_lr_at(const Trainer *t, int64_t step)
+{
+    const IrTrainCfg *c = &t->g->train;
+    static const RkLrSchedule map[SCHED_COUNT] = {RK_LR_CONSTANT, RK_LR_WARMUP, RK_LR_COSINE};
+    return rk_lr_at(map[c->schedule], c->lr, step, c->warmup, t->total_steps);
+}
+
+bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap)
+{
+    Stage *s = &t->st[k];
+    RtStepArgs a = {.n = t->feed.batch, .lr = rt_lr_at(t, step), .step = step + 1,
+                    .seed = t->c.seed, .train = true};
+    rt_exec_step(s->ex, &a);
+    for (int h = 0; h < t->n_heads; h++) {
+        if (t->heads[h].stage != k)
+            continue;
+        float l = rt_exec_scalar(s->ex, t->heads[h].node);
+        losses[h] = l;
+        if (!isfinite(l)) {
+            snprintf(err, errcap, "loss '%s' (block %d) is %s at step %lld; stopping — the "
+                     "last checkpoint, if any, is kept", rt_head_name(t, h), k + 1,
+                     isnan(l) ? "NaN" : "infinite", (long long)step + 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Copies block k's output (n examples) into block k+1's input. */
+static void forward_activation(Trainer *t, int k, int n)
+{
+    const Stage *s = &t->st[k], *next = &t->st[k + 1];
+    memcpy(rt_exec_buffer(next->ex, next->spec.in_x), rt_exec_buffer(s->ex, s->spec.out),
+           (size_t)(n * s->out_elems) * 4);
+}
+
+/* The batch's labels into every block that reads labels (from block 0's). */
+static void spread_labels(Trainer *t, const int32_t *y, int n)
+{
+    for (int k = 0; k < t->K; k++) {
+        const Stage *s = &t->st[k];
+        void *dst = s->spec.in_y >= 0 ? rt_exec_buffer(s->ex, s->spec.in_y) : NULL;
+        if (dst && dst != y)
+            memcpy(dst, y, (size_t)(n * s->y_elems) * 4);
+    }
+}
+
+/* The label buffer the feed fills: the first block that has one. */
+static int32_t *label_buffer(Trainer *t)
+{
+    for (int k = 0; k < t->K; k++)
+        if (t->st[k].spec.in_y >= 0)
+            return rt_exec_buffer(t->st[k].ex, t->st[k].spec.in_y);
+    return NULL;
+}
+
+/* Mean loss and accuracy of every head over the evaluation split. */
 static void evaluate(Trainer *t)
 {
     RtFeed *f = &t->feed;
     double sum[RT_MAX_HEADS] = {0};
     int64_t correct[RT_MAX_HEADS] = {0}, seen = 0;
-    int64_t nb = rt_feed_eval_batches(f);
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t n = rt_feed_eval_batch(f, b, rt_exec_buffer(t->ex, f->input),
-                                       rt_exec_buffer(t->ex, f->label));
+    int32_t *y = label_buffer(t);
+    for (int64_t b = 0, nb = rt_feed_eval_batches(f); b < nb; b++) {
+        int64_t n = rt_feed_eval_batch(f, b, rt_exec_buffer(t->st[0].ex, t->st[0].spec.in_x), y);
         if (n <= 0)
             break;
+        spread_labels(t, y, (int)n);
         RtStepArgs a = {.n = (int)n, .step = t->c.step + 1, .seed = t->c.seed, .train = false};
-        rt_exec_forward(t->ex, &a);
+        for (int k = 0; k < t->K; k++) {
+            rt_exec_forward(t->st[k].ex, &a);
+            if (k + 1 < t->K)
+                forward_activation(t, k, (int)n);
+        }
         for (int h = 0; h < t->n_heads; h++) {
-            sum[h] += (double)rt_exec_scalar(t->ex, t->heads[h]) * (double)n;
-            correct[h] += rt_exec_correct(t->ex, t->heads[h]);
+            RtExec *ex = t->st[t->heads[h].stage].ex;
+            sum[h] += (double)rt_exec_scalar(ex, t->heads[h].node) * (double)n;
+            correct[h] += rt_exec_correct(ex, t->heads[h].node);
         }
         seen += n;
     }
@@ -72,35 +143,23 @@ static void evaluate(Trainer *t)
     }
 }
 
-static float lr_at(const Trainer *t)
-{
-    const IrTrainCfg *c = &t->g->train;
-    static const RkLrSchedule map[SCHED_COUNT] = {RK_LR_CONSTANT, RK_LR_WARMUP, RK_LR_COSINE};
-    return rk_lr_at(map[c->schedule], c->lr, t->c.step, c->warmup, t->total_steps);
-}
-
-/* One training step; false (with err) on a non-finite loss. */
+/* One lockstep step of every block on the next batch. */
 static bool step(Trainer *t, char *err, size_t errcap)
 {
     RtFeed *f = &t->feed;
-    rt_feed_train_batch(f, t->c.epoch, t->c.step_in_epoch, rt_exec_buffer(t->ex, f->input),
-                        rt_exec_buffer(t->ex, f->label));
-    t->lr = lr_at(t);
-    RtStepArgs a = {.n = f->batch, .lr = t->lr, .step = t->c.step + 1, .seed = t->c.seed,
-                    .train = true};
+    int32_t *y = label_buffer(t);
+    rt_feed_train_batch(f, t->c.epoch, t->c.step_in_epoch,
+                        rt_exec_buffer(t->st[0].ex, t->st[0].spec.in_x), y);
+    spread_labels(t, y, f->batch);
+    t->lr = rt_lr_at(t, t->c.step);
     double t0 = now_s();
-    rt_exec_step(t->ex, &a);
-    t->train_s += now_s() - t0;
-    for (int h = 0; h < t->n_heads; h++) {
-        t->loss[h] = rt_exec_scalar(t->ex, t->heads[h]);
-        if (!isfinite(t->loss[h])) {
-            snprintf(err, errcap, "loss '%s' is %s at step %lld (epoch %lld); stopping — the "
-                     "last checkpoint, if any, is kept", rt_head_name(t, h),
-                     isnan(t->loss[h]) ? "NaN" : "infinite", (long long)t->c.step + 1,
-                     (long long)t->c.epoch + 1);
+    for (int k = 0; k < t->K; k++) {
+        if (!rt_stage_step(t, k, t->c.step, t->loss, err, errcap))
             return false;
-        }
+        if (k + 1 < t->K)
+            forward_activation(t, k, f->batch);
     }
+    t->train_s += now_s() - t0;
     t->c.step++;
     t->c.step_in_epoch++;
     t->steps_run++;
@@ -111,7 +170,7 @@ static bool save(Trainer *t, char *err, size_t errcap)
 {
     if (!t->o->save_path)
         return true;
-    return rt_checkpoint_save(t->o->save_path, t->g, exec_buf, t->ex, &t->c, err, errcap);
+    return rt_checkpoint_save(t->o->save_path, t->ex, t->K, &t->c, err, errcap);
 }
 
 static bool done(const Trainer *t)
@@ -119,7 +178,7 @@ static bool done(const Trainer *t)
     return t->o->max_steps > 0 && t->c.step >= t->o->max_steps;
 }
 
-static bool run_epoch(Trainer *t, char *err, size_t errcap)
+static bool train_sequential(Trainer *t, char *err, size_t errcap)
 {
     while (t->c.step_in_epoch < t->steps_per_epoch && !done(t)) {
         if (!step(t, err, errcap))
@@ -131,8 +190,27 @@ static bool run_epoch(Trainer *t, char *err, size_t errcap)
             rt_log_eval(t);
         }
     }
-    bool finished = t->c.step_in_epoch >= t->steps_per_epoch;
-    if (finished) {
+    return true;
+}
+
+static bool train_local(Trainer *t, char *err, size_t errcap)
+{
+    int64_t end = t->steps_per_epoch;
+    if (t->o->max_steps > 0 && t->o->max_steps - t->c.step < end - t->c.step_in_epoch)
+        end = t->c.step_in_epoch + (t->o->max_steps - t->c.step);
+    if (rt_pipeline_epoch(t, end))
+        return true;
+    snprintf(err, errcap, "%s", t->err);
+    return false;
+}
+
+static bool run_epoch(Trainer *t, char *err, size_t errcap)
+{
+    bool ok = t->o->local && t->K > 1 ? train_local(t, err, errcap)
+                                       : train_sequential(t, err, errcap);
+    if (!ok)
+        return false;
+    if (t->c.step_in_epoch >= t->steps_per_epoch) {
         t->c.epoch++;
         t->c.step_in_epoch = 0;
     }
@@ -143,62 +221,117 @@ static bool run_epoch(Trainer *t, char *err, size_t errcap)
     return save(t, err, errcap);
 }
 
-static bool setup(Trainer *t, char *err, size_t errcap)
+static bool make_stage(Trainer *t, int k, const RtStageSpec *spec, char *err, size_t errcap)
 {
+    Stage *s = &t->st[k];
+    s->spec = *spec;
+    s->x_elems = elems(spec->g, spec->in_x);
+    s->y_elems = elems(spec->g, spec->in_y);
+    s->out_elems = elems(spec->g, spec->out);
+    s->ex = t->o->make_exec ? t->o->make_exec(spec->g, t->feed.batch, t->o->exec_ctx, err, errcap)
+                            : rt_exec_interp_new(spec->g, t->feed.batch, err, errcap);
+    if (!s->ex)
+        return false;
+    t->ex[k] = s->ex;
+    rt_exec_init_params(s->ex, t->g->train.seed);
+    return true;
+}
+
+static bool setup(Trainer *t, const RtStageSpec *specs, char *err, size_t errcap)
+{
+    if (t->K < 1 || t->K > RT_MAX_STAGES) {
+        snprintf(err, errcap, "%d blocks: lnet supports 1 to %d", t->K, RT_MAX_STAGES);
+        return false;
+    }
+    if (t->o->blas_threads > 0)
+        openblas_set_num_threads(t->o->blas_threads);
     if (!rt_feed_open(&t->feed, t->g, t->o, err, errcap))
         return false;
-    t->ex = t->o->make_exec
-                ? t->o->make_exec(t->g, t->feed.batch, t->o->exec_ctx, err, errcap)
-                : rt_exec_interp_new(t->g, t->feed.batch, err, errcap);
-    if (!t->ex)
-        return false;
-    rt_exec_init_params(t->ex, t->g->train.seed);
+    for (int k = 0; k < t->K; k++)
+        if (!make_stage(t, k, &specs[k], err, errcap))
+            return false;
     t->c = (RtCounters){0, 0, 0, t->g->train.seed};
     if (t->o->resume_path &&
-        !rt_checkpoint_load(t->o->resume_path, t->g, exec_buf, t->ex, &t->c, err, errcap))
+        !rt_checkpoint_load(t->o->resume_path, t->ex, t->K, &t->c, err, errcap))
         return false;
     t->steps_per_epoch = rt_feed_steps_per_epoch(&t->feed);
     t->total_steps = t->steps_per_epoch * t->g->train.epochs;
     if (t->o->max_steps > 0 && t->o->max_steps < t->total_steps)
         t->total_steps = t->o->max_steps;
-    t->n_heads = collect_losses(t->g, t->heads, RT_MAX_HEADS);
+    collect_heads(t);
+    if (t->o->local && t->K > 1 && !rt_pipeline_init(t, err, errcap))
+        return false;
     return rt_log_open(t, err, errcap);
 }
 
 static void teardown(Trainer *t)
 {
     rt_log_close(t);
-    rt_exec_free(t->ex);
+    if (t->o->local && t->K > 1)
+        rt_pipeline_fini(t);
+    for (int k = 0; k < t->K; k++)
+        rt_exec_free(t->st[k].ex);
     rt_feed_close(&t->feed);
+}
+
+static void fill_result(Trainer *t, RtTrainResult *res)
+{
+    res->steps = t->c.step;
+    res->epochs_done = (int)t->c.epoch;
+    res->wall_s = t->train_s;
+    res->samples_per_s = t->train_s > 0 ? (double)t->steps_run * t->feed.batch / t->train_s : 0;
+    res->last_loss = t->loss[0];
+    res->final = t->eval[0];
+    res->is_text = t->feed.text;
+    for (int k = 0; k < t->K; k++)
+        res->compile_ms += t->st[k].ex->compile_ms;
+    res->n_heads = t->n_heads < 16 ? t->n_heads : 16;
+    for (int h = 0; h < res->n_heads; h++) {
+        res->heads[h] = t->eval[h];
+        snprintf(res->head_names[h], sizeof res->head_names[h], "%s", rt_head_name(t, h));
+    }
+    res->n_workers = t->o->local && t->K > 1 ? t->K : 0;
+    for (int k = 0; k < res->n_workers && k < 64; k++)
+        res->workers[k] = t->ws[k];
+}
+
+bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const RtTrainOpts *o,
+                     RtTrainResult *res, char *err, size_t errcap)
+{
+    Trainer *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    t->g = model;
+    t->o = o;
+    t->K = K;
+    memset(res, 0, sizeof *res);
+    bool ok = setup(t, st, err, errcap);
+    t->start_s = now_s();
+    while (ok && !o->eval_only && t->c.epoch < model->train.epochs && !done(t))
+        ok = run_epoch(t, err, errcap);
+    if (ok && !t->evaluated)
+        evaluate(t);    /* nothing left to train: still report the numbers */
+    if (ok) {
+        fill_result(t, res);
+        ok = rt_report_write(t, res, err, errcap);
+    }
+    teardown(t);
+    free(t);
+    return ok;
 }
 
 bool rt_train(const IrGraph *g, const RtTrainOpts *o, RtTrainResult *res, char *err,
               size_t errcap)
 {
-    Trainer t = {.g = g, .o = o};
-    memset(res, 0, sizeof *res);
-    bool ok = setup(&t, err, errcap);
-    t.start_s = now_s();
-    while (ok && !o->eval_only && t.c.epoch < g->train.epochs && !done(&t))
-        ok = run_epoch(&t, err, errcap);
-    if (ok && !t.evaluated)
-        evaluate(&t);   /* resumed at the end already: still report the numbers */
-    if (ok) {
-        res->steps = t.c.step;
-        res->epochs_done = (int)t.c.epoch;
-        res->wall_s = t.train_s;
-        res->samples_per_s = t.train_s > 0 ? (double)t.steps_run * t.feed.batch / t.train_s : 0;
-        res->last_loss = t.loss[0];
-        res->final = t.eval[0];
-        res->is_text = t.feed.text;
-        res->compile_ms = t.ex->compile_ms;
-        res->n_heads = t.n_heads < 16 ? t.n_heads : 16;
-        for (int h = 0; h < res->n_heads; h++) {
-            res->heads[h] = t.eval[h];
-            snprintf(res->head_names[h], sizeof res->head_names[h], "%s", rt_head_name(&t, h));
-        }
-        ok = rt_report_write(&t, res, err, errcap);
+    int in_x = -1, in_y = -1;
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        if (g->nodes[i]->op == IR_OP_INPUT)
+            in_x = i;
+        if (g->nodes[i]->op == IR_OP_LABEL)
+            in_y = i;
     }
-    teardown(&t);
-    return ok;
+    RtStageSpec one = {g, in_x, in_y, -1};
+    return rt_train_blocks(g, &one, 1, o, res, err, errcap);
 }

@@ -35,9 +35,18 @@ typedef struct RtTrainOpts {
     const char *resume_path;    /* checkpoint to continue from */
     bool quiet;                 /* no progress output */
     bool eval_only;             /* no training: evaluate (after resume_path) */
+    bool local;                 /* schedule: blocks on worker threads (else in lockstep) */
+    int queue_cap;              /* local: activations in flight between neighbours (>= 1) */
+    int blas_threads;           /* OpenBLAS threads (0: leave as set by the environment) */
     bool progress_tty;          /* redraw one progress line (a terminal) */
     FILE *out;                  /* progress and summary (stdout) */
 } RtTrainOpts;
+
+/* Per-worker telemetry of the local schedule. */
+typedef struct RtWorkerStats {
+    int64_t steps;
+    double busy_s, wait_in_s, wait_out_s;
+} RtWorkerStats;
 
 /* Evaluation of one loss (the task head or an auxiliary head). */
 typedef struct RtEval {
@@ -58,12 +67,28 @@ typedef struct RtTrainResult {
     int n_heads;                /* heads[0] is the task loss */
     RtEval heads[16];
     char head_names[16][32];
+    int n_workers;              /* local schedule: one per block */
+    RtWorkerStats workers[64];
 } RtTrainResult;
 
-/* Trains g, which must already hold its backward and optimizer ops
- * (passes autodiff,optimizer). Errors (data, checkpoint, NaN loss) are written
- * to err; a failing run never overwrites an existing checkpoint with a
- * broken one. */
+/* One block of a model: its own step graph (forward, head loss, backward,
+ * updates) and how it connects to its neighbours. */
+typedef struct RtStageSpec {
+    const IrGraph *g;   /* borrowed */
+    int in_x;           /* node fed with the previous block's output; block 0: the data input */
+    int in_y;           /* label node, -1 if the block reads no labels */
+    int out;            /* node whose value goes to the next block; -1 for the last block */
+} RtStageSpec;
+
+/* Trains the K blocks of `model`. `model` (the whole graph) gives the
+ * training configuration and the data binding (its first input and label);
+ * with K == 1 the single stage is usually `model` itself after autodiff and
+ * optimizer. Errors (data, checkpoint, NaN loss) are written to err; a failing
+ * run never overwrites an existing checkpoint with a broken one. */
+bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const RtTrainOpts *o,
+                     RtTrainResult *res, char *err, size_t errcap);
+
+/* rt_train_blocks with one block: g itself (already differentiated). */
 bool rt_train(const IrGraph *g, const RtTrainOpts *o, RtTrainResult *res, char *err,
               size_t errcap);
 

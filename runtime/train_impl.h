@@ -1,25 +1,42 @@
-/* train_impl.h — the training loop's state, shared by train.c (the loop) and
- * report.c (step log, progress line, final JSON report). */
+/* train_impl.h — the training loop's state, shared by train.c (the loop),
+ * pipeline.c (the local schedule's threads) and report.c (step log, progress
+ * line, final JSON report). */
 #ifndef LNET_RT_TRAIN_IMPL_H
 #define LNET_RT_TRAIN_IMPL_H
 
 #include "checkpoint.h"
-#include "feed.h"
 #include "exec.h"
+#include "feed.h"
+#include "queue.h"
 #include "train.h"
 
+#include <pthread.h>
+
 #define RT_MAX_HEADS 64
+#define RT_MAX_STAGES 64
+
+typedef struct Stage {
+    RtStageSpec spec;
+    RtExec *ex;
+    int64_t x_elems, y_elems, out_elems;    /* per example, 4-byte elements */
+} Stage;
+
+typedef struct Head {
+    int stage, node;
+} Head;
 
 typedef struct Trainer {
-    const IrGraph *g;
+    const IrGraph *g;               /* the whole model: config and data binding */
     const RtTrainOpts *o;
     RtFeed feed;
-    RtExec *ex;
+    int K;
+    Stage st[RT_MAX_STAGES];
+    RtExec *ex[RT_MAX_STAGES];      /* st[k].ex, for checkpoints */
     RtCounters c;
     int64_t steps_per_epoch, total_steps, steps_run;
     int n_heads;
-    int heads[RT_MAX_HEADS];        /* loss node ids: the task loss first */
-    float loss[RT_MAX_HEADS];       /* of the last step */
+    Head heads[RT_MAX_HEADS];       /* the task loss first */
+    float loss[RT_MAX_HEADS];       /* of the last step (local: each block's latest) */
     RtEval eval[RT_MAX_HEADS];      /* of the last evaluation */
     bool evaluated;
     float lr;
@@ -27,7 +44,19 @@ typedef struct Trainer {
     double last_progress_s;
     FILE *log;
     bool log_csv;
+    /* the local schedule */
+    RtQueue q[RT_MAX_STAGES];       /* q[k] feeds block k */
+    RtWorkerStats ws[RT_MAX_STAGES];
+    pthread_mutex_t mu;             /* guards failed/err below */
+    bool failed;
+    char err[512];
 } Trainer;
+
+/* A message between blocks: header, then x (n × x_elems), then y. */
+typedef struct Msg {
+    int64_t epoch, index, step;
+    int n;
+} Msg;
 
 const char *rt_head_name(const Trainer *t, int h);
 bool rt_log_open(Trainer *t, char *err, size_t errcap);
@@ -38,5 +67,15 @@ void rt_log_eval(Trainer *t);
 void rt_progress(Trainer *t, bool epoch_end);
 bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t errcap);
 int64_t rt_peak_rss_bytes(void);
+
+/* train.c: one block's step on the batch in its input buffers; false (with
+ * err) on a non-finite loss. */
+bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap);
+float rt_lr_at(const Trainer *t, int64_t step);
+/* pipeline.c: trains batches [c.step_in_epoch, end) of the current epoch
+ * with one thread per block; false with t->err on failure. */
+bool rt_pipeline_epoch(Trainer *t, int64_t end);
+bool rt_pipeline_init(Trainer *t, char *err, size_t errcap);
+void rt_pipeline_fini(Trainer *t);
 
 #endif

@@ -1,0 +1,206 @@
+/* pipeline.c — the local schedule: one worker thread per block, bounded FIFO
+ * queues of detached activations between neighbours, and a loader thread that
+ * feeds block 0.
+ *
+ * Worker k takes (activation, labels) of batch t from q[k], copies them into
+ * its executor's input buffers, releases the slot, runs its step and pushes
+ * its output for batch t into q[k+1]. No barrier and no backward message:
+ * block 1 may be several batches ahead of block K. Each queue is FIFO and each
+ * worker's arithmetic depends only on its own state and inputs, so the numbers
+ * are exactly those of the sequential schedule, whatever the timing.
+ */
+#include "train_impl.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    Trainer *t;
+    int k;
+    int64_t start, end;     /* batches of the epoch to train (loader only) */
+    int64_t step0, epoch;   /* global step of batch `start`, the epoch (loader only) */
+    int32_t *y;             /* labels of the batch in flight (blocks without a label input) */
+} Worker;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t x_bytes(const Trainer *t, int k) { return (size_t)(t->feed.batch * t->st[k].x_elems) * 4; }
+static size_t y_bytes(const Trainer *t)
+{
+    int64_t m = 0;
+    for (int k = 0; k < t->K; k++)
+        m = t->st[k].y_elems > m ? t->st[k].y_elems : m;
+    return (size_t)(t->feed.batch * m) * 4;
+}
+
+static unsigned char *msg_x(Msg *m) { return (unsigned char *)m + 64; }
+static int32_t *msg_y(const Trainer *t, Msg *m, int k) { return (int32_t *)(msg_x(m) + x_bytes(t, k)); }
+
+/* Records the first failure and wakes every thread. */
+static void fail(Trainer *t, const char *msg)
+{
+    pthread_mutex_lock(&t->mu);
+    if (!t->failed) {
+        t->failed = true;
+        snprintf(t->err, sizeof t->err, "%s", msg);
+    }
+    pthread_mutex_unlock(&t->mu);
+    for (int k = 0; k < t->K; k++)
+        rt_queue_close(&t->q[k]);
+}
+
+static void *loader_main(void *arg)
+{
+    Worker *w = arg;
+    Trainer *t = w->t;
+    for (int64_t i = w->start; i < w->end; i++) {
+        Msg *m = rt_queue_reserve(&t->q[0], NULL);
+        if (!m)
+            break;
+        *m = (Msg){w->epoch, i, w->step0 + (i - w->start), t->feed.batch};
+        rt_feed_train_batch(&t->feed, w->epoch, i, msg_x(m), msg_y(t, m, 0));
+        rt_queue_publish(&t->q[0]);
+    }
+    rt_queue_close(&t->q[0]);
+    return NULL;
+}
+
+/* Copies the message into block k's input buffers; returns its header. */
+static Msg receive(Worker *w, Msg *m)
+{
+    Trainer *t = w->t;
+    Stage *s = &t->st[w->k];
+    memcpy(rt_exec_buffer(s->ex, s->spec.in_x), msg_x(m), x_bytes(t, w->k));
+    memcpy(w->y, msg_y(t, m, w->k), y_bytes(t));
+    if (s->spec.in_y >= 0)
+        memcpy(rt_exec_buffer(s->ex, s->spec.in_y), w->y, (size_t)(m->n * s->y_elems) * 4);
+    return *m;
+}
+
+static bool send(Worker *w, const Msg *h)
+{
+    Trainer *t = w->t;
+    Stage *s = &t->st[w->k];
+    Msg *o = rt_queue_reserve(&t->q[w->k + 1], &t->ws[w->k].wait_out_s);
+    if (!o)
+        return false;
+    *o = *h;
+    memcpy(msg_x(o), rt_exec_buffer(s->ex, s->spec.out), x_bytes(t, w->k + 1));
+    memcpy(msg_y(t, o, w->k + 1), w->y, y_bytes(t));
+    rt_queue_publish(&t->q[w->k + 1]);
+    return true;
+}
+
+/* The last block finished batch h: advance the counters, log, show progress. */
+static void finish_step(Trainer *t, const Msg *h, const float *loss)
+{
+    pthread_mutex_lock(&t->mu);
+    for (int i = 0; i < t->n_heads; i++)
+        if (t->heads[i].stage == t->K - 1)
+            t->loss[i] = loss[i];
+    t->c.step = h->step + 1;
+    t->c.step_in_epoch = h->index + 1;
+    t->steps_run++;
+    t->lr = rt_lr_at(t, h->step);
+    rt_log_step(t);
+    rt_progress(t, false);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void *worker_main(void *arg)
+{
+    Worker *w = arg;
+    Trainer *t = w->t;
+    RtWorkerStats *ws = &t->ws[w->k];
+    float loss[RT_MAX_HEADS];
+    char err[512];
+    for (;;) {
+        Msg *m = rt_queue_take(&t->q[w->k], &ws->wait_in_s);
+        if (!m)
+            break;
+        Msg h = receive(w, m);
+        rt_queue_release(&t->q[w->k]);
+        double t0 = now_s();
+        bool ok = rt_stage_step(t, w->k, h.step, loss, err, sizeof err);
+        ws->busy_s += now_s() - t0;
+        if (!ok) {
+            fail(t, err);
+            break;
+        }
+        ws->steps++;
+        if (w->k + 1 < t->K) {
+            pthread_mutex_lock(&t->mu);
+            for (int i = 0; i < t->n_heads; i++)
+                if (t->heads[i].stage == w->k)
+                    t->loss[i] = loss[i];
+            pthread_mutex_unlock(&t->mu);
+            if (!send(w, &h))
+                break;
+        } else {
+            finish_step(t, &h, loss);
+        }
+    }
+    if (w->k + 1 < t->K)
+        rt_queue_close(&t->q[w->k + 1]);
+    return NULL;
+}
+
+bool rt_pipeline_init(Trainer *t, char *err, size_t errcap)
+{
+    pthread_mutex_init(&t->mu, NULL);
+    int cap = t->o->queue_cap > 0 ? t->o->queue_cap : 1;
+    for (int k = 0; k < t->K; k++) {
+        if (!rt_queue_init(&t->q[k], cap, 64 + x_bytes(t, k) + y_bytes(t))) {
+            snprintf(err, errcap, "out of memory for the pipeline queues");
+            return false;
+        }
+    }
+    if (t->o->blas_threads <= 0)
+        openblas_set_num_threads(1);    /* the blocks are the parallelism */
+    return true;
+}
+
+void rt_pipeline_fini(Trainer *t)
+{
+    for (int k = 0; k < t->K; k++)
+        rt_queue_fini(&t->q[k]);
+    pthread_mutex_destroy(&t->mu);
+}
+
+bool rt_pipeline_epoch(Trainer *t, int64_t end)
+{
+    pthread_t th[RT_MAX_STAGES + 1];
+    Worker w[RT_MAX_STAGES + 1];
+    int started = 0;
+    for (int k = 0; k < t->K; k++)
+        rt_queue_reset(&t->q[k]);
+    t->failed = false;
+    double t0 = now_s();
+    for (int k = 0; k <= t->K; k++) {
+        bool loader = k == t->K;
+        w[k] = (Worker){t, loader ? -1 : k, t->c.step_in_epoch, end, t->c.step, t->c.epoch, NULL};
+        if (!loader && !(w[k].y = malloc(y_bytes(t) + 4))) {
+            fail(t, "out of memory for a worker");
+            break;
+        }
+        if (pthread_create(&th[k], NULL, loader ? loader_main : worker_main, &w[k]) != 0) {
+            free(w[k].y);
+            fail(t, "cannot start a worker thread");
+            break;
+        }
+        started++;
+    }
+    for (int k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+    for (int k = 0; k < started && k < t->K; k++)
+        free(w[k].y);
+    t->train_s += now_s() - t0;
+    return !t->failed;
+}
