@@ -18,6 +18,8 @@ const CgSymbol cg_symbols[] = {
     {"expf", (CgFn)expf},   {"logf", (CgFn)logf},   {"sqrtf", (CgFn)sqrtf},
     {"tanhf", (CgFn)tanhf}, {"erff", (CgFn)erff},   {"powf", (CgFn)powf},
     {"fabsf", (CgFn)fabsf}, {"fmaxf", (CgFn)fmaxf}, {"fminf", (CgFn)fminf},
+    {"exp", (CgFn)exp},     {"log", (CgFn)log},     {"erf", (CgFn)erf},
+    {"pow", (CgFn)pow},     {"sqrt", (CgFn)sqrt},
     {"memset", (CgFn)memset}, {"memcpy", (CgFn)memcpy}, {"memmove", (CgFn)memmove},
     {NULL, NULL},
 };

@@ -117,4 +117,62 @@ typedef enum {
 /* Adds the probe kernel `name` to m. */
 void cg_probe_emit(CgModule *m, CgProbe p, const char *name);
 
+
+/* ------------------------------------------------------ graph lowering */
+
+/* A differentiated and optimized IrGraph (passes autodiff,optimizer; a plain
+ * forward graph works too) lowers to ONE module with two entry functions:
+ *
+ *   void <name>_step   (void **bufs, int64_t n, float lr, int64_t step,
+ *                       uint64_t seed, int64_t train);
+ *   void <name>_forward(same arguments);
+ *
+ * `_step` runs every node in order (forward, losses, backward, updates);
+ * `_forward` only the nodes of kind SOURCE/FWD/NODIFF (evaluation), the same
+ * split as rt_interp_forward. The arguments are those of RtStepArgs:
+ *   bufs   bufs[id] (id < g->n_nodes) is node id's buffer, laid out and sized
+ *          as the interpreter's: f32 (i32 for i32 nodes), contiguous, batched
+ *          values holding n × (elements per example), a scalar 2 floats (a
+ *          cross_entropy's [mean loss, #correct as float]). Nodes for which
+ *          cg_buffer_source(g, id) != id share that node's buffer (reshapes,
+ *          stop_gradient: no copy). bufs[g->n_nodes] is the scratch area,
+ *          cg_scratch_bytes(g, max_batch) bytes, 16-byte aligned.
+ *   n      examples in this batch, 1..max_batch (shapes are otherwise static)
+ *   lr     learning rate of this step;  step  1-based update count (Adam)
+ *   seed   run seed (dropout masks);    train nonzero: dropout active
+ * Parameters and optimizer states are updated in place. Generated code never
+ * allocates; matrix products call cblas_sgemm. */
+typedef void (*CgStepFn)(void **bufs, int64_t n, float lr, int64_t step, uint64_t seed,
+                         int64_t train);
+
+/* Builds the module `name` with entries "<name>_step" and "<name>_forward".
+ * The graph is borrowed only during the call. NULL + Diag error when a node
+ * cannot be lowered. */
+CgModule *cg_lower_graph(const IrGraph *g, const char *name, const CgOptions *o, Diag *d);
+
+/* The node whose buffer node id uses (id itself unless id is a pure view). */
+int cg_buffer_source(const IrGraph *g, int id);
+
+/* Scratch bytes the entries need at batch max_batch (at least 16). */
+int64_t cg_scratch_bytes(const IrGraph *g, int max_batch);
+
+/* `lnet ir --emit`: lowers g and prints the optimized module (kind
+ * CG_EMIT_LLVM) or the host assembly (CG_EMIT_ASM) to out. */
+bool cg_emit_text(const IrGraph *g, CgEmit kind, FILE *out, Diag *d);
+
+/* ------------------------------------------------------------ executor */
+
+typedef struct RtExec RtExec;
+
+/* The JIT executor ("jit"): allocates one buffer per node for max_batch
+ * examples (parameters and states persist; views share their source's
+ * buffer), lowers g (borrowed: it must outlive the executor), compiles it
+ * with the host JIT and records compile_ms. o may be NULL (defaults). The
+ * caller frees it with rt_exec_free. NULL + err on failure. */
+RtExec *cg_exec_new(const IrGraph *g, int max_batch, const CgOptions *o, char *err,
+                    size_t errcap);
+/* cg_exec_new as an RtExecFactory (runtime/train.h); ctx: CgOptions * or NULL. */
+RtExec *cg_exec_factory(const IrGraph *g, int max_batch, void *ctx, char *err,
+                        size_t errcap);
+
 #endif /* LNET_CODEGEN_H */

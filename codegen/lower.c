@@ -1,0 +1,328 @@
+/* lower.c — an IR graph (forward + backward + optimizer) as one LLVM module.
+ *
+ * Every node that computes something gets an internal kernel function
+ * (lower_impl.h lists the signature; the op-family files emit the bodies).
+ * Two entry functions, "<name>_step" and "<name>_forward", load the buffer
+ * pointers from their table and call the kernels in node order — no
+ * dispatch at run time, no allocation. Pure views (flatten, reshape,
+ * reshape_like, stop_gradient) get no kernel: they share their operand's
+ * buffer (cg_buffer_source). This file also holds the small emission helpers
+ * the families share and `lnet ir --emit`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lower_impl.h"
+
+/* ------------------------------------------------------------ helpers */
+
+const IrType *lw_type(const Lw *w, int k)
+{
+    return &w->g->nodes[w->n->in[k]]->type;
+}
+
+int64_t lw_last_dim(const IrType *t)
+{
+    return t->rank ? t->dim[t->rank - 1] : 1;
+}
+
+LLVMValueRef lw_c(Lw *w, int64_t v) { return cg_i64(w->m, v); }
+LLVMValueRef lw_add(Lw *w, LLVMValueRef a, LLVMValueRef b) { return cg_iadd(w->m, a, b); }
+LLVMValueRef lw_mul(Lw *w, LLVMValueRef a, LLVMValueRef b) { return cg_imul(w->m, a, b); }
+LLVMValueRef lw_mad(Lw *w, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
+{
+    return lw_add(w, lw_mul(w, a, b), c);
+}
+
+LLVMValueRef lw_count(Lw *w, const IrType *t)
+{
+    LLVMValueRef per = lw_c(w, ir_type_numel(t));
+    return ir_type_batched(t) ? lw_mul(w, per, w->N) : per;
+}
+
+LLVMValueRef lw_rows(Lw *w, const IrType *t)
+{
+    LLVMValueRef per = lw_c(w, ir_type_numel(t) / lw_last_dim(t));
+    return ir_type_batched(t) ? lw_mul(w, per, w->N) : per;
+}
+
+LLVMValueRef lw_f64(Lw *w, double v) { return LLVMConstReal(w->t_f64, v); }
+LLVMValueRef lw_ext(Lw *w, LLVMValueRef f) { return LLVMBuildFPExt(w->m->b, f, w->t_f64, ""); }
+LLVMValueRef lw_trunc(Lw *w, LLVMValueRef d)
+{
+    return LLVMBuildFPTrunc(w->m->b, d, w->m->t_f32, "");
+}
+LLVMValueRef lw_i2d(Lw *w, LLVMValueRef i) { return LLVMBuildSIToFP(w->m->b, i, w->t_f64, ""); }
+
+/* exp, log, sqrt and pow are LLVM intrinsics at f64; erf is libm's. */
+LLVMValueRef lw_math64(Lw *w, LwMath64 f, LLVMValueRef x, LLVMValueRef y)
+{
+    static const char *const names[] = {"llvm.exp", "llvm.log", "llvm.sqrt", "erf",
+                                        "llvm.pow"};
+    CgModule *m = w->m;
+    LLVMValueRef fn;
+    if (f == LW_ERF) {
+        fn = LLVMGetNamedFunction(m->mod, "erf");
+        if (!fn) {  /* no errno for erf: pure, as cg_math's libm calls */
+            fn = cg_extern(m, "erf", LLVMFunctionType(w->t_f64, &w->t_f64, 1, 0));
+            static const char *const attrs[] = {"nounwind", "willreturn", "memory"};
+            for (int i = 0; i < 3; i++) {
+                unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+                LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                        LLVMCreateEnumAttribute(m->ctx, kind, 0));
+            }
+        }
+    } else {
+        unsigned id = LLVMLookupIntrinsicID(names[f], strlen(names[f]));
+        IR_ASSERT(id != 0);
+        fn = LLVMGetIntrinsicDeclaration(m->mod, id, &w->t_f64, 1);
+    }
+    LLVMValueRef args[2] = {x, y};
+    return cg_call(m, fn, args, f == LW_POW ? 2 : 1);
+}
+
+LLVMValueRef lw_slot(Lw *w, LLVMTypeRef t, LLVMValueRef init)
+{
+    LLVMValueRef s = cg_alloca(w->m, t, "");
+    LLVMBuildStore(w->m->b, init, s);
+    return s;
+}
+
+LLVMValueRef lw_get(Lw *w, LLVMTypeRef t, LLVMValueRef slot)
+{
+    return LLVMBuildLoad2(w->m->b, t, slot, "");
+}
+
+void lw_set(Lw *w, LLVMValueRef slot, LLVMValueRef v) { LLVMBuildStore(w->m->b, v, slot); }
+
+static LLVMValueRef gep(Lw *w, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildInBoundsGEP2(w->m->b, t, base, &idx, 1, "");
+}
+
+LLVMValueRef lw_load_i32(Lw *w, LLVMValueRef base, LLVMValueRef idx)
+{
+    LLVMValueRef v = LLVMBuildLoad2(w->m->b, w->m->t_i32, gep(w, w->m->t_i32, base, idx), "");
+    LLVMSetAlignment(v, 4);
+    return LLVMBuildSExt(w->m->b, v, w->m->t_i64, "");
+}
+
+LLVMValueRef lw_load_f64(Lw *w, LLVMValueRef base, LLVMValueRef idx)
+{
+    LLVMValueRef v = LLVMBuildLoad2(w->m->b, w->t_f64, gep(w, w->t_f64, base, idx), "");
+    LLVMSetAlignment(v, 8);
+    return v;
+}
+
+void lw_store_f64(Lw *w, LLVMValueRef base, LLVMValueRef idx, LLVMValueRef v)
+{
+    LLVMSetAlignment(LLVMBuildStore(w->m->b, v, gep(w, w->t_f64, base, idx)), 8);
+}
+
+LLVMValueRef lw_off(Lw *w, LLVMValueRef base, LLVMValueRef off)
+{
+    return cg_gep_f32(w->m, base, off);
+}
+
+void lw_zero(Lw *w, LLVMValueRef dst, LLVMValueRef L)
+{
+    LLVMValueRef bytes = lw_mul(w, L, lw_c(w, 4));
+    LLVMBuildMemSet(w->m->b, dst, LLVMConstInt(LLVMInt8TypeInContext(w->m->ctx), 0, 0), bytes, 4);
+}
+
+void lw_copy(Lw *w, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef L)
+{
+    LLVMBuildMemCpy(w->m->b, dst, 4, src, 4, lw_mul(w, L, lw_c(w, 4)));
+}
+
+void lw_sum_begin(Lw *w, LwSum *s, LLVMValueRef lo, LLVMValueRef hi)
+{
+    s->slot = lw_slot(w, w->t_f64, lw_f64(w, 0.0));
+    cg_loop_begin(w->m, &s->l, lo, hi, "k");
+}
+
+void lw_sum_add(Lw *w, LwSum *s, LLVMValueRef term)
+{
+    LLVMFastMathFlags old = cg_fmf_set(w->m, CG_FMF_REDUCE);
+    lw_set(w, s->slot, cg_fadd(w->m, lw_get(w, w->t_f64, s->slot), term));
+    cg_fmf_set(w->m, old);
+}
+
+LLVMValueRef lw_sum_end(Lw *w, LwSum *s)
+{
+    cg_loop_end(w->m, &s->l);
+    return lw_get(w, w->t_f64, s->slot);
+}
+
+void lw_if(Lw *w, LwIf *f, LLVMValueRef cond)
+{
+    CgModule *m = w->m;
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(m->ctx, m->fn, "then");
+    f->els = LLVMAppendBasicBlockInContext(m->ctx, m->fn, "else");
+    f->end = LLVMAppendBasicBlockInContext(m->ctx, m->fn, "endif");
+    LLVMBuildCondBr(m->b, cond, then, f->els);
+    LLVMPositionBuilderAtEnd(m->b, then);
+}
+
+void lw_else(Lw *w, LwIf *f)
+{
+    LLVMBuildBr(w->m->b, f->end);
+    LLVMPositionBuilderAtEnd(w->m->b, f->els);
+    f->els = NULL;
+}
+
+void lw_endif(Lw *w, LwIf *f)
+{
+    LLVMBuildBr(w->m->b, f->end);
+    if (f->els) {   /* no else branch: it falls through */
+        LLVMPositionBuilderAtEnd(w->m->b, f->els);
+        LLVMBuildBr(w->m->b, f->end);
+    }
+    LLVMPositionBuilderAtEnd(w->m->b, f->end);
+}
+
+/* ------------------------------------------------------------ buffers */
+
+static bool is_view(IrOp op)
+{
+    return op == IR_OP_FLATTEN || op == IR_OP_RESHAPE || op == IR_OP_RESHAPE_LIKE ||
+           op == IR_OP_STOP_GRADIENT;
+}
+
+int cg_buffer_source(const IrGraph *g, int id)
+{
+    while (is_view(g->nodes[id]->op))
+        id = g->nodes[id]->in[0];
+    return id;
+}
+
+/* Scratch for bias_grad's double accumulators; the rest is per family. */
+static int64_t node_scratch(const IrGraph *g, const IrNode *n, int nb)
+{
+    if (n->op == IR_OP_BIAS_GRAD)
+        return 8 * n->type.dim[0];
+    int64_t a = lower_dense_scratch(g, n, nb), b = lower_norm_scratch(g, n, nb);
+    int64_t c = lower_attn_scratch(g, n, nb);
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
+}
+
+int64_t cg_scratch_bytes(const IrGraph *g, int max_batch)
+{
+    int64_t need = 16;
+    for (int i = 0; i < g->n_nodes; i++) {
+        int64_t s = node_scratch(g, g->nodes[i], max_batch);
+        need = s > need ? s : need;
+    }
+    return (need + 15) / 16 * 16;
+}
+
+/* ------------------------------------------------------------ kernels */
+
+static bool needs_kernel(const IrNode *n)
+{
+    return ir_op_info(n->op)->kind != IR_KIND_SOURCE && !is_view(n->op);
+}
+
+static bool forward_kind(const IrNode *n)
+{
+    IrOpKind k = ir_op_info(n->op)->kind;
+    return k == IR_KIND_SOURCE || k == IR_KIND_FWD || k == IR_KIND_NODIFF;
+}
+
+static LLVMValueRef emit_kernel(CgModule *m, const IrGraph *g, const IrNode *n, Diag *d)
+{
+    CgParamKind ps[LW_NPARAMS];
+    for (int i = 0; i <= LW_SCRATCH; i++)
+        ps[i] = CG_PARAM_PTR;
+    ps[LW_N] = CG_PARAM_I64;
+    ps[LW_LR] = CG_PARAM_F32;
+    ps[LW_STEP] = ps[LW_SEED] = ps[LW_TRAIN] = CG_PARAM_I64;
+    char name[96];
+    snprintf(name, sizeof name, "k%d.%s", n->id, ir_op_info(n->op)->name);
+    LLVMValueRef fn = cg_func_begin(m, name, ps, LW_NPARAMS, CG_FN_KERNEL);
+    Lw w = {.m = m, .g = g, .n = n, .t_f64 = LLVMDoubleTypeInContext(m->ctx)};
+    w.out = cg_param(m, LW_OUT);
+    for (int k = 0; k < IR_MAX_IN; k++)
+        w.in[k] = cg_param(m, LW_IN0 + k);
+    w.scratch = cg_param(m, LW_SCRATCH);
+    w.N = cg_param(m, LW_N);
+    w.lr = cg_param(m, LW_LR);
+    w.step = cg_param(m, LW_STEP);
+    w.seed = cg_param(m, LW_SEED);
+    w.train = cg_param(m, LW_TRAIN);
+    if (!(lower_elem(&w) || lower_dense(&w) || lower_norm(&w) || lower_attn(&w) ||
+          lower_optim(&w))) {
+        diag_error(d, n->loc, "codegen: cannot lower op '%s' (node %%%d)",
+                   ir_op_info(n->op)->name, n->id);
+        return NULL;
+    }
+    cg_func_end(m);
+    return fn;
+}
+
+/* void <name>(void **bufs, i64 n, float lr, i64 step, i64 seed, i64 train) */
+static void emit_entry(CgModule *m, const IrGraph *g, LLVMValueRef *kern, const char *name,
+                       bool forward_only)
+{
+    static const CgParamKind ps[] = {CG_PARAM_PTR, CG_PARAM_I64, CG_PARAM_F32,
+                                     CG_PARAM_I64, CG_PARAM_I64, CG_PARAM_I64};
+    cg_func_begin(m, name, ps, 6, CG_FN_ENTRY);
+    LLVMValueRef bufs = cg_param(m, 0);
+    LLVMValueRef scratch = cg_load_ptr(m, bufs, cg_i64(m, g->n_nodes));
+    LLVMValueRef null = LLVMConstNull(m->t_ptr);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *n = g->nodes[i];
+        if (!kern[i] || (forward_only && !forward_kind(n)))
+            continue;
+        LLVMValueRef args[LW_NPARAMS];
+        args[LW_OUT] = cg_load_ptr(m, bufs, cg_i64(m, i));
+        for (int k = 0; k < IR_MAX_IN; k++)
+            args[LW_IN0 + k] = k < n->n_in ? cg_load_ptr(m, bufs, cg_i64(m, n->in[k])) : null;
+        args[LW_SCRATCH] = scratch;
+        for (int k = LW_N; k < LW_NPARAMS; k++)
+            args[k] = cg_param(m, 1 + k - LW_N);
+        cg_call(m, kern[i], args, LW_NPARAMS);
+    }
+    cg_func_end(m);
+}
+
+CgModule *cg_lower_graph(const IrGraph *g, const char *name, const CgOptions *o, Diag *d)
+{
+    CgModule *m = cg_module_new(name, o);
+    LLVMValueRef *kern = calloc((size_t)g->n_nodes + 1, sizeof *kern);
+    IR_ASSERT(kern != NULL);
+    bool ok = true;
+    for (int i = 0; ok && i < g->n_nodes; i++)
+        if (needs_kernel(g->nodes[i]))
+            ok = (kern[i] = emit_kernel(m, g, g->nodes[i], d)) != NULL;
+    if (ok) {
+        char entry[160];
+        snprintf(entry, sizeof entry, "%s_step", name);
+        emit_entry(m, g, kern, entry, false);
+        snprintf(entry, sizeof entry, "%s_forward", name);
+        emit_entry(m, g, kern, entry, true);
+    }
+    free(kern);
+    if (!ok) {
+        cg_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ------------------------------------------------------------ --emit */
+
+bool cg_emit_text(const IrGraph *g, CgEmit kind, FILE *out, Diag *d)
+{
+    CgOptions o;
+    cg_options_init(&o);
+    o.emit = kind;
+    o.emit_out = out;
+    CgBackend *b = cg_target_jit.open(&o, d);
+    if (!b)
+        return false;
+    CgModule *m = cg_lower_graph(g, "lnet", &o, d);
+    bool ok = m && cg_target_jit.add_module(b, m, d);
+    cg_target_jit.close(b);
+    return ok;
+}

@@ -1,0 +1,144 @@
+/* lower_attn.c — causal multi-head self-attention on projected q, k, v
+ * (N, T, D) and its gradient, as sgemm calls per (example n, head h) around
+ * an emitted causal softmax. Head h owns columns [h·HD, (h+1)·HD), so every
+ * operand is read in place with leading dimension D (3D for the packed
+ * gradient [dq | dk | dv]); nothing is copied.
+ *
+ *   forward   att (T, T) = softmax_causal(q_h @ k_hᵀ · 1/√HD)   NT + loop
+ *             y_h        = att @ v_h                              NN
+ *   backward  att recomputed, then
+ *             dv_h = attᵀ @ dy_h                                  TN
+ *             datt = dy_h @ v_hᵀ                                  NT
+ *             ds   = att ⊙ (datt - Σ_j att·datt) / √HD            loop
+ *             dq_h = ds @ k_h,  dk_h = dsᵀ @ q_h                  NN, TN
+ * Scratch: att and datt/ds, T×T floats each. Row sums are double, as in
+ * runtime/kernels_attn.c; the products are sgemm (float).
+ */
+#include <math.h>
+
+#include "lower_impl.h"
+
+typedef struct {
+    int64_t T, D, NH, HD;
+    double scale;
+} Att;
+
+static void gemm(Lw *w, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                 LLVMValueRef A, int64_t lda, LLVMValueRef B, int64_t ldb, LLVMValueRef C,
+                 int64_t ldc)
+{
+    CgGemm g = {.ta = ta, .tb = tb, .M = lw_c(w, M), .N = lw_c(w, N), .K = lw_c(w, K),
+                .alpha = alpha, .beta = 0.0f, .A = A, .lda = lw_c(w, lda), .B = B,
+                .ldb = lw_c(w, ldb), .C = C, .ldc = lw_c(w, ldc)};
+    cg_call_sgemm(w->m, &g);
+}
+
+/* Scores in att (T, T) → causal softmax in place: row t keeps t2 <= t,
+ * max-shifted exponentials summed in double, zeros above the diagonal. */
+static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
+{
+    CgModule *m = w->m;
+    CgLoop t, c;
+    cg_loop_begin(m, &t, lw_c(w, 0), lw_c(w, a->T), "t");
+    LLVMValueRef row = lw_off(w, att, lw_mul(w, t.i, lw_c(w, a->T)));
+    LLVMValueRef len = lw_add(w, t.i, lw_c(w, 1));
+    LLVMValueRef mx = lw_slot(w, m->t_f32, cg_load_f32(m, row, lw_c(w, 0)));
+    cg_loop_begin(m, &c, lw_c(w, 1), len, "c");
+    LLVMValueRef v = cg_load_f32(m, row, c.i), cur = lw_get(w, m->t_f32, mx);
+    LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
+    lw_set(w, mx, LLVMBuildSelect(m->b, gt, v, cur, ""));
+    cg_loop_end(m, &c);
+    LLVMValueRef mxd = lw_ext(w, lw_get(w, m->t_f32, mx));
+    LwSum s;
+    lw_sum_begin(w, &s, lw_c(w, 0), len);
+    LLVMValueRef e = cg_fsub(m, lw_ext(w, cg_load_f32(m, row, s.l.i)), mxd);
+    lw_sum_add(w, &s, lw_math64(w, LW_EXP, e, NULL));
+    LLVMValueRef sum = lw_sum_end(w, &s);
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    LLVMValueRef in = LLVMBuildICmp(m->b, LLVMIntSLE, c.i, t.i, "");
+    LLVMValueRef d = cg_fsub(m, lw_ext(w, cg_load_f32(m, row, c.i)), mxd);
+    LLVMValueRef p = lw_trunc(w, cg_fdiv(m, lw_math64(w, LW_EXP, d, NULL), sum));
+    cg_store_f32(m, row, c.i, LLVMBuildSelect(m->b, in, p, cg_f32(m, 0.0f), ""));
+    cg_loop_end(m, &c);
+    cg_loop_end(m, &t);
+}
+
+/* att = causal softmax of q_h k_hᵀ / √HD; q, k point at (n, head h). */
+static void scores(Lw *w, const Att *a, LLVMValueRef q, LLVMValueRef k, LLVMValueRef att)
+{
+    gemm(w, false, true, a->T, a->T, a->HD, (float)a->scale, q, a->D, k, a->D, att, a->T);
+    causal_softmax(w, a, att);
+}
+
+/* ds = att ⊙ (datt - Σ_j att·datt) · scale, in place over datt. */
+static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
+{
+    CgModule *m = w->m;
+    CgLoop t, c;
+    cg_loop_begin(m, &t, lw_c(w, 0), lw_c(w, a->T), "t");
+    LLVMValueRef off = lw_mul(w, t.i, lw_c(w, a->T));
+    LLVMValueRef ar = lw_off(w, att, off), dr = lw_off(w, ds, off);
+    LwSum s;
+    lw_sum_begin(w, &s, lw_c(w, 0), lw_add(w, t.i, lw_c(w, 1)));
+    lw_sum_add(w, &s, cg_fmul(m, lw_ext(w, cg_load_f32(m, ar, s.l.i)),
+                              lw_ext(w, cg_load_f32(m, dr, s.l.i))));
+    LLVMValueRef dot = lw_sum_end(w, &s);
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    LLVMValueRef av = lw_ext(w, cg_load_f32(m, ar, c.i));
+    LLVMValueRef g = cg_fsub(m, lw_ext(w, cg_load_f32(m, dr, c.i)), dot);
+    cg_store_f32(m, dr, c.i, lw_trunc(w, cg_fmul(m, cg_fmul(m, av, g), lw_f64(w, a->scale))));
+    cg_loop_end(m, &c);
+    cg_loop_end(m, &t);
+}
+
+static void attention(Lw *w)
+{
+    CgModule *m = w->m;
+    bool grad = w->n->op == IR_OP_ATTENTION_GRAD;
+    const IrType *qt = lw_type(w, grad ? 1 : 0);
+    Att a = {qt->dim[1], qt->dim[2], w->n->a.heads, qt->dim[2] / w->n->a.heads, 0};
+    a.scale = 1.0 / sqrt((double)a.HD);
+    LLVMValueRef q = w->in[grad ? 1 : 0], k = w->in[grad ? 2 : 1], v = w->in[grad ? 3 : 2];
+    LLVMValueRef att = w->scratch, ds = lw_off(w, w->scratch, lw_c(w, a.T * a.T));
+    int64_t D3 = 3 * a.D;
+    CgLoop n, h;
+    cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
+    cg_loop_begin(m, &h, lw_c(w, 0), lw_c(w, a.NH), "h");
+    LLVMValueRef hc = lw_mul(w, h.i, lw_c(w, a.HD));
+    LLVMValueRef off = lw_mad(w, n.i, lw_c(w, a.T * a.D), hc);     /* (n, 0, head h) */
+    LLVMValueRef qh = lw_off(w, q, off), kh = lw_off(w, k, off), vh = lw_off(w, v, off);
+    scores(w, &a, qh, kh, att);
+    if (!grad) {
+        gemm(w, false, false, a.T, a.HD, a.T, 1.0f, att, a.T, vh, a.D, lw_off(w, w->out, off),
+             a.D);
+    } else {
+        LLVMValueRef dy = lw_off(w, w->in[0], off);
+        LLVMValueRef o = lw_mad(w, n.i, lw_c(w, a.T * D3), hc);   /* dq of (n, 0, head h) */
+        LLVMValueRef dq = lw_off(w, w->out, o), dk = lw_off(w, w->out, lw_add(w, o, lw_c(w, a.D)));
+        LLVMValueRef dv = lw_off(w, w->out, lw_add(w, o, lw_c(w, 2 * a.D)));
+        gemm(w, true, false, a.T, a.HD, a.T, 1.0f, att, a.T, dy, a.D, dv, D3);
+        gemm(w, false, true, a.T, a.T, a.HD, 1.0f, dy, a.D, vh, a.D, ds, a.T);
+        softmax_back(w, &a, att, ds);
+        gemm(w, false, false, a.T, a.HD, a.T, 1.0f, ds, a.T, kh, a.D, dq, D3);
+        gemm(w, true, false, a.T, a.HD, a.T, 1.0f, ds, a.T, qh, a.D, dk, D3);
+    }
+    cg_loop_end(m, &h);
+    cg_loop_end(m, &n);
+}
+
+bool lower_attn(Lw *w)
+{
+    if (w->n->op != IR_OP_CAUSAL_ATTENTION && w->n->op != IR_OP_ATTENTION_GRAD)
+        return false;
+    attention(w);
+    return true;
+}
+
+int64_t lower_attn_scratch(const IrGraph *g, const IrNode *n, int nb)
+{
+    (void)nb;
+    if (n->op != IR_OP_CAUSAL_ATTENTION && n->op != IR_OP_ATTENTION_GRAD)
+        return 0;
+    const IrType *q = &g->nodes[n->in[n->op == IR_OP_ATTENTION_GRAD ? 1 : 0]]->type;
+    return 2 * 4 * q->dim[1] * q->dim[1];
+}

@@ -1,0 +1,341 @@
+/* lower_dense.c — kernels for the matrix products (matmul and both of its
+ * gradients), conv2d and its gradients, and pooling.
+ *
+ * Matrix products are single cblas_sgemm calls whose transpose flags and
+ * leading dimensions read the operands where they lie (no copies):
+ *   matmul         y (R, OUT)  = x (R, IN) @ w (IN, OUT)        NN
+ *   matmul_grad_x  dx (R, IN)  = dy (R, OUT) @ wᵀ               NT
+ *   matmul_grad_w  dw (IN, OUT) = xᵀ @ dy                       TN
+ * conv2d goes one image at a time through an im2col matrix in the scratch
+ * area, col (C·K·K, OH·OW) (layout in runtime/kernels_conv.c):
+ *   forward   y_n (O, OH·OW) = w (O, C·K·K) @ col_n              NN
+ *   grad_w    dw (O, C·K·K)  = Σ_n dy_n @ col_nᵀ                 NT, beta 1
+ *   grad_x    dcol = wᵀ @ dy_n (TN), scattered back by col2im.
+ * A 1×1 stride-1 unpadded conv needs no im2col: col_n is x_n itself.
+ * Pooling loops follow the reference: max keeps the first maximum of a
+ * window, average sums in float, the global average in double.
+ */
+#include "lower_impl.h"
+
+/* ---------------------------------------------------------------- matmul */
+
+static void gemm(Lw *w, bool ta, bool tb, LLVMValueRef M, int64_t N, LLVMValueRef K,
+                 LLVMValueRef A, int64_t lda, LLVMValueRef B, int64_t ldb, float beta,
+                 LLVMValueRef C, int64_t ldc)
+{
+    CgGemm g = {.ta = ta, .tb = tb, .M = M, .N = lw_c(w, N), .K = K, .alpha = 1.0f,
+                .beta = beta, .A = A, .lda = lw_c(w, lda), .B = B, .ldb = lw_c(w, ldb),
+                .C = C, .ldc = lw_c(w, ldc)};
+    cg_call_sgemm(w->m, &g);
+}
+
+static void matmul(Lw *w)
+{
+    const IrType *x = lw_type(w, 0), *wt = lw_type(w, 1);
+    int64_t IN = wt->dim[0], OUT = wt->dim[1];
+    switch (w->n->op) {
+    case IR_OP_MATMUL:          /* x (R, IN), w (IN, OUT) */
+        gemm(w, false, false, lw_rows(w, x), OUT, lw_c(w, IN), w->in[0], IN, w->in[1], OUT,
+             0.0f, w->out, OUT);
+        break;
+    case IR_OP_MATMUL_GRAD_X:   /* dy (R, OUT), w (IN, OUT) */
+        gemm(w, false, true, lw_rows(w, x), IN, lw_c(w, OUT), w->in[0], OUT, w->in[1], OUT,
+             0.0f, w->out, IN);
+        break;
+    default: {                  /* matmul_grad_w: x (R, IN), dy (R, OUT) */
+        int64_t in = lw_last_dim(x), out = lw_last_dim(wt);
+        gemm(w, true, false, lw_c(w, in), out, lw_rows(w, x), w->in[0], in, w->in[1], out,
+             0.0f, w->out, out);
+        break;
+    }
+    }
+}
+
+/* ------------------------------------------------------------------ conv */
+
+typedef struct {
+    int64_t C, H, W, O, K, S, P, OH, OW;
+} Geo;
+
+static Geo geo_of(const IrType *x, const IrType *wt, int stride, int padding)
+{
+    Geo g = {x->dim[1], x->dim[2], x->dim[3], wt->dim[0], wt->dim[2], stride, padding, 0, 0};
+    g.OH = (g.H + 2 * g.P - g.K) / g.S + 1;
+    g.OW = (g.W + 2 * g.P - g.K) / g.S + 1;
+    return g;
+}
+
+static bool direct(const Geo *g) { return g->K == 1 && g->S == 1 && g->P == 0; }
+
+/* The conv geometry of node n: (x operand, w operand) per op. */
+static Geo conv_geo(const IrGraph *g, const IrNode *n)
+{
+    int xi = n->op == IR_OP_CONV2D_GRAD_X ? 2 : 0;
+    int wi = n->op == IR_OP_CONV2D ? 1 : n->op == IR_OP_CONV2D_GRAD_X ? 1 : 2;
+    return geo_of(&g->nodes[n->in[xi]]->type, &g->nodes[n->in[wi]]->type, n->a.stride,
+                  n->a.padding);
+}
+
+/* Input pixel (h, w) = (oh·S - P + i, ow·S - P + j) of window entry (i, j):
+ * its offset in one (C, H, W) image for channel c, and whether it is inside. */
+static LLVMValueRef pixel(Lw *w, const Geo *g, LLVMValueRef c, int64_t i, int64_t j,
+                          LLVMValueRef oh, LLVMValueRef ow, LLVMValueRef *inside)
+{
+    LLVMBuilderRef b = w->m->b;
+    LLVMValueRef h = lw_add(w, lw_mul(w, oh, lw_c(w, g->S)), lw_c(w, i - g->P));
+    LLVMValueRef x = lw_add(w, lw_mul(w, ow, lw_c(w, g->S)), lw_c(w, j - g->P));
+    LLVMValueRef okh = LLVMBuildICmp(b, LLVMIntULT, h, lw_c(w, g->H), "");
+    LLVMValueRef okw = LLVMBuildICmp(b, LLVMIntULT, x, lw_c(w, g->W), "");
+    *inside = LLVMBuildAnd(b, okh, okw, "");
+    return lw_mad(w, lw_mad(w, c, lw_c(w, g->H), h), lw_c(w, g->W), x);
+}
+
+/* Loops over (c, i, j, oh, ow) of an im2col matrix; body(col index, pixel). */
+typedef void (*ColBody)(Lw *w, LLVMValueRef col, LLVMValueRef img, LLVMValueRef colidx,
+                        LLVMValueRef pix, LLVMValueRef inside);
+
+static void col_loops(Lw *w, const Geo *g, LLVMValueRef col, LLVMValueRef img, ColBody body)
+{
+    CgModule *m = w->m;
+    CgLoop c, oh, ow;
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, g->C), "c");
+    for (int64_t i = 0; i < g->K; i++)
+        for (int64_t j = 0; j < g->K; j++) {
+            LLVMValueRef row = lw_mad(w, c.i, lw_c(w, g->K * g->K), lw_c(w, i * g->K + j));
+            cg_loop_begin(m, &oh, lw_c(w, 0), lw_c(w, g->OH), "oh");
+            cg_loop_begin(m, &ow, lw_c(w, 0), lw_c(w, g->OW), "ow");
+            LLVMValueRef inside;
+            LLVMValueRef pix = pixel(w, g, c.i, i, j, oh.i, ow.i, &inside);
+            LLVMValueRef at = lw_mad(w, lw_mad(w, row, lw_c(w, g->OH), oh.i), lw_c(w, g->OW), ow.i);
+            body(w, col, img, at, pix, inside);
+            cg_loop_end(m, &ow);
+            cg_loop_end(m, &oh);
+        }
+    cg_loop_end(m, &c);
+}
+
+/* col[at] = inside ? img[pix] : 0 (the load reads a clamped, valid index). */
+static void im2col_body(Lw *w, LLVMValueRef col, LLVMValueRef img, LLVMValueRef at,
+                        LLVMValueRef pix, LLVMValueRef inside)
+{
+    LLVMBuilderRef b = w->m->b;
+    LLVMValueRef safe = LLVMBuildSelect(b, inside, pix, lw_c(w, 0), "");
+    LLVMValueRef v = cg_load_f32(w->m, img, safe);
+    cg_store_f32(w->m, col, at, LLVMBuildSelect(b, inside, v, cg_f32(w->m, 0.0f), ""));
+}
+
+/* img[pix] += col[at] for the pixels inside the image. */
+static void col2im_body(Lw *w, LLVMValueRef col, LLVMValueRef img, LLVMValueRef at,
+                        LLVMValueRef pix, LLVMValueRef inside)
+{
+    LwIf f;
+    lw_if(w, &f, inside);
+    LLVMValueRef v = cg_load_f32(w->m, col, at);
+    cg_store_f32(w->m, img, pix, cg_fadd(w->m, cg_load_f32(w->m, img, pix), v));
+    lw_endif(w, &f);
+}
+
+static void conv(Lw *w)
+{
+    CgModule *m = w->m;
+    Geo g = conv_geo(w->g, w->n);
+    int64_t CKK = g.C * g.K * g.K, OHW = g.OH * g.OW, CHW = g.C * g.H * g.W;
+    LLVMValueRef col = w->scratch;
+    CgLoop n;
+    if (w->n->op == IR_OP_CONV2D_GRAD_W)
+        lw_zero(w, w->out, lw_c(w, g.O * CKK));
+    cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
+    LLVMValueRef y_off = lw_mul(w, n.i, lw_c(w, g.O * OHW)), x_off = lw_mul(w, n.i, lw_c(w, CHW));
+    switch (w->n->op) {
+    case IR_OP_CONV2D: {        /* x, w */
+        LLVMValueRef x = lw_off(w, w->in[0], x_off);
+        if (direct(&g))
+            col = x;
+        else
+            col_loops(w, &g, col, x, im2col_body);
+        gemm(w, false, false, lw_c(w, g.O), OHW, lw_c(w, CKK), w->in[1], CKK, col, OHW, 0.0f,
+             lw_off(w, w->out, y_off), OHW);
+        break;
+    }
+    case IR_OP_CONV2D_GRAD_X: { /* dy, w, x */
+        LLVMValueRef dx = lw_off(w, w->out, x_off);
+        if (direct(&g))
+            col = dx;
+        gemm(w, true, false, lw_c(w, CKK), OHW, lw_c(w, g.O), w->in[1], CKK,
+             lw_off(w, w->in[0], y_off), OHW, 0.0f, col, OHW);
+        if (!direct(&g)) {
+            lw_zero(w, dx, lw_c(w, CHW));
+            col_loops(w, &g, col, dx, col2im_body);
+        }
+        break;
+    }
+    default: {                  /* conv2d_grad_w: x, dy, w */
+        LLVMValueRef x = lw_off(w, w->in[0], x_off);
+        if (direct(&g))
+            col = x;
+        else
+            col_loops(w, &g, col, x, im2col_body);
+        gemm(w, false, true, lw_c(w, g.O), CKK, lw_c(w, OHW), lw_off(w, w->in[1], y_off), OHW,
+             col, OHW, 1.0f, w->out, CKK);
+        break;
+    }
+    }
+    cg_loop_end(m, &n);
+}
+
+/* --------------------------------------------------------------- pooling */
+
+/* Planes (N·C), and the window geometry of x (N, C, H, W). */
+static Geo pool_geo(const IrNode *n, const IrType *x)
+{
+    Geo g = {x->dim[1], x->dim[2], x->dim[3], 0, n->a.kernel, n->a.stride, 0, 0, 0};
+    g.OH = (g.H - g.K) / g.S + 1;
+    g.OW = (g.W - g.K) / g.S + 1;
+    return g;
+}
+
+/* Offset in the plane of window (oh, ow)'s first maximum, and its value. */
+static LLVMValueRef window_max(Lw *w, const Geo *g, LLVMValueRef plane, LLVMValueRef oh,
+                               LLVMValueRef ow, LLVMValueRef *best_val)
+{
+    LLVMBuilderRef b = w->m->b;
+    LLVMValueRef base = lw_mad(w, lw_mul(w, oh, lw_c(w, g->S)), lw_c(w, g->W),
+                               lw_mul(w, ow, lw_c(w, g->S)));
+    LLVMValueRef best = base, bv = cg_load_f32(w->m, plane, base);
+    for (int64_t i = 0; i < g->K; i++)
+        for (int64_t j = 0; j < g->K; j++) {
+            if (i == 0 && j == 0)
+                continue;
+            LLVMValueRef off = lw_add(w, base, lw_c(w, i * g->W + j));
+            LLVMValueRef v = cg_load_f32(w->m, plane, off);
+            LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, v, bv, "");  /* ties keep the first */
+            best = LLVMBuildSelect(b, gt, off, best, "");
+            bv = LLVMBuildSelect(b, gt, v, bv, "");
+        }
+    *best_val = bv;
+    return best;
+}
+
+/* Window sum in float, row-major order. */
+static LLVMValueRef window_sum(Lw *w, const Geo *g, LLVMValueRef plane, LLVMValueRef oh,
+                               LLVMValueRef ow)
+{
+    LLVMValueRef base = lw_mad(w, lw_mul(w, oh, lw_c(w, g->S)), lw_c(w, g->W),
+                               lw_mul(w, ow, lw_c(w, g->S)));
+    LLVMValueRef acc = cg_f32(w->m, 0.0f);
+    for (int64_t i = 0; i < g->K; i++)
+        for (int64_t j = 0; j < g->K; j++)
+            acc = cg_fadd(w->m, acc, cg_load_f32(w->m, plane, lw_add(w, base, lw_c(w, i * g->W + j))));
+    return acc;
+}
+
+static void window_add(Lw *w, const Geo *g, LLVMValueRef plane, LLVMValueRef oh,
+                       LLVMValueRef ow, LLVMValueRef d)
+{
+    LLVMValueRef base = lw_mad(w, lw_mul(w, oh, lw_c(w, g->S)), lw_c(w, g->W),
+                               lw_mul(w, ow, lw_c(w, g->S)));
+    for (int64_t i = 0; i < g->K; i++)
+        for (int64_t j = 0; j < g->K; j++) {
+            LLVMValueRef off = lw_add(w, base, lw_c(w, i * g->W + j));
+            cg_store_f32(w->m, plane, off, cg_fadd(w->m, cg_load_f32(w->m, plane, off), d));
+        }
+}
+
+static void pool(Lw *w)
+{
+    CgModule *m = w->m;
+    IrOp op = w->n->op;
+    bool grad = op == IR_OP_MAXPOOL_GRAD || op == IR_OP_AVGPOOL_GRAD;
+    Geo g = pool_geo(w->n, lw_type(w, grad ? 1 : 0));
+    float area = (float)(g.K * g.K);
+    int64_t HW = g.H * g.W;
+    LLVMValueRef planes = lw_mul(w, w->N, lw_c(w, g.C));
+    if (grad)
+        lw_zero(w, w->out, lw_mul(w, planes, lw_c(w, HW)));
+    CgLoop p, oh, ow;
+    cg_loop_begin(m, &p, lw_c(w, 0), planes, "p");
+    LLVMValueRef xoff = lw_mul(w, p.i, lw_c(w, HW));
+    LLVMValueRef src = lw_off(w, w->in[grad ? 1 : 0], xoff), dst = lw_off(w, w->out, xoff);
+    cg_loop_begin(m, &oh, lw_c(w, 0), lw_c(w, g.OH), "oh");
+    cg_loop_begin(m, &ow, lw_c(w, 0), lw_c(w, g.OW), "ow");
+    LLVMValueRef yi = lw_mad(w, lw_mad(w, p.i, lw_c(w, g.OH), oh.i), lw_c(w, g.OW), ow.i), v;
+    switch (op) {
+    case IR_OP_MAXPOOL:
+        window_max(w, &g, src, oh.i, ow.i, &v);
+        cg_store_f32(m, w->out, yi, v);
+        break;
+    case IR_OP_MAXPOOL_GRAD: {
+        LLVMValueRef at = window_max(w, &g, src, oh.i, ow.i, &v);
+        LLVMValueRef d = cg_load_f32(m, w->in[0], yi);
+        cg_store_f32(m, dst, at, cg_fadd(m, cg_load_f32(m, dst, at), d));
+        break;
+    }
+    case IR_OP_AVGPOOL:
+        cg_store_f32(m, w->out, yi, cg_fdiv(m, window_sum(w, &g, src, oh.i, ow.i), cg_f32(m, area)));
+        break;
+    default:                    /* avgpool_grad */
+        window_add(w, &g, dst, oh.i, ow.i, cg_fdiv(m, cg_load_f32(m, w->in[0], yi), cg_f32(m, area)));
+        break;
+    }
+    cg_loop_end(m, &ow);
+    cg_loop_end(m, &oh);
+    cg_loop_end(m, &p);
+}
+
+/* y (N·C) = mean over HW in double; the gradient spreads dy/HW. */
+static void global_pool(Lw *w)
+{
+    CgModule *m = w->m;
+    bool grad = w->n->op == IR_OP_GLOBAL_AVG_POOL_GRAD;
+    const IrType *x = lw_type(w, grad ? 1 : 0);
+    int64_t HW = x->dim[2] * x->dim[3];
+    CgLoop p, s;
+    cg_loop_begin(m, &p, lw_c(w, 0), lw_mul(w, w->N, lw_c(w, x->dim[1])), "p");
+    LLVMValueRef base = lw_mul(w, p.i, lw_c(w, HW));
+    if (grad) {
+        LLVMValueRef d = lw_trunc(w, cg_fdiv(m, lw_ext(w, cg_load_f32(m, w->in[0], p.i)),
+                                             lw_f64(w, (double)HW)));
+        cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, HW), "s");
+        cg_store_f32(m, w->out, lw_add(w, base, s.i), d);
+        cg_loop_end(m, &s);
+    } else {
+        LLVMFastMathFlags old = cg_fmf_set(m, CG_FMF_REDUCE);
+        LLVMValueRef acc = lw_slot(w, w->t_f64, lw_f64(w, 0.0));
+        cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, HW), "s");
+        LLVMValueRef v = lw_ext(w, cg_load_f32(m, w->in[0], lw_add(w, base, s.i)));
+        lw_set(w, acc, cg_fadd(m, lw_get(w, w->t_f64, acc), v));
+        cg_loop_end(m, &s);
+        cg_fmf_set(m, old);
+        LLVMValueRef mean = cg_fdiv(m, lw_get(w, w->t_f64, acc), lw_f64(w, (double)HW));
+        cg_store_f32(m, w->out, p.i, lw_trunc(w, mean));
+    }
+    cg_loop_end(m, &p);
+}
+
+bool lower_dense(Lw *w)
+{
+    switch (w->n->op) {
+    case IR_OP_MATMUL:
+    case IR_OP_MATMUL_GRAD_X:
+    case IR_OP_MATMUL_GRAD_W: matmul(w); return true;
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_W: conv(w); return true;
+    case IR_OP_MAXPOOL:
+    case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_AVGPOOL:
+    case IR_OP_AVGPOOL_GRAD: pool(w); return true;
+    case IR_OP_GLOBAL_AVG_POOL:
+    case IR_OP_GLOBAL_AVG_POOL_GRAD: global_pool(w); return true;
+    default: return false;
+    }
+}
+
+int64_t lower_dense_scratch(const IrGraph *g, const IrNode *n, int nb)
+{
+    (void)nb;
+    if (n->op != IR_OP_CONV2D && n->op != IR_OP_CONV2D_GRAD_X && n->op != IR_OP_CONV2D_GRAD_W)
+        return 0;
+    Geo geo = conv_geo(g, n);
+    return 4 * geo.C * geo.K * geo.K * geo.OH * geo.OW;
+}

@@ -1,0 +1,365 @@
+/* lower_elem.c — kernels for the elementwise ops and the data moves around
+ * them: binary arithmetic with an unbatched right operand broadcast over the
+ * batch, scalar ops, activations and their gradients, dropout (the
+ * interpreter's xoshiro stream, drawn in the loop), bias_add / bias_grad,
+ * reduce_batch, slice_last, transpose and fill.
+ *
+ * Elementwise kernels are one loop over the L elements (two, rows × B, when
+ * the right operand is broadcast, so no modulo is needed); each op is one
+ * expression in `value`. gelu and sigmoid are computed in double, as the
+ * reference kernels do; everything else in float.
+ */
+#include "lower_impl.h"
+
+static LLVMValueRef ld(Lw *w, int k, LLVMValueRef i) { return cg_load_f32(w->m, w->in[k], i); }
+
+static LLVMValueRef fgt0(Lw *w, LLVMValueRef x)
+{
+    return LLVMBuildFCmp(w->m->b, LLVMRealOGT, x, cg_f32(w->m, 0.0f), "");
+}
+
+static LLVMValueRef sel(Lw *w, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(w->m->b, c, a, b, "");
+}
+
+/* 0.5·x·(1 + erf(x/√2)) in double */
+static LLVMValueRef gelu(Lw *w, LLVMValueRef x)
+{
+    CgModule *m = w->m;
+    LLVMValueRef v = lw_ext(w, x);
+    LLVMValueRef e = lw_math64(w, LW_ERF, cg_fmul(m, v, lw_f64(w, 0.70710678118654752440)), NULL);
+    LLVMValueRef y = cg_fmul(m, cg_fmul(m, lw_f64(w, 0.5), v), cg_fadd(m, lw_f64(w, 1.0), e));
+    return lw_trunc(w, y);
+}
+
+/* dy·(Φ(x) + x·φ(x)) in double */
+static LLVMValueRef gelu_grad(Lw *w, LLVMValueRef dy, LLVMValueRef x)
+{
+    CgModule *m = w->m;
+    LLVMValueRef v = lw_ext(w, x);
+    LLVMValueRef e = lw_math64(w, LW_ERF, cg_fmul(m, v, lw_f64(w, 0.70710678118654752440)), NULL);
+    LLVMValueRef cdf = cg_fmul(m, lw_f64(w, 0.5), cg_fadd(m, lw_f64(w, 1.0), e));
+    LLVMValueRef sq = cg_fmul(m, cg_fmul(m, lw_f64(w, -0.5), v), v);
+    LLVMValueRef pdf = cg_fmul(m, lw_f64(w, 0.39894228040143267794), lw_math64(w, LW_EXP, sq, NULL));
+    LLVMValueRef r = cg_fmul(m, lw_ext(w, dy), cg_fadd(m, cdf, cg_fmul(m, v, pdf)));
+    return lw_trunc(w, r);
+}
+
+/* 1/(1 + e^-x) in double */
+static LLVMValueRef sigmoid(Lw *w, LLVMValueRef x)
+{
+    CgModule *m = w->m;
+    LLVMValueRef e = lw_math64(w, LW_EXP, cg_fneg(m, lw_ext(w, x)), NULL);
+    return lw_trunc(w, cg_fdiv(m, lw_f64(w, 1.0), cg_fadd(m, lw_f64(w, 1.0), e)));
+}
+
+static bool is_elementwise(IrOp op)
+{
+    switch (op) {
+    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV:
+    case IR_OP_ADD_SCALAR: case IR_OP_MUL_SCALAR:
+    case IR_OP_RELU: case IR_OP_GELU: case IR_OP_TANH: case IR_OP_SIGMOID:
+    case IR_OP_RELU_GRAD: case IR_OP_GELU_GRAD: case IR_OP_TANH_GRAD:
+    case IR_OP_SIGMOID_GRAD: case IR_OP_DIV_GRAD_B:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Element i of the node; bi indexes the broadcast operand. */
+static LLVMValueRef value(Lw *w, LLVMValueRef i, LLVMValueRef bi)
+{
+    CgModule *m = w->m;
+    const IrNode *n = w->n;
+    LLVMValueRef a = ld(w, 0, i), one = cg_f32(m, 1.0f), zero = cg_f32(m, 0.0f);
+    switch (n->op) {
+    case IR_OP_ADD: return cg_fadd(m, a, ld(w, 1, bi));
+    case IR_OP_SUB: return cg_fsub(m, a, ld(w, 1, bi));
+    case IR_OP_MUL: return cg_fmul(m, a, ld(w, 1, bi));
+    case IR_OP_DIV: return cg_fdiv(m, a, ld(w, 1, bi));
+    case IR_OP_ADD_SCALAR: return cg_fadd(m, a, cg_f32(m, n->a.scalar));
+    case IR_OP_MUL_SCALAR: return cg_fmul(m, a, cg_f32(m, n->a.scalar));
+    case IR_OP_RELU: return sel(w, fgt0(w, a), a, zero);
+    case IR_OP_RELU_GRAD: return sel(w, fgt0(w, ld(w, 1, i)), a, zero);
+    case IR_OP_GELU: return gelu(w, a);
+    case IR_OP_GELU_GRAD: return gelu_grad(w, a, ld(w, 1, i));
+    case IR_OP_TANH: return cg_math(m, CG_MATH_TANH, a);
+    case IR_OP_SIGMOID: return sigmoid(w, a);
+    case IR_OP_TANH_GRAD: {          /* dy·(1 - y²) */
+        LLVMValueRef y = ld(w, 1, i);
+        return cg_fmul(m, a, cg_fsub(m, one, cg_fmul(m, y, y)));
+    }
+    case IR_OP_SIGMOID_GRAD: {       /* dy·y·(1 - y) */
+        LLVMValueRef y = ld(w, 1, i);
+        return cg_fmul(m, cg_fmul(m, a, y), cg_fsub(m, one, y));
+    }
+    default: {                       /* div_grad_b(dy, a, b) = -dy·a / b² */
+        LLVMValueRef b = ld(w, 2, bi);
+        return cg_fdiv(m, cg_fmul(m, cg_fneg(m, a), ld(w, 1, i)), cg_fmul(m, b, b));
+    }
+    }
+}
+
+static void elementwise(Lw *w)
+{
+    CgModule *m = w->m;
+    const IrType *ot = &w->n->type;
+    IrOp op = w->n->op;
+    int kb = op == IR_OP_DIV_GRAD_B ? 2 : op <= IR_OP_DIV && op >= IR_OP_ADD ? 1 : -1;
+    CgLoop l, r;
+    if (kb < 0 || !ir_type_batched(ot) || ir_type_batched(lw_type(w, kb))) {
+        cg_loop_begin(m, &l, lw_c(w, 0), lw_count(w, ot), "i");
+        cg_store_f32(m, w->out, l.i, value(w, l.i, l.i));
+        cg_loop_end(m, &l);
+        return;
+    }
+    /* out (R, B) with b (B) repeated over the R rows */
+    int64_t B = ir_type_numel(lw_type(w, kb));
+    LLVMValueRef R = lw_mul(w, w->N, lw_c(w, ir_type_numel(ot) / B));
+    cg_loop_begin(m, &r, lw_c(w, 0), R, "r");
+    cg_loop_begin(m, &l, lw_c(w, 0), lw_c(w, B), "j");
+    LLVMValueRef i = lw_mad(w, r.i, lw_c(w, B), l.i);
+    cg_store_f32(m, w->out, i, value(w, i, l.i));
+    cg_loop_end(m, &l);
+    cg_loop_end(m, &r);
+}
+
+/* ------------------------------------------------------------- dropout */
+
+static LLVMValueRef u64c(Lw *w, uint64_t v) { return LLVMConstInt(w->m->t_i64, v, 0); }
+static LLVMValueRef xr(Lw *w, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildXor(w->m->b, a, b, ""); }
+static LLVMValueRef shr(Lw *w, LLVMValueRef a, int k) { return LLVMBuildLShr(w->m->b, a, u64c(w, (uint64_t)k), ""); }
+static LLVMValueRef shl(Lw *w, LLVMValueRef a, int k) { return LLVMBuildShl(w->m->b, a, u64c(w, (uint64_t)k), ""); }
+static LLVMValueRef mulu(Lw *w, LLVMValueRef a, uint64_t c) { return LLVMBuildMul(w->m->b, a, u64c(w, c), ""); }
+static LLVMValueRef rotl(Lw *w, LLVMValueRef x, int k)
+{
+    return LLVMBuildOr(w->m->b, shl(w, x, k), shr(w, x, 64 - k), "");
+}
+
+/* splitmix64 (runtime/rng.c): advances *x, returns the mixed output. */
+static LLVMValueRef splitmix(Lw *w, LLVMValueRef *x)
+{
+    *x = LLVMBuildAdd(w->m->b, *x, u64c(w, 0x9e3779b97f4a7c15ULL), "");
+    LLVMValueRef z = mulu(w, xr(w, *x, shr(w, *x, 30)), 0xbf58476d1ce4e5b9ULL);
+    z = mulu(w, xr(w, z, shr(w, z, 27)), 0x94d049bb133111ebULL);
+    return xr(w, z, shr(w, z, 31));
+}
+
+static void fill_state(Lw *w, LLVMValueRef sm, LLVMValueRef s[4])
+{
+    for (int i = 0; i < 4; i++)
+        s[i] = splitmix(w, &sm);
+    LLVMValueRef any = LLVMBuildOr(w->m->b, LLVMBuildOr(w->m->b, s[0], s[1], ""),
+                                   LLVMBuildOr(w->m->b, s[2], s[3], ""), "");
+    LLVMValueRef zero = LLVMBuildICmp(w->m->b, LLVMIntEQ, any, u64c(w, 0), "");
+    s[0] = sel(w, zero, u64c(w, 1), s[0]);
+}
+
+/* The stream of interp_dropout_uniforms: rt_rng_seed(seed ^ step<<20 ^ salt),
+ * then rt_rng_split(RT_RNG_STREAM_DROPOUT = 3). */
+static void dropout_state(Lw *w, LLVMValueRef s[4])
+{
+    LLVMValueRef root[4];
+    LLVMValueRef key = xr(w, xr(w, w->seed, shl(w, w->step, 20)), u64c(w, (uint64_t)w->n->a.salt));
+    fill_state(w, key, root);
+    key = u64c(w, 3 ^ 0x6a09e667f3bcc909ULL);
+    for (int i = 0; i < 4; i++) {
+        LLVMValueRef x = xr(w, key, root[i]);
+        key = LLVMBuildAdd(w->m->b, splitmix(w, &x), rotl(w, key, 17), "");
+    }
+    fill_state(w, key, s);
+}
+
+/* xoshiro256** next() over four state slots. */
+static LLVMValueRef xoshiro(Lw *w, LLVMValueRef slot[4])
+{
+    LLVMValueRef s[4];
+    for (int i = 0; i < 4; i++)
+        s[i] = lw_get(w, w->m->t_i64, slot[i]);
+    LLVMValueRef result = mulu(w, rotl(w, mulu(w, s[1], 5), 7), 9);
+    LLVMValueRef t = shl(w, s[1], 17);
+    s[2] = xr(w, s[2], s[0]);
+    s[3] = xr(w, s[3], s[1]);
+    s[1] = xr(w, s[1], s[2]);
+    s[0] = xr(w, s[0], s[3]);
+    s[2] = xr(w, s[2], t);
+    s[3] = rotl(w, s[3], 45);
+    for (int i = 0; i < 4; i++)
+        lw_set(w, slot[i], s[i]);
+    return result;
+}
+
+/* y = x ⊙ mask, mask[i] = u[i] >= p ? 1/(1-p) : 0 while training; y = x otherwise. */
+static void dropout(Lw *w)
+{
+    CgModule *m = w->m;
+    float p = w->n->a.p, keep = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    LLVMValueRef L = lw_count(w, &w->n->type);
+    LwIf f;
+    lw_if(w, &f, LLVMBuildICmp(m->b, LLVMIntNE, w->train, lw_c(w, 0), ""));
+    LLVMValueRef s[4], slot[4];
+    dropout_state(w, s);
+    for (int i = 0; i < 4; i++)
+        slot[i] = lw_slot(w, m->t_i64, s[i]);
+    CgLoop l;
+    cg_loop_begin(m, &l, lw_c(w, 0), L, "i");
+    LLVMValueRef bits = shr(w, xoshiro(w, slot), 40);
+    LLVMValueRef u = cg_fmul(m, LLVMBuildUIToFP(m->b, bits, m->t_f32, ""), cg_f32(m, 0x1.0p-24f));
+    LLVMValueRef kept = LLVMBuildFCmp(m->b, LLVMRealOGE, u, cg_f32(m, p), "");
+    LLVMValueRef mask = sel(w, kept, cg_f32(m, keep), cg_f32(m, 0.0f));
+    cg_store_f32(m, w->out, l.i, cg_fmul(m, ld(w, 0, l.i), mask));
+    cg_loop_end(m, &l);
+    lw_else(w, &f);
+    lw_copy(w, w->out, w->in[0], L);
+    lw_endif(w, &f);
+}
+
+/* ---------------------------------------------------------------- bias */
+
+/* x viewed as (outer, C, S) around the bias axis (kernels.h). */
+static LLVMValueRef bias_view(Lw *w, const IrType *t, int64_t *C, int64_t *S)
+{
+    int ax = w->n->a.axis < 0 ? t->rank - 1 : w->n->a.axis;
+    *C = t->dim[ax];
+    *S = 1;
+    for (int i = ax + 1; i < t->rank; i++)
+        *S *= t->dim[i];
+    LLVMValueRef per = lw_c(w, ir_type_numel(t) / (*C * *S));
+    return ir_type_batched(t) ? lw_mul(w, per, w->N) : per;
+}
+
+static void bias_add(Lw *w)
+{
+    CgModule *m = w->m;
+    int64_t C, S;
+    LLVMValueRef outer = bias_view(w, &w->n->type, &C, &S);
+    CgLoop o, c, s;
+    cg_loop_begin(m, &o, lw_c(w, 0), outer, "o");
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
+    LLVMValueRef b = ld(w, 1, c.i), row = lw_mad(w, o.i, lw_c(w, C), c.i);
+    if (S == 1) {
+        cg_store_f32(m, w->out, row, cg_fadd(m, ld(w, 0, row), b));
+    } else {
+        cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
+        LLVMValueRef i = lw_mad(w, row, lw_c(w, S), s.i);
+        cg_store_f32(m, w->out, i, cg_fadd(m, ld(w, 0, i), b));
+        cg_loop_end(m, &s);
+    }
+    cg_loop_end(m, &c);
+    cg_loop_end(m, &o);
+}
+
+/* db[c] = Σ_{o,s} dy[o,c,s], accumulated in double in the scratch area. */
+static void bias_grad(Lw *w)
+{
+    CgModule *m = w->m;
+    int64_t C, S;
+    LLVMValueRef outer = bias_view(w, lw_type(w, 0), &C, &S), acc = w->scratch;
+    lw_zero(w, acc, lw_c(w, 2 * C));
+    CgLoop o, c, s;
+    cg_loop_begin(m, &o, lw_c(w, 0), outer, "o");
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
+    LLVMValueRef row = lw_mad(w, o.i, lw_c(w, C), c.i), sum;
+    if (S == 1) {
+        sum = lw_ext(w, ld(w, 0, row));
+    } else {
+        LLVMFastMathFlags old = cg_fmf_set(m, CG_FMF_REDUCE);
+        LLVMValueRef slot = lw_slot(w, w->t_f64, lw_f64(w, 0.0));
+        cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
+        LLVMValueRef v = lw_ext(w, ld(w, 0, lw_mad(w, row, lw_c(w, S), s.i)));
+        lw_set(w, slot, cg_fadd(m, lw_get(w, w->t_f64, slot), v));
+        cg_loop_end(m, &s);
+        cg_fmf_set(m, old);
+        sum = lw_get(w, w->t_f64, slot);
+    }
+    lw_store_f64(w, acc, c.i, cg_fadd(m, lw_load_f64(w, acc, c.i), sum));
+    cg_loop_end(m, &c);
+    cg_loop_end(m, &o);
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
+    cg_store_f32(m, w->out, c.i, lw_trunc(w, lw_load_f64(w, acc, c.i)));
+    cg_loop_end(m, &c);
+}
+
+/* ------------------------------------------------------------ data moves */
+
+/* out (L) = Σ_b dy[b] (L), in float and batch order, as rk_acc. */
+static void reduce_batch(Lw *w)
+{
+    CgModule *m = w->m;
+    LLVMValueRef L = lw_c(w, ir_type_numel(&w->n->type));
+    lw_zero(w, w->out, L);
+    CgLoop b, j;
+    cg_loop_begin(m, &b, lw_c(w, 0), w->N, "b");
+    cg_loop_begin(m, &j, lw_c(w, 0), L, "j");
+    LLVMValueRef v = ld(w, 0, lw_mad(w, b.i, L, j.i));
+    cg_store_f32(m, w->out, j.i, cg_fadd(m, cg_load_f32(m, w->out, j.i), v));
+    cg_loop_end(m, &j);
+    cg_loop_end(m, &b);
+}
+
+/* out (R, len) = x (R, W)[:, start:start+len] */
+static void slice_last(Lw *w)
+{
+    const IrType *t = lw_type(w, 0);
+    int64_t W = lw_last_dim(t), len = w->n->a.len;
+    CgLoop r;
+    cg_loop_begin(w->m, &r, lw_c(w, 0), lw_rows(w, t), "r");
+    LLVMValueRef src = lw_off(w, w->in[0], lw_mad(w, r.i, lw_c(w, W), lw_c(w, w->n->a.start)));
+    lw_copy(w, lw_off(w, w->out, lw_mul(w, r.i, lw_c(w, len))), src, lw_c(w, len));
+    cg_loop_end(w->m, &r);
+}
+
+/* y[b, j0, j1, ...] = x[b, i...] with i[perm[a]] = j[a]: one loop per output
+ * axis, carrying the input offset Σ_a j[a]·xstride[perm[a]]. */
+static void transpose(Lw *w)
+{
+    CgModule *m = w->m;
+    const IrType *t = lw_type(w, 0);
+    bool batched = ir_type_batched(t);
+    int r = t->rank - batched;
+    const int64_t *dims = t->dim + batched;
+    int64_t xstride[IR_MAX_DIMS], M = 1;
+    for (int a = r - 1; a >= 0; a--) {
+        xstride[a] = M;
+        M *= dims[a];
+    }
+    CgLoop b, l[IR_MAX_DIMS];
+    cg_loop_begin(m, &b, lw_c(w, 0), batched ? w->N : lw_c(w, 1), "b");
+    /* output offset by Horner from the batch index: ((b·d0 + j0)·d1 + j1)... */
+    LLVMValueRef xo = lw_mul(w, b.i, lw_c(w, M)), y = b.i;
+    for (int a = 0; a < r; a++) {
+        int pa = w->n->a.perm[a];
+        cg_loop_begin(m, &l[a], lw_c(w, 0), lw_c(w, dims[pa]), "t");
+        xo = lw_mad(w, l[a].i, lw_c(w, xstride[pa]), xo);
+        y = lw_mad(w, y, lw_c(w, dims[pa]), l[a].i);
+    }
+    cg_store_f32(m, w->out, y, ld(w, 0, xo));
+    for (int a = r - 1; a >= 0; a--)
+        cg_loop_end(m, &l[a]);
+    cg_loop_end(m, &b);
+}
+
+bool lower_elem(Lw *w)
+{
+    IrOp op = w->n->op;
+    if (is_elementwise(op)) {
+        elementwise(w);
+        return true;
+    }
+    switch (op) {
+    case IR_OP_DROPOUT:
+    case IR_OP_DROPOUT_GRAD: dropout(w); return true;
+    case IR_OP_BIAS_ADD: bias_add(w); return true;
+    case IR_OP_BIAS_GRAD: bias_grad(w); return true;
+    case IR_OP_REDUCE_BATCH: reduce_batch(w); return true;
+    case IR_OP_SLICE_LAST: slice_last(w); return true;
+    case IR_OP_TRANSPOSE: transpose(w); return true;
+    case IR_OP_FILL:
+        cg_store_f32(w->m, w->out, lw_c(w, 0), cg_f32(w->m, w->n->a.scalar));
+        return true;
+    default:
+        return false;
+    }
+}

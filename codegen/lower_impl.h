@@ -1,0 +1,118 @@
+/* lower_impl.h — internals of the IR → LLVM lowering (codegen/lower*.c).
+ *
+ * Every IR node that computes something becomes one internal kernel function
+ * with a fixed signature (all pointers noalias, so its loops vectorize):
+ *
+ *   void k<id>(float *out, void *in0, ..., void *in5, void *scratch,
+ *              int64_t n, float lr, int64_t step, int64_t seed, int64_t train)
+ *
+ * `out` is the node's buffer, in<k> the buffers of its operands (NULL past
+ * n_in), `scratch` the executor's shared work area, and the last five the
+ * step arguments of the entry (codegen.h). Shapes are constants baked into
+ * each kernel; only the batch n is a run-time value. The entry functions
+ * load the buffer pointers from their table and call the kernels in node
+ * order (lower.c). One emitter per op family: lower_elem.c (elementwise,
+ * bias, copies, dropout), lower_dense.c (matmul, conv, pooling),
+ * lower_norm.c (softmax, layernorm, losses, embedding), lower_attn.c
+ * (attention), lower_optim.c (clipping, updates).
+ *
+ * Numerics follow the reference kernels (runtime/kernels.h): reductions
+ * accumulate in double and round once, matrix products are sgemm, gelu and
+ * sigmoid are computed in double, dropout draws the interpreter's xoshiro
+ * stream. What differs is only the order of some double sums and FMA
+ * contraction of float expressions.
+ */
+#ifndef LNET_LOWER_IMPL_H
+#define LNET_LOWER_IMPL_H
+
+#include "cg_impl.h"
+
+/* Kernel parameter positions. */
+enum { LW_OUT = 0, LW_IN0 = 1, LW_SCRATCH = 1 + IR_MAX_IN, LW_N, LW_LR, LW_STEP, LW_SEED,
+       LW_TRAIN, LW_NPARAMS };
+
+/* The kernel being emitted: its node and its parameters as LLVM values. */
+typedef struct Lw {
+    CgModule *m;
+    const IrGraph *g;
+    const IrNode *n;
+    LLVMValueRef out, in[IR_MAX_IN], scratch;
+    LLVMValueRef N;                 /* i64 batch of this run */
+    LLVMValueRef lr, step, seed, train;
+    LLVMTypeRef t_f64;
+} Lw;
+
+/* ----------------------------------------------------------- lower.c */
+
+/* Type of operand k / of the node itself. */
+const IrType *lw_type(const Lw *w, int k);
+/* Elements of a value of type t for this run's batch (i64). */
+LLVMValueRef lw_count(Lw *w, const IrType *t);
+/* Rows of t viewed as (rows, last dim), for this run's batch (i64). */
+LLVMValueRef lw_rows(Lw *w, const IrType *t);
+int64_t lw_last_dim(const IrType *t);
+
+/* Double-precision helpers: constants, conversions, math intrinsics. */
+LLVMValueRef lw_f64(Lw *w, double v);
+LLVMValueRef lw_ext(Lw *w, LLVMValueRef f32);      /* float -> double */
+LLVMValueRef lw_trunc(Lw *w, LLVMValueRef f64);    /* double -> float */
+LLVMValueRef lw_i2d(Lw *w, LLVMValueRef i64);      /* int64 -> double */
+typedef enum { LW_EXP, LW_LOG, LW_SQRT, LW_ERF, LW_POW } LwMath64;
+LLVMValueRef lw_math64(Lw *w, LwMath64 f, LLVMValueRef x, LLVMValueRef y);
+
+/* Stack slots (mem2reg turns them into registers). */
+LLVMValueRef lw_slot(Lw *w, LLVMTypeRef t, LLVMValueRef init);
+LLVMValueRef lw_get(Lw *w, LLVMTypeRef t, LLVMValueRef slot);
+void lw_set(Lw *w, LLVMValueRef slot, LLVMValueRef v);
+
+/* int32 and double loads/stores at base[idx]. */
+LLVMValueRef lw_load_i32(Lw *w, LLVMValueRef base, LLVMValueRef idx);
+LLVMValueRef lw_load_f64(Lw *w, LLVMValueRef base, LLVMValueRef idx);
+void lw_store_f64(Lw *w, LLVMValueRef base, LLVMValueRef idx, LLVMValueRef v);
+/* A float pointer base + off (elements). */
+LLVMValueRef lw_off(Lw *w, LLVMValueRef base, LLVMValueRef off);
+/* dst[0..L) = 0 or = src[0..L), L in floats. */
+void lw_zero(Lw *w, LLVMValueRef dst, LLVMValueRef L);
+void lw_copy(Lw *w, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef L);
+
+/* A double-precision sum over [lo, hi): lw_sum_begin opens the loop (index
+ * s->l.i), lw_sum_add accumulates one term (reassociable, so it may
+ * vectorize), lw_sum_end closes the loop and returns the total. */
+typedef struct LwSum {
+    CgLoop l;
+    LLVMValueRef slot;
+} LwSum;
+void lw_sum_begin(Lw *w, LwSum *s, LLVMValueRef lo, LLVMValueRef hi);
+void lw_sum_add(Lw *w, LwSum *s, LLVMValueRef term);
+LLVMValueRef lw_sum_end(Lw *w, LwSum *s);
+
+/* Structured control flow: if (cond) { then } [else { ... }]. */
+typedef struct LwIf {
+    LLVMBasicBlockRef els, end;
+} LwIf;
+void lw_if(Lw *w, LwIf *f, LLVMValueRef cond);
+void lw_else(Lw *w, LwIf *f);
+void lw_endif(Lw *w, LwIf *f);
+
+/* Index arithmetic shorthands (i64, constants folded by LLVM). */
+LLVMValueRef lw_c(Lw *w, int64_t v);
+LLVMValueRef lw_add(Lw *w, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef lw_mul(Lw *w, LLVMValueRef a, LLVMValueRef b);
+/* a*b + c, all i64. */
+LLVMValueRef lw_mad(Lw *w, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
+
+/* ------------------------------------------------------ per-family emitters */
+
+/* Each emits the body of node w->n's kernel; false if the op is not theirs. */
+bool lower_elem(Lw *w);
+bool lower_dense(Lw *w);
+bool lower_norm(Lw *w);
+bool lower_attn(Lw *w);
+bool lower_optim(Lw *w);
+
+/* Scratch bytes each family needs for node n at batch nb (0 if none). */
+int64_t lower_dense_scratch(const IrGraph *g, const IrNode *n, int nb);
+int64_t lower_norm_scratch(const IrGraph *g, const IrNode *n, int nb);
+int64_t lower_attn_scratch(const IrGraph *g, const IrNode *n, int nb);
+
+#endif

@@ -1,0 +1,309 @@
+/* lower_norm.c — kernels for the row-wise ops: softmax and log-softmax (and
+ * their gradients from the saved output), LayerNorm (forward; the input and
+ * gain gradients recompute the row statistics, as the interpreter does),
+ * cross-entropy over class / position targets (mean loss and #correct into
+ * the two floats of its buffer) and its gradient, mean squared error, and the
+ * embedding gather / scatter-add.
+ *
+ * Rows are the leading dims flattened (R) by the last dim (C or D). Every row
+ * reduction accumulates in double and rounds once (runtime/kernels_norm.c),
+ * so results agree with the interpreter to float rounding.
+ */
+#include "lower_impl.h"
+
+static LLVMValueRef ldx(Lw *w, LLVMValueRef base, LLVMValueRef i)
+{
+    return lw_ext(w, cg_load_f32(w->m, base, i));
+}
+
+static void st(Lw *w, LLVMValueRef base, LLVMValueRef i, LLVMValueRef d)
+{
+    cg_store_f32(w->m, base, i, lw_trunc(w, d));
+}
+
+/* log Σ_c exp(x[c]) of one row, shifted by the row max. */
+static LLVMValueRef row_lse(Lw *w, LLVMValueRef xr, int64_t C)
+{
+    CgModule *m = w->m;
+    LLVMValueRef mx = lw_slot(w, m->t_f32, cg_load_f32(m, xr, lw_c(w, 0)));
+    CgLoop c;
+    cg_loop_begin(m, &c, lw_c(w, 1), lw_c(w, C), "c");
+    LLVMValueRef v = cg_load_f32(m, xr, c.i), cur = lw_get(w, m->t_f32, mx);
+    LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
+    lw_set(w, mx, LLVMBuildSelect(m->b, gt, v, cur, ""));
+    cg_loop_end(m, &c);
+    LLVMValueRef mxd = lw_ext(w, lw_get(w, m->t_f32, mx));
+    LwSum s;
+    lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, C));
+    lw_sum_add(w, &s, lw_math64(w, LW_EXP, cg_fsub(m, ldx(w, xr, s.l.i), mxd), NULL));
+    return cg_fadd(m, mxd, lw_math64(w, LW_LOG, lw_sum_end(w, &s), NULL));
+}
+
+/* ---------------------------------------------------------------- softmax */
+
+static void softmax(Lw *w)
+{
+    CgModule *m = w->m;
+    IrOp op = w->n->op;
+    const IrType *t = &w->n->type;
+    int64_t C = lw_last_dim(t);
+    CgLoop r, c;
+    cg_loop_begin(m, &r, lw_c(w, 0), lw_rows(w, t), "r");
+    LLVMValueRef off = lw_mul(w, r.i, lw_c(w, C));
+    LLVMValueRef a = lw_off(w, w->in[0], off), y = lw_off(w, w->out, off), row = NULL;
+    LLVMValueRef b = op == IR_OP_SOFTMAX_GRAD || op == IR_OP_LOG_SOFTMAX_GRAD
+                         ? lw_off(w, w->in[1], off) : NULL;
+    LwSum s;
+    if (op == IR_OP_SOFTMAX || op == IR_OP_LOG_SOFTMAX) {
+        row = row_lse(w, a, C);
+    } else {        /* grads (dy, y): Σ dy·y for softmax, Σ dy for log-softmax */
+        lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, C));
+        LLVMValueRef dy = ldx(w, a, s.l.i);
+        lw_sum_add(w, &s, op == IR_OP_SOFTMAX_GRAD ? cg_fmul(m, dy, ldx(w, b, s.l.i)) : dy);
+        row = lw_sum_end(w, &s);
+    }
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
+    LLVMValueRef v = ldx(w, a, c.i);
+    switch (op) {
+    case IR_OP_SOFTMAX: v = lw_math64(w, LW_EXP, cg_fsub(m, v, row), NULL); break;
+    case IR_OP_LOG_SOFTMAX: v = cg_fsub(m, v, row); break;
+    case IR_OP_SOFTMAX_GRAD: v = cg_fmul(m, ldx(w, b, c.i), cg_fsub(m, v, row)); break;
+    default: {      /* dy - exp(y)·Σdy */
+        LLVMValueRef e = lw_math64(w, LW_EXP, ldx(w, b, c.i), NULL);
+        v = cg_fsub(m, v, cg_fmul(m, e, row));
+        break;
+    }
+    }
+    st(w, y, c.i, v);
+    cg_loop_end(m, &c);
+    cg_loop_end(m, &r);
+}
+
+/* -------------------------------------------------------------- layernorm */
+
+/* Mean and 1/sqrt(biased var + eps) of one row of D, in double. */
+static void ln_stats(Lw *w, LLVMValueRef xr, int64_t D, LLVMValueRef *mean, LLVMValueRef *rstd)
+{
+    CgModule *m = w->m;
+    LwSum s;
+    lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, D));
+    lw_sum_add(w, &s, ldx(w, xr, s.l.i));
+    LLVMValueRef mu = cg_fdiv(m, lw_sum_end(w, &s), lw_f64(w, (double)D));
+    lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, D));
+    LLVMValueRef e = cg_fsub(m, ldx(w, xr, s.l.i), mu);
+    lw_sum_add(w, &s, cg_fmul(m, e, e));
+    LLVMValueRef var = cg_fdiv(m, lw_sum_end(w, &s), lw_f64(w, (double)D));
+    LLVMValueRef sd = lw_math64(w, LW_SQRT, cg_fadd(m, var, lw_f64(w, (double)w->n->a.eps)), NULL);
+    *mean = mu;
+    *rstd = cg_fdiv(m, lw_f64(w, 1.0), sd);
+}
+
+/* The statistics as the interpreter saves them: rounded to float. */
+static void ln_saved(Lw *w, LLVMValueRef xr, int64_t D, LLVMValueRef *mean, LLVMValueRef *rstd)
+{
+    ln_stats(w, xr, D, mean, rstd);
+    *mean = lw_ext(w, lw_trunc(w, *mean));
+    *rstd = lw_ext(w, lw_trunc(w, *rstd));
+}
+
+static void layernorm(Lw *w)
+{
+    CgModule *m = w->m;
+    IrOp op = w->n->op;
+    const IrType *t = lw_type(w, op == IR_OP_LAYERNORM ? 0 : 1);
+    int64_t D = lw_last_dim(t);
+    LLVMValueRef acc = w->scratch, mu, rs;
+    if (op == IR_OP_LAYERNORM_GRAD_G)
+        lw_zero(w, acc, lw_c(w, 2 * D));
+    CgLoop r, d;
+    cg_loop_begin(m, &r, lw_c(w, 0), lw_rows(w, t), "r");
+    LLVMValueRef off = lw_mul(w, r.i, lw_c(w, D)), y = lw_off(w, w->out, off);
+    if (op == IR_OP_LAYERNORM) {            /* (x, g, b) */
+        LLVMValueRef x = lw_off(w, w->in[0], off);
+        ln_stats(w, x, D, &mu, &rs);
+        cg_loop_begin(m, &d, lw_c(w, 0), lw_c(w, D), "d");
+        LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, x, d.i), mu), rs);
+        st(w, y, d.i, cg_fadd(m, cg_fmul(m, xh, ldx(w, w->in[1], d.i)), ldx(w, w->in[2], d.i)));
+        cg_loop_end(m, &d);
+    } else if (op == IR_OP_LAYERNORM_GRAD_G) {  /* (dy, x): acc[d] += dy·xhat */
+        LLVMValueRef dy = lw_off(w, w->in[0], off), x = lw_off(w, w->in[1], off);
+        ln_saved(w, x, D, &mu, &rs);
+        cg_loop_begin(m, &d, lw_c(w, 0), lw_c(w, D), "d");
+        LLVMValueRef v = cg_fmul(m, cg_fmul(m, ldx(w, dy, d.i), cg_fsub(m, ldx(w, x, d.i), mu)), rs);
+        lw_store_f64(w, acc, d.i, cg_fadd(m, lw_load_f64(w, acc, d.i), v));
+        cg_loop_end(m, &d);
+    } else {                                /* grad_x (dy, x, g) */
+        LLVMValueRef dy = lw_off(w, w->in[0], off), x = lw_off(w, w->in[1], off);
+        ln_saved(w, x, D, &mu, &rs);
+        LwSum s1, s2;
+        lw_sum_begin(w, &s1, lw_c(w, 0), lw_c(w, D));
+        LLVMValueRef dxh = cg_fmul(m, ldx(w, dy, s1.l.i), ldx(w, w->in[2], s1.l.i));
+        lw_sum_add(w, &s1, dxh);
+        LLVMValueRef mg = cg_fdiv(m, lw_sum_end(w, &s1), lw_f64(w, (double)D));
+        lw_sum_begin(w, &s2, lw_c(w, 0), lw_c(w, D));
+        dxh = cg_fmul(m, ldx(w, dy, s2.l.i), ldx(w, w->in[2], s2.l.i));
+        lw_sum_add(w, &s2, cg_fmul(m, cg_fmul(m, dxh, cg_fsub(m, ldx(w, x, s2.l.i), mu)), rs));
+        LLVMValueRef mgx = cg_fdiv(m, lw_sum_end(w, &s2), lw_f64(w, (double)D));
+        cg_loop_begin(m, &d, lw_c(w, 0), lw_c(w, D), "d");
+        dxh = cg_fmul(m, ldx(w, dy, d.i), ldx(w, w->in[2], d.i));
+        LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, x, d.i), mu), rs);
+        st(w, y, d.i, cg_fmul(m, rs, cg_fsub(m, cg_fsub(m, dxh, mg), cg_fmul(m, xh, mgx))));
+        cg_loop_end(m, &d);
+    }
+    cg_loop_end(m, &r);
+    if (op == IR_OP_LAYERNORM_GRAD_G) {
+        cg_loop_begin(m, &d, lw_c(w, 0), lw_c(w, D), "d");
+        st(w, w->out, d.i, lw_load_f64(w, acc, d.i));
+        cg_loop_end(m, &d);
+    }
+}
+
+/* ----------------------------------------------------------------- losses */
+
+/* First arg-max of a row of C. */
+static LLVMValueRef row_argmax(Lw *w, LLVMValueRef xr, int64_t C)
+{
+    CgModule *m = w->m;
+    LLVMValueRef best = lw_slot(w, m->t_i64, lw_c(w, 0));
+    LLVMValueRef bv = lw_slot(w, m->t_f32, cg_load_f32(m, xr, lw_c(w, 0)));
+    CgLoop c;
+    cg_loop_begin(m, &c, lw_c(w, 1), lw_c(w, C), "c");
+    LLVMValueRef v = cg_load_f32(m, xr, c.i), cur = lw_get(w, m->t_f32, bv);
+    LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
+    lw_set(w, bv, LLVMBuildSelect(m->b, gt, v, cur, ""));
+    lw_set(w, best, LLVMBuildSelect(m->b, gt, c.i, lw_get(w, m->t_i64, best), ""));
+    cg_loop_end(m, &c);
+    return lw_get(w, m->t_i64, best);
+}
+
+/* out[0] = mean_r (lse_r - x[r, label_r]), out[1] = #rows whose arg-max is the label. */
+static void cross_entropy(Lw *w)
+{
+    CgModule *m = w->m;
+    const IrType *t = lw_type(w, 0);
+    int64_t C = lw_last_dim(t);
+    LLVMValueRef R = lw_rows(w, t);
+    LLVMValueRef loss = lw_slot(w, w->t_f64, lw_f64(w, 0.0));
+    LLVMValueRef hits = lw_slot(w, m->t_i64, lw_c(w, 0));
+    CgLoop r;
+    cg_loop_begin(m, &r, lw_c(w, 0), R, "r");
+    LLVMValueRef xr = lw_off(w, w->in[0], lw_mul(w, r.i, lw_c(w, C)));
+    LLVMValueRef label = lw_load_i32(w, w->in[1], r.i);
+    LLVMValueRef term = cg_fsub(m, row_lse(w, xr, C), ldx(w, xr, label));
+    lw_set(w, loss, cg_fadd(m, lw_get(w, w->t_f64, loss), term));
+    LLVMValueRef hit = LLVMBuildICmp(m->b, LLVMIntEQ, row_argmax(w, xr, C), label, "");
+    LLVMValueRef h = LLVMBuildZExt(m->b, hit, m->t_i64, "");
+    lw_set(w, hits, lw_add(w, lw_get(w, m->t_i64, hits), h));
+    cg_loop_end(m, &r);
+    st(w, w->out, lw_c(w, 0), cg_fdiv(m, lw_get(w, w->t_f64, loss), lw_i2d(w, R)));
+    LLVMValueRef nh = LLVMBuildSIToFP(m->b, lw_get(w, m->t_i64, hits), m->t_f32, "");
+    cg_store_f32(m, w->out, lw_c(w, 1), nh);
+}
+
+/* (dloss, logits, labels): dx = dloss/R · (softmax(x) - onehot) */
+static void cross_entropy_grad(Lw *w)
+{
+    CgModule *m = w->m;
+    const IrType *t = lw_type(w, 1);
+    int64_t C = lw_last_dim(t);
+    LLVMValueRef R = lw_rows(w, t);
+    LLVMValueRef scale = cg_fdiv(m, ldx(w, w->in[0], lw_c(w, 0)), lw_i2d(w, R));
+    CgLoop r, c;
+    cg_loop_begin(m, &r, lw_c(w, 0), R, "r");
+    LLVMValueRef off = lw_mul(w, r.i, lw_c(w, C));
+    LLVMValueRef xr = lw_off(w, w->in[1], off), y = lw_off(w, w->out, off);
+    LLVMValueRef label = lw_load_i32(w, w->in[2], r.i), lse = row_lse(w, xr, C);
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
+    LLVMValueRef p = lw_math64(w, LW_EXP, cg_fsub(m, ldx(w, xr, c.i), lse), NULL);
+    LLVMValueRef is = LLVMBuildICmp(m->b, LLVMIntEQ, c.i, label, "");
+    LLVMValueRef one = LLVMBuildSelect(m->b, is, lw_f64(w, 1.0), lw_f64(w, 0.0), "");
+    st(w, y, c.i, cg_fmul(m, scale, cg_fsub(m, p, one)));
+    cg_loop_end(m, &c);
+    cg_loop_end(m, &r);
+}
+
+/* mse(pred, target) = mean (p - t)²; grad (dloss, pred, target) = 2·dloss/L·(p - t) */
+static void mse(Lw *w)
+{
+    CgModule *m = w->m;
+    bool grad = w->n->op == IR_OP_MSE_GRAD;
+    int k = grad ? 1 : 0;
+    LLVMValueRef L = lw_count(w, lw_type(w, k));
+    if (!grad) {
+        LwSum s;
+        lw_sum_begin(w, &s, lw_c(w, 0), L);
+        LLVMValueRef e = cg_fsub(m, ldx(w, w->in[0], s.l.i), ldx(w, w->in[1], s.l.i));
+        lw_sum_add(w, &s, cg_fmul(m, e, e));
+        LLVMValueRef sum = lw_sum_end(w, &s);  /* the loop closes before L is converted */
+        st(w, w->out, lw_c(w, 0), cg_fdiv(m, sum, lw_i2d(w, L)));
+        return;
+    }
+    LLVMValueRef two = cg_fmul(m, lw_f64(w, 2.0), ldx(w, w->in[0], lw_c(w, 0)));
+    LLVMValueRef scale = cg_fdiv(m, two, lw_i2d(w, L));
+    CgLoop i;
+    cg_loop_begin(m, &i, lw_c(w, 0), L, "i");
+    LLVMValueRef e = cg_fsub(m, ldx(w, w->in[1], i.i), ldx(w, w->in[2], i.i));
+    st(w, w->out, i.i, cg_fmul(m, scale, e));
+    cg_loop_end(m, &i);
+}
+
+/* -------------------------------------------------------------- embedding */
+
+/* forward (ids, table): y[r] = table[id] or zeros; grad (dy, ids, table):
+ * dtable = 0, then dtable[id] += dy[r]. Ids outside [0, V) are skipped. */
+static void embedding(Lw *w)
+{
+    CgModule *m = w->m;
+    bool grad = w->n->op == IR_OP_EMBEDDING_GRAD;
+    const IrType *tab = lw_type(w, grad ? 2 : 1);
+    int64_t V = tab->dim[0], D = tab->dim[1];
+    LLVMValueRef ids = w->in[grad ? 1 : 0], Dc = lw_c(w, D);
+    if (grad)
+        lw_zero(w, w->out, lw_c(w, V * D));
+    CgLoop r, d;
+    cg_loop_begin(m, &r, lw_c(w, 0), lw_count(w, lw_type(w, grad ? 1 : 0)), "r");
+    LLVMValueRef id = lw_load_i32(w, ids, r.i);
+    LLVMValueRef ok = LLVMBuildICmp(m->b, LLVMIntULT, id, lw_c(w, V), "");
+    LLVMValueRef row = lw_mul(w, r.i, Dc), trow = lw_mul(w, id, Dc);
+    LwIf f;
+    lw_if(w, &f, ok);
+    if (grad) {
+        cg_loop_begin(m, &d, lw_c(w, 0), Dc, "d");
+        LLVMValueRef at = lw_add(w, trow, d.i);
+        LLVMValueRef v = cg_load_f32(m, w->in[0], lw_add(w, row, d.i));
+        cg_store_f32(m, w->out, at, cg_fadd(m, cg_load_f32(m, w->out, at), v));
+        cg_loop_end(m, &d);
+    } else {
+        lw_copy(w, lw_off(w, w->out, row), lw_off(w, w->in[1], trow), Dc);
+        lw_else(w, &f);
+        lw_zero(w, lw_off(w, w->out, row), Dc);
+    }
+    lw_endif(w, &f);
+    cg_loop_end(m, &r);
+}
+
+bool lower_norm(Lw *w)
+{
+    switch (w->n->op) {
+    case IR_OP_SOFTMAX:
+    case IR_OP_LOG_SOFTMAX:
+    case IR_OP_SOFTMAX_GRAD:
+    case IR_OP_LOG_SOFTMAX_GRAD: softmax(w); return true;
+    case IR_OP_LAYERNORM:
+    case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_G: layernorm(w); return true;
+    case IR_OP_CROSS_ENTROPY: cross_entropy(w); return true;
+    case IR_OP_CROSS_ENTROPY_GRAD: cross_entropy_grad(w); return true;
+    case IR_OP_MSE:
+    case IR_OP_MSE_GRAD: mse(w); return true;
+    case IR_OP_EMBEDDING:
+    case IR_OP_EMBEDDING_GRAD: embedding(w); return true;
+    default: return false;
+    }
+}
+
+int64_t lower_norm_scratch(const IrGraph *g, const IrNode *n, int nb)
+{
+    (void)g, (void)nb;
+    return n->op == IR_OP_LAYERNORM_GRAD_G ? 8 * n->type.dim[0] : 0;
+}

@@ -1,0 +1,433 @@
+/* test_codegen_ops.c — every kernel the code generator emits, against the
+ * reference interpreter.
+ *
+ * Each test builds one graph by hand holding many nodes of one op family
+ * (forward and backward ops side by side, odd sizes 1, 3, 17, 129 and the
+ * attribute combinations in use), fills every input, label and parameter
+ * with the same random values in both executors, runs the JIT and the
+ * interpreter — the whole step with training on, then the forward part
+ * with training off — at batch sizes 1, 3 and the maximum, and compares
+ * EVERY node's buffer (updated parameters included):
+ *
+ *   err = max |jit - ref| / max(1, max |ref|)        (NaN mismatch = inf)
+ *
+ * Tolerances: 1e-6 for everything computed as the reference does (float
+ * elementwise code may differ by one rounding where LLVM contracts a*b+c into
+ * an FMA; double-accumulated reductions are reassociated); 1e-5 for
+ * attention, whose score and value sums are sgemm (float) in the JIT but
+ * double dot products in the reference. Matrix products and conv are the
+ * same sgemm calls in both, so they agree to the last bit.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "build_graph.h"
+#include "codegen.h"
+#include "exec.h"
+
+#define D(...) ((const int64_t[]){__VA_ARGS__})
+#define TOL 1e-6
+#define MAXB 17
+
+static const int batches[] = {1, 3, MAXB};
+
+/* ------------------------------------------------------------- harness */
+
+/* Per node id: fill with values in [0.5, 1.5) (divisors, ...). */
+static bool positive[1024];
+
+static float frand(unsigned *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return (float)(*s >> 8) / (float)(1u << 23) - 1.0f;
+}
+
+static void fill(RtExec *a, RtExec *b, const IrGraph *g, int n, unsigned seed)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *nd = g->nodes[i];
+        if (nd->op != IR_OP_INPUT && nd->op != IR_OP_PARAM && nd->op != IR_OP_LABEL &&
+            nd->op != IR_OP_STATE)
+            continue;
+        int64_t L = ir_type_numel(&nd->type) * (ir_type_batched(&nd->type) ? n : 1);
+        float *fa = rt_exec_buffer(a, i), *fb = rt_exec_buffer(b, i);
+        for (int64_t k = 0; k < L; k++) {
+            float r = frand(&seed);
+            if (nd->op == IR_OP_LABEL) {
+                int32_t v = (int32_t)((r + 1.0f) * 0.5f * (float)nd->a.classes);
+                v = v >= nd->a.classes ? nd->a.classes - 1 : v;
+                memcpy(fa + k, &v, 4);
+            } else {
+                fa[k] = positive[i] ? 1.0f + 0.5f * r : r;
+            }
+        }
+        memcpy(fb, fa, (size_t)(L > 1 ? L : 1) * 4);
+    }
+}
+
+static double err_of(const float *got, const float *want, int64_t L)
+{
+    double diff = 0, scale = 1;
+    for (int64_t i = 0; i < L; i++) {
+        if (isnan(got[i]) != isnan(want[i]))
+            return INFINITY;
+        if (isnan(want[i]))
+            continue;
+        double d = fabs((double)got[i] - want[i]);
+        diff = d > diff ? d : diff;
+        scale = fabs(want[i]) > scale ? fabs(want[i]) : scale;
+    }
+    return diff / scale;
+}
+
+/* Error of node id's value (both floats of a cross_entropy). */
+static double node_err(RtExec *jit, RtExec *ref, const IrGraph *g, int id, int n)
+{
+    const IrNode *nd = g->nodes[id];
+    int64_t L = ir_type_numel(&nd->type) * (ir_type_batched(&nd->type) ? n : 1);
+    if (nd->op == IR_OP_CROSS_ENTROPY)
+        L = 2;
+    return err_of(rt_exec_buffer(jit, id), rt_exec_buffer(ref, id), L);
+}
+
+static bool is_forward(const IrNode *n)
+{
+    IrOpKind k = ir_op_info(n->op)->kind;
+    return k != IR_KIND_BWD && k != IR_KIND_OPT;
+}
+
+/* Compiles g, runs it at every batch size in both modes, compares every
+ * node; returns the largest error seen. */
+static double check(const IrGraph *g, double tol, const char *what)
+{
+    char err[256];
+    RtExec *ref = rt_exec_interp_new(g, MAXB, err, sizeof err);
+    cr_assert(ref, "%s", err);
+    RtExec *jit = cg_exec_new(g, MAXB, NULL, err, sizeof err);
+    cr_assert(jit, "%s: %s", what, err);
+    double worst = 0;
+    for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
+        int n = batches[bi];
+        for (int mode = 0; mode < 2; mode++) {
+            fill(jit, ref, g, n, 17u * (unsigned)n + (unsigned)mode);
+            RtStepArgs a = {.n = n, .lr = 0.01f, .step = 3, .seed = 42, .train = mode == 0};
+            if (mode == 0) {
+                rt_exec_step(jit, &a);
+                rt_exec_step(ref, &a);
+            } else {
+                rt_exec_forward(jit, &a);
+                rt_exec_forward(ref, &a);
+            }
+            for (int i = 0; i < g->n_nodes; i++) {
+                if (mode == 1 && !is_forward(g->nodes[i]))
+                    continue;
+                double e = node_err(jit, ref, g, i, n);
+                worst = e > worst ? e : worst;
+                cr_expect(e <= tol, "%s: node %%%d %s, batch %d, %s: error %g > %g", what, i,
+                          ir_op_info(g->nodes[i]->op)->name, n, mode ? "forward" : "step", e,
+                          tol);
+            }
+        }
+    }
+    cr_log_info("%s: max error %.3g (tolerance %.0e)", what, worst, tol);
+    rt_exec_free(jit);
+    rt_exec_free(ref);
+    return worst;
+}
+
+static int op_a(IrGraph *g, IrOp op, int x, IrAttrs a) { return tb_op(g, op, &x, 1, &a); }
+static int op_a2(IrGraph *g, IrOp op, int x, int y, IrAttrs a)
+{
+    int in[2] = {x, y};
+    return tb_op(g, op, in, 2, &a);
+}
+static int op3(IrGraph *g, IrOp op, int x, int y, int z, IrAttrs a)
+{
+    int in[3] = {x, y, z};
+    return tb_op(g, op, in, 3, &a);
+}
+
+static IrGraph *fresh(const char *name)
+{
+    memset(positive, 0, sizeof positive);
+    return ir_graph_new(name);
+}
+
+/* --------------------------------------------------------------- tests */
+
+/* Binary ops (same shape and broadcast), activations and their gradients. */
+static void elementwise_on(IrGraph *g, int rank, const int64_t *dims)
+{
+    int x = tb_input(g, "x", rank, dims), y = tb_input(g, "y", rank, dims);
+    int p = tb_input(g, "p", rank, dims), bu = tb_param(g, "bu", rank, dims);
+    int bp = tb_param(g, "bp", rank, dims);
+    positive[p] = positive[bp] = true;
+    static const IrOp bin[] = {IR_OP_ADD, IR_OP_SUB, IR_OP_MUL, IR_OP_DIV};
+    for (int i = 0; i < 4; i++) {
+        tb_op2(g, bin[i], x, bin[i] == IR_OP_DIV ? p : y);
+        tb_op2(g, bin[i], x, bin[i] == IR_OP_DIV ? bp : bu);
+    }
+    op_a(g, IR_OP_ADD_SCALAR, x, (IrAttrs){.scalar = 0.5f});
+    op_a(g, IR_OP_MUL_SCALAR, x, (IrAttrs){.scalar = -1.5f});
+    tb_op1(g, IR_OP_RELU, x);
+    tb_op1(g, IR_OP_GELU, x);
+    int th = tb_op1(g, IR_OP_TANH, x), sg = tb_op1(g, IR_OP_SIGMOID, x);
+    tb_op2(g, IR_OP_RELU_GRAD, y, x);
+    tb_op2(g, IR_OP_GELU_GRAD, y, x);
+    tb_op2(g, IR_OP_TANH_GRAD, y, th);
+    tb_op2(g, IR_OP_SIGMOID_GRAD, y, sg);
+    op3(g, IR_OP_DIV_GRAD_B, y, x, p, (IrAttrs){0});
+    op3(g, IR_OP_DIV_GRAD_B, y, x, bp, (IrAttrs){0});
+    tb_op1(g, IR_OP_REDUCE_BATCH, x);
+}
+
+Test(codegen_ops, elementwise)
+{
+    IrGraph *g = fresh("elementwise");
+    elementwise_on(g, 1, D(1));
+    elementwise_on(g, 1, D(129));
+    elementwise_on(g, 2, D(3, 17));
+    /* unbatched scalars, as the clipping sums are */
+    int s1 = tb_param(g, "s1", 0, NULL), s2 = tb_param(g, "s2", 0, NULL);
+    tb_op2(g, IR_OP_ADD, s1, s2);
+    tb_op(g, IR_OP_FILL, NULL, 0, &(IrAttrs){.scalar = 2.5f});
+    check(g, TOL, "elementwise");
+    ir_graph_free(g);
+}
+
+Test(codegen_ops, bias_and_moves)
+{
+    IrGraph *g = fresh("moves");
+    int x = tb_input(g, "x", 2, D(3, 17)), y = tb_input(g, "y", 2, D(3, 17));
+    int img = tb_input(g, "img", 3, D(3, 5, 7)), x4 = tb_input(g, "x4", 4, D(2, 3, 4, 5));
+    int b17 = tb_param(g, "b17", 1, D(17)), b3 = tb_param(g, "b3", 1, D(3));
+    op_a2(g, IR_OP_BIAS_ADD, x, b17, (IrAttrs){.axis = -1});
+    op_a2(g, IR_OP_BIAS_ADD, img, b3, (IrAttrs){.axis = 1});
+    op_a(g, IR_OP_BIAS_GRAD, x, (IrAttrs){.axis = -1});
+    op_a(g, IR_OP_BIAS_GRAD, img, (IrAttrs){.axis = 1});
+    op_a(g, IR_OP_BIAS_GRAD, x4, (IrAttrs){.axis = 2});
+    op_a(g, IR_OP_SLICE_LAST, x, (IrAttrs){.start = 2, .len = 5});
+    op_a(g, IR_OP_SLICE_LAST, x, (IrAttrs){.start = 16, .len = 1});
+    op_a(g, IR_OP_TRANSPOSE, x, (IrAttrs){.perm = {1, 0}});
+    op_a(g, IR_OP_TRANSPOSE, x4, (IrAttrs){.perm = {2, 0, 3, 1}});
+    op_a(g, IR_OP_TRANSPOSE, img, (IrAttrs){.perm = {0, 1, 2}});
+    /* views feeding real ops */
+    int fl = tb_op1(g, IR_OP_FLATTEN, x);
+    tb_op1(g, IR_OP_RELU, fl);
+    int rs = op_a(g, IR_OP_RESHAPE, img, (IrAttrs){.rank = 2, .shape = {15, 7}});
+    tb_op1(g, IR_OP_TANH, rs);
+    int sgr = tb_op1(g, IR_OP_STOP_GRADIENT, x);
+    tb_op2(g, IR_OP_MUL, sgr, y);
+    tb_op2(g, IR_OP_RELU_GRAD, tb_op2(g, IR_OP_RESHAPE_LIKE, fl, x), y);
+    /* dropout: forward and its regenerated-mask gradient, p 0 / 0.3 / 1 */
+    static const float ps[] = {0.0f, 0.3f, 1.0f};
+    for (int i = 0; i < 3; i++) {
+        op_a(g, IR_OP_DROPOUT, x, (IrAttrs){.p = ps[i], .salt = 5 + i});
+        op_a(g, IR_OP_DROPOUT_GRAD, y, (IrAttrs){.p = ps[i], .salt = 5 + i});
+    }
+    op_a(g, IR_OP_DROPOUT, img, (IrAttrs){.p = 0.5f, .salt = 9});
+    check(g, TOL, "bias_and_moves");
+    ir_graph_free(g);
+}
+
+/* matmul and both gradients over rank-2 and rank-3 inputs. */
+Test(codegen_ops, matmul)
+{
+    IrGraph *g = fresh("matmul");
+    static const int64_t shapes[][2] = {{17, 129}, {1, 3}, {129, 1}, {3, 17}};
+    for (int i = 0; i < 4; i++) {
+        int64_t I = shapes[i][0], O = shapes[i][1];
+        int x = i == 3 ? tb_input(g, "x", 2, D(3, I)) : tb_input(g, "x", 1, D(I));
+        int dy = i == 3 ? tb_input(g, "dy", 2, D(3, O)) : tb_input(g, "dy", 1, D(O));
+        int w = tb_param(g, "w", 2, D(I, O));
+        tb_op2(g, IR_OP_MATMUL, x, w);
+        tb_op2(g, IR_OP_MATMUL_GRAD_X, dy, w);
+        tb_op2(g, IR_OP_MATMUL_GRAD_W, x, dy);
+    }
+    check(g, TOL, "matmul");
+    ir_graph_free(g);
+}
+
+/* conv2d and both gradients: kernel 1/3, stride 1/2, padding 0/1, odd sizes. */
+Test(codegen_ops, conv2d)
+{
+    IrGraph *g = fresh("conv");
+    static const int cfg[][6] = {   /* C, O, H, K, S, P */
+        {1, 2, 7, 3, 1, 1}, {3, 5, 8, 3, 2, 1}, {3, 2, 5, 3, 1, 0},
+        {2, 3, 7, 1, 1, 0}, {2, 3, 6, 1, 2, 0}, {1, 1, 3, 3, 2, 1},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        const int *c = cfg[i];
+        int x = tb_input(g, "x", 3, D(c[0], c[2], c[2] + 1));
+        int w = tb_param(g, "w", 4, D(c[1], c[0], c[3], c[3]));
+        IrAttrs a = {.stride = c[4], .padding = c[5]};
+        int y = op_a2(g, IR_OP_CONV2D, x, w, a);
+        const IrType *t = &g->nodes[y]->type;
+        int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+        op3(g, IR_OP_CONV2D_GRAD_X, dy, w, x, a);
+        op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
+    }
+    check(g, TOL, "conv2d");
+    ir_graph_free(g);
+}
+
+/* max/avg pooling (kernel 2/3, stride 1/2, overlapping windows) and the
+ * global average, with gradients. */
+Test(codegen_ops, pooling)
+{
+    IrGraph *g = fresh("pool");
+    static const int cfg[][3] = {{2, 2, 8}, {3, 2, 7}, {2, 1, 5}, {3, 3, 3}};   /* K, S, H */
+    for (int i = 0; i < 4; i++) {
+        int x = tb_input(g, "x", 3, D(3, cfg[i][2], cfg[i][2] + 2));
+        IrAttrs a = {.kernel = cfg[i][0], .stride = cfg[i][1]};
+        for (int avg = 0; avg < 2; avg++) {
+            int y = op_a(g, avg ? IR_OP_AVGPOOL : IR_OP_MAXPOOL, x, a);
+            const IrType *t = &g->nodes[y]->type;
+            int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+            op_a2(g, avg ? IR_OP_AVGPOOL_GRAD : IR_OP_MAXPOOL_GRAD, dy, x, a);
+        }
+    }
+    int x = tb_input(g, "x", 3, D(5, 3, 7)), dy = tb_input(g, "dy", 1, D(5));
+    tb_op1(g, IR_OP_GLOBAL_AVG_POOL, x);
+    tb_op2(g, IR_OP_GLOBAL_AVG_POOL_GRAD, dy, x);
+    check(g, TOL, "pooling");
+    ir_graph_free(g);
+}
+
+/* softmax, log-softmax, layernorm and their gradients, over last dims 1..129. */
+static void rows_on(IrGraph *g, int rank, const int64_t *dims)
+{
+    int64_t Dl = dims[rank - 1];
+    int x = tb_input(g, "x", rank, dims), dy = tb_input(g, "dy", rank, dims);
+    int sm = tb_op1(g, IR_OP_SOFTMAX, x), ls = tb_op1(g, IR_OP_LOG_SOFTMAX, x);
+    tb_op2(g, IR_OP_SOFTMAX_GRAD, dy, sm);
+    tb_op2(g, IR_OP_LOG_SOFTMAX_GRAD, dy, ls);
+    int gm = tb_param(g, "g", 1, &Dl), b = tb_param(g, "b", 1, &Dl);
+    IrAttrs a = {.eps = 1e-5f};
+    op3(g, IR_OP_LAYERNORM, x, gm, b, a);
+    op3(g, IR_OP_LAYERNORM_GRAD_X, dy, x, gm, a);
+    op_a2(g, IR_OP_LAYERNORM_GRAD_G, dy, x, a);
+}
+
+Test(codegen_ops, softmax_layernorm)
+{
+    IrGraph *g = fresh("rows");
+    rows_on(g, 1, D(1));
+    rows_on(g, 1, D(17));
+    rows_on(g, 2, D(3, 129));
+    check(g, TOL, "softmax_layernorm");
+    ir_graph_free(g);
+}
+
+/* cross-entropy over classes and over positions (+ #correct), mse, grads. */
+Test(codegen_ops, losses)
+{
+    IrGraph *g = fresh("losses");
+    int dl = tb_param(g, "dl", 0, NULL);
+    static const int64_t cls[] = {1, 10, 129};
+    for (int i = 0; i < 3; i++) {
+        int x = tb_input(g, "x", 1, &cls[i]), y = tb_label(g, "y", (int)cls[i], 0, NULL);
+        tb_op2(g, IR_OP_CROSS_ENTROPY, x, y);
+        op3(g, IR_OP_CROSS_ENTROPY_GRAD, dl, x, y, (IrAttrs){0});
+    }
+    int xs = tb_input(g, "xs", 2, D(3, 17)), ys = tb_label(g, "ys", 17, 1, D(3));
+    tb_op2(g, IR_OP_CROSS_ENTROPY, xs, ys);
+    op3(g, IR_OP_CROSS_ENTROPY_GRAD, dl, xs, ys, (IrAttrs){0});
+    int p = tb_input(g, "p", 2, D(3, 17)), t = tb_input(g, "t", 2, D(3, 17));
+    tb_op2(g, IR_OP_MSE, p, t);
+    op3(g, IR_OP_MSE_GRAD, dl, p, t, (IrAttrs){0});
+    check(g, TOL, "losses");
+    ir_graph_free(g);
+}
+
+/* Gather and scatter-add, with repeated ids and ids outside the table. */
+Test(codegen_ops, embedding)
+{
+    IrGraph *g = fresh("embedding");
+    static const int64_t VD[][2] = {{5, 3}, {129, 17}, {1, 1}};
+    for (int i = 0; i < 3; i++) {
+        int ids = tb_label(g, "ids", (int)VD[i][0] + 2, 1, D(3));   /* ids V, V+1 invalid */
+        int tab = tb_param(g, "table", 2, VD[i]);
+        int y = tb_op2(g, IR_OP_EMBEDDING, ids, tab);
+        const IrType *t = &g->nodes[y]->type;
+        int dy = tb_input(g, "dy", 2, D(t->dim[1], t->dim[2]));
+        op3(g, IR_OP_EMBEDDING_GRAD, dy, ids, tab, (IrAttrs){0});
+    }
+    check(g, TOL, "embedding");
+    ir_graph_free(g);
+}
+
+/* Causal attention, heads 1 and 2, sequence 1, 3, 17. */
+Test(codegen_ops, attention)
+{
+    IrGraph *g = fresh("attention");
+    static const int cfg[][3] = {{1, 4, 1}, {3, 6, 2}, {17, 8, 2}, {17, 5, 1}};   /* T, D, heads */
+    for (int i = 0; i < 4; i++) {
+        const int64_t *dims = D(cfg[i][0], cfg[i][1]);
+        int q = tb_input(g, "q", 2, dims), k = tb_input(g, "k", 2, dims);
+        int v = tb_input(g, "v", 2, dims), dy = tb_input(g, "dy", 2, dims);
+        IrAttrs a = {.heads = cfg[i][2]};
+        op3(g, IR_OP_CAUSAL_ATTENTION, q, k, v, a);
+        int in[4] = {dy, q, k, v};
+        tb_op(g, IR_OP_ATTENTION_GRAD, in, 4, &a);
+    }
+    check(g, 1e-5, "attention");
+    ir_graph_free(g);
+}
+
+/* Clipping and every update variant, with and without a clip factor. */
+Test(codegen_ops, optimizer)
+{
+    IrGraph *g = fresh("optimizer");
+    int gr = tb_param(g, "g", 2, D(3, 17)), g2 = tb_param(g, "g2", 1, D(129));
+    int tot = tb_op2(g, IR_OP_ADD, tb_op1(g, IR_OP_SUMSQ, gr), tb_op1(g, IR_OP_SUMSQ, g2));
+    int f = op_a(g, IR_OP_CLIP_FACTOR, tot, (IrAttrs){.scalar = 1.0f});
+    op_a(g, IR_OP_CLIP_FACTOR, tot, (IrAttrs){.scalar = 1e3f});
+    static const IrAttrs sgd[] = {
+        {.momentum = 0.0f}, {.momentum = 0.9f}, {.momentum = 0.9f, .nesterov = true},
+        {.momentum = 0.9f, .weight_decay = 5e-4f},
+    };
+    for (int i = 0; i < 8; i++) {
+        int p = tb_param(g, "p", 2, D(3, 17)), buf = tb_param(g, "buf", 2, D(3, 17));
+        int in[4] = {p, gr, buf, f};
+        tb_op(g, IR_OP_SGD_UPDATE, in, 3 + i / 4, &sgd[i % 4]);
+    }
+    static const IrAttrs adam[] = {
+        {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
+        {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f},
+        {.beta1 = 0.8f, .beta2 = 0.99f, .eps = 1e-6f, .weight_decay = 0.1f, .decoupled = true},
+    };
+    for (int i = 0; i < 6; i++) {
+        int p = tb_param(g, "p", 1, D(129)), m = tb_param(g, "m", 1, D(129));
+        int v = tb_param(g, "v", 1, D(129));
+        positive[v] = true;     /* second moments are never negative */
+        int in[5] = {p, g2, m, v, f};
+        tb_op(g, IR_OP_ADAM_UPDATE, in, 4 + i / 3, &adam[i % 3]);
+    }
+    check(g, TOL, "optimizer");
+    ir_graph_free(g);
+}
+
+/* A node the lowering cannot handle is a diagnostic, not a crash; and the
+ * entries exist under the documented names. */
+Test(codegen_ops, module_entries)
+{
+    IrGraph *g = fresh("entries");
+    int x = tb_input(g, "x", 1, D(3));
+    tb_op1(g, IR_OP_RELU, x);
+    Diag d;
+    diag_init(&d);
+    CgOptions o;
+    cg_options_init(&o);
+    CgBackend *b = cg_target_jit.open(&o, &d);
+    cr_assert(b);
+    CgModule *m = cg_lower_graph(g, "blk0", &o, &d);
+    cr_assert(m && cg_target_jit.add_module(b, m, &d));
+    cr_expect(cg_jit_lookup(b, "blk0_step", &d) != NULL);
+    cr_expect(cg_jit_lookup(b, "blk0_forward", &d) != NULL);
+    cr_expect(!diag_has_errors(&d));
+    cg_target_jit.close(b);
+    diag_fini(&d);
+    ir_graph_free(g);
+}
