@@ -31,7 +31,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static size_t x_bytes(const Trainer *t, int k) { return (size_t)(t->feed.batch * t->st[k].x_elems) * 4; }
+/* Bytes of one batch of labels (every block reads the same label tensor). */
 static size_t y_bytes(const Trainer *t)
 {
     int64_t m = 0;
@@ -40,8 +40,11 @@ static size_t y_bytes(const Trainer *t)
     return (size_t)(t->feed.batch * m) * 4;
 }
 
-static unsigned char *msg_x(Msg *m) { return (unsigned char *)m + 64; }
-static int32_t *msg_y(const Trainer *t, Msg *m, int k) { return (int32_t *)(msg_x(m) + x_bytes(t, k)); }
+static int32_t *msg_y(Msg *m) { return (int32_t *)((unsigned char *)m + 64); }
+static unsigned char *msg_payload(const Trainer *t, Msg *m)
+{
+    return (unsigned char *)m + 64 + ((y_bytes(t) + 63) & ~(size_t)63);
+}
 
 /* Records the first failure and wakes every thread. */
 static void fail(Trainer *t, const char *msg)
@@ -65,7 +68,7 @@ static void *loader_main(void *arg)
         if (!m)
             break;
         *m = (Msg){w->epoch, i, w->step0 + (i - w->start), t->feed.batch};
-        rt_feed_train_batch(&t->feed, w->epoch, i, msg_x(m), msg_y(t, m, 0));
+        rt_feed_train_batch(&t->feed, w->epoch, i, msg_payload(t, m), msg_y(m));
         rt_queue_publish(&t->q[0]);
     }
     rt_queue_close(&t->q[0]);
@@ -77,23 +80,36 @@ static Msg receive(Worker *w, Msg *m)
 {
     Trainer *t = w->t;
     Stage *s = &t->st[w->k];
-    memcpy(rt_exec_buffer(s->ex, s->spec.in_x), msg_x(m), x_bytes(t, w->k));
-    memcpy(w->y, msg_y(t, m, w->k), y_bytes(t));
+    unsigned char *p = msg_payload(t, m);
+    memcpy(w->y, msg_y(m), y_bytes(t));
     if (s->spec.in_y >= 0)
         memcpy(rt_exec_buffer(s->ex, s->spec.in_y), w->y, (size_t)(m->n * s->y_elems) * 4);
+    if (w->k == 0) {
+        memcpy(rt_exec_buffer(s->ex, s->spec.in_x), p, (size_t)(m->n * s->x_elems) * 4);
+        return *m;
+    }
+    for (int i = 0; i < s->spec.n_links; i++) {
+        memcpy(rt_exec_buffer(s->ex, s->spec.links[i].node), p, s->link_bytes[i]);
+        p += s->link_bytes[i];
+    }
     return *m;
 }
 
+/* Packs what block k+1 reads from block k (its links) into its queue. */
 static bool send(Worker *w, const Msg *h)
 {
     Trainer *t = w->t;
-    Stage *s = &t->st[w->k];
+    const Stage *s = &t->st[w->k], *next = &t->st[w->k + 1];
     Msg *o = rt_queue_reserve(&t->q[w->k + 1], &t->ws[w->k].wait_out_s);
     if (!o)
         return false;
     *o = *h;
-    memcpy(msg_x(o), rt_exec_buffer(s->ex, s->spec.out), x_bytes(t, w->k + 1));
-    memcpy(msg_y(t, o, w->k + 1), w->y, y_bytes(t));
+    memcpy(msg_y(o), w->y, y_bytes(t));
+    unsigned char *p = msg_payload(t, o);
+    for (int i = 0; i < next->spec.n_links; i++) {
+        memcpy(p, rt_exec_buffer(s->ex, next->spec.links[i].src_node), next->link_bytes[i]);
+        p += next->link_bytes[i];
+    }
     rt_queue_publish(&t->q[w->k + 1]);
     return true;
 }
@@ -155,9 +171,21 @@ static void *worker_main(void *arg)
 bool rt_pipeline_init(Trainer *t, char *err, size_t errcap)
 {
     pthread_mutex_init(&t->mu, NULL);
+    for (int k = 0; k < t->K; k++) {
+        for (int i = 0; i < t->st[k].spec.n_links; i++) {
+            int src = t->st[k].spec.links[i].src_stage;
+            if (src != k - 1) {
+                snprintf(err, errcap, "the local schedule passes values only forward to the next "
+                         "block, but block %d reads from block %d (overlap shares parameters "
+                         "between windows); use --schedule sequential", k + 1, src + 1);
+                return false;
+            }
+        }
+    }
     int cap = t->o->queue_cap > 0 ? t->o->queue_cap : 1;
     for (int k = 0; k < t->K; k++) {
-        if (!rt_queue_init(&t->q[k], cap, 64 + x_bytes(t, k) + y_bytes(t))) {
+        size_t bytes = 64 + ((y_bytes(t) + 63) & ~(size_t)63) + t->st[k].payload;
+        if (!rt_queue_init(&t->q[k], cap, bytes)) {
             snprintf(err, errcap, "out of memory for the pipeline queues");
             return false;
         }

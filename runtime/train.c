@@ -82,12 +82,22 @@ bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, si
     return true;
 }
 
-/* Copies block k's output (n examples) into block k+1's input. */
-static void forward_activation(Trainer *t, int k, int n)
+/* Bytes of node id's value in g for n examples. */
+static size_t value_bytes(const IrGraph *g, int id, int n)
 {
-    const Stage *s = &t->st[k], *next = &t->st[k + 1];
-    memcpy(rt_exec_buffer(next->ex, next->spec.in_x), rt_exec_buffer(s->ex, s->spec.out),
-           (size_t)(n * s->out_elems) * 4);
+    const IrType *ty = &g->nodes[id]->type;
+    return (size_t)(ir_type_numel(ty) * (ir_type_batched(ty) ? n : 1)) * 4;
+}
+
+/* Copies every value block k reads from other blocks into its buffers. */
+static void pull_links(Trainer *t, int k, int n)
+{
+    const Stage *s = &t->st[k];
+    for (int i = 0; i < s->spec.n_links; i++) {
+        const RtLink *l = &s->spec.links[i];
+        memcpy(rt_exec_buffer(s->ex, l->node), rt_exec_buffer(t->st[l->src_stage].ex, l->src_node),
+               value_bytes(s->spec.g, l->node, n));
+    }
 }
 
 /* The batch's labels into every block that reads labels (from block 0's). */
@@ -124,9 +134,8 @@ static void evaluate(Trainer *t)
         spread_labels(t, y, (int)n);
         RtStepArgs a = {.n = (int)n, .step = t->c.step + 1, .seed = t->c.seed, .train = false};
         for (int k = 0; k < t->K; k++) {
+            pull_links(t, k, (int)n);
             rt_exec_forward(t->st[k].ex, &a);
-            if (k + 1 < t->K)
-                forward_activation(t, k, (int)n);
         }
         for (int h = 0; h < t->n_heads; h++) {
             RtExec *ex = t->st[t->heads[h].stage].ex;
@@ -154,10 +163,9 @@ static bool step(Trainer *t, char *err, size_t errcap)
     t->lr = rt_lr_at(t, t->c.step);
     double t0 = now_s();
     for (int k = 0; k < t->K; k++) {
+        pull_links(t, k, f->batch);
         if (!rt_stage_step(t, k, t->c.step, t->loss, err, errcap))
             return false;
-        if (k + 1 < t->K)
-            forward_activation(t, k, f->batch);
     }
     t->train_s += now_s() - t0;
     t->c.step++;
@@ -227,7 +235,21 @@ static bool make_stage(Trainer *t, int k, const RtStageSpec *spec, char *err, si
     s->spec = *spec;
     s->x_elems = elems(spec->g, spec->in_x);
     s->y_elems = elems(spec->g, spec->in_y);
-    s->out_elems = elems(spec->g, spec->out);
+    s->link_bytes = calloc((size_t)spec->n_links + 1, sizeof *s->link_bytes);
+    if (!s->link_bytes) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    s->payload = k == 0 ? (size_t)(t->feed.batch * s->x_elems) * 4 : 0;
+    for (int i = 0; i < spec->n_links; i++) {
+        const RtLink *l = &spec->links[i];
+        if (l->src_stage < 0 || l->src_stage >= t->K || l->node < 0 || l->src_node < 0) {
+            snprintf(err, errcap, "block %d reads from a block that does not exist", k + 1);
+            return false;
+        }
+        s->link_bytes[i] = value_bytes(spec->g, l->node, t->feed.batch);
+        s->payload += s->link_bytes[i];
+    }
     s->ex = t->o->make_exec ? t->o->make_exec(spec->g, t->feed.batch, t->o->exec_ctx, err, errcap)
                             : rt_exec_interp_new(spec->g, t->feed.batch, err, errcap);
     if (!s->ex)
@@ -269,8 +291,10 @@ static void teardown(Trainer *t)
     rt_log_close(t);
     if (t->o->local && t->K > 1)
         rt_pipeline_fini(t);
-    for (int k = 0; k < t->K; k++)
+    for (int k = 0; k < t->K; k++) {
         rt_exec_free(t->st[k].ex);
+        free(t->st[k].link_bytes);
+    }
     rt_feed_close(&t->feed);
 }
 
@@ -332,6 +356,6 @@ bool rt_train(const IrGraph *g, const RtTrainOpts *o, RtTrainResult *res, char *
         if (g->nodes[i]->op == IR_OP_LABEL)
             in_y = i;
     }
-    RtStageSpec one = {g, in_x, in_y, -1};
+    RtStageSpec one = {g, in_x, in_y, 0, NULL};
     return rt_train_blocks(g, &one, 1, o, res, err, errcap);
 }

@@ -71,13 +71,22 @@ typedef struct RtTrainResult {
     RtWorkerStats workers[64];
 } RtTrainResult;
 
+/* A value one block reads from another block: before each step, the buffer
+ * of src_node in block src_stage is copied into this block's `node` (the
+ * detached activation from the previous block; with overlap, gradient
+ * contributions and shared parameters). */
+typedef struct RtLink {
+    int node, src_stage, src_node;
+} RtLink;
+
 /* One block of a model: its own step graph (forward, head loss, backward,
- * updates) and how it connects to its neighbours. */
+ * updates) and what it reads. */
 typedef struct RtStageSpec {
-    const IrGraph *g;   /* borrowed */
-    int in_x;           /* node fed with the previous block's output; block 0: the data input */
-    int in_y;           /* label node, -1 if the block reads no labels */
-    int out;            /* node whose value goes to the next block; -1 for the last block */
+    const IrGraph *g;       /* borrowed */
+    int in_x;               /* the data input node, -1 if the block reads none */
+    int in_y;               /* the label node, -1 if the block reads none */
+    int n_links;
+    const RtLink *links;    /* borrowed */
 } RtStageSpec;
 
 /* Trains the K blocks of `model`. `model` (the whole graph) gives the

@@ -18,7 +18,9 @@
 typedef struct Stage {
     RtStageSpec spec;
     RtExec *ex;
-    int64_t x_elems, y_elems, out_elems;    /* per example, 4-byte elements */
+    int64_t x_elems, y_elems;       /* data and label elements per example (4 bytes each) */
+    size_t *link_bytes;             /* per link: bytes at the full batch */
+    size_t payload;                 /* bytes a message into this block carries besides labels */
 } Stage;
 
 typedef struct Head {
@@ -52,7 +54,8 @@ typedef struct Trainer {
     char err[512];
 } Trainer;
 
-/* A message between blocks: header, then x (n × x_elems), then y. */
+/* A message into block k: this header, the labels, then the payload (block
+ * 0: the data batch; later blocks: the values of their links, in order). */
 typedef struct Msg {
     int64_t epoch, index, step;
     int n;

@@ -19,8 +19,9 @@
 /* Block k of a K-block MLP on Fashion-MNIST: dense(16)+relu then, except for
  * the last block, an auxiliary dense(10)+CE head; the last block's loss is
  * the task loss. Parameter names are unique across blocks. */
-static IrGraph *block(int k, int K, int *in_x, int *in_y, int *out)
+static IrGraph *block(int k, int K, int *in_x, int *in_y, int *act_in, int *out)
 {
+    int act;
     char name[32];
     IrGraph *g = ir_graph_new("pipe");
     g->train.batch = 16;
@@ -28,9 +29,11 @@ static IrGraph *block(int k, int K, int *in_x, int *in_y, int *out)
     g->train.epochs = 2;
     g->train.optimizer = OPT_ADAM;
     g->train.lr = 2e-3f;
-    *in_x = k == 0 ? tb_input(g, "image", 2, D(28, 28)) : tb_input(g, "act", 1, D(16));
+    act = k == 0 ? tb_input(g, "image", 2, D(28, 28)) : tb_input(g, "act", 1, D(16));
+    *in_x = k == 0 ? act : -1;
+    *act_in = act;
     *in_y = tb_label(g, "class", 10, 0, NULL);
-    int x = k == 0 ? tb_op1(g, IR_OP_FLATTEN, *in_x) : *in_x;
+    int x = k == 0 ? tb_op1(g, IR_OP_FLATTEN, act) : act;
     snprintf(name, sizeof name, "b%d.w", k);
     int w = tb_param(g, name, 2, D(k == 0 ? 784 : 16, 16));
     snprintf(name, sizeof name, "b%d.b", k);
@@ -65,9 +68,18 @@ static void run(int K, bool local, int cap, const char *ckpt, RtTrainResult *r)
 {
     IrGraph *g[4];
     RtStageSpec spec[4];
+    RtLink links[4];
+    int out[4], act[4];
     for (int k = 0; k < K; k++) {
-        g[k] = block(k, K, &spec[k].in_x, &spec[k].in_y, &spec[k].out);
+        g[k] = block(k, K, &spec[k].in_x, &spec[k].in_y, &act[k], &out[k]);
         spec[k].g = g[k];
+        spec[k].n_links = 0;
+        spec[k].links = NULL;
+        if (k > 0) {    /* block k reads block k-1's activation */
+            links[k] = (RtLink){act[k], k - 1, out[k - 1]};
+            spec[k].n_links = 1;
+            spec[k].links = &links[k];
+        }
     }
     RtTrainOpts o = {.train_limit = 320, .test_limit = 100, .quiet = true, .local = local,
                      .queue_cap = cap, .save_path = ckpt};
