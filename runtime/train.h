@@ -36,6 +36,7 @@ typedef struct RtTrainOpts {
     bool quiet;                 /* no progress output */
     bool eval_only;             /* no training: evaluate (after resume_path) */
     bool local;                 /* schedule: blocks on worker threads (else in lockstep) */
+    bool schedule_explicit;     /* the user chose the schedule */
     int queue_cap;              /* local: activations in flight between neighbours (>= 1) */
     int blas_threads;           /* OpenBLAS threads (0: leave as set by the environment) */
     bool progress_tty;          /* redraw one progress line (a terminal) */

@@ -56,6 +56,11 @@ void model_free(Model *m);
  * that a subcommand accepts to the graph's train and local sections. */
 bool cli_apply_overrides(const CliCmd *cmd, const CliArgs *a, IrGraph *g);
 
+/* The runtime's stage table for the split pass's blocks; *links is
+ * heap-allocated (free it after training). */
+#include "train.h"
+bool cli_stages(const PassBlocks *bs, RtStageSpec *specs, RtLink **links);
+
 /* Subcommands. */
 int cmd_check(int argc, char **argv);
 int cmd_ir(int argc, char **argv);

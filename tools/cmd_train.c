@@ -2,8 +2,10 @@
  * train it on its data set, printing progress and the final evaluation.
  */
 #include "cli.h"
+#include "codegen.h"
 #include "train.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,7 +28,10 @@ static const CliOpt train_opts[] = {
     {"report", "FILE", "final JSON summary"},
     {"save", "CKPT", "write a checkpoint at every epoch end (atomically)"},
     {"resume", "CKPT", "continue from a checkpoint"},
-    {"exec", "E", "interp (reference interpreter)"},
+    {"schedule", "S", "local (one thread per block; default with K > 1) | sequential"},
+    {"queue", "N", "local: activations in flight between neighbouring blocks (default 1)"},
+    {"threads", "N", "OpenBLAS threads (default: environment; local: 1 per worker)"},
+    {"exec", "E", "jit (LLVM-compiled steps, the default) | interp (reference interpreter)"},
     {"quiet", NULL, "no progress output"},
     {NULL, NULL, NULL}};
 
@@ -49,6 +54,28 @@ static bool long_opt(const CliArgs *a, const char *name, long lo, int64_t *out)
     return true;
 }
 
+/* --schedule, --queue, --threads */
+static bool schedule_opts(const CliArgs *a, RtTrainOpts *o)
+{
+    const char *s = cli_get(&train_cmd, a, "schedule");
+    o->local = true;
+    if (s) {
+        o->schedule_explicit = true;
+        if (strcmp(s, "local") != 0 && strcmp(s, "sequential") != 0) {
+            fprintf(stderr, "lnet train: error: --schedule: unknown schedule '%s' (expected "
+                    "local or sequential)\n", s);
+            return false;
+        }
+        o->local = strcmp(s, "local") == 0;
+    }
+    int64_t q = 1, th = 0;
+    if (!long_opt(a, "queue", 1, &q) || !long_opt(a, "threads", 1, &th))
+        return false;
+    o->queue_cap = (int)q;
+    o->blas_threads = (int)th;
+    return true;
+}
+
 static bool fill_opts(const CliArgs *a, RtTrainOpts *o)
 {
     memset(o, 0, sizeof *o);
@@ -61,12 +88,14 @@ static bool fill_opts(const CliArgs *a, RtTrainOpts *o)
     o->progress_tty = isatty(STDOUT_FILENO);
     o->out = stdout;
     const char *exec = cli_get(&train_cmd, a, "exec");
-    if (exec && strcmp(exec, "interp") != 0) {
-        fprintf(stderr, "lnet train: error: --exec: unknown executor '%s' (expected: interp)\n",
-                exec);
+    if (exec && strcmp(exec, "interp") != 0 && strcmp(exec, "jit") != 0) {
+        fprintf(stderr, "lnet train: error: --exec: unknown executor '%s' (expected: jit or "
+                "interp)\n", exec);
         return false;
     }
-    return long_opt(a, "max-steps", 1, &o->max_steps) &&
+    if (!exec || strcmp(exec, "jit") == 0)
+        o->make_exec = cg_exec_factory;     /* exec_ctx NULL: default CgOptions */
+    return schedule_opts(a, o) && long_opt(a, "max-steps", 1, &o->max_steps) &&
            long_opt(a, "train-limit", 1, &o->train_limit) &&
            long_opt(a, "test-limit", 1, &o->test_limit) &&
            long_opt(a, "eval-every", 1, &o->eval_every);
@@ -158,6 +187,42 @@ static void print_heads(const RtTrainResult *r)
     }
 }
 
+/* Trains the whole graph (one block) or its split blocks. The local schedule
+ * is the default with several blocks, except where blocks share parameters
+ * (overlap), which only the sequential schedule can run. */
+static bool train_blocks(IrGraph *g, RtTrainOpts *o, RtTrainResult *res, Diag *d, char *err,
+                         size_t errcap)
+{
+    err[0] = '\0';
+    if (g->n_blocks <= 1)
+        return rt_train(g, o, res, err, errcap);
+    PassBlocks bs = {0};
+    RtStageSpec specs[64];
+    RtLink *links = NULL;
+    bool ok = false;
+    if (g->n_blocks > 64) {
+        snprintf(err, errcap, "%d blocks: at most 64 are supported", g->n_blocks);
+        return false;
+    }
+    if (!pass_split(g, &bs, d))
+        return false;
+    if (!cli_stages(&bs, specs, &links)) {
+        snprintf(err, errcap, "out of memory");
+        goto done;
+    }
+    if (o->local && g->local.method == METHOD_OVERLAP && !o->schedule_explicit) {
+        o->local = false;   /* windows share a layer: lockstep */
+        if (!o->quiet)
+            fprintf(stderr, "lnet: note: overlap windows share parameters; using the "
+                    "sequential schedule\n");
+    }
+    ok = rt_train_blocks(g, specs, bs.n, o, res, err, errcap);
+done:
+    free(links);
+    pass_blocks_fini(&bs);
+    return ok;
+}
+
 static int run_training(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *opts)
 {
     RtTrainOpts o = *opts;
@@ -173,8 +238,9 @@ static int run_training(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *opts)
         goto out;
     RtTrainResult res;
     char err[512];
-    if (!rt_train(m.g, &o, &res, err, sizeof err)) {
-        fprintf(stderr, "lnet %s: error: %s\n", cmd->name, err);
+    if (!train_blocks(m.g, &o, &res, &d, err, sizeof err)) {
+        if (err[0])
+            fprintf(stderr, "lnet %s: error: %s\n", cmd->name, err);
         goto out;
     }
     if (o.eval_only)
