@@ -159,6 +159,14 @@ void diag_print(const Diag *d, FILE *out)
         fprintf(out, "lnet: %d more errors not shown\n", d->n_errors - d->max_errors);
 }
 
+void diag_flush(Diag *d, FILE *out)
+{
+    diag_print(d, out);
+    for (int i = 0; i < d->n_msgs; i++)
+        free(d->msgs[i].text);
+    d->n_msgs = 0;
+}
+
 _Noreturn void ir_assert_fail(const char *what, const char *file, int line)
 {
     fprintf(stderr, "lnet: internal error: %s:%d: assertion failed: %s\n", file, line, what);

@@ -86,6 +86,9 @@ void diag_note(Diag *d, IrLoc loc, const char *fmt, ...)
  * caret under the column (long lines are shown as a window around it). */
 void diag_print(const Diag *d, FILE *out);
 bool diag_has_errors(const Diag *d);
+/* Prints the messages so far and forgets them (the sources and the error
+ * count stay), so warnings appear before long work starts. */
+void diag_flush(Diag *d, FILE *out);
 
 /* Broken invariants (bugs, not user errors): print and abort. */
 #define IR_ASSERT(x) \

@@ -236,6 +236,7 @@ static int run_training(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *opts)
     pass_ctx_init(&ctx, &d);
     if (!pass_run_pipeline(m.g, TRAIN_PIPELINE, &ctx))
         goto out;
+    diag_flush(&d, stderr);     /* warnings before the training starts */
     RtTrainResult res;
     char err[512];
     if (!train_blocks(m.g, &o, &res, &d, err, sizeof err)) {
