@@ -7,8 +7,9 @@
  *    no cut there; between residual (or transformer) sub-blocks there is one.
  * 2. Layers: the segments between consecutive cuts, with compute-free
  *    segments (flatten, an activation, pooling, the loss) merged into the
- *    previous layer, or into the next one at the start of the graph. A user
- *    cut (IR_F_CUT) always starts a new layer.
+ *    previous layer, or into the next one at the start of the graph; a lone
+ *    layernorm merges into the next layer (it normalizes that layer's input).
+ *    A user cut (IR_F_CUT) always starts a new layer.
  * 3. Blocks (pass_plan_blocks), per METHOD.md §1: backprop one block; greedy
  *    one per layer; chunked K contiguous ranges minimising the most expensive
  *    block (a dynamic program over the layer costs, user cuts forced);
@@ -72,13 +73,17 @@ static void user_cut_error(const IrGraph *g, const int *live, const bool *used, 
                    "crosses too)", live[v]);
 }
 
-static bool segment_heavy(const IrGraph *g, int first, int last)
+static bool segment_has(const IrGraph *g, int first, int last, bool (*pred)(IrOp))
 {
     for (int i = first; i <= last; i++)
-        if (heavy_op(g->nodes[i]->op))
+        if (pred(g->nodes[i]->op))
             return true;
     return false;
 }
+
+/* A normalization prepares the next layer's input (a pre-LN transformer's
+ * final layernorm belongs to the classifier), so it starts a layer. */
+static bool leading_op(IrOp op) { return op == IR_OP_LAYERNORM; }
 
 /* Merges the segments between cuts into layers (see the file comment). */
 static void make_layers(const IrGraph *g, PassPlan *p)
@@ -91,9 +96,10 @@ static void make_layers(const IrGraph *g, PassPlan *p)
     for (int s = 0; s < n_seg; s++) {
         int first = s == 0 ? 0 : p->cuts[s - 1] + 1;
         int last = s < p->n_cuts ? p->cuts[s] : g->n_nodes - 1;
-        bool heavy = segment_heavy(g, first, last);
+        bool heavy = segment_has(g, first, last, heavy_op);
+        bool leads = !heavy && segment_has(g, first, last, leading_op);
         bool forced = s > 0 && (g->nodes[p->cuts[s - 1]]->flags & IR_F_CUT);
-        if (p->n_layers == 0 || forced || (heavy && cur_heavy)) {
+        if (p->n_layers == 0 || forced || ((heavy || leads) && cur_heavy)) {
             p->layer[p->n_layers++] = (PassLayer){.first = first, .last = last};
             cur_heavy = heavy;
         } else {

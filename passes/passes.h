@@ -68,8 +68,9 @@ bool pass_run_pipeline(IrGraph *g, const char *pipeline, PassCtx *ctx);
  * non-source value live across its position (parameters, inputs and labels do
  * not count). Consecutive legal cuts delimit segments; segments without a
  * matmul, conv2d, attention or embedding (a lone flatten, the activation after
- * a conv, the loss) are merged into their neighbour, so each *layer* has real
- * compute. User cuts (IR_F_CUT) are always layer boundaries.
+ * a conv, the loss) are merged into the previous layer (a leading one, or a
+ * lone layernorm, into the next), so each *layer* has real compute. User cuts
+ * (IR_F_CUT) are always layer boundaries.
  */
 
 typedef struct PassLayer {
