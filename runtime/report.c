@@ -3,6 +3,8 @@
 #include "train_impl.h"
 #include "json.h"
 
+#include <cblas.h>
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -167,7 +169,8 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
                "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",
             t->K > 1 || g->n_blocks > 1 ? ir_method_name(g->local.method) : "backprop",
             t->K, t->o->local && t->K > 1 ? "local" : "sequential",
-            t->ex[0]->ops->name, res->compile_ms, t->o->local && t->K > 1 ? t->K : 1, t->feed.batch,
+            t->ex[0]->ops->name, res->compile_ms,
+            t->o->local && t->K > 1 ? t->K : openblas_get_num_threads(), t->feed.batch,
             res->epochs_done, (long long)res->steps, res->wall_s, res->samples_per_s,
             (long long)rt_peak_rss_bytes());
     write_eval(f, t, &t->eval[0]);

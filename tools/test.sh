@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
 # test.sh — the README's test command: install what is missing, build, run the
-# whole test suite, then again under ASan + UBSan.
+# whole test suite; then again under ASan + UBSan; then a short libFuzzer run of
+# the frontend (clang). Set LNET_SKIP_SANITIZE=1 / LNET_SKIP_FUZZ=1 to skip those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 export OPENBLAS_NUM_THREADS=1
+jobs=$(nproc)
+
+echo "== build and test (RelWithDebInfo)"
 tools/build.sh build
-(cd build && ctest --output-on-failure -j 2)
+(cd build && ctest --output-on-failure -j "$jobs")
+
 if [ "${LNET_SKIP_SANITIZE:-0}" != "1" ]; then
+  echo "== build and test under ASan + UBSan"
   tools/build.sh build-asan -DLNET_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2)
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs")
+fi
+
+if [ "${LNET_SKIP_FUZZ:-0}" != "1" ]; then
+  echo "== frontend fuzz smoke run (libFuzzer)"
+  cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLNET_FUZZ=ON \
+        -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target fuzz_frontend >/dev/null
+  (cd build-fuzz && ctest --output-on-failure -R fuzz_frontend_smoke)
 fi
