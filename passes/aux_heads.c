@@ -145,7 +145,9 @@ static void reorder(IrGraph *g, int n_body, const int *head_at)
     rebuild_commit(&rb, g);
 }
 
-bool pass_aux_heads(IrGraph *g, PassCtx *ctx)
+/* Builds every head. With `failed`, a head that cannot be built is skipped
+ * (failed[k] set, its diagnostics dropped, its partial nodes removed). */
+static bool heads(IrGraph *g, PassCtx *ctx, bool *failed)
 {
     if (g->n_blocks <= 1)
         return true;
@@ -160,15 +162,34 @@ bool pass_aux_heads(IrGraph *g, PassCtx *ctx)
     IR_ASSERT(head_at);
     for (int i = 0; i < n_body; i++)
         head_at[i] = -1;
+    Diag scratch;
+    diag_init(&scratch);
+    PassCtx quiet = *ctx;
+    quiet.diag = &scratch;
     bool ok = true;
     for (int k = 0; k + 1 < g->n_blocks && ok; k++) {
-        int x = pass_block_output(g, k);
+        int x = pass_block_output(g, k), start = g->n_nodes;
         IR_ASSERT(x >= 0);
         head_at[x] = k;
-        ok = build(g, ctx, k, x);
+        if (build(g, failed ? &quiet : ctx, k, x))
+            continue;
+        g->n_nodes = start;     /* drop the partial head (its memory stays in the arena) */
+        head_at[x] = -1;
+        if (failed)
+            failed[k] = true;
+        else
+            ok = false;
     }
+    diag_fini(&scratch);
     if (ok)
         reorder(g, n_body, head_at);
     free(head_at);
     return ok;
+}
+
+bool pass_aux_heads(IrGraph *g, PassCtx *ctx) { return heads(g, ctx, NULL); }
+
+bool pass_aux_heads_tolerant(IrGraph *g, PassCtx *ctx, bool *failed)
+{
+    return heads(g, ctx, failed);
 }

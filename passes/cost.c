@@ -12,6 +12,8 @@
  *   A  with heads and stop-gradients  → forward, backward of a layer that
  *      starts a block, and the head on the layer's output;
  *   B  without                        → backward of a layer inside a block.
+ * A layer whose output has no head (no default for its kind) gets the head
+ * cost PASS_NO_HEAD, so a balanced split never ends a block there.
  * A block's cost is then a sum of layer costs (pass_plan_block_cost); it
  * differs from the real graph's by at most the gradient sums at the block's
  * end (an add per skip path, negligible).
@@ -50,7 +52,8 @@ static void tally(const IrGraph *g, double *fwd, double *bwd, double *head)
 
 /* A copy of g with one block per layer; heads and stop-gradients on request;
  * differentiated. NULL on error (reported to ctx). */
-static IrGraph *layered_copy(const IrGraph *g, const PassPlan *p, bool local, PassCtx *ctx)
+static IrGraph *layered_copy(const IrGraph *g, const PassPlan *p, bool local, bool *no_head,
+                             PassCtx *ctx)
 {
     PassPlan greedy = *p;
     greedy.n_blocks = p->n_layers;
@@ -63,7 +66,7 @@ static IrGraph *layered_copy(const IrGraph *g, const PassPlan *p, bool local, Pa
     c->local.method = METHOD_GREEDY;
     pass_plan_apply(c, &greedy);
     free(greedy.first);
-    bool ok = !local || (pass_aux_heads(c, ctx) && pass_stop_grad(c, ctx));
+    bool ok = !local || (pass_aux_heads_tolerant(c, ctx, no_head) && pass_stop_grad(c, ctx));
     ok = ok && pass_autodiff(c, ctx);
     if (!ok) {
         ir_graph_free(c);
@@ -77,10 +80,13 @@ bool pass_plan_costs(const IrGraph *g, PassPlan *p, PassCtx *ctx)
     int L = p->n_layers;
     if (L == 0 || g->loss < 0)
         return true;
-    IrGraph *a = layered_copy(g, p, true, ctx);
-    IrGraph *b = a ? layered_copy(g, p, false, ctx) : NULL;
+    bool *no_head = calloc((size_t)L, sizeof *no_head);
+    IR_ASSERT(no_head);
+    IrGraph *a = layered_copy(g, p, true, no_head, ctx);
+    IrGraph *b = a ? layered_copy(g, p, false, NULL, ctx) : NULL;
     if (!b) {
         ir_graph_free(a);
+        free(no_head);
         return false;
     }
     double *sum = calloc((size_t)L * 6, sizeof *sum);
@@ -90,11 +96,12 @@ bool pass_plan_costs(const IrGraph *g, PassPlan *p, PassCtx *ctx)
     for (int l = 0; l < L; l++) {
         p->layer[l].fwd = sum[l];
         p->layer[l].bwd_first = sum[L + l];
-        p->layer[l].head = sum[2 * L + l];
+        p->layer[l].head = no_head[l] ? PASS_NO_HEAD : sum[2 * L + l];
         p->layer[l].bwd_rest = sum[4 * L + l];
     }
     p->costed = true;
     free(sum);
+    free(no_head);
     ir_graph_free(a);
     ir_graph_free(b);
     return true;

@@ -79,8 +79,11 @@ typedef struct PassLayer {
     double fwd;             /* forward */
     double bwd_first;       /* backward when the layer starts a block (no input gradient) */
     double bwd_rest;        /* backward inside a block */
-    double head;            /* forward + backward of an auxiliary head on the output */
+    double head;            /* forward + backward of an auxiliary head on the output
+                             * (PASS_NO_HEAD when none can be built there) */
 } PassLayer;
+
+#define PASS_NO_HEAD 1e300
 
 /* The partition plan: layers, then blocks as layer ranges. */
 typedef struct PassPlan {

@@ -60,6 +60,10 @@ static inline bool pass_is_source(const IrNode *n)
  * Returns -1 when the block has no forward computation. */
 int pass_block_output(const IrGraph *g, int block);
 
+/* aux-heads, but a head that cannot be built is skipped and marked in
+ * failed[block] instead of being an error (for costing candidate blocks). */
+bool pass_aux_heads_tolerant(IrGraph *g, PassCtx *ctx, bool *failed);
+
 /* Writes the plan's blocks into g and sets g->n_blocks (overlap: with the
  * shared layers copied for the later window). */
 void pass_plan_apply(IrGraph *g, const PassPlan *p);

@@ -484,3 +484,25 @@ Test(partition, dot_draws_blocks_heads_and_cut_edges)
     free(s);
     unload(&m);
 }
+
+/* A layer whose output has no default head cannot end a chunk: the balanced
+ * split avoids it instead of failing. */
+Test(partition, chunked_avoids_layers_without_a_head)
+{
+    Model m;
+    load_src(&m, "t.lnet", "input t : i32[6]\nlabel y : class[3]\n"
+                           "x = embedding(t, 11, 8)\nx = relu(dense(x, 8))\n"
+                           "loss cross_entropy(dense(flatten(x), 3), y)\n"
+                           "local { method = chunked  blocks = 2 }\n");
+    PassPlan p;
+    plan(&m, &p, true);
+    cr_assert_eq(p.n_layers, 3);
+    cr_expect_eq(p.layer[0].head, PASS_NO_HEAD);
+    cr_assert(pass_plan_blocks(m.g, &p, &m.d));
+    cr_expect(p.last[0] == 1 && p.first[1] == 2, "blocks [%d,%d] [%d,%d]", p.first[0],
+              p.last[0], p.first[1], p.last[1]);
+    pass_plan_fini(&p);
+    cr_expect(run(&m, PASS_LOCAL_PIPELINE ",autodiff,optimizer,verify"), "%s",
+              diag_text(&m.d));
+    unload(&m);
+}
