@@ -240,6 +240,10 @@ static LLVMValueRef emit_kernel(CgModule *m, const IrGraph *g, const IrNode *n, 
     char name[96];
     snprintf(name, sizeof name, "k%d.%s", n->id, ir_op_info(n->op)->name);
     LLVMValueRef fn = cg_func_begin(m, name, ps, LW_NPARAMS, CG_FN_KERNEL);
+    /* Both entries call the forward kernels: compiled once, not inlined twice. */
+    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(m->ctx, noinline, 0));
     Lw w = {.m = m, .g = g, .n = n, .t_f64 = LLVMDoubleTypeInContext(m->ctx)};
     w.out = cg_param(m, LW_OUT);
     for (int k = 0; k < IR_MAX_IN; k++)
@@ -286,15 +290,49 @@ static void emit_entry(CgModule *m, const IrGraph *g, LLVMValueRef *kern, const 
     cg_func_end(m);
 }
 
+/* Everything a kernel's code depends on: op, operand count, attributes and
+ * types. Nodes with equal keys share one kernel (repeated layers, the
+ * updates of equally shaped parameters), which keeps compile time down. */
+static void kernel_key(const IrGraph *g, const IrNode *n, char *buf, size_t cap)
+{
+    const IrAttrs *a = &n->a;
+    int at = snprintf(buf, cap, "%d/%d|%d %d %d %d %d %d %d %d|%a %a %a %a %a %a %a|%d %d|",
+                      (int)n->op, n->n_in, a->axis, a->stride, a->padding, a->kernel, a->heads,
+                      a->salt, a->start, a->len, (double)a->scalar, (double)a->eps,
+                      (double)a->p, (double)a->momentum, (double)a->beta1, (double)a->beta2,
+                      (double)a->weight_decay, a->nesterov, a->decoupled);
+    for (int i = 0; i < IR_MAX_DIMS && at < (int)cap; i++)
+        at += snprintf(buf + at, cap - (size_t)at, "%d,", a->perm[i]);
+    for (int k = -1; k < n->n_in && at < (int)cap; k++) {
+        const IrType *t = k < 0 ? &n->type : &g->nodes[n->in[k]]->type;
+        at += snprintf(buf + at, cap - (size_t)at, "|%d:", (int)t->dtype);
+        for (int i = 0; i < t->rank && at < (int)cap; i++)
+            at += snprintf(buf + at, cap - (size_t)at, "%lld,", (long long)t->dim[i]);
+    }
+    IR_ASSERT(at < (int)cap);
+}
+
+#define KEY_CAP 512
+
 CgModule *cg_lower_graph(const IrGraph *g, const char *name, const CgOptions *o, Diag *d)
 {
     CgModule *m = cg_module_new(name, o);
     LLVMValueRef *kern = calloc((size_t)g->n_nodes + 1, sizeof *kern);
-    IR_ASSERT(kern != NULL);
+    char *keys = calloc((size_t)g->n_nodes, KEY_CAP);
+    IR_ASSERT(kern != NULL && keys != NULL);
     bool ok = true;
-    for (int i = 0; ok && i < g->n_nodes; i++)
-        if (needs_kernel(g->nodes[i]))
+    for (int i = 0; ok && i < g->n_nodes; i++) {
+        if (!needs_kernel(g->nodes[i]))
+            continue;
+        char *key = keys + (size_t)i * KEY_CAP;
+        kernel_key(g, g->nodes[i], key, KEY_CAP);
+        for (int j = 0; j < i && !kern[i]; j++)
+            if (kern[j] && strcmp(keys + (size_t)j * KEY_CAP, key) == 0)
+                kern[i] = kern[j];
+        if (!kern[i])
             ok = (kern[i] = emit_kernel(m, g, g->nodes[i], d)) != NULL;
+    }
+    free(keys);
     if (ok) {
         char entry[160];
         snprintf(entry, sizeof entry, "%s_step", name);

@@ -78,40 +78,42 @@ static Geo conv_geo(const IrGraph *g, const IrNode *n)
 
 /* Input pixel (h, w) = (oh·S - P + i, ow·S - P + j) of window entry (i, j):
  * its offset in one (C, H, W) image for channel c, and whether it is inside. */
-static LLVMValueRef pixel(Lw *w, const Geo *g, LLVMValueRef c, int64_t i, int64_t j,
+static LLVMValueRef pixel(Lw *w, const Geo *g, LLVMValueRef c, LLVMValueRef i, LLVMValueRef j,
                           LLVMValueRef oh, LLVMValueRef ow, LLVMValueRef *inside)
 {
     LLVMBuilderRef b = w->m->b;
-    LLVMValueRef h = lw_add(w, lw_mul(w, oh, lw_c(w, g->S)), lw_c(w, i - g->P));
-    LLVMValueRef x = lw_add(w, lw_mul(w, ow, lw_c(w, g->S)), lw_c(w, j - g->P));
+    LLVMValueRef h = lw_add(w, lw_mul(w, oh, lw_c(w, g->S)), lw_add(w, i, lw_c(w, -g->P)));
+    LLVMValueRef x = lw_add(w, lw_mul(w, ow, lw_c(w, g->S)), lw_add(w, j, lw_c(w, -g->P)));
     LLVMValueRef okh = LLVMBuildICmp(b, LLVMIntULT, h, lw_c(w, g->H), "");
     LLVMValueRef okw = LLVMBuildICmp(b, LLVMIntULT, x, lw_c(w, g->W), "");
     *inside = LLVMBuildAnd(b, okh, okw, "");
     return lw_mad(w, lw_mad(w, c, lw_c(w, g->H), h), lw_c(w, g->W), x);
 }
 
-/* Loops over (c, i, j, oh, ow) of an im2col matrix; body(col index, pixel). */
+/* Loops over the rows (c, i, j) and columns (oh, ow) of an im2col matrix —
+ * one loop nest, not K·K unrolled copies, to keep compile time small;
+ * body(col index, pixel offset, inside). */
 typedef void (*ColBody)(Lw *w, LLVMValueRef col, LLVMValueRef img, LLVMValueRef colidx,
                         LLVMValueRef pix, LLVMValueRef inside);
 
 static void col_loops(Lw *w, const Geo *g, LLVMValueRef col, LLVMValueRef img, ColBody body)
 {
     CgModule *m = w->m;
-    CgLoop c, oh, ow;
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, g->C), "c");
-    for (int64_t i = 0; i < g->K; i++)
-        for (int64_t j = 0; j < g->K; j++) {
-            LLVMValueRef row = lw_mad(w, c.i, lw_c(w, g->K * g->K), lw_c(w, i * g->K + j));
-            cg_loop_begin(m, &oh, lw_c(w, 0), lw_c(w, g->OH), "oh");
-            cg_loop_begin(m, &ow, lw_c(w, 0), lw_c(w, g->OW), "ow");
-            LLVMValueRef inside;
-            LLVMValueRef pix = pixel(w, g, c.i, i, j, oh.i, ow.i, &inside);
-            LLVMValueRef at = lw_mad(w, lw_mad(w, row, lw_c(w, g->OH), oh.i), lw_c(w, g->OW), ow.i);
-            body(w, col, img, at, pix, inside);
-            cg_loop_end(m, &ow);
-            cg_loop_end(m, &oh);
-        }
-    cg_loop_end(m, &c);
+    LLVMBuilderRef b = m->b;
+    CgLoop r, oh, ow;
+    cg_loop_begin(m, &r, lw_c(w, 0), lw_c(w, g->C * g->K * g->K), "row");
+    LLVMValueRef c = LLVMBuildUDiv(b, r.i, lw_c(w, g->K * g->K), "");
+    LLVMValueRef i = LLVMBuildURem(b, LLVMBuildUDiv(b, r.i, lw_c(w, g->K), ""), lw_c(w, g->K), "");
+    LLVMValueRef j = LLVMBuildURem(b, r.i, lw_c(w, g->K), "");
+    cg_loop_begin(m, &oh, lw_c(w, 0), lw_c(w, g->OH), "oh");
+    cg_loop_begin(m, &ow, lw_c(w, 0), lw_c(w, g->OW), "ow");
+    LLVMValueRef inside;
+    LLVMValueRef pix = pixel(w, g, c, i, j, oh.i, ow.i, &inside);
+    LLVMValueRef at = lw_mad(w, lw_mad(w, r.i, lw_c(w, g->OH), oh.i), lw_c(w, g->OW), ow.i);
+    body(w, col, img, at, pix, inside);
+    cg_loop_end(m, &ow);
+    cg_loop_end(m, &oh);
+    cg_loop_end(m, &r);
 }
 
 /* col[at] = inside ? img[pix] : 0 (the load reads a clamped, valid index). */

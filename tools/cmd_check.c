@@ -2,6 +2,7 @@
  * report errors, print its IR after a pipeline, or draw it for Graphviz.
  */
 #include "cli.h"
+#include "codegen.h"
 
 #include <string.h>
 
@@ -22,6 +23,8 @@ static const CliOpt ir_opts[] = {
     {"no-verify-each", NULL, "do not verify between passes"},
     {"time-passes", NULL, "report each pass's time"},
     {"list-passes", NULL, "list the registered passes and exit"},
+    {"emit", "KIND", "llvm | asm: print each block's optimized step module instead of the IR\n"
+                     "(default pipeline then: ... ,autodiff,optimizer)"},
     LOCAL_OPTS,
     {NULL, NULL, NULL}};
 static const CliCmd ir_cmd = {
@@ -100,6 +103,34 @@ static void list_passes(FILE *out)
         fprintf(out, "  %-14s %s\n", p[i].name, p[i].help);
 }
 
+/* `--emit llvm|asm`: the optimized module of the graph, or of each block. */
+static bool emit_blocks(const IrGraph *g, CgEmit kind, Diag *d)
+{
+    if (g->n_blocks <= 1)
+        return cg_emit_text(g, kind, stdout, d);
+    PassBlocks bs = {0};
+    bool ok = pass_split(g, &bs, d);
+    for (int i = 0; ok && i < bs.n; i++) {
+        printf("%s block %d\n", kind == CG_EMIT_LLVM ? ";" : "#", i);
+        ok = cg_emit_text(bs.b[i].g, kind, stdout, d);
+    }
+    pass_blocks_fini(&bs);
+    return ok;
+}
+
+static bool parse_emit(const char *s, CgEmit *kind)
+{
+    *kind = CG_EMIT_NONE;
+    if (!s)
+        return true;
+    if (strcmp(s, "llvm") == 0 || strcmp(s, "asm") == 0) {
+        *kind = s[0] == 'l' ? CG_EMIT_LLVM : CG_EMIT_ASM;
+        return true;
+    }
+    fprintf(stderr, "lnet ir: error: --emit: unknown kind '%s' (expected: llvm or asm)\n", s);
+    return false;
+}
+
 static int run_ir(const CliCmd *cmd, int argc, char **argv, bool dot)
 {
     CliArgs a;
@@ -124,14 +155,23 @@ static int run_ir(const CliCmd *cmd, int argc, char **argv, bool dot)
             ctx.verify_each = !cli_flag(cmd, &a, "no-verify-each");
             ctx.time_passes = cli_flag(cmd, &a, "time-passes");
         }
-        bool ok = pass_run_pipeline(m.g, pipe ? pipe : PASS_DEFAULT_PIPELINE, &ctx);
+        CgEmit emit = CG_EMIT_NONE;
+        if (!dot && !parse_emit(cli_get(cmd, &a, "emit"), &emit)) {
+            rc = EXIT_USER;
+            goto out;
+        }
+        const char *def = emit ? PASS_DEFAULT_PIPELINE ",autodiff,optimizer" : PASS_DEFAULT_PIPELINE;
+        bool ok = pass_run_pipeline(m.g, pipe ? pipe : def, &ctx);
+        if (ok && emit)
+            ok = emit_blocks(m.g, emit, &d);
         diag_print(&d, stderr);
         if (ok && dot)
             ir_graph_dot(m.g, stdout);
-        else if (ok && !ctx.print_after && !ctx.print_after_all)
+        else if (ok && !emit && !ctx.print_after && !ctx.print_after_all)
             ir_graph_print(m.g, stdout);
         rc = ok ? EXIT_OK : EXIT_USER;
     }
+out:
     model_free(&m);
     diag_fini(&d);
     return rc;
