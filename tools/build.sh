@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# build.sh [DIR] [cmake options...] — configure and build lnet into DIR (default build/).
+# build.sh [DIR] [cmake options...] [--target T] — configure and build lnet into DIR
+# (default build/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Options before --target go to cmake's configure step; --target T builds only T.
 dir=${1:-build}; shift || true
-extra=()
-[ "${CI:-}" = "true" ] && extra+=(-DLNET_WERROR=ON)
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${extra[@]}" "$@" >/dev/null
-cmake --build "$dir" -j "$(nproc)"
+conf=(); target=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --target) target=(--target "$2"); shift 2 ;;
+    *) conf+=("$1"); shift ;;
+  esac
+done
+[ "${CI:-}" = "true" ] && conf+=(-DLNET_WERROR=ON)
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${conf[@]}" >/dev/null
+cmake --build "$dir" -j "$(nproc)" "${target[@]}"

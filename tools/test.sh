@@ -18,6 +18,12 @@ if [ "${LNET_SKIP_SANITIZE:-0}" != "1" ]; then
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs")
 fi
 
+if [ "${LNET_SKIP_SANITIZE:-0}" != "1" ]; then
+  echo "== the local schedule under ThreadSanitizer"
+  tools/build.sh build-tsan -DLNET_TSAN=ON --target tsan_pipeline
+  (cd build-tsan && ctest --output-on-failure -R tsan_)
+fi
+
 if [ "${LNET_SKIP_FUZZ:-0}" != "1" ]; then
   echo "== frontend fuzz smoke run (libFuzzer)"
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLNET_FUZZ=ON \
