@@ -143,7 +143,7 @@ void lw_sum_begin(Lw *w, LwSum *s, LLVMValueRef lo, LLVMValueRef hi)
 
 void lw_sum_add(Lw *w, LwSum *s, LLVMValueRef term)
 {
-    LLVMFastMathFlags old = cg_fmf_set(w->m, CG_FMF_REDUCE);
+    LLVMFastMathFlags old = cg_fmf_set(w->m, w->m->fmf ? CG_FMF_REDUCE : 0);
     lw_set(w, s->slot, cg_fadd(w->m, lw_get(w, w->t_f64, s->slot), term));
     cg_fmf_set(w->m, old);
 }
@@ -229,7 +229,8 @@ static bool forward_kind(const IrNode *n)
     return k == IR_KIND_SOURCE || k == IR_KIND_FWD || k == IR_KIND_NODIFF;
 }
 
-static LLVMValueRef emit_kernel(CgModule *m, const IrGraph *g, const IrNode *n, Diag *d)
+static LLVMValueRef emit_kernel(CgModule *m, const IrGraph *g, const IrNode *n, bool contract,
+                                Diag *d)
 {
     CgParamKind ps[LW_NPARAMS];
     for (int i = 0; i <= LW_SCRATCH; i++)
@@ -245,6 +246,7 @@ static LLVMValueRef emit_kernel(CgModule *m, const IrGraph *g, const IrNode *n, 
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                             LLVMCreateEnumAttribute(m->ctx, noinline, 0));
     Lw w = {.m = m, .g = g, .n = n, .t_f64 = LLVMDoubleTypeInContext(m->ctx)};
+    cg_fmf_set(m, contract ? CG_FMF_DEFAULT : 0);
     w.out = cg_param(m, LW_OUT);
     for (int k = 0; k < IR_MAX_IN; k++)
         w.in[k] = cg_param(m, LW_IN0 + k);
@@ -330,7 +332,7 @@ CgModule *cg_lower_graph(const IrGraph *g, const char *name, const CgOptions *o,
             if (kern[j] && strcmp(keys + (size_t)j * KEY_CAP, key) == 0)
                 kern[i] = kern[j];
         if (!kern[i])
-            ok = (kern[i] = emit_kernel(m, g, g->nodes[i], d)) != NULL;
+            ok = (kern[i] = emit_kernel(m, g, g->nodes[i], !o || !o->no_contract, d)) != NULL;
     }
     free(keys);
     if (ok) {

@@ -301,7 +301,7 @@ static void global_pool(Lw *w)
         cg_store_f32(m, w->out, lw_add(w, base, s.i), d);
         cg_loop_end(m, &s);
     } else {
-        LLVMFastMathFlags old = cg_fmf_set(m, CG_FMF_REDUCE);
+        LLVMFastMathFlags old = cg_fmf_set(m, m->fmf ? CG_FMF_REDUCE : 0);
         LLVMValueRef acc = lw_slot(w, w->t_f64, lw_f64(w, 0.0));
         cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, HW), "s");
         LLVMValueRef v = lw_ext(w, cg_load_f32(m, w->in[0], lw_add(w, base, s.i)));

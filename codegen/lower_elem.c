@@ -251,7 +251,8 @@ static void bias_add(Lw *w)
     cg_loop_end(m, &o);
 }
 
-/* db[c] = Σ_{o,s} dy[o,c,s], accumulated in double in the scratch area. */
+/* db[c] = Σ_{o,s} dy[o,c,s], accumulated in double in the scratch area, in
+ * the reference's order for each c (o, then s). */
 static void bias_grad(Lw *w)
 {
     CgModule *m = w->m;
@@ -261,20 +262,11 @@ static void bias_grad(Lw *w)
     CgLoop o, c, s;
     cg_loop_begin(m, &o, lw_c(w, 0), outer, "o");
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
-    LLVMValueRef row = lw_mad(w, o.i, lw_c(w, C), c.i), sum;
-    if (S == 1) {
-        sum = lw_ext(w, ld(w, 0, row));
-    } else {
-        LLVMFastMathFlags old = cg_fmf_set(m, CG_FMF_REDUCE);
-        LLVMValueRef slot = lw_slot(w, w->t_f64, lw_f64(w, 0.0));
-        cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
-        LLVMValueRef v = lw_ext(w, ld(w, 0, lw_mad(w, row, lw_c(w, S), s.i)));
-        lw_set(w, slot, cg_fadd(m, lw_get(w, w->t_f64, slot), v));
-        cg_loop_end(m, &s);
-        cg_fmf_set(m, old);
-        sum = lw_get(w, w->t_f64, slot);
-    }
-    lw_store_f64(w, acc, c.i, cg_fadd(m, lw_load_f64(w, acc, c.i), sum));
+    LLVMValueRef row = lw_mad(w, o.i, lw_c(w, C), c.i);
+    cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
+    LLVMValueRef v = lw_ext(w, ld(w, 0, lw_mad(w, row, lw_c(w, S), s.i)));
+    lw_store_f64(w, acc, c.i, cg_fadd(m, lw_load_f64(w, acc, c.i), v));
+    cg_loop_end(m, &s);
     cg_loop_end(m, &c);
     cg_loop_end(m, &o);
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");

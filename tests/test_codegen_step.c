@@ -21,6 +21,11 @@
  * the same amount, which softmax cancels), so what both executors compute is
  * rounding noise, and Adam normalizes noise into steps of about ±lr. For that
  * tensor the bound is what Adam can move it: |jit - ref| <= 2·lr·steps.
+ *
+ * Without FMA contraction (CgOptions.no_contract) the JIT performs the
+ * reference's float operations in the reference's order, so the MLP and CNN
+ * steps (everything but attention, whose products are sgemm in the JIT and
+ * double dot products in the reference) must match bit for bit.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -161,14 +166,15 @@ static bool zero_grad_param(const IrGraph *g, int i)
     return len >= 4 && strcmp(p->name + len - 4, ".k.b") == 0;
 }
 
-/* Trains g in both executors; returns the largest error seen. */
-static double run_case(const IrGraph *g, const char *what)
+/* Trains g in both executors (the JIT built with o, NULL: defaults) and
+ * checks errors <= tol; returns the largest error seen. */
+static double run_case_with(const IrGraph *g, const char *what, const CgOptions *o, double tol)
 {
     int B = g->train.batch;
     char err[256];
     RtExec *ref = rt_exec_interp_new(g, B, err, sizeof err);
     cr_assert(ref, "%s", err);
-    RtExec *jit = cg_exec_new(g, B, NULL, err, sizeof err);
+    RtExec *jit = cg_exec_new(g, B, o, err, sizeof err);
     cr_assert(jit, "%s: %s", what, err);
     rt_exec_init_params(ref, 11);
     rt_exec_init_params(jit, 11);
@@ -185,7 +191,7 @@ static double run_case(const IrGraph *g, const char *what)
             rt_exec_forward(ref, &a);
         }
         double e = loss_err(jit, ref, g);
-        cr_expect(e <= TOL, "%s: losses after step %d differ by %g", what, s, e);
+        cr_expect(e <= tol, "%s: losses after step %d differ by %g", what, s, e);
         worst = e > worst ? e : worst;
     }
     for (int i = 0; i < g->n_nodes; i++) {
@@ -199,15 +205,20 @@ static double run_case(const IrGraph *g, const char *what)
             cr_expect(e <= bound, "%s: '%s' differs by %g > %g", what, nd->name, e, bound);
             continue;
         }
-        cr_expect(e <= TOL, "%s: %s '%s' differs by %g", what, ir_op_info(nd->op)->name,
+        cr_expect(e <= tol, "%s: %s '%s' differs by %g", what, ir_op_info(nd->op)->name,
                   nd->name ? nd->name : "?", e);
         worst = e > worst ? e : worst;
     }
-    cr_log_info("%s: max error %.3g (tolerance %.0e), compile %.0f ms", what, worst, TOL,
+    cr_log_info("%s: max error %.3g (tolerance %.0e), compile %.0f ms", what, worst, tol,
                 jit->compile_ms);
     rt_exec_free(jit);
     rt_exec_free(ref);
     return worst;
+}
+
+static double run_case(const IrGraph *g, const char *what)
+{
+    return run_case_with(g, what, NULL, TOL);
 }
 
 static IrGraph *compile(const char *src, const char *method, int blocks)
@@ -266,3 +277,17 @@ static void model_cases(const char *src, const char *name)
 Test(codegen_step, mlp_adam_clip_dropout) { model_cases(mlp_src, "mlp"); }
 Test(codegen_step, cnn_sgd_nesterov) { model_cases(cnn_src, "cnn"); }
 Test(codegen_step, transformer_adamw_clip) { model_cases(tf_src, "transformer"); }
+
+/* no_contract: identical floats, step after step. */
+Test(codegen_step, exact_without_contraction)
+{
+    CgOptions o;
+    cg_options_init(&o);
+    o.no_contract = true;
+    IrGraph *g = compile(mlp_src, "chunked", 2);
+    cr_expect_eq(run_case_with(g, "mlp exact", &o, 0.0), 0.0);
+    ir_graph_free(g);
+    g = compile(cnn_src, "backprop", 0);
+    cr_expect_eq(run_case_with(g, "cnn exact", &o, 0.0), 0.0);
+    ir_graph_free(g);
+}
