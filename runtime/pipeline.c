@@ -63,7 +63,7 @@ static void *loader_main(void *arg)
 {
     Worker *w = arg;
     Trainer *t = w->t;
-    for (int64_t i = w->start; i < w->end; i++) {
+    for (int64_t i = w->start; i < w->end && !rt_interrupted(); i++) {
         Msg *m = rt_queue_reserve(&t->q[0], NULL);
         if (!m)
             break;

@@ -182,6 +182,9 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
         write_eval(f, t, &t->eval[h]);
         fputc('}', f);
     }
+    fputs("],\"act_bytes\":[", f);
+    for (int k = 0; k < res->n_blocks; k++)
+        fprintf(f, "%s%lld", k ? "," : "", (long long)res->act_bytes[k]);
     fputs("],\"workers\":[", f);
     for (int k = 0; k < res->n_workers; k++) {
         const RtWorkerStats *w = &res->workers[k];

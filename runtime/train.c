@@ -15,6 +15,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -52,6 +53,17 @@ static void collect_heads(Trainer *t)
                 t->heads[t->n_heads++] = (Head){k, i};
         }
     }
+}
+
+int64_t rt_graph_act_bytes(const IrGraph *g, int batch)
+{
+    int64_t bytes = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *n = g->nodes[i];
+        if (n->op != IR_OP_PARAM && n->op != IR_OP_STATE)
+            bytes += ir_type_numel(&n->type) * (ir_type_batched(&n->type) ? batch : 1) * 4;
+    }
+    return bytes;
 }
 
 float rt_lr_at(const Trainer *t, int64_t step)
@@ -181,9 +193,20 @@ static bool save(Trainer *t, char *err, size_t errcap)
     return rt_checkpoint_save(t->o->save_path, t->ex, t->K, &t->c, err, errcap);
 }
 
+/* Set by SIGINT: finish the current step, evaluate, save, stop. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+bool rt_interrupted(void) { return interrupted != 0; }
+
 static bool done(const Trainer *t)
 {
-    return t->o->max_steps > 0 && t->c.step >= t->o->max_steps;
+    return (t->o->max_steps > 0 && t->c.step >= t->o->max_steps) || interrupted;
 }
 
 static bool train_sequential(Trainer *t, char *err, size_t errcap)
@@ -314,6 +337,9 @@ static void fill_result(Trainer *t, RtTrainResult *res)
         res->heads[h] = t->eval[h];
         snprintf(res->head_names[h], sizeof res->head_names[h], "%s", rt_head_name(t, h));
     }
+    for (int k = 0; k < t->K && k < 64; k++)
+        res->act_bytes[k] = rt_graph_act_bytes(t->st[k].spec.g, t->feed.batch);
+    res->n_blocks = t->K;
     res->n_workers = t->o->local && t->K > 1 ? t->K : 0;
     for (int k = 0; k < res->n_workers && k < 64; k++)
         res->workers[k] = t->ws[k];
@@ -331,6 +357,11 @@ bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const R
     t->o = o;
     t->K = K;
     memset(res, 0, sizeof *res);
+    interrupted = 0;
+    struct sigaction sa = {.sa_handler = on_sigint}, old;
+    sigemptyset(&sa.sa_mask);
+    if (o->catch_sigint)
+        sigaction(SIGINT, &sa, &old);
     bool ok = setup(t, st, err, errcap);
     t->start_s = now_s();
     while (ok && !o->eval_only && t->c.epoch < model->train.epochs && !done(t))
@@ -341,6 +372,9 @@ bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const R
         fill_result(t, res);
         ok = rt_report_write(t, res, err, errcap);
     }
+    if (o->catch_sigint)
+        sigaction(SIGINT, &old, NULL);
+    res->interrupted = interrupted != 0;
     teardown(t);
     free(t);
     return ok;

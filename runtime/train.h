@@ -37,6 +37,7 @@ typedef struct RtTrainOpts {
     bool eval_only;             /* no training: evaluate (after resume_path) */
     bool local;                 /* schedule: blocks on worker threads (else in lockstep) */
     bool schedule_explicit;     /* the user chose the schedule */
+    bool catch_sigint;          /* Ctrl-C: finish the step, evaluate, save, stop */
     int queue_cap;              /* local: activations in flight between neighbours (>= 1) */
     int blas_threads;           /* OpenBLAS threads (0: leave as set by the environment) */
     bool progress_tty;          /* redraw one progress line (a terminal) */
@@ -68,6 +69,9 @@ typedef struct RtTrainResult {
     int n_heads;                /* heads[0] is the task loss */
     RtEval heads[16];
     char head_names[16][32];
+    bool interrupted;           /* stopped by Ctrl-C */
+    int n_blocks;
+    int64_t act_bytes[64];      /* per block: bytes of its executor's value buffers */
     int n_workers;              /* local schedule: one per block */
     RtWorkerStats workers[64];
 } RtTrainResult;
@@ -97,6 +101,10 @@ typedef struct RtStageSpec {
  * run never overwrites an existing checkpoint with a broken one. */
 bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const RtTrainOpts *o,
                      RtTrainResult *res, char *err, size_t errcap);
+
+/* Bytes of every non-parameter value of g at `batch` examples: what an
+ * executor without memory planning holds during a step. */
+int64_t rt_graph_act_bytes(const IrGraph *g, int batch);
 
 /* rt_train_blocks with one block: g itself (already differentiated). */
 bool rt_train(const IrGraph *g, const RtTrainOpts *o, RtTrainResult *res, char *err,

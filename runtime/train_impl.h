@@ -75,6 +75,8 @@ int64_t rt_peak_rss_bytes(void);
  * err) on a non-finite loss. */
 bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap);
 float rt_lr_at(const Trainer *t, int64_t step);
+/* Ctrl-C was pressed during this run. */
+bool rt_interrupted(void);
 /* pipeline.c: trains batches [c.step_in_epoch, end) of the current epoch
  * with one thread per block; false with t->err on failure. */
 bool rt_pipeline_epoch(Trainer *t, int64_t end);

@@ -86,6 +86,7 @@ static bool fill_opts(const CliArgs *a, RtTrainOpts *o)
     o->data_dir = cli_get(&train_cmd, a, "data-dir");
     o->quiet = cli_flag(&train_cmd, a, "quiet");
     o->progress_tty = isatty(STDOUT_FILENO);
+    o->catch_sigint = true;
     o->out = stdout;
     const char *exec = cli_get(&train_cmd, a, "exec");
     if (exec && strcmp(exec, "interp") != 0 && strcmp(exec, "jit") != 0) {
@@ -244,6 +245,9 @@ static int run_training(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *opts)
             fprintf(stderr, "lnet %s: error: %s\n", cmd->name, err);
         goto out;
     }
+    if (res.interrupted)
+        fprintf(stderr, "lnet %s: interrupted after step %lld%s\n", cmd->name,
+                (long long)res.steps, o.save_path ? "; checkpoint saved" : "");
     if (o.eval_only)
         print_heads(&res);
     else if (!o.quiet)
