@@ -211,6 +211,7 @@ bool rt_pipeline_epoch(Trainer *t, int64_t end)
         rt_queue_reset(&t->q[k]);
     t->failed = false;
     double t0 = now_s();
+    t->seg_start_s = t0;
     for (int k = 0; k <= t->K; k++) {
         bool loader = k == t->K;
         w[k] = (Worker){t, loader ? -1 : k, t->c.step_in_epoch, end, t->c.step, t->c.epoch, NULL};
@@ -229,6 +230,9 @@ bool rt_pipeline_epoch(Trainer *t, int64_t end)
         pthread_join(th[k], NULL);
     for (int k = 0; k < started && k < t->K; k++)
         free(w[k].y);
+    pthread_mutex_lock(&t->mu);
     t->train_s += now_s() - t0;
+    t->seg_start_s = 0;
+    pthread_mutex_unlock(&t->mu);
     return !t->failed;
 }

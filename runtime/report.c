@@ -17,6 +17,11 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double rt_train_elapsed(const Trainer *t)
+{
+    return t->train_s + (t->seg_start_s > 0 ? now_s() - t->seg_start_s : 0);
+}
+
 const char *rt_head_name(const Trainer *t, int h)
 {
     if (h == 0)
@@ -42,7 +47,7 @@ bool rt_log_open(Trainer *t, char *err, size_t errcap)
     }
     t->log_csv = ends_with(t->o->log_path, ".csv");
     if (t->log_csv) {
-        fputs("kind,step,epoch,lr,examples_per_s", t->log);
+        fputs("kind,step,epoch,train_s,lr,examples_per_s", t->log);
         for (int h = 0; h < t->n_heads; h++)
             fprintf(t->log, ",loss_%s,acc_%s", rt_head_name(t, h), rt_head_name(t, h));
         fputc('\n', t->log);
@@ -59,15 +64,16 @@ void rt_log_close(Trainer *t)
 
 static double rate(const Trainer *t)
 {
-    return t->train_s > 0 ? (double)t->steps_run * t->feed.batch / t->train_s : 0;
+    double el = rt_train_elapsed(t);
+    return el > 0 ? (double)t->steps_run * t->feed.batch / el : 0;
 }
 
 static void log_row(Trainer *t, const char *kind, bool eval)
 {
     FILE *f = t->log;
     if (t->log_csv) {
-        fprintf(f, "%s,%lld,%lld,%g,%.1f", kind, (long long)t->c.step, (long long)t->c.epoch,
-                t->lr, rate(t));
+        fprintf(f, "%s,%lld,%lld,%.3f,%g,%.1f", kind, (long long)t->c.step, (long long)t->c.epoch,
+                rt_train_elapsed(t), t->lr, rate(t));
         for (int h = 0; h < t->n_heads; h++) {
             if (eval)
                 fprintf(f, ",%.6g,%.6g", t->eval[h].loss, t->eval[h].accuracy);
@@ -77,8 +83,9 @@ static void log_row(Trainer *t, const char *kind, bool eval)
         fputc('\n', f);
         return;
     }
-    fprintf(f, "{\"kind\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"lr\":%g,\"examples_per_s\":%.1f",
-            kind, (long long)t->c.step, (long long)t->c.epoch, t->lr, rate(t));
+    fprintf(f, "{\"kind\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"train_s\":%.3f,\"lr\":%g,"
+               "\"examples_per_s\":%.1f",
+            kind, (long long)t->c.step, (long long)t->c.epoch, rt_train_elapsed(t), t->lr, rate(t));
     fprintf(f, ",\"loss\":%.6g", eval ? t->eval[0].loss : t->loss[0]);
     if (eval)
         fprintf(f, ",\"accuracy\":%.6g", t->eval[0].accuracy);
@@ -128,7 +135,7 @@ void rt_progress(Trainer *t, bool epoch_end)
         return;
     t->last_progress_s = now;
     double left = (double)(t->total_steps - t->c.step);
-    double eta = t->steps_run ? t->train_s / (double)t->steps_run * left : 0;
+    double eta = t->steps_run ? rt_train_elapsed(t) / (double)t->steps_run * left : 0;
     int64_t ep = epoch_end && t->c.step_in_epoch == 0 ? t->c.epoch : t->c.epoch + 1;
     fprintf(out, "%sepoch %lld/%d step %lld/%lld loss %.4f %.0f ex/s ETA %d:%02d",
             t->o->progress_tty ? "\r\033[K" : "", (long long)ep, t->g->train.epochs,

@@ -224,15 +224,27 @@ static bool train_sequential(Trainer *t, char *err, size_t errcap)
     return true;
 }
 
+/* The local schedule runs the epoch in segments that end at --eval-every
+ * points (the pipeline drains, every head is evaluated, training goes on). */
 static bool train_local(Trainer *t, char *err, size_t errcap)
 {
-    int64_t end = t->steps_per_epoch;
-    if (t->o->max_steps > 0 && t->o->max_steps - t->c.step < end - t->c.step_in_epoch)
-        end = t->c.step_in_epoch + (t->o->max_steps - t->c.step);
-    if (rt_pipeline_epoch(t, end))
-        return true;
-    snprintf(err, errcap, "%s", t->err);
-    return false;
+    while (t->c.step_in_epoch < t->steps_per_epoch && !done(t)) {
+        int64_t end = t->steps_per_epoch;
+        if (t->o->max_steps > 0 && t->o->max_steps - t->c.step < end - t->c.step_in_epoch)
+            end = t->c.step_in_epoch + (t->o->max_steps - t->c.step);
+        int64_t every = t->o->eval_every;
+        if (every > 0 && every - t->c.step % every < end - t->c.step_in_epoch)
+            end = t->c.step_in_epoch + (every - t->c.step % every);
+        if (!rt_pipeline_epoch(t, end)) {
+            snprintf(err, errcap, "%s", t->err);
+            return false;
+        }
+        if (every > 0 && t->c.step % every == 0) {
+            evaluate(t);
+            rt_log_eval(t);
+        }
+    }
+    return true;
 }
 
 static bool run_epoch(Trainer *t, char *err, size_t errcap)

@@ -43,6 +43,7 @@ typedef struct Trainer {
     bool evaluated;
     float lr;
     double start_s, train_s;        /* wall clock start; time inside steps */
+    double seg_start_s;             /* local: when the running pipeline segment started (0: none) */
     double last_progress_s;
     FILE *log;
     bool log_csv;
@@ -75,6 +76,8 @@ int64_t rt_peak_rss_bytes(void);
  * err) on a non-finite loss. */
 bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap);
 float rt_lr_at(const Trainer *t, int64_t step);
+/* Training seconds so far, including a pipeline segment in progress. */
+double rt_train_elapsed(const Trainer *t);
 /* Ctrl-C was pressed during this run. */
 bool rt_interrupted(void);
 /* pipeline.c: trains batches [c.step_in_epoch, end) of the current epoch

@@ -73,8 +73,8 @@ Test(train, loss_falls_on_fashion_mnist)
     FILE *f = fopen(o.log_path, "r");
     char line[512];
     cr_assert(fgets(line, sizeof line, f) && fgets(line, sizeof line, f));
-    double first = 0;   /* kind,step,epoch,lr,examples_per_s,loss_task,... */
-    cr_assert_eq(sscanf(line, "train,%*d,%*d,%*g,%*g,%lg", &first), 1, "%s", line);
+    double first = 0;   /* kind,step,epoch,train_s,lr,examples_per_s,loss_task,... */
+    cr_assert_eq(sscanf(line, "train,%*d,%*d,%*g,%*g,%*g,%lg", &first), 1, "%s", line);
     fclose(f);
     cr_expect_gt(first, 1.5, "first logged loss %g", first);
     cr_expect_lt(r.last_loss, first);
