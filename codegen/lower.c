@@ -6,12 +6,13 @@
  * pointers from their table and call the kernels in node order — no
  * dispatch at run time, no allocation. Pure views (flatten, reshape,
  * reshape_like, stop_gradient) get no kernel: they share their operand's
- * buffer (cg_buffer_source). This file also holds the small emission helpers
+ * buffer (cg_buffer_source, in cg_layout.c). This file also holds the small emission helpers
  * the families share and `lnet ir --emit`.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cg_layout.h"
 #include "lower_impl.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -181,46 +182,11 @@ void lw_endif(Lw *w, LwIf *f)
     LLVMPositionBuilderAtEnd(w->m->b, f->end);
 }
 
-/* ------------------------------------------------------------ buffers */
-
-static bool is_view(IrOp op)
-{
-    return op == IR_OP_FLATTEN || op == IR_OP_RESHAPE || op == IR_OP_RESHAPE_LIKE ||
-           op == IR_OP_STOP_GRADIENT;
-}
-
-int cg_buffer_source(const IrGraph *g, int id)
-{
-    while (is_view(g->nodes[id]->op))
-        id = g->nodes[id]->in[0];
-    return id;
-}
-
-/* Scratch for bias_grad's double accumulators; the rest is per family. */
-static int64_t node_scratch(const IrGraph *g, const IrNode *n, int nb)
-{
-    if (n->op == IR_OP_BIAS_GRAD)
-        return 8 * n->type.dim[0];
-    int64_t a = lower_dense_scratch(g, n, nb), b = lower_norm_scratch(g, n, nb);
-    int64_t c = lower_attn_scratch(g, n, nb);
-    return a > b ? (a > c ? a : c) : (b > c ? b : c);
-}
-
-int64_t cg_scratch_bytes(const IrGraph *g, int max_batch)
-{
-    int64_t need = 16;
-    for (int i = 0; i < g->n_nodes; i++) {
-        int64_t s = node_scratch(g, g->nodes[i], max_batch);
-        need = s > need ? s : need;
-    }
-    return (need + 15) / 16 * 16;
-}
-
 /* ------------------------------------------------------------ kernels */
 
 static bool needs_kernel(const IrNode *n)
 {
-    return ir_op_info(n->op)->kind != IR_KIND_SOURCE && !is_view(n->op);
+    return ir_op_info(n->op)->kind != IR_KIND_SOURCE && !cg_is_view(n->op);
 }
 
 static bool forward_kind(const IrNode *n)

@@ -133,12 +133,3 @@ bool lower_attn(Lw *w)
     attention(w);
     return true;
 }
-
-int64_t lower_attn_scratch(const IrGraph *g, const IrNode *n, int nb)
-{
-    (void)nb;
-    if (n->op != IR_OP_CAUSAL_ATTENTION && n->op != IR_OP_ATTENTION_GRAD)
-        return 0;
-    const IrType *q = &g->nodes[n->in[n->op == IR_OP_ATTENTION_GRAD ? 1 : 0]]->type;
-    return 2 * 4 * q->dim[1] * q->dim[1];
-}

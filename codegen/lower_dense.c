@@ -15,6 +15,7 @@
  * Pooling loops follow the reference: max keeps the first maximum of a
  * window, average sums in float, the global average in double.
  */
+#include "cg_layout.h"
 #include "lower_impl.h"
 
 /* ---------------------------------------------------------------- matmul */
@@ -53,28 +54,11 @@ static void matmul(Lw *w)
 
 /* ------------------------------------------------------------------ conv */
 
-typedef struct {
-    int64_t C, H, W, O, K, S, P, OH, OW;
-} Geo;
-
-static Geo geo_of(const IrType *x, const IrType *wt, int stride, int padding)
-{
-    Geo g = {x->dim[1], x->dim[2], x->dim[3], wt->dim[0], wt->dim[2], stride, padding, 0, 0};
-    g.OH = (g.H + 2 * g.P - g.K) / g.S + 1;
-    g.OW = (g.W + 2 * g.P - g.K) / g.S + 1;
-    return g;
-}
+/* The geometry (C, H, W, O, K, S, P, OH, OW) lives in cg_layout.c, which
+ * also sizes the im2col scratch from it. */
+typedef CgConvGeo Geo;
 
 static bool direct(const Geo *g) { return g->K == 1 && g->S == 1 && g->P == 0; }
-
-/* The conv geometry of node n: (x operand, w operand) per op. */
-static Geo conv_geo(const IrGraph *g, const IrNode *n)
-{
-    int xi = n->op == IR_OP_CONV2D_GRAD_X ? 2 : 0;
-    int wi = n->op == IR_OP_CONV2D ? 1 : n->op == IR_OP_CONV2D_GRAD_X ? 1 : 2;
-    return geo_of(&g->nodes[n->in[xi]]->type, &g->nodes[n->in[wi]]->type, n->a.stride,
-                  n->a.padding);
-}
 
 /* Input pixel (h, w) = (oh·S - P + i, ow·S - P + j) of window entry (i, j):
  * its offset in one (C, H, W) image for channel c, and whether it is inside. */
@@ -140,7 +124,7 @@ static void col2im_body(Lw *w, LLVMValueRef col, LLVMValueRef img, LLVMValueRef 
 static void conv(Lw *w)
 {
     CgModule *m = w->m;
-    Geo g = conv_geo(w->g, w->n);
+    Geo g = cg_conv_geo(w->g, w->n);
     int64_t CKK = g.C * g.K * g.K, OHW = g.OH * g.OW, CHW = g.C * g.H * g.W;
     LLVMValueRef col = w->scratch;
     CgLoop n;
@@ -331,13 +315,4 @@ bool lower_dense(Lw *w)
     case IR_OP_GLOBAL_AVG_POOL_GRAD: global_pool(w); return true;
     default: return false;
     }
-}
-
-int64_t lower_dense_scratch(const IrGraph *g, const IrNode *n, int nb)
-{
-    (void)nb;
-    if (n->op != IR_OP_CONV2D && n->op != IR_OP_CONV2D_GRAD_X && n->op != IR_OP_CONV2D_GRAD_W)
-        return 0;
-    Geo geo = conv_geo(g, n);
-    return 4 * geo.C * geo.K * geo.K * geo.OH * geo.OW;
 }

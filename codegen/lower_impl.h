@@ -110,9 +110,4 @@ bool lower_norm(Lw *w);
 bool lower_attn(Lw *w);
 bool lower_optim(Lw *w);
 
-/* Scratch bytes each family needs for node n at batch nb (0 if none). */
-int64_t lower_dense_scratch(const IrGraph *g, const IrNode *n, int nb);
-int64_t lower_norm_scratch(const IrGraph *g, const IrNode *n, int nb);
-int64_t lower_attn_scratch(const IrGraph *g, const IrNode *n, int nb);
-
 #endif

@@ -301,9 +301,3 @@ bool lower_norm(Lw *w)
     default: return false;
     }
 }
-
-int64_t lower_norm_scratch(const IrGraph *g, const IrNode *n, int nb)
-{
-    (void)g, (void)nb;
-    return n->op == IR_OP_LAYERNORM_GRAD_G ? 8 * n->type.dim[0] : 0;
-}

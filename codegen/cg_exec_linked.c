@@ -1,0 +1,119 @@
+/* cg_exec_linked.c — the executor behind compiled step functions, whether
+ * the JIT produced them (cg_exec.c) or they were linked into an AOT trainer.
+ * No LLVM here: a trainer links this file without the code generator.
+ *
+ * Buffers mirror the interpreter's (same sizes and layouts, so parameter
+ * initialization, checkpoints and the trainer work unchanged): one
+ * zero-initialized, 64-byte aligned buffer per node for max_batch examples,
+ * scalars 2 floats; views share their source's buffer. The scratch area the
+ * kernels share is the table's last entry. Nothing is allocated per step.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_layout.h"
+#include "exec.h"
+
+typedef struct CgExec {
+    RtExec base;                    /* first: a CgExec is an RtExec */
+    CgBackend *code;                /* owned; NULL for linked entries */
+    void (*release)(CgBackend *);
+    CgStepFn step, forward;
+    void **bufs;                    /* g->n_nodes node buffers, then the scratch area */
+    int n_bufs;
+} CgExec;
+
+static void *zalloc(int64_t bytes)
+{
+    size_t n = (size_t)(bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, n ? n : 64);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+static void run(CgStepFn fn, CgExec *e, const RtStepArgs *a)
+{
+    IR_ASSERT(a->n >= 1 && a->n <= e->base.max_batch);
+    fn(e->bufs, a->n, a->lr, a->step, a->seed, a->train);
+}
+
+static void cx_step(RtExec *x, const RtStepArgs *a) { run(((CgExec *)x)->step, (CgExec *)x, a); }
+static void cx_forward(RtExec *x, const RtStepArgs *a)
+{
+    run(((CgExec *)x)->forward, (CgExec *)x, a);
+}
+
+static void *cx_buffer(RtExec *x, int id)
+{
+    IR_ASSERT(id >= 0 && id < x->g->n_nodes);
+    return ((CgExec *)x)->bufs[id];
+}
+
+static void cx_free(RtExec *x)
+{
+    CgExec *e = (CgExec *)x;
+    if (!e)
+        return;
+    for (int i = 0; e->bufs && i < e->n_bufs; i++)
+        if (i == e->n_bufs - 1 || cg_buffer_source(x->g, i) == i)
+            free(e->bufs[i]);
+    free(e->bufs);
+    if (e->code)
+        e->release(e->code);
+    free(e);
+}
+
+static const RtExecOps jit_ops = {"jit", cx_step, cx_forward, cx_buffer, cx_free};
+static const RtExecOps aot_ops = {"aot", cx_step, cx_forward, cx_buffer, cx_free};
+
+static bool alloc_buffers(CgExec *e, const IrGraph *g, int max_batch)
+{
+    e->n_bufs = g->n_nodes + 1;
+    e->bufs = calloc((size_t)e->n_bufs, sizeof *e->bufs);
+    if (!e->bufs)
+        return false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        int src = cg_buffer_source(g, i);
+        if (src != i) {
+            e->bufs[i] = e->bufs[src];
+            continue;
+        }
+        const IrType *t = &g->nodes[i]->type;
+        int64_t c = ir_type_numel(t) * (ir_type_batched(t) ? max_batch : 1);
+        if (!(e->bufs[i] = zalloc(4 * (c > 1 ? c : 2))))     /* scalars: value + count */
+            return false;
+    }
+    return (e->bufs[g->n_nodes] = zalloc(cg_scratch_bytes(g, max_batch))) != NULL;
+}
+
+RtExec *cg_exec_make(const IrGraph *g, int max_batch, CgStepFn step, CgStepFn forward,
+                     CgBackend *code, void (*release)(CgBackend *), char *err, size_t errcap)
+{
+    IR_ASSERT(step && forward && (!code || release));
+    CgExec *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errcap, "out of memory");
+        if (code)
+            release(code);
+        return NULL;
+    }
+    e->base = (RtExec){code ? &jit_ops : &aot_ops, g, max_batch, 0};
+    e->code = code;
+    e->release = release;
+    e->step = step;
+    e->forward = forward;
+    if (!alloc_buffers(e, g, max_batch)) {
+        snprintf(err, errcap, "out of memory allocating the %s executor's buffers",
+                 e->base.ops->name);
+        cx_free(&e->base);
+        return NULL;
+    }
+    return &e->base;
+}
+
+RtExec *cg_exec_linked_new(const IrGraph *g, int max_batch, CgStepFn step, CgStepFn forward,
+                           char *err, size_t errcap)
+{
+    return cg_exec_make(g, max_batch, step, forward, NULL, NULL, err, errcap);
+}

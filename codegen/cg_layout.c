@@ -1,0 +1,69 @@
+/* cg_layout.c — buffer layout of a lowered graph: views that alias their
+ * source's buffer, and the scratch area the kernels share. No LLVM here: an
+ * AOT trainer sizes its buffers with these functions at start-up, and they
+ * must agree with what the lowering assumed at build time.
+ */
+#include "cg_layout.h"
+
+bool cg_is_view(IrOp op)
+{
+    return op == IR_OP_FLATTEN || op == IR_OP_RESHAPE || op == IR_OP_RESHAPE_LIKE ||
+           op == IR_OP_STOP_GRADIENT;
+}
+
+int cg_buffer_source(const IrGraph *g, int id)
+{
+    while (cg_is_view(g->nodes[id]->op))
+        id = g->nodes[id]->in[0];
+    return id;
+}
+
+/* conv2d reads (x, w); grad_x (dy, w, x); grad_w (dy, x). */
+CgConvGeo cg_conv_geo(const IrGraph *g, const IrNode *n)
+{
+    int xi = n->op == IR_OP_CONV2D_GRAD_X ? 2 : 0;
+    int wi = n->op == IR_OP_CONV2D ? 1 : n->op == IR_OP_CONV2D_GRAD_X ? 1 : 2;
+    const IrType *x = &g->nodes[n->in[xi]]->type, *w = &g->nodes[n->in[wi]]->type;
+    CgConvGeo c = {x->dim[1], x->dim[2], x->dim[3], w->dim[0], w->dim[2], n->a.stride,
+                   n->a.padding, 0, 0};
+    c.OH = (c.H + 2 * c.P - c.K) / c.S + 1;
+    c.OW = (c.W + 2 * c.P - c.K) / c.S + 1;
+    return c;
+}
+
+/* Scratch bytes of one node's kernel (nb: the batch; no kernel depends on
+ * it today): double accumulators of the per-feature reductions, conv's
+ * im2col matrix of one image (C·K·K, OH·OW), attention's two (T, T) score
+ * matrices of one head. */
+static int64_t node_scratch(const IrGraph *g, const IrNode *n, int nb)
+{
+    (void)nb;
+    switch (n->op) {
+    case IR_OP_BIAS_GRAD:
+    case IR_OP_LAYERNORM_GRAD_G:
+        return 8 * n->type.dim[0];
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_W: {
+        CgConvGeo c = cg_conv_geo(g, n);
+        return 4 * c.C * c.K * c.K * c.OH * c.OW;
+    }
+    case IR_OP_CAUSAL_ATTENTION:
+    case IR_OP_ATTENTION_GRAD: {
+        const IrType *q = &g->nodes[n->in[n->op == IR_OP_ATTENTION_GRAD ? 1 : 0]]->type;
+        return 2 * 4 * q->dim[1] * q->dim[1];
+    }
+    default:
+        return 0;
+    }
+}
+
+int64_t cg_scratch_bytes(const IrGraph *g, int max_batch)
+{
+    int64_t need = 16;
+    for (int i = 0; i < g->n_nodes; i++) {
+        int64_t s = node_scratch(g, g->nodes[i], max_batch);
+        need = s > need ? s : need;
+    }
+    return (need + 15) / 16 * 16;
+}

@@ -1,0 +1,31 @@
+/* cg_layout.h — the part of the code generator that needs no LLVM: where each
+ * node's buffer lives, how much scratch the kernels share, and the executor
+ * that runs a graph's two entry functions over those buffers. The lowering
+ * (lower*.c) and the JIT (cg_exec.c) use it, and so does an AOT trainer,
+ * which links these files (library lnet_cgexec) but not LLVM.
+ */
+#ifndef LNET_CG_LAYOUT_H
+#define LNET_CG_LAYOUT_H
+
+#include "codegen.h"
+
+/* Reshapes and stop_gradient: nodes that alias their operand's buffer. */
+bool cg_is_view(IrOp op);
+
+/* The geometry of a conv2d node or one of its gradients. */
+typedef struct CgConvGeo {
+    int64_t C, H, W;        /* input channels, height, width */
+    int64_t O, K, S, P;     /* output channels, kernel size, stride, padding */
+    int64_t OH, OW;         /* output height, width */
+} CgConvGeo;
+CgConvGeo cg_conv_geo(const IrGraph *g, const IrNode *n);
+
+/* An executor over entries step/forward (both non-NULL) with fresh buffers
+ * for g at max_batch. `code` (may be NULL) is the backend the entries live
+ * in; the executor owns it and frees it with release(code). Named "jit"
+ * when it owns code, "aot" otherwise. NULL + err on failure (code is then
+ * released too). */
+RtExec *cg_exec_make(const IrGraph *g, int max_batch, CgStepFn step, CgStepFn forward,
+                     CgBackend *code, void (*release)(CgBackend *), char *err, size_t errcap);
+
+#endif /* LNET_CG_LAYOUT_H */
