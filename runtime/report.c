@@ -189,7 +189,11 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
         write_eval(f, t, &t->eval[h]);
         fputc('}', f);
     }
-    fputs("],\"act_bytes\":[", f);
+    fprintf(f, "],\"target_accuracy\":%g,\"reached\":%s,\"reached_train_s\":%.3f,"
+               "\"reached_step\":%lld",
+            t->o->target_accuracy, res->reached ? "true" : "false", res->reached_s,
+            (long long)res->reached_step);
+    fputs(",\"act_bytes\":[", f);
     for (int k = 0; k < res->n_blocks; k++)
         fprintf(f, "%s%lld", k ? "," : "", (long long)res->act_bytes[k]);
     fputs("],\"workers\":[", f);

@@ -206,7 +206,20 @@ bool rt_interrupted(void) { return interrupted != 0; }
 
 static bool done(const Trainer *t)
 {
-    return (t->o->max_steps > 0 && t->c.step >= t->o->max_steps) || interrupted;
+    return (t->o->max_steps > 0 && t->c.step >= t->o->max_steps) || interrupted || t->reached;
+}
+
+/* Evaluates, logs, and notes whether the target accuracy is reached. */
+static void evaluate_and_log(Trainer *t)
+{
+    evaluate(t);
+    rt_log_eval(t);
+    if (t->o->target_accuracy > 0 && t->eval[0].accuracy >= t->o->target_accuracy &&
+        !t->reached) {
+        t->reached = true;
+        t->reached_s = rt_train_elapsed(t);
+        t->reached_step = t->c.step;
+    }
 }
 
 static bool train_sequential(Trainer *t, char *err, size_t errcap)
@@ -216,10 +229,8 @@ static bool train_sequential(Trainer *t, char *err, size_t errcap)
             return false;
         rt_log_step(t);
         rt_progress(t, false);
-        if (t->o->eval_every > 0 && t->c.step % t->o->eval_every == 0) {
-            evaluate(t);
-            rt_log_eval(t);
-        }
+        if (t->o->eval_every > 0 && t->c.step % t->o->eval_every == 0)
+            evaluate_and_log(t);
     }
     return true;
 }
@@ -239,10 +250,8 @@ static bool train_local(Trainer *t, char *err, size_t errcap)
             snprintf(err, errcap, "%s", t->err);
             return false;
         }
-        if (every > 0 && t->c.step % every == 0) {
-            evaluate(t);
-            rt_log_eval(t);
-        }
+        if (every > 0 && t->c.step % every == 0)
+            evaluate_and_log(t);
     }
     return true;
 }
@@ -257,9 +266,8 @@ static bool run_epoch(Trainer *t, char *err, size_t errcap)
         t->c.epoch++;
         t->c.step_in_epoch = 0;
     }
-    evaluate(t);
+    evaluate_and_log(t);
     t->evaluated = true;
-    rt_log_eval(t);
     rt_progress(t, true);
     return save(t, err, errcap);
 }
@@ -352,6 +360,9 @@ static void fill_result(Trainer *t, RtTrainResult *res)
     for (int k = 0; k < t->K && k < 64; k++)
         res->act_bytes[k] = rt_graph_act_bytes(t->st[k].spec.g, t->feed.batch);
     res->n_blocks = t->K;
+    res->reached = t->reached;
+    res->reached_s = t->reached_s;
+    res->reached_step = t->reached_step;
     res->n_workers = t->o->local && t->K > 1 ? t->K : 0;
     for (int k = 0; k < res->n_workers && k < 64; k++)
         res->workers[k] = t->ws[k];

@@ -38,6 +38,7 @@ typedef struct RtTrainOpts {
     bool local;                 /* schedule: blocks on worker threads (else in lockstep) */
     bool schedule_explicit;     /* the user chose the schedule */
     bool catch_sigint;          /* Ctrl-C: finish the step, evaluate, save, stop */
+    double target_accuracy;     /* stop at the first evaluation reaching it (0: off) */
     int queue_cap;              /* local: activations in flight between neighbours (>= 1) */
     int blas_threads;           /* OpenBLAS threads (0: leave as set by the environment) */
     bool progress_tty;          /* redraw one progress line (a terminal) */
@@ -70,6 +71,9 @@ typedef struct RtTrainResult {
     RtEval heads[16];
     char head_names[16][32];
     bool interrupted;           /* stopped by Ctrl-C */
+    bool reached;               /* target_accuracy reached ... */
+    double reached_s;           /* ... after this many training seconds */
+    int64_t reached_step;
     int n_blocks;
     int64_t act_bytes[64];      /* per block: bytes of its executor's value buffers */
     int n_workers;              /* local schedule: one per block */

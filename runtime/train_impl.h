@@ -41,6 +41,9 @@ typedef struct Trainer {
     float loss[RT_MAX_HEADS];       /* of the last step (local: each block's latest) */
     RtEval eval[RT_MAX_HEADS];      /* of the last evaluation */
     bool evaluated;
+    bool reached;                   /* the target accuracy was reached */
+    double reached_s;
+    int64_t reached_step;
     float lr;
     double start_s, train_s;        /* wall clock start; time inside steps */
     double seg_start_s;             /* local: when the running pipeline segment started (0: none) */
