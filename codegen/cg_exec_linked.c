@@ -19,7 +19,9 @@ typedef struct CgExec {
     CgBackend *code;                /* owned; NULL for linked entries */
     void (*release)(CgBackend *);
     CgStepFn step, forward;
+    CgStepFn backward, update;      /* NULL unless cg_exec_set_phases */
     void **bufs;                    /* g->n_nodes node buffers, then the scratch area */
+    unsigned char *borrowed;        /* per buffer: given by share, not ours to free */
     int n_bufs;
 } CgExec;
 
@@ -44,6 +46,36 @@ static void cx_forward(RtExec *x, const RtStepArgs *a)
     run(((CgExec *)x)->forward, (CgExec *)x, a);
 }
 
+static void cx_backward(RtExec *x, const RtStepArgs *a)
+{
+    IR_ASSERT(((CgExec *)x)->backward);
+    run(((CgExec *)x)->backward, (CgExec *)x, a);
+}
+static void cx_update(RtExec *x, const RtStepArgs *a)
+{
+    IR_ASSERT(((CgExec *)x)->update);
+    run(((CgExec *)x)->update, (CgExec *)x, a);
+}
+
+/* Node id's buffer (and its views') becomes mem, borrowed. */
+static void cx_share(RtExec *x, int id, void *mem)
+{
+    CgExec *e = (CgExec *)x;
+    IR_ASSERT(id >= 0 && id < x->g->n_nodes && cg_buffer_source(x->g, id) == id);
+    IR_ASSERT(!e->borrowed[id]);
+    free(e->bufs[id]);
+    for (int i = id; i < x->g->n_nodes; i++)
+        if (cg_buffer_source(x->g, i) == id)
+            e->bufs[i] = mem;
+    e->borrowed[id] = 1;
+}
+
+void cg_exec_set_phases(RtExec *x, CgStepFn backward, CgStepFn update)
+{
+    ((CgExec *)x)->backward = backward;
+    ((CgExec *)x)->update = update;
+}
+
 static void *cx_buffer(RtExec *x, int id)
 {
     IR_ASSERT(id >= 0 && id < x->g->n_nodes);
@@ -56,22 +88,27 @@ static void cx_free(RtExec *x)
     if (!e)
         return;
     for (int i = 0; e->bufs && i < e->n_bufs; i++)
-        if (i == e->n_bufs - 1 || cg_buffer_source(x->g, i) == i)
+        if (i == e->n_bufs - 1 || (cg_buffer_source(x->g, i) == i && !e->borrowed[i]))
             free(e->bufs[i]);
     free(e->bufs);
+    free(e->borrowed);
     if (e->code)
         e->release(e->code);
     free(e);
 }
 
-static const RtExecOps jit_ops = {"jit", cx_step, cx_forward, cx_buffer, cx_free};
-static const RtExecOps aot_ops = {"aot", cx_step, cx_forward, cx_buffer, cx_free};
+/* The JIT always looks up the phase entries; linked AOT trainers have none. */
+static const RtExecOps jit_ops = {"jit", cx_step, cx_forward, cx_buffer, cx_free,
+                                  cx_backward, cx_update, cx_share};
+static const RtExecOps aot_ops = {"aot", cx_step, cx_forward, cx_buffer, cx_free,
+                                  NULL, NULL, cx_share};
 
 static bool alloc_buffers(CgExec *e, const IrGraph *g, int max_batch)
 {
     e->n_bufs = g->n_nodes + 1;
     e->bufs = calloc((size_t)e->n_bufs, sizeof *e->bufs);
-    if (!e->bufs)
+    e->borrowed = calloc((size_t)e->n_bufs, 1);
+    if (!e->bufs || !e->borrowed)
         return false;
     for (int i = 0; i < g->n_nodes; i++) {
         int src = cg_buffer_source(g, i);

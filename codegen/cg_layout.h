@@ -28,4 +28,8 @@ CgConvGeo cg_conv_geo(const IrGraph *g, const IrNode *n);
 RtExec *cg_exec_make(const IrGraph *g, int max_batch, CgStepFn step, CgStepFn forward,
                      CgBackend *code, void (*release)(CgBackend *), char *err, size_t errcap);
 
+/* Gives an executor of cg_exec_make its phase entries, so it can run the
+ * baseline schedules (RtExecOps backward/update); the JIT always does. */
+void cg_exec_set_phases(RtExec *e, CgStepFn backward, CgStepFn update);
+
 #endif /* LNET_CG_LAYOUT_H */

@@ -123,15 +123,16 @@ void cg_probe_emit(CgModule *m, CgProbe p, const char *name);
 /* ------------------------------------------------------ graph lowering */
 
 /* A differentiated and optimized IrGraph (passes autodiff,optimizer; a plain
- * forward graph works too) lowers to ONE module with two entry functions:
+ * forward graph works too) lowers to ONE module with four entry functions:
  *
  *   void <name>_step   (void **bufs, int64_t n, float lr, int64_t step,
  *                       uint64_t seed, int64_t train);
- *   void <name>_forward(same arguments);
+ *   void <name>_forward(same arguments);   also _backward, _update
  *
  * `_step` runs every node in order (forward, losses, backward, updates);
- * `_forward` only the nodes of kind SOURCE/FWD/NODIFF (evaluation), the same
- * split as rt_interp_forward. The arguments are those of RtStepArgs:
+ * `_forward`, `_backward`, `_update` the nodes of one phase (ir_graph_phases),
+ * the same split as the interpreter's; called in turn they equal `_step`
+ * (`_forward` alone is evaluation). The arguments are those of RtStepArgs:
  *   bufs   bufs[id] (id < g->n_nodes) is node id's buffer, laid out and sized
  *          as the interpreter's: f32 (i32 for i32 nodes), contiguous, batched
  *          values holding n × (elements per example), a scalar 2 floats (a
@@ -147,7 +148,7 @@ void cg_probe_emit(CgModule *m, CgProbe p, const char *name);
 typedef void (*CgStepFn)(void **bufs, int64_t n, float lr, int64_t step, uint64_t seed,
                          int64_t train);
 
-/* Builds the module `name` with entries "<name>_step" and "<name>_forward".
+/* Builds the module `name` with the entries "<name>_step", _forward, ... above.
  * The graph is borrowed only during the call. NULL + Diag error when a node
  * cannot be lowered. */
 CgModule *cg_lower_graph(const IrGraph *g, const char *name, const CgOptions *o, Diag *d);

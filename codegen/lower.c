@@ -2,8 +2,9 @@
  *
  * Every node that computes something gets an internal kernel function
  * (lower_impl.h lists the signature; the op-family files emit the bodies).
- * Two entry functions, "<name>_step" and "<name>_forward", load the buffer
- * pointers from their table and call the kernels in node order — no
+ * The entry functions ("<name>_step", and one per phase: _forward, _backward,
+ * _update) load the buffer pointers from their table and call the kernels in
+ * node order — no
  * dispatch at run time, no allocation. Pure views (flatten, reshape,
  * reshape_like, stop_gradient) get no kernel: they share their operand's
  * buffer (cg_buffer_source, in cg_layout.c). This file also holds the small emission helpers
@@ -189,12 +190,6 @@ static bool needs_kernel(const IrNode *n)
     return ir_op_info(n->op)->kind != IR_KIND_SOURCE && !cg_is_view(n->op);
 }
 
-static bool forward_kind(const IrNode *n)
-{
-    IrOpKind k = ir_op_info(n->op)->kind;
-    return k == IR_KIND_SOURCE || k == IR_KIND_FWD || k == IR_KIND_NODIFF;
-}
-
 static LLVMValueRef emit_kernel(CgModule *m, const IrGraph *g, const IrNode *n, bool contract,
                                 Diag *d)
 {
@@ -233,8 +228,10 @@ static LLVMValueRef emit_kernel(CgModule *m, const IrGraph *g, const IrNode *n, 
 }
 
 /* void <name>(void **bufs, i64 n, float lr, i64 step, i64 seed, i64 train) */
+/* Calls, in node order, the kernels of the nodes whose phase (IrPhase) is in
+ * the bit set `phases`. */
 static void emit_entry(CgModule *m, const IrGraph *g, LLVMValueRef *kern, const char *name,
-                       bool forward_only)
+                       const unsigned char *phase, unsigned phases)
 {
     static const CgParamKind ps[] = {CG_PARAM_PTR, CG_PARAM_I64, CG_PARAM_F32,
                                      CG_PARAM_I64, CG_PARAM_I64, CG_PARAM_I64};
@@ -244,7 +241,7 @@ static void emit_entry(CgModule *m, const IrGraph *g, LLVMValueRef *kern, const 
     LLVMValueRef null = LLVMConstNull(m->t_ptr);
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *n = g->nodes[i];
-        if (!kern[i] || (forward_only && !forward_kind(n)))
+        if (!kern[i] || !(phases & (1u << phase[i])))
             continue;
         LLVMValueRef args[LW_NPARAMS];
         args[LW_OUT] = cg_load_ptr(m, bufs, cg_i64(m, i));
@@ -301,13 +298,22 @@ CgModule *cg_lower_graph(const IrGraph *g, const char *name, const CgOptions *o,
             ok = (kern[i] = emit_kernel(m, g, g->nodes[i], !o || !o->no_contract, d)) != NULL;
     }
     free(keys);
-    if (ok) {
+    unsigned char *phase = calloc((size_t)g->n_nodes + 1, 1);
+    IR_ASSERT(phase != NULL);
+    ir_graph_phases(g, phase);
+    static const struct {
+        const char *suffix;
+        unsigned phases;
+    } entries[] = {{"step", ~0u},
+                   {"forward", 1u << IR_PHASE_FORWARD},
+                   {"backward", 1u << IR_PHASE_BACKWARD},
+                   {"update", 1u << IR_PHASE_UPDATE}};
+    for (size_t e = 0; ok && e < sizeof entries / sizeof entries[0]; e++) {
         char entry[160];
-        snprintf(entry, sizeof entry, "%s_step", name);
-        emit_entry(m, g, kern, entry, false);
-        snprintf(entry, sizeof entry, "%s_forward", name);
-        emit_entry(m, g, kern, entry, true);
+        snprintf(entry, sizeof entry, "%s_%s", name, entries[e].suffix);
+        emit_entry(m, g, kern, entry, phase, entries[e].phases);
     }
+    free(phase);
     free(kern);
     if (!ok) {
         cg_module_free(m);

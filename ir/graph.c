@@ -63,3 +63,17 @@ IrNode *ir_node(const IrGraph *g, int id)
     IR_ASSERT(id >= 0 && id < g->n_nodes);
     return g->nodes[id];
 }
+
+void ir_graph_phases(const IrGraph *g, unsigned char *phase)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *n = g->nodes[i];
+        IrOpKind k = ir_op_info(n->op)->kind;
+        unsigned char ph = k == IR_KIND_OPT ? IR_PHASE_UPDATE
+                           : k == IR_KIND_BWD || (n->flags & IR_F_GRAD_SEED) ? IR_PHASE_BACKWARD
+                                                                             : IR_PHASE_FORWARD;
+        for (int j = 0; j < n->n_in; j++)
+            ph = phase[n->in[j]] > ph ? phase[n->in[j]] : ph;
+        phase[i] = ph;
+    }
+}

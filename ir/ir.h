@@ -196,6 +196,10 @@ enum {
     IR_F_CUT = 1 << 0,      /* the user declared a cut after this value */
     IR_F_HEAD = 1 << 1,     /* part of an auxiliary head */
     IR_F_LOSS = 1 << 2,     /* a loss that autodiff seeds (besides g->loss) */
+    /* Pipeline stages of a backprop graph (passes/stages.c): */
+    IR_F_GRAD_SEED = 1 << 3,    /* an input holding the upstream gradient of the value
+                                 * its `grad` names: autodiff seeds that value with it */
+    IR_F_WANT_GRAD = 1 << 4,    /* an input whose gradient autodiff computes (into `grad`) */
 };
 
 typedef struct IrNode {
@@ -207,7 +211,8 @@ typedef struct IrNode {
     IrAttrs a;
     const char *name;       /* user-visible name (arena), or NULL */
     int block;              /* IR_BLOCK_NONE until partitioned */
-    int grad;               /* params: node id of the gradient, -1 before autodiff */
+    int grad;               /* params and IR_F_WANT_GRAD inputs: node id of the gradient,
+                             * -1 before autodiff; IR_F_GRAD_SEED inputs: the seeded value */
     int state;              /* state nodes: the param they belong to */
     unsigned flags;
     IrLoc loc;
@@ -245,7 +250,9 @@ typedef struct IrLocalCfg {
     int blocks;                 /* K; 0 = method default */
     int overlap;                /* window w for METHOD_OVERLAP */
     const char *head;           /* name of a user `def` to use as aux head */
-    IrLoc loc;
+    IrLoc loc;                  /* the `local` keyword */
+    /* the value of each key as written (line 0 when not given in the file) */
+    IrLoc method_loc, blocks_loc, overlap_loc, head_loc;
 } IrLocalCfg;
 
 void ir_train_cfg_default(IrTrainCfg *t);
@@ -274,6 +281,17 @@ void     ir_graph_free(IrGraph *g);
 IrNode *ir_node_add(IrGraph *g, IrOp op, const int *in, int n_in,
                     const IrAttrs *a, IrLoc loc);
 IrNode *ir_node(const IrGraph *g, int id);
+
+/* When a step runs in parts (the data-parallel and pipeline schedules):
+ *   IR_PHASE_FORWARD   sources, forward ops, loss seeds;
+ *   IR_PHASE_BACKWARD  backward ops, IR_F_GRAD_SEED inputs, and every op that
+ *                      reads a backward value (autodiff's add/mul/...);
+ *   IR_PHASE_UPDATE    optimizer ops and every op that reads one.
+ * Running the phases in that order, each in node order, computes what running
+ * every node in order does (the optimizer appends its nodes last). Fills
+ * phase[0..n_nodes) (caller-owned). */
+typedef enum { IR_PHASE_FORWARD, IR_PHASE_BACKWARD, IR_PHASE_UPDATE } IrPhase;
+void ir_graph_phases(const IrGraph *g, unsigned char *phase);
 
 /* ---------------------------------------------------------------- shape */
 

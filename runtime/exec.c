@@ -72,6 +72,15 @@ static void ie_forward(RtExec *e, const RtStepArgs *a)
 {
     rt_interp_forward(((InterpExec *)e)->in, a);
 }
+static void ie_backward(RtExec *e, const RtStepArgs *a)
+{
+    rt_interp_run_phase(((InterpExec *)e)->in, a, IR_PHASE_BACKWARD);
+}
+static void ie_update(RtExec *e, const RtStepArgs *a)
+{
+    rt_interp_run_phase(((InterpExec *)e)->in, a, IR_PHASE_UPDATE);
+}
+static void ie_share(RtExec *e, int id, void *mem) { rt_interp_share(((InterpExec *)e)->in, id, mem); }
 static void *ie_buffer(RtExec *e, int id) { return rt_interp_buffer(((InterpExec *)e)->in, id); }
 static void ie_free(RtExec *e)
 {
@@ -79,7 +88,8 @@ static void ie_free(RtExec *e)
     free(e);
 }
 
-static const RtExecOps interp_ops = {"interp", ie_step, ie_forward, ie_buffer, ie_free};
+static const RtExecOps interp_ops = {"interp",   ie_step,   ie_forward, ie_buffer,
+                                     ie_free,    ie_backward, ie_update, ie_share};
 
 RtExec *rt_exec_interp_new(const IrGraph *g, int max_batch, char *err, size_t errcap)
 {

@@ -4,7 +4,10 @@
  *
  * An executor owns one buffer per IR node of its graph (parameters and
  * optimizer state persist across calls) and runs either the whole step
- * (forward, losses, backward, updates) or the forward part only. A
+ * (forward, losses, backward, updates) or one of its phases (ir_graph_phases):
+ * forward only (evaluation), and — for the baseline schedules, which sum
+ * gradients of several executors before one update — backward and update.
+ * forward, backward, update in turn compute exactly what step does. A
  * cross_entropy node's buffer holds two floats: the mean loss, then the
  * number of rows whose arg-max matched the label.
  */
@@ -21,6 +24,13 @@ typedef struct RtExecOps {
     void (*forward)(RtExec *e, const RtStepArgs *a);
     void *(*buffer)(RtExec *e, int id);
     void (*free)(RtExec *e);
+    /* Optional (NULL: the executor cannot run the baseline schedules). */
+    void (*backward)(RtExec *e, const RtStepArgs *a);   /* after forward, same args */
+    void (*update)(RtExec *e, const RtStepArgs *a);     /* after backward */
+    /* Node id's buffer (a source: parameter, state, input) becomes `mem`,
+     * borrowed: it must outlive the executor and be as large as the
+     * executor's own, which is freed now. Replicas share parameters so. */
+    void (*share)(RtExec *e, int id, void *mem);
 } RtExecOps;
 
 /* Executors embed this as their first member. */
@@ -37,6 +47,13 @@ RtExec *rt_exec_interp_new(const IrGraph *g, int max_batch, char *err, size_t er
 /* Convenience wrappers. */
 static inline void rt_exec_step(RtExec *e, const RtStepArgs *a) { e->ops->step(e, a); }
 static inline void rt_exec_forward(RtExec *e, const RtStepArgs *a) { e->ops->forward(e, a); }
+static inline void rt_exec_backward(RtExec *e, const RtStepArgs *a) { e->ops->backward(e, a); }
+static inline void rt_exec_update(RtExec *e, const RtStepArgs *a) { e->ops->update(e, a); }
+static inline void rt_exec_share(RtExec *e, int id, void *mem) { e->ops->share(e, id, mem); }
+static inline bool rt_exec_has_phases(const RtExec *e)
+{
+    return e->ops->backward && e->ops->update && e->ops->share;
+}
 static inline void *rt_exec_buffer(RtExec *e, int id) { return e->ops->buffer(e, id); }
 static inline void rt_exec_free(RtExec *e)
 {

@@ -58,8 +58,11 @@ RtInterp *rt_interp_new(const IrGraph *g, int max_batch, char *err, size_t errca
     in->max_batch = max_batch;
     in->buf = calloc((size_t)g->n_nodes, sizeof *in->buf);
     in->correct = calloc((size_t)g->n_nodes, sizeof *in->correct);
-    if (!in->buf || !in->correct)
+    in->phase = calloc((size_t)g->n_nodes + 1, 1);
+    in->borrowed = calloc((size_t)g->n_nodes + 1, 1);
+    if (!in->buf || !in->correct || !in->phase || !in->borrowed)
         goto oom;
+    ir_graph_phases(g, in->phase);
     int64_t need = 1;
     for (int i = 0; i < g->n_nodes; i++) {
         int64_t c = interp_count(g, i, max_batch);
@@ -84,8 +87,11 @@ void rt_interp_free(RtInterp *in)
     if (!in)
         return;
     for (int i = 0; in->buf && i < in->g->n_nodes; i++)
-        free(in->buf[i]);
+        if (!in->borrowed || !in->borrowed[i])
+            free(in->buf[i]);
     free(in->buf);
+    free(in->phase);
+    free(in->borrowed);
     free(in->correct);
     free(in->scratch);
     free(in->scratch2);
@@ -96,6 +102,14 @@ void *rt_interp_buffer(RtInterp *in, int id)
 {
     IR_ASSERT(id >= 0 && id < in->g->n_nodes);
     return in->buf[id];
+}
+
+void rt_interp_share(RtInterp *in, int id, void *mem)
+{
+    IR_ASSERT(id >= 0 && id < in->g->n_nodes && !in->borrowed[id]);
+    free(in->buf[id]);
+    in->buf[id] = mem;
+    in->borrowed[id] = 1;
 }
 
 float rt_interp_scalar(RtInterp *in, int id) { return *(float *)rt_interp_buffer(in, id); }
@@ -117,18 +131,22 @@ void interp_dropout_uniforms(float *u, int64_t L, const RtStepArgs *a, int salt)
         u[i] = rt_rng_uniform(&r);
 }
 
-static void run(RtInterp *in, const RtStepArgs *args, bool forward_only)
+/* Runs the nodes whose phase is in the bit set `phases` (1 << IrPhase). */
+static void run(RtInterp *in, const RtStepArgs *args, unsigned phases)
 {
     IR_ASSERT(args->n >= 1 && args->n <= in->max_batch);
     in->args = *args;
-    for (int i = 0; i < in->g->n_nodes; i++) {
-        const IrNode *n = in->g->nodes[i];
-        IrOpKind k = ir_op_info(n->op)->kind;
-        if (forward_only && (k == IR_KIND_BWD || k == IR_KIND_OPT))
-            continue;
-        interp_exec(in, n);
-    }
+    for (int i = 0; i < in->g->n_nodes; i++)
+        if (phases & (1u << in->phase[i]))
+            interp_exec(in, in->g->nodes[i]);
 }
 
-void rt_interp_step(RtInterp *in, const RtStepArgs *args) { run(in, args, false); }
-void rt_interp_forward(RtInterp *in, const RtStepArgs *args) { run(in, args, true); }
+void rt_interp_step(RtInterp *in, const RtStepArgs *args) { run(in, args, ~0u); }
+void rt_interp_forward(RtInterp *in, const RtStepArgs *args)
+{
+    run(in, args, 1u << IR_PHASE_FORWARD);
+}
+void rt_interp_run_phase(RtInterp *in, const RtStepArgs *args, IrPhase phase)
+{
+    run(in, args, 1u << phase);
+}

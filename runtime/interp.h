@@ -50,6 +50,12 @@ void *rt_interp_buffer(RtInterp *in, int id);
 void rt_interp_step(RtInterp *in, const RtStepArgs *args);
 /* Runs forward nodes only (evaluation: no gradients, no updates). */
 void rt_interp_forward(RtInterp *in, const RtStepArgs *args);
+/* Runs the nodes of one IrPhase in order (forward, backward, update in turn
+ * equal one step). */
+void rt_interp_run_phase(RtInterp *in, const RtStepArgs *args, IrPhase phase);
+/* Node id's buffer becomes mem (borrowed, as large as the interpreter's own,
+ * which is freed). */
+void rt_interp_share(RtInterp *in, int id, void *mem);
 
 /* The value of a scalar node (a loss) after a run. */
 float   rt_interp_scalar(RtInterp *in, int id);

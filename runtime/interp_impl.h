@@ -9,6 +9,8 @@ struct RtInterp {
     const IrGraph *g;
     int max_batch;
     void **buf;             /* per node: its value */
+    unsigned char *phase;   /* per node: IrPhase (ir_graph_phases) */
+    unsigned char *borrowed;/* per node: buf was given by rt_interp_share (not ours to free) */
     int64_t *correct;       /* per node: cross_entropy arg-max hits */
     float *scratch;         /* work space, sized for the largest need */
     float *scratch2;
