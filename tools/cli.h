@@ -61,6 +61,50 @@ bool cli_apply_overrides(const CliCmd *cmd, const CliArgs *a, IrGraph *g);
 #include "train.h"
 bool cli_stages(const PassBlocks *bs, RtStageSpec *specs, RtLink **links);
 
+/* ------------------------------------------------ training (train_run.c)
+ * Shared by `lnet train`, `lnet eval`, `lnet build` and the trainers that
+ * `lnet build` links (tools/trainer_main.c), which must rebuild exactly the
+ * graphs the build compiled. */
+
+#define CLI_TRAIN_PIPELINE PASS_LOCAL_PIPELINE ",autodiff,optimizer"
+enum { CLI_MAX_BLOCKS = 64 };
+
+/* The training flags of `lnet train` (terminated by {NULL}). */
+extern const CliOpt cli_train_opts[];
+
+/* Fills o from the training flags cmd declares (not the executor, which
+ * stays NULL: the caller picks it). Prints an error and returns false on a
+ * bad value. */
+bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o);
+
+/* A model compiled for training: the whole graph after CLI_TRAIN_PIPELINE
+ * and the graphs its blocks run, one per block (the whole graph itself when
+ * it has one block; else the split pass's graphs, owned by bs). */
+typedef struct CliTrainModel {
+    Model m;
+    PassBlocks bs;                          /* bs.n == 0 with one block */
+    int n_blocks;
+    const IrGraph *blocks[CLI_MAX_BLOCKS];
+} CliTrainModel;
+
+/* Compiles a->file — or `text` (not NULL: an embedded copy, named a->file in
+ * diagnostics) — with cmd's overrides applied. Errors go to d. tm is always
+ * initialized: free it with cli_train_model_free. */
+bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliTrainModel *tm,
+                     Diag *d);
+void cli_train_model_free(CliTrainModel *tm);
+
+/* A hash of g's code-relevant content (its printed IR minus the `train`
+ * line): a trainer checks that it rebuilt the graphs it was compiled from. */
+uint64_t cli_graph_fingerprint(const IrGraph *g);
+
+/* Trains tm with o (flushing d's warnings first), prints the summary or, for
+ * o->eval_only, every head; returns the exit code. */
+int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts *o, Diag *d);
+
+/* cli_train_model from a->file, then cli_train_exec: `lnet train`/`eval`. */
+int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o);
+
 /* Subcommands. */
 int cmd_check(int argc, char **argv);
 int cmd_ir(int argc, char **argv);
@@ -68,5 +112,6 @@ int cmd_dot(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_build(int argc, char **argv);
 
 #endif

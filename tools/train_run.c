@@ -1,0 +1,254 @@
+/* train_run.c — the training driver shared by `lnet train`, `lnet eval` and
+ * the standalone trainers `lnet build` links: the table of training flags,
+ * compiling a model for training (load, overrides, the training pipeline,
+ * split into per-block graphs), and the run with its printed summary.
+ *
+ * No LLVM here: the caller chooses the executor (the JIT, the interpreter, or
+ * a trainer's linked blocks) through RtTrainOpts.make_exec.
+ */
+#include "cli.h"
+#include "frontend.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const CliOpt cli_train_opts[] = {
+    {"epochs", "N", "total epochs (a resumed run counts the epochs already done)"},
+    {"max-steps", "N", "stop after N steps in total"},
+    {"batch", "B", "batch size"},
+    {"lr", "LR", "base learning rate"},
+    {"optimizer", "OPT", "sgd | adam | adamw"},
+    {"schedule-lr", "S", "constant | warmup | cosine"},
+    {"seed", "S", "seed for initialization, shuffling and dropout"},
+    {"method", "M", "backprop | greedy | chunked | overlap"},
+    {"blocks", "K", "number of blocks"},
+    {"overlap", "W", "overlap window"},
+    {"data-dir", "DIR", "data location (IDX folder, or text file/folder)"},
+    {"train-limit", "N", "use the first N training examples"},
+    {"test-limit", "N", "use the first N test examples (text: validation windows)"},
+    {"eval-every", "N", "also evaluate every N steps"},
+    {"target-accuracy", "A", "stop at the first evaluation whose test accuracy reaches A "
+                             "(a fraction, e.g. 0.88)"},
+    {"log", "FILE", "step log: CSV if FILE ends in .csv, JSON lines otherwise"},
+    {"report", "FILE", "final JSON summary"},
+    {"save", "CKPT", "write a checkpoint at every epoch end (atomically)"},
+    {"resume", "CKPT", "continue from a checkpoint"},
+    {"schedule", "S", "local (one thread per block; default with K > 1) | sequential"},
+    {"queue", "N", "local: activations in flight between neighbouring blocks (default 1)"},
+    {"threads", "N", "OpenBLAS threads (default: environment; local: 1 per worker)"},
+    {"exec", "E", "jit (LLVM-compiled steps, the default) | interp (reference interpreter)"},
+    {"quiet", NULL, "no progress output"},
+    {NULL, NULL, NULL}};
+
+static bool long_opt(const CliCmd *cmd, const CliArgs *a, const char *name, long lo,
+                     int64_t *out)
+{
+    const char *s = cli_get(cmd, a, name);
+    long v;
+    if (!s)
+        return true;
+    if (!cli_int(name, s, lo, 0x7fffffffL, &v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* --schedule, --queue, --threads */
+static bool schedule_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
+{
+    const char *s = cli_get(cmd, a, "schedule");
+    o->local = true;
+    if (s) {
+        o->schedule_explicit = true;
+        if (strcmp(s, "local") != 0 && strcmp(s, "sequential") != 0) {
+            fprintf(stderr, "lnet %s: error: --schedule: unknown schedule '%s' (expected "
+                    "local or sequential)\n", cmd->name, s);
+            return false;
+        }
+        o->local = strcmp(s, "local") == 0;
+    }
+    int64_t q = 1, th = 0;
+    if (!long_opt(cmd, a, "queue", 1, &q) || !long_opt(cmd, a, "threads", 1, &th))
+        return false;
+    o->queue_cap = (int)q;
+    o->blas_threads = (int)th;
+    return true;
+}
+
+bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->log_path = cli_get(cmd, a, "log");
+    o->report_path = cli_get(cmd, a, "report");
+    o->save_path = cli_get(cmd, a, "save");
+    o->resume_path = cli_get(cmd, a, "resume");
+    o->data_dir = cli_get(cmd, a, "data-dir");
+    o->quiet = cli_flag(cmd, a, "quiet");
+    o->progress_tty = isatty(STDOUT_FILENO);
+    o->catch_sigint = true;
+    o->out = stdout;
+    const char *acc = cli_get(cmd, a, "target-accuracy");
+    if (acc && !cli_float("target-accuracy", acc, &o->target_accuracy))
+        return false;
+    if (acc && (o->target_accuracy <= 0 || o->target_accuracy > 1)) {
+        fprintf(stderr, "lnet %s: error: --target-accuracy expects a fraction in (0, 1], got "
+                "'%s'\n", cmd->name, acc);
+        return false;
+    }
+    return schedule_opts(cmd, a, o) && long_opt(cmd, a, "max-steps", 1, &o->max_steps) &&
+           long_opt(cmd, a, "train-limit", 1, &o->train_limit) &&
+           long_opt(cmd, a, "test-limit", 1, &o->test_limit) &&
+           long_opt(cmd, a, "eval-every", 1, &o->eval_every);
+}
+
+/* ------------------------------------------------------------- compile */
+
+bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliTrainModel *tm,
+                     Diag *d)
+{
+    memset(tm, 0, sizeof *tm);
+    if (text)
+        model_load_text(a->file, text, d, &tm->m);
+    else
+        model_load(a->file, d, &tm->m);
+    if (!tm->m.g || !cli_apply_overrides(cmd, a, tm->m.g))
+        return false;
+    PassCtx ctx;
+    model_pass_ctx(&tm->m, &ctx, d);
+    if (!pass_run_pipeline(tm->m.g, CLI_TRAIN_PIPELINE, &ctx))
+        return false;
+    IrGraph *g = tm->m.g;
+    if (g->n_blocks <= 1) {
+        tm->blocks[tm->n_blocks++] = g;
+        return true;
+    }
+    if (g->n_blocks > CLI_MAX_BLOCKS) {
+        diag_error(d, g->local.loc, "%d blocks: at most %d are supported", g->n_blocks,
+                   CLI_MAX_BLOCKS);
+        return false;
+    }
+    if (!pass_split(g, &tm->bs, d))
+        return false;
+    for (int k = 0; k < tm->bs.n; k++)
+        tm->blocks[tm->n_blocks++] = tm->bs.b[k].g;
+    return true;
+}
+
+void cli_train_model_free(CliTrainModel *tm)
+{
+    pass_blocks_fini(&tm->bs);
+    model_free(&tm->m);
+}
+
+/* FNV-1a over the printed IR, without the `train` line (learning rate,
+ * epochs, batch, ... are run-time values that do not change the code). */
+uint64_t cli_graph_fingerprint(const IrGraph *g)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return 0;
+    ir_graph_print(g, f);
+    fclose(f);
+    uint64_t h = 0xcbf29ce484222325ull;
+    bool skip = false, bol = true;
+    for (size_t i = 0; i < len; i++) {
+        if (bol)
+            skip = strncmp(text + i, "train ", 6) == 0;
+        bol = text[i] == '\n';
+        if (!skip)
+            h = (h ^ (unsigned char)text[i]) * 0x100000001b3ull;
+    }
+    free(text);
+    return h;
+}
+
+/* ----------------------------------------------------------------- run */
+
+static void print_summary(const IrGraph *g, const RtTrainResult *r)
+{
+    printf("%s: %lld steps, %.1f s training, %.0f examples/s; ", g->model,
+           (long long)r->steps, r->wall_s, r->samples_per_s);
+    if (r->is_text)
+        printf("validation %.3f bits/byte\n", r->final.loss / 0.6931471805599453);
+    else
+        printf("test loss %.4f, test accuracy %.2f%%\n", r->final.loss,
+               100 * r->final.accuracy);
+}
+
+static void print_heads(const RtTrainResult *r)
+{
+    for (int h = 0; h < r->n_heads; h++) {
+        const RtEval *e = &r->heads[h];
+        if (r->is_text)
+            printf("  %-10s loss %.4f  %.3f bits/byte  (%lld windows)\n", r->head_names[h],
+                   e->loss, e->loss / 0.6931471805599453, (long long)e->examples);
+        else
+            printf("  %-10s loss %.4f  accuracy %.2f%%  (%lld examples)\n", r->head_names[h],
+                   e->loss, 100 * e->accuracy, (long long)e->examples);
+    }
+}
+
+/* Trains the whole graph (one block) or its split blocks. The local schedule
+ * is the default with several blocks, except where blocks share parameters
+ * (overlap), which only the sequential schedule can run. */
+static bool train_blocks(const CliTrainModel *tm, RtTrainOpts *o, RtTrainResult *res,
+                         char *err, size_t errcap)
+{
+    const IrGraph *g = tm->m.g;
+    err[0] = '\0';
+    if (tm->bs.n == 0)
+        return rt_train(g, o, res, err, errcap);
+    RtStageSpec specs[CLI_MAX_BLOCKS];
+    RtLink *links = NULL;
+    if (!cli_stages(&tm->bs, specs, &links)) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    if (o->local && g->local.method == METHOD_OVERLAP && !o->schedule_explicit) {
+        o->local = false;   /* windows share a layer: lockstep */
+        if (!o->quiet)
+            fprintf(stderr, "lnet: note: overlap windows share parameters; using the "
+                    "sequential schedule\n");
+    }
+    bool ok = rt_train_blocks(g, specs, tm->bs.n, o, res, err, errcap);
+    free(links);
+    return ok;
+}
+
+int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts *opts, Diag *d)
+{
+    RtTrainOpts o = *opts;
+    diag_flush(d, stderr);      /* warnings before the training starts */
+    RtTrainResult res;
+    char err[512];
+    if (!train_blocks(tm, &o, &res, err, sizeof err)) {
+        if (err[0])
+            fprintf(stderr, "lnet %s: error: %s\n", cmd->name, err);
+        return EXIT_USER;
+    }
+    if (res.interrupted)
+        fprintf(stderr, "lnet %s: interrupted after step %lld%s\n", cmd->name,
+                (long long)res.steps, o.save_path ? "; checkpoint saved" : "");
+    if (o.eval_only)
+        print_heads(&res);
+    else if (!o.quiet)
+        print_summary(tm->m.g, &res);
+    return EXIT_OK;
+}
+
+int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o)
+{
+    Diag d;
+    diag_init(&d);
+    CliTrainModel tm;
+    int rc = EXIT_USER;
+    if (cli_train_model(cmd, a, NULL, &tm, &d))
+        rc = cli_train_exec(cmd, &tm, o, &d);
+    diag_print(&d, stderr);
+    cli_train_model_free(&tm);
+    diag_fini(&d);
+    return rc;
+}
