@@ -229,8 +229,9 @@ const char *layer_prefix(Lower *L, const char *name)
     for (int i = 0; i < N_BUILTINS; i++) {
         if (strcmp(builtins[i].spec.name, name) != 0)
             continue;
-        char buf[64];
-        snprintf(buf, sizeof buf, "%s_%d", name, L->uses[i]++);
+        char buf[96];
+        snprintf(buf, sizeof buf, "%.32s%s%s_%d", L->prefix ? L->prefix : "",
+                 L->prefix ? "." : "", name, L->uses[i]++);
         return ir_arena_strdup(&L->g->arena, buf);
     }
     IR_ASSERT(!"layer_prefix: not a builtin");

@@ -4,7 +4,8 @@
  * arena; ast.c prints it) → recursion.c (the def call graph must be acyclic)
  * → stmt.c and lower.c (AST → IR: statements; expressions and def calls),
  * with scope.c (name tables), args.c (binding call arguments), builtins.c and
- * layers.c (the builtin functions) and sections.c (train/local).
+ * layers.c (the builtin functions) and sections.c (train/local); head.c calls
+ * a def later, on a value of a graph (custom auxiliary heads).
  * Tests include this header to check the lexer and the parser directly.
  */
 #ifndef LNET_FE_IMPL_H
@@ -186,6 +187,7 @@ typedef struct Lower {
     long work;
     bool too_big;           /* a size limit was hit: stop quietly */
     IrLoc loss_loc, train_loc, local_loc, model_loc;
+    const char *prefix;     /* prepended to parameter names ("head1"), or NULL */
 } Lower;
 
 /* Evaluates an expression in the current scope. */
@@ -209,8 +211,14 @@ int lower_param(Lower *L, const char *prefix, const ParamSpec *ps, IrLoc loc);
  * (a def called many times, or a repeat body, would repeat it). */
 void lower_error(Lower *L, IrLoc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Lowers a whole program into a new graph; NULL after any error. */
-IrGraph *lower_program(const AstProgram *p, const char *model, int file, Diag *d);
+/* Lowers a whole program into a new graph; NULL after any error. With defs
+ * not NULL, the def table (names borrowed from p's arena) is handed to the
+ * caller (scope_fini) instead of being dropped, also after an error. */
+IrGraph *lower_program(const AstProgram *p, const char *model, int file, Diag *d,
+                       Scope *defs);
+/* Runs def's body in a new frame whose parameters are bound to args (one per
+ * parameter; locs: where each came from) and returns its value. */
+Value lower_def_apply(Lower *L, const AstStmt *def, const Value *args, const IrLoc *locs);
 const IrType *lower_type(const Lower *L, int node);
 /* Formats a type into a caller buffer (at least 64 bytes) and returns it. */
 const char *lower_type_str(const Lower *L, int node, char *buf, size_t cap);
@@ -285,6 +293,15 @@ bool fe_init_spec(Lower *L, const AstExpr *e, IrInit *init, float *std);
 
 void section_train(Lower *L, const AstStmt *s);
 void section_local(Lower *L, const AstStmt *s);
+
+/* ------------------------------------------------------------ the model */
+
+/* The parts of a compilation a later def call needs (frontend.h, head.c). */
+struct FeModel {
+    IrArena ast;            /* the AST: def bodies, names */
+    Scope defs;             /* def name -> SYM_DEF, names borrowed from ast */
+    int file;               /* the source's index in the Diag */
+};
 
 /* ------------------------------------------------------------ recursion */
 

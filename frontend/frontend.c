@@ -1,8 +1,10 @@
 /* frontend.c — the frontend's entry points: read a file, compile a source.
  *
- * fe_compile registers the text with the diagnostics sink, parses it into an
- * AST held in a private arena, and lowers the AST only when parsing succeeded
- * (lowering a broken AST would bury the real error under follow-ups).
+ * fe_model_new registers the text with the diagnostics sink, parses it into
+ * an AST held in the model's arena, and lowers the AST only when parsing
+ * succeeded (lowering a broken AST would bury the real error under
+ * follow-ups). The model keeps the AST and the def table, so head.c can call
+ * a def later; fe_compile is the same without keeping them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,24 +26,45 @@ static char *stem(const char *path)
     return s;
 }
 
-IrGraph *fe_compile(const char *filename, const char *text, size_t len, Diag *d)
+FeModel *fe_model_new(const char *filename, const char *text, size_t len, Diag *d,
+                      IrGraph **graph)
 {
-    int file = diag_add_source(d, filename, text, len);
+    FeModel *m = calloc(1, sizeof *m);
+    IR_ASSERT(m);
+    m->file = diag_add_source(d, filename, text, len);
     int errors = d->n_errors;
-    IrArena ast;
-    ir_arena_init(&ast);
-    AstProgram *prog = parse_program(text, len, file, &ast, d);
+    ir_arena_init(&m->ast);
+    scope_init(&m->defs);
+    AstProgram *prog = parse_program(text, len, m->file, &m->ast, d);
     IrGraph *g = NULL;
     if (prog && d->n_errors == errors) {
         char *model = stem(filename);
-        g = lower_program(prog, model, file, d);
+        g = lower_program(prog, model, m->file, d, &m->defs);
         free(model);
     }
-    ir_arena_fini(&ast);
     if (d->n_errors != errors) {
         ir_graph_free(g);
+        fe_model_free(m);
+        *graph = NULL;
         return NULL;
     }
+    *graph = g;
+    return m;
+}
+
+void fe_model_free(FeModel *m)
+{
+    if (!m)
+        return;
+    scope_fini(&m->defs);
+    ir_arena_fini(&m->ast);
+    free(m);
+}
+
+IrGraph *fe_compile(const char *filename, const char *text, size_t len, Diag *d)
+{
+    IrGraph *g;
+    fe_model_free(fe_model_new(filename, text, len, d, &g));
     return g;
 }
 

@@ -204,7 +204,27 @@ static Value lower_name(Lower *L, const AstExpr *e)
     return NONE;
 }
 
-/* Runs a def's body in a new frame holding its bound parameters. */
+Value lower_def_apply(Lower *L, const AstStmt *def, const Value *args, const IrLoc *locs)
+{
+    Scope frame, *outer = L->scope;
+    scope_init(&frame);
+    int i = 0;
+    for (const AstParam *q = def->params; q; q = q->next, i++) {
+        bool fresh;
+        Sym *y = scope_put(&frame, q->name, &fresh);
+        *y = (Sym){.name = q->name, .kind = SYM_VAR, .v = args[i], .loc = locs[i]};
+    }
+    L->scope = &frame;
+    L->call_depth++;
+    lower_stmts(L, def->body);
+    Value r = L->too_big ? NONE : lower_expr(L, def->expr);
+    L->call_depth--;
+    L->scope = outer;
+    scope_fini(&frame);
+    return r;
+}
+
+/* Binds a call's arguments to the def's parameters, then runs the def. */
 static Value call_def(Lower *L, const AstStmt *def, const AstExpr *call)
 {
     if (L->call_depth >= FE_MAX_CALL_DEPTH) {
@@ -219,21 +239,7 @@ static Value call_def(Lower *L, const AstStmt *def, const AstExpr *call)
     Bound b;
     if (!fe_bind(L, &spec, call, &b))
         return NONE;
-    Scope frame, *outer = L->scope;
-    scope_init(&frame);
-    for (int i = 0; i < n; i++) {
-        bool fresh;
-        Sym *y = scope_put(&frame, specs[i].name, &fresh);
-        *y = (Sym){.name = specs[i].name, .kind = SYM_VAR, .v = b.v[i], .loc = b.loc[i]};
-    }
-    L->scope = &frame;
-    L->call_depth++;
-    lower_stmts(L, def->body);
-    Value r = L->too_big ? NONE : lower_expr(L, def->expr);
-    L->call_depth--;
-    L->scope = outer;
-    scope_fini(&frame);
-    return r;
+    return lower_def_apply(L, def, b.v, b.loc);
 }
 
 static Value lower_call(Lower *L, const AstExpr *e)

@@ -2,7 +2,8 @@
  *
  * Each section is a list of `key = value`; keys come from a table (unknown or
  * repeated keys are errors at the key), values are checked at the value and
- * stored in g->train / g->local, which start from ir_*_cfg_default. Numbers
+ * stored in g->train / g->local (local keys with the value's location, for the
+ * passes' messages), which start from ir_*_cfg_default. Numbers
  * are expressions evaluated in the global scope (`batch = 2 * 64`).
  */
 #include <math.h>
@@ -241,8 +242,10 @@ static bool key_method(Lower *L, const AstArg *a)
     static const IrMethod kinds[] = {METHOD_BACKPROP, METHOD_GREEDY, METHOD_CHUNKED,
                                      METHOD_OVERLAP};
     int i = entry_word(L, a, names, 4, "backprop, greedy, chunked or overlap");
-    if (i >= 0)
+    if (i >= 0) {
         L->g->local.method = kinds[i];
+        L->g->local.method_loc = a->value->loc;
+    }
     return i >= 0;
 }
 
@@ -252,6 +255,7 @@ static bool key_blocks(Lower *L, const AstArg *a)
     if (!entry_num(L, a, 1, 1 << 16, true, &v))
         return false;
     L->g->local.blocks = (int)v;
+    L->g->local.blocks_loc = a->value->loc;
     return true;
 }
 
@@ -261,6 +265,7 @@ static bool key_overlap(Lower *L, const AstArg *a)
     if (!entry_num(L, a, 1, 1 << 16, true, &v))
         return false;
     L->g->local.overlap = (int)v;
+    L->g->local.overlap_loc = a->value->loc;
     return true;
 }
 
@@ -280,6 +285,7 @@ static bool key_head(Lower *L, const AstArg *a)
         return false;
     }
     L->g->local.head = ir_arena_strdup(&L->g->arena, y->def->name);
+    L->g->local.head_loc = a->value->loc;
     return true;
 }
 

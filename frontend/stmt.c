@@ -188,7 +188,8 @@ static void collect_defs(Lower *L, const AstProgram *p)
     }
 }
 
-IrGraph *lower_program(const AstProgram *p, const char *model, int file, Diag *d)
+IrGraph *lower_program(const AstProgram *p, const char *model, int file, Diag *d,
+                       Scope *defs)
 {
     Lower L = {.g = ir_graph_new(model), .d = d, .file = file};
     int errors = d->n_errors;
@@ -201,7 +202,10 @@ IrGraph *lower_program(const AstProgram *p, const char *model, int file, Diag *d
         if (L.loss_loc.line == 0 && !L.too_big)
             lower_error(&L, (IrLoc){file, 0, 0}, "no 'loss' statement: a model needs one");
     }
-    scope_fini(&L.defs);
+    if (defs)
+        *defs = L.defs;
+    else
+        scope_fini(&L.defs);
     scope_fini(&L.globals);
     if (d->n_errors != errors) {
         ir_graph_free(L.g);

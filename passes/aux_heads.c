@@ -13,7 +13,9 @@
  * zero, layernorm gain one. The head's loss is named `head<k+1>` (the trainer
  * and its report use that name) and flagged IR_F_LOSS; every head node is
  * flagged IR_F_HEAD and belongs to block k. A head written in the model
- * (`local { head = NAME }`) is built by ctx->build_head instead.
+ * (`local { head = NAME }`) is built by ctx->build_head instead (the tools
+ * set it to the frontend's fe_model_head, which calls the def on the block
+ * output); the task loss is then applied to what it returns.
  *
  * Heads are built at the end of the graph, then moved right after the value
  * they read, so the printed IR reads block by block.
@@ -94,8 +96,10 @@ static int default_head(Head *h, int x, const IrType *logits, Diag *d)
 static int custom_head(Head *h, PassCtx *ctx, int x)
 {
     if (!ctx->build_head) {
-        diag_error(ctx->diag, h->g->local.loc, "custom heads are not supported yet "
-                   "(local { head = %s }); remove it to use the default heads", h->g->local.head);
+        const IrLocalCfg *l = &h->g->local;
+        diag_error(ctx->diag, l->head_loc.line > 0 ? l->head_loc : l->loc, "custom head '%s': "
+                   "this pipeline has no head builder (PassCtx.build_head); remove "
+                   "`head = %s` to use the default heads", l->head, l->head);
         return -1;
     }
     int start = h->g->n_nodes;

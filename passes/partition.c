@@ -216,8 +216,13 @@ static void chunk_dp(const PassPlan *p, const bool *forced, int K)
     free(from);
 }
 
-static IrLoc local_loc(const IrGraph *g)
+/* Where a local { } key was written (key: its location, line 0 when the
+ * file does not set it, e.g. a command-line override); else the section,
+ * else the loss. */
+static IrLoc local_loc(const IrGraph *g, IrLoc key)
 {
+    if (key.line > 0)
+        return key;
     if (g->local.loc.line > 0)
         return g->local.loc;
     return g->loss >= 0 ? g->nodes[g->loss]->loc : IR_LOC_NONE;
@@ -229,13 +234,14 @@ static bool plan_chunked(const IrGraph *g, PassPlan *p, Diag *d)
     bool *forced = forced_ends(g, p, &n_forced);
     int K = g->local.blocks > 0 ? g->local.blocks : (n_forced > 0 ? n_forced + 1 : 2);
     bool ok = true;
+    IrLoc at = local_loc(g, g->local.blocks > 0 ? g->local.blocks_loc : g->local.method_loc);
     if (K > p->n_layers) {
-        diag_error(d, local_loc(g), "cannot split into %d blocks: the model has %d legal cut "
+        diag_error(d, at, "cannot split into %d blocks: the model has %d legal cut "
                    "point%s between its layers, so at most %d block%s", K, p->n_layers - 1,
                    p->n_layers == 2 ? "" : "s", p->n_layers, p->n_layers == 1 ? "" : "s");
         ok = false;
     } else if (n_forced > K - 1) {
-        diag_error(d, local_loc(g), "cannot split into %d blocks: the model declares %d cuts, "
+        diag_error(d, at, "cannot split into %d blocks: the model declares %d cuts, "
                    "which make %d blocks", K, n_forced, n_forced + 1);
         ok = false;
     } else {
@@ -250,8 +256,9 @@ static bool plan_overlap(const IrGraph *g, PassPlan *p, Diag *d)
 {
     int w = g->local.overlap, L = p->n_layers;
     if (w < 2) {
-        diag_error(d, local_loc(g), "overlap window of %d layer%s: a window needs at least 2 "
-                   "layers, since it shares one with its neighbour", w, w == 1 ? "" : "s");
+        diag_error(d, local_loc(g, g->local.overlap_loc), "overlap window of %d layer%s: a "
+                   "window needs at least 2 layers, since it shares one with its neighbour", w,
+                   w == 1 ? "" : "s");
         return false;
     }
     int K = L <= w ? 1 : (L - 1 + w - 2) / (w - 1);
@@ -261,8 +268,9 @@ static bool plan_overlap(const IrGraph *g, PassPlan *p, Diag *d)
         p->last[k] = p->first[k] + w - 1 < L - 1 ? p->first[k] + w - 1 : L - 1;
     }
     if (g->local.blocks > 0 && g->local.blocks != K)
-        diag_warning(d, local_loc(g), "overlap with windows of %d layers makes %d blocks from "
-                     "%d layers; blocks = %d is ignored", w, K, L, g->local.blocks);
+        diag_warning(d, local_loc(g, g->local.blocks_loc), "overlap with windows of %d layers "
+                     "makes %d blocks from %d layers; blocks = %d is ignored", w, K, L,
+                     g->local.blocks);
     return true;
 }
 

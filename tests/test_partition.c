@@ -325,9 +325,35 @@ static void expect_error(const char *src, const char *pipeline, const char *want
 Test(partition, too_many_blocks)
 {
     expect_error(MLP2 "local { method = chunked  blocks = 3 }\n", PASS_LOCAL_PIPELINE,
-                 "t.lnet:5:1: error: cannot split into 3 blocks: the model has 1 legal cut "
+                 "t.lnet:5:36: error: cannot split into 3 blocks: the model has 1 legal cut "
                  "point between its layers, so at most 2 blocks\n"
-                 "local { method = chunked  blocks = 3 }\n^\n");
+                 "local { method = chunked  blocks = 3 }\n"
+                 "                                   ^\n");
+}
+
+Test(partition, default_block_count_points_at_the_method)
+{
+    /* chunked without `blocks` means 2, which a one-layer model cannot have */
+    expect_error("input x : f32[4]\nlabel y : class[2]\nloss cross_entropy(dense(x, 2), y)\n"
+                 "local { method = chunked }\n", PASS_LOCAL_PIPELINE,
+                 "t.lnet:4:18: error: cannot split into 2 blocks: the model has 0 legal cut "
+                 "points between its layers, so at most 1 block\n"
+                 "local { method = chunked }\n"
+                 "                 ^\n");
+}
+
+Test(partition, ignored_blocks_warning_points_at_the_value)
+{
+    Model m;
+    load_src(&m, "t.lnet", MLP2 "local { method = overlap  blocks = 5 }\n");
+    cr_expect(run(&m, PASS_LOCAL_PIPELINE));
+    char *got = diag_text(&m.d);
+    cr_expect_str_eq(got, "t.lnet:5:36: warning: overlap with windows of 2 layers makes 1 "
+                     "blocks from 2 layers; blocks = 5 is ignored\n"
+                     "local { method = overlap  blocks = 5 }\n"
+                     "                                   ^\n");
+    free(got);
+    unload(&m);
 }
 
 Test(partition, cut_inside_a_residual_block)
@@ -353,16 +379,18 @@ Test(partition, more_cuts_than_blocks)
                  "h = relu(dense(x, 3))\ncut h\nh = relu(dense(h, 3))\ncut h\n"
                  "loss cross_entropy(dense(h, 2), y)\nlocal { method = chunked  blocks = 2 }\n",
                  PASS_LOCAL_PIPELINE,
-                 "t.lnet:8:1: error: cannot split into 2 blocks: the model declares 2 cuts, "
-                 "which make 3 blocks\nlocal { method = chunked  blocks = 2 }\n^\n");
+                 "t.lnet:8:36: error: cannot split into 2 blocks: the model declares 2 cuts, "
+                 "which make 3 blocks\nlocal { method = chunked  blocks = 2 }\n"
+                 "                                   ^\n");
 }
 
 Test(partition, overlap_window_of_one)
 {
     expect_error(MLP2 "local { method = overlap  overlap = 1 }\n", PASS_LOCAL_PIPELINE,
-                 "t.lnet:5:1: error: overlap window of 1 layer: a window needs at least 2 "
+                 "t.lnet:5:37: error: overlap window of 1 layer: a window needs at least 2 "
                  "layers, since it shares one with its neighbour\n"
-                 "local { method = overlap  overlap = 1 }\n^\n");
+                 "local { method = overlap  overlap = 1 }\n"
+                 "                                    ^\n");
 }
 
 Test(partition, custom_head_without_a_builder)
@@ -371,9 +399,10 @@ Test(partition, custom_head_without_a_builder)
                  "h = relu(dense(x, 3))\nloss cross_entropy(dense(h, 2), y)\n"
                  "local { method = greedy  head = aux }\n",
                  PASS_LOCAL_PIPELINE,
-                 "t.lnet:6:1: error: custom heads are not supported yet (local { head = aux }); "
-                 "remove it to use the default heads\n"
-                 "local { method = greedy  head = aux }\n^\n");
+                 "t.lnet:6:33: error: custom head 'aux': this pipeline has no head builder "
+                 "(PassCtx.build_head); remove `head = aux` to use the default heads\n"
+                 "local { method = greedy  head = aux }\n"
+                 "                                ^\n");
 }
 
 Test(partition, no_default_head_for_the_kind)

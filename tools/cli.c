@@ -129,21 +129,50 @@ bool cli_float(const char *opt, const char *s, double *out)
     return true;
 }
 
+/* Compiles m->text (len bytes), keeping the frontend's state for custom heads. */
+static bool model_compile(const char *name, size_t len, Diag *d, Model *m)
+{
+    m->fe = fe_model_new(name, m->text, len, d, &m->g);
+    return m->g != NULL;
+}
+
 bool model_load(const char *path, Diag *d, Model *m)
 {
     size_t len;
-    m->g = NULL;
+    *m = (Model){0};
     m->text = fe_read_file(path, &len, d);
-    if (!m->text)
-        return false;
-    m->g = fe_compile(path, m->text, len, d);
-    return m->g != NULL;
+    return m->text && model_compile(path, len, d, m);
+}
+
+bool model_load_text(const char *name, const char *text, Diag *d, Model *m)
+{
+    size_t len = strlen(text);
+    *m = (Model){0};
+    m->text = malloc(len + 1);
+    IR_ASSERT(m->text);
+    memcpy(m->text, text, len + 1);
+    return model_compile(name, len, d, m);
 }
 
 void model_free(Model *m)
 {
     ir_graph_free(m->g);
+    fe_model_free(m->fe);
     free(m->text);
-    m->g = NULL;
-    m->text = NULL;
+    *m = (Model){0};
+}
+
+/* PassCtx.build_head over the frontend: head_ctx is the model's FeModel. */
+static IrNode *build_head(void *fe, IrGraph *g, int input, int block, Diag *d)
+{
+    return fe_model_head(fe, g, input, block, d);
+}
+
+void model_pass_ctx(const Model *m, PassCtx *ctx, Diag *d)
+{
+    pass_ctx_init(ctx, d);
+    if (m->fe) {
+        ctx->build_head = build_head;
+        ctx->head_ctx = m->fe;
+    }
 }

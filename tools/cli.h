@@ -5,6 +5,7 @@
 #ifndef LNET_CLI_H
 #define LNET_CLI_H
 
+#include "frontend.h"
 #include "ir.h"
 #include "passes.h"
 
@@ -42,15 +43,23 @@ bool cli_flag(const CliCmd *cmd, const CliArgs *a, const char *name);
 bool cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 bool cli_float(const char *opt, const char *s, double *out);
 
-/* Reads and compiles a model file. The returned graph and the source text
- * (kept alive for diagnostics in d) are owned by the caller: model_free. */
+/* Reads and compiles a model file. The returned graph, the source text (kept
+ * alive for diagnostics in d) and the frontend's state (for the model's
+ * custom heads) are owned by the caller: model_free. */
 typedef struct Model {
     IrGraph *g;
     char *text;
+    FeModel *fe;
 } Model;
 
 bool model_load(const char *path, Diag *d, Model *m);
+/* model_load from a copy of text, named `name` in diagnostics. */
+bool model_load_text(const char *name, const char *text, Diag *d, Model *m);
 void model_free(Model *m);
+/* pass_ctx_init(ctx, d) for a pipeline over m's graph (or a graph made from
+ * it), with aux-heads building m's `local { head = NAME }` through the
+ * frontend. Every command that runs aux-heads gets its PassCtx here. */
+void model_pass_ctx(const Model *m, PassCtx *ctx, Diag *d);
 
 /* Applies the --method/--blocks/--overlap/--epochs/--batch/--lr/... overrides
  * that a subcommand accepts to the graph's train and local sections. */

@@ -84,7 +84,7 @@ int cmd_check(int argc, char **argv)
     int rc = front(&check_cmd, argc, argv, &a, &d, &m);
     if (rc < 0) {
         PassCtx ctx;
-        pass_ctx_init(&ctx, &d);
+        model_pass_ctx(&m, &ctx, &d);
         rc = pass_run_pipeline(m.g, PASS_DEFAULT_PIPELINE, &ctx) ? EXIT_OK : EXIT_USER;
         diag_print(&d, stderr);
         if (rc == EXIT_OK)
@@ -147,7 +147,7 @@ static int run_ir(const CliCmd *cmd, int argc, char **argv, bool dot)
     int rc = front(cmd, argc, argv, &a, &d, &m);
     if (rc < 0) {
         PassCtx ctx;
-        pass_ctx_init(&ctx, &d);
+        model_pass_ctx(&m, &ctx, &d);
         const char *pipe = cli_get(cmd, &a, "passes");
         if (!dot) {
             ctx.print_after = cli_get(cmd, &a, "print-after");

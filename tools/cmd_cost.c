@@ -78,7 +78,7 @@ int cmd_cost(int argc, char **argv)
     int rc = EXIT_USER;
     if (model_load(a.file, &d, &m) && cli_apply_overrides(&cost_cmd, &a, m.g)) {
         PassCtx ctx;
-        pass_ctx_init(&ctx, &d);
+        model_pass_ctx(&m, &ctx, &d);
         if (pass_run_pipeline(m.g, PASS_LOCAL_PIPELINE ",autodiff", &ctx)) {
             PassCost c;
             pass_cost(m.g, &c);

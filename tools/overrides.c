@@ -47,6 +47,7 @@ static bool section_enums(const CliCmd *c, const CliArgs *a, IrGraph *g)
         if (!enum_value("method", s, method_name, METHOD_COUNT, &v))
             return false;
         g->local.method = (IrMethod)v;
+        g->local.method_loc = IR_LOC_NONE;     /* not the file's value any more */
     }
     if ((s = cli_get(c, a, "optimizer"))) {
         if (!enum_value("optimizer", s, optimizer_name, OPT_COUNT, &v))
@@ -65,6 +66,10 @@ bool cli_apply_overrides(const CliCmd *c, const CliArgs *a, IrGraph *g)
 {
     if (!section_enums(c, a, g))
         return false;
+    if (cli_get(c, a, "blocks"))
+        g->local.blocks_loc = IR_LOC_NONE;
+    if (cli_get(c, a, "overlap"))
+        g->local.overlap_loc = IR_LOC_NONE;
     if (!int_opt(c, a, "blocks", 1, 4096, &g->local.blocks) ||
         !int_opt(c, a, "overlap", 2, 4096, &g->local.overlap) ||
         !int_opt(c, a, "epochs", 1, 1000000, &g->train.epochs) ||
