@@ -56,7 +56,8 @@ static void make_cmd(Trainer *t, const char *prog)
             continue;
         const char *v = fixed_value(o.name);
         if (v && nh < 8) {
-            snprintf(t->help[nh], sizeof t->help[nh], "fixed at build time: %s", v);
+            snprintf(t->help[nh], sizeof t->help[nh], "fixed at build time: %s",
+                     *v ? v : "the model's default");
             o.help = t->help[nh++];
         }
         t->opts[n++] = o;
@@ -112,22 +113,23 @@ static bool check_args(const Trainer *t, int argc, char **argv)
     return true;
 }
 
-/* The fixed flags: a different value is an error; then every fixed value is
- * applied, exactly as `lnet build` applied it. */
+/* The fixed flags: a different value is an error (numbers compare by value);
+ * then every fixed value is applied, exactly as `lnet build` applied it. An
+ * empty value is the model's default: the flag may not be given at all. */
 static bool apply_fixed(const Trainer *t, CliArgs *a)
 {
     for (int k = 0; t->opts[k].name; k++) {
-        const char *v = fixed_value(t->opts[k].name);
+        const char *v = fixed_value(t->opts[k].name), *got = a->val[k];
         if (!v)
             continue;
-        if (a->val[k] && strcmp(a->val[k], v) != 0 &&
-            !(atol(a->val[k]) == atol(v) && atol(v) != 0)) {
+        bool same = !got || strcmp(got, v) == 0 || (*v && atol(v) && atol(got) == atol(v));
+        if (!same) {
             fprintf(stderr, "%s: error: --%s is fixed at build time to '%s' (got '%s'); "
-                    "rebuild with 'lnet build --%s %s'\n", t->prog, t->opts[k].name, v,
-                    a->val[k], t->opts[k].name, a->val[k]);
+                    "rebuild with 'lnet build --%s %s'\n", t->prog, t->opts[k].name,
+                    *v ? v : "the model's default", got, t->opts[k].name, got);
             return false;
         }
-        a->val[k] = v;
+        a->val[k] = *v ? v : NULL;
     }
     return true;
 }
