@@ -158,6 +158,23 @@ static void write_eval(FILE *f, const Trainer *t, const RtEval *e)
     fprintf(f, ",\"test_accuracy\":%.6g,\"examples\":%lld}", e->accuracy, (long long)e->examples);
 }
 
+static const char *schedule_name(const Trainer *t)
+{
+    switch (t->o->baseline) {
+    case RT_BASELINE_DATA_PARALLEL: return "data-parallel";
+    case RT_BASELINE_PIPELINE:      return "pipeline";
+    default:                        return t->o->local && t->K > 1 ? "local" : "sequential";
+    }
+}
+
+/* Threads that train: the schedule's workers, else OpenBLAS's. */
+static int thread_count(const Trainer *t)
+{
+    if (t->n_workers > 0)
+        return t->n_workers;
+    return t->o->local && t->K > 1 ? t->K : openblas_get_num_threads();
+}
+
 bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t errcap)
 {
     const char *path = t->o->report_path;
@@ -174,13 +191,15 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
     fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"%s\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
                "\"threads\":%d,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
                "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",
-            t->K > 1 || g->n_blocks > 1 ? ir_method_name(g->local.method) : "backprop",
-            t->K, t->o->local && t->K > 1 ? "local" : "sequential",
-            t->ex[0]->ops->name, res->compile_ms,
-            t->o->local && t->K > 1 ? t->K : openblas_get_num_threads(), t->feed.batch,
+            (t->K > 1 || g->n_blocks > 1) && t->o->baseline == RT_BASELINE_NONE
+                ? ir_method_name(g->local.method) : "backprop",
+            t->K, schedule_name(t), t->ex[0]->ops->name, res->compile_ms, thread_count(t),
+            t->feed.batch,
             res->epochs_done, (long long)res->steps, res->wall_s, res->samples_per_s,
             (long long)rt_peak_rss_bytes());
     write_eval(f, t, &t->eval[0]);
+    if (t->o->baseline == RT_BASELINE_PIPELINE)
+        fprintf(f, ",\"microbatches\":%d", t->o->microbatches);
     fputs(",\"heads\":[", f);
     for (int h = 0; h < t->n_heads; h++) {
         fprintf(f, "%s{\"name\":", h ? "," : "");

@@ -73,6 +73,17 @@ float rt_lr_at(const Trainer *t, int64_t step)
     return rk_lr_at(map[c->schedule], c->lr, step, c->warmup, t->total_steps);
 }
 
+bool rt_check_loss(const Trainer *t, int h, int k, int64_t step, float l, char *err,
+                   size_t errcap)
+{
+    if (isfinite(l))
+        return true;
+    snprintf(err, errcap, "loss '%s' (block %d) is %s at step %lld; stopping — the "
+             "last checkpoint, if any, is kept", rt_head_name(t, h), k + 1,
+             isnan(l) ? "NaN" : "infinite", (long long)step + 1);
+    return false;
+}
+
 bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap)
 {
     Stage *s = &t->st[k];
@@ -82,14 +93,9 @@ bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, si
     for (int h = 0; h < t->n_heads; h++) {
         if (t->heads[h].stage != k)
             continue;
-        float l = rt_exec_scalar(s->ex, t->heads[h].node);
-        losses[h] = l;
-        if (!isfinite(l)) {
-            snprintf(err, errcap, "loss '%s' (block %d) is %s at step %lld; stopping — the "
-                     "last checkpoint, if any, is kept", rt_head_name(t, h), k + 1,
-                     isnan(l) ? "NaN" : "infinite", (long long)step + 1);
+        losses[h] = rt_exec_scalar(s->ex, t->heads[h].node);
+        if (!rt_check_loss(t, h, k, step, losses[h], err, errcap))
             return false;
-        }
     }
     return true;
 }
@@ -164,6 +170,24 @@ static void evaluate(Trainer *t)
     }
 }
 
+/* The batch in the blocks' buffers through every block, by the schedule. */
+static bool run_blocks(Trainer *t, char *err, size_t errcap)
+{
+    switch (t->o->baseline) {
+    case RT_BASELINE_DATA_PARALLEL:
+        return rt_dp_step(t, t->c.step, t->loss, err, errcap);
+    case RT_BASELINE_PIPELINE:
+        return rt_gpipe_step(t, t->c.step, t->loss, err, errcap);
+    default:
+        for (int k = 0; k < t->K; k++) {
+            pull_links(t, k, t->feed.batch);
+            if (!rt_stage_step(t, k, t->c.step, t->loss, err, errcap))
+                return false;
+        }
+        return true;
+    }
+}
+
 /* One lockstep step of every block on the next batch. */
 static bool step(Trainer *t, char *err, size_t errcap)
 {
@@ -174,11 +198,8 @@ static bool step(Trainer *t, char *err, size_t errcap)
     spread_labels(t, y, f->batch);
     t->lr = rt_lr_at(t, t->c.step);
     double t0 = now_s();
-    for (int k = 0; k < t->K; k++) {
-        pull_links(t, k, f->batch);
-        if (!rt_stage_step(t, k, t->c.step, t->loss, err, errcap))
-            return false;
-    }
+    if (!run_blocks(t, err, errcap))
+        return false;
     t->train_s += now_s() - t0;
     t->c.step++;
     t->c.step_in_epoch++;
@@ -256,10 +277,15 @@ static bool train_local(Trainer *t, char *err, size_t errcap)
     return true;
 }
 
+/* The local schedule's threads run the blocks (else: steps from this thread). */
+static bool uses_local(const Trainer *t)
+{
+    return t->o->local && t->K > 1 && t->o->baseline == RT_BASELINE_NONE;
+}
+
 static bool run_epoch(Trainer *t, char *err, size_t errcap)
 {
-    bool ok = t->o->local && t->K > 1 ? train_local(t, err, errcap)
-                                       : train_sequential(t, err, errcap);
+    bool ok = uses_local(t) ? train_local(t, err, errcap) : train_sequential(t, err, errcap);
     if (!ok)
         return false;
     if (t->c.step_in_epoch >= t->steps_per_epoch) {
@@ -270,6 +296,13 @@ static bool run_epoch(Trainer *t, char *err, size_t errcap)
     t->evaluated = true;
     rt_progress(t, true);
     return save(t, err, errcap);
+}
+
+RtExec *rt_make_exec(const Trainer *t, const IrGraph *g, int max_batch, char *err,
+                     size_t errcap)
+{
+    return t->o->make_exec ? t->o->make_exec(g, max_batch, t->o->exec_ctx, err, errcap)
+                           : rt_exec_interp_new(g, max_batch, err, errcap);
 }
 
 static bool make_stage(Trainer *t, int k, const RtStageSpec *spec, char *err, size_t errcap)
@@ -293,8 +326,7 @@ static bool make_stage(Trainer *t, int k, const RtStageSpec *spec, char *err, si
         s->link_bytes[i] = value_bytes(spec->g, l->node, t->feed.batch);
         s->payload += s->link_bytes[i];
     }
-    s->ex = t->o->make_exec ? t->o->make_exec(spec->g, t->feed.batch, t->o->exec_ctx, err, errcap)
-                            : rt_exec_interp_new(spec->g, t->feed.batch, err, errcap);
+    s->ex = rt_make_exec(t, spec->g, t->feed.batch, err, errcap);
     if (!s->ex)
         return false;
     t->ex[k] = s->ex;
@@ -324,7 +356,11 @@ static bool setup(Trainer *t, const RtStageSpec *specs, char *err, size_t errcap
     if (t->o->max_steps > 0 && t->o->max_steps < t->total_steps)
         t->total_steps = t->o->max_steps;
     collect_heads(t);
-    if (t->o->local && t->K > 1 && !rt_pipeline_init(t, err, errcap))
+    if (uses_local(t) && !rt_pipeline_init(t, err, errcap))
+        return false;
+    if (t->o->baseline == RT_BASELINE_DATA_PARALLEL && !rt_dp_init(t, err, errcap))
+        return false;
+    if (t->o->baseline == RT_BASELINE_PIPELINE && !rt_gpipe_init(t, err, errcap))
         return false;
     return rt_log_open(t, err, errcap);
 }
@@ -332,8 +368,10 @@ static bool setup(Trainer *t, const RtStageSpec *specs, char *err, size_t errcap
 static void teardown(Trainer *t)
 {
     rt_log_close(t);
-    if (t->o->local && t->K > 1)
+    if (uses_local(t))
         rt_pipeline_fini(t);
+    rt_dp_fini(t);
+    rt_gpipe_fini(t);
     for (int k = 0; k < t->K; k++) {
         rt_exec_free(t->st[k].ex);
         free(t->st[k].link_bytes);
@@ -363,7 +401,7 @@ static void fill_result(Trainer *t, RtTrainResult *res)
     res->reached = t->reached;
     res->reached_s = t->reached_s;
     res->reached_step = t->reached_step;
-    res->n_workers = t->o->local && t->K > 1 ? t->K : 0;
+    res->n_workers = uses_local(t) ? t->K : t->n_workers;
     for (int k = 0; k < res->n_workers && k < 64; k++)
         res->workers[k] = t->ws[k];
 }

@@ -21,6 +21,14 @@
 typedef RtExec *(*RtExecFactory)(const IrGraph *g, int max_batch, void *ctx, char *err,
                                  size_t errcap);
 
+/* The backprop baselines (data-parallel and pipeline schedules), which run a
+ * whole backprop graph instead of local blocks; see docs/architecture.md. */
+typedef enum {
+    RT_BASELINE_NONE,           /* the blocks' own schedule: local or sequential */
+    RT_BASELINE_DATA_PARALLEL,  /* one backprop graph, `replicas` threads on batch slices */
+    RT_BASELINE_PIPELINE,       /* backprop stages (GPipe), `microbatches` per batch */
+} RtBaseline;
+
 typedef struct RtTrainOpts {
     RtExecFactory make_exec;    /* NULL: reference interpreter */
     void *exec_ctx;
@@ -39,6 +47,9 @@ typedef struct RtTrainOpts {
     bool schedule_explicit;     /* the user chose the schedule */
     bool catch_sigint;          /* Ctrl-C: finish the step, evaluate, save, stop */
     double target_accuracy;     /* stop at the first evaluation reaching it (0: off) */
+    RtBaseline baseline;        /* NONE: `local` picks the schedule */
+    int replicas;               /* data-parallel: replicas, one thread each (divides batch) */
+    int microbatches;           /* pipeline: micro-batches per batch (divides batch) */
     int queue_cap;              /* local: activations in flight between neighbours (>= 1) */
     int blas_threads;           /* OpenBLAS threads (0: leave as set by the environment) */
     bool progress_tty;          /* redraw one progress line (a terminal) */

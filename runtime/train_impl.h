@@ -50,6 +50,10 @@ typedef struct Trainer {
     double last_progress_s;
     FILE *log;
     bool log_csv;
+    /* the baseline schedules (RtTrainOpts.baseline) */
+    struct RtDp *dp;                /* dataparallel.c */
+    struct RtGpipe *gp;             /* gpipe.c */
+    int n_workers;                  /* ws[] entries filled by the schedule (0: none) */
     /* the local schedule */
     RtQueue q[RT_MAX_STAGES];       /* q[k] feeds block k */
     RtWorkerStats ws[RT_MAX_STAGES];
@@ -83,6 +87,48 @@ float rt_lr_at(const Trainer *t, int64_t step);
 double rt_train_elapsed(const Trainer *t);
 /* Ctrl-C was pressed during this run. */
 bool rt_interrupted(void);
+/* train.c: a new executor for g (RtTrainOpts.make_exec, else the interpreter). */
+RtExec *rt_make_exec(const Trainer *t, const IrGraph *g, int max_batch, char *err,
+                     size_t errcap);
+/* train.c: false (with err) when loss l of head h, block k, is not finite. */
+bool rt_check_loss(const Trainer *t, int h, int k, int64_t step, float l, char *err,
+                   size_t errcap);
+
+/* The dropout seed of part p of a batch (a data-parallel replica, a pipeline
+ * micro-batch): part 0 keeps the run's seed, so one part is plain backprop. */
+static inline uint64_t rt_part_seed(uint64_t seed, int p)
+{
+    return p ? seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)p) : seed;
+}
+
+/* The parameter gradients of a graph as one index space (dataparallel.c). */
+typedef struct RtGrads {
+    int n;                  /* parameters with a gradient */
+    int *node;              /* their gradient nodes */
+    int64_t *start;         /* n + 1 prefix sums of their element counts */
+} RtGrads;
+
+bool rt_grads_init(RtGrads *gr, const IrGraph *g);
+void rt_grads_fini(RtGrads *gr);
+/* Over elements [lo, hi) of the space: e[0]'s gradients become the sum of
+ * e[0..n)'s, added in that order, times scale (deterministic, and the same
+ * whatever the split of the range between threads). */
+void rt_grads_reduce(const RtGrads *gr, RtExec *const *e, int n, float scale, int64_t lo,
+                     int64_t hi);
+
+/* dataparallel.c: RtTrainOpts.replicas copies of the one backprop graph
+ * (block 0, whose executor is replica 0), one thread each. rt_dp_step runs
+ * the batch already in block 0's input and label buffers. */
+bool rt_dp_init(Trainer *t, char *err, size_t errcap);
+bool rt_dp_step(Trainer *t, int64_t step, float *losses, char *err, size_t errcap);
+void rt_dp_fini(Trainer *t);
+/* gpipe.c: the K blocks are stages of one backprop graph (links carry the
+ * activation forward and its gradient back); RtTrainOpts.microbatches per
+ * batch, one thread per stage, one update per batch. */
+bool rt_gpipe_init(Trainer *t, char *err, size_t errcap);
+bool rt_gpipe_step(Trainer *t, int64_t step, float *losses, char *err, size_t errcap);
+void rt_gpipe_fini(Trainer *t);
+
 /* pipeline.c: trains batches [c.step_in_epoch, end) of the current epoch
  * with one thread per block; false with t->err on failure. */
 bool rt_pipeline_epoch(Trainer *t, int64_t end);

@@ -1,0 +1,299 @@
+/* dataparallel.c — the data-parallel backprop baseline: N replicas of the
+ * whole backprop graph, each on its own thread and its own slice of the
+ * batch, their gradients summed before one update.
+ *
+ * Replica 0 is block 0's executor (room for the full batch, so evaluation
+ * and checkpoints work unchanged); replicas 1..N-1 are sized for a slice and
+ * share replica 0's parameter and optimizer-state buffers (RtExecOps.share),
+ * which nobody writes while gradients are computed. One step, with the main
+ * thread as replica 0 and three barriers:
+ *
+ *   every replica r copies slice r of the batch (replica 0's is in place)
+ *   and runs forward + backward on its B/N examples     — barrier
+ *   every thread sums 1/N of the gradient elements over the replicas, in
+ *   replica order, scaled by 1/N (each replica's loss is a mean over its
+ *   slice), into replica 0's gradients                  — barrier
+ *   replica 0 runs the update phase (clipping included); the loss is the
+ *   mean of the replicas' losses.
+ *
+ * Every sum has a fixed order, so a run is deterministic, and it equals plain
+ * backprop up to float summation order. Dropout masks differ per replica
+ * (rt_part_seed), as they would across the rows of one batch.
+ */
+#include "train_impl.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RT_MAX_REPLICAS 64
+
+typedef struct RtDp RtDp;
+
+typedef struct {
+    RtDp *dp;
+    int r;
+} Replica;
+
+struct RtDp {
+    Trainer *t;
+    int n, slice;                   /* replicas; examples per replica */
+    RtExec *rep[RT_MAX_REPLICAS];   /* rep[0] is t->st[0].ex (borrowed) */
+    RtGrads grads;
+    RtStepArgs args;                /* of the step in progress (n = slice) */
+    pthread_barrier_t bar;
+    bool barrier_ready, quit;
+    pthread_mutex_t mu;             /* the start gate: threads wait until every one runs */
+    pthread_cond_t gate;
+    bool open;
+    int started;                    /* worker threads running (replicas 1..) */
+    pthread_t th[RT_MAX_REPLICAS];
+    Replica who[RT_MAX_REPLICAS];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------- gradients */
+
+bool rt_grads_init(RtGrads *gr, const IrGraph *g)
+{
+    memset(gr, 0, sizeof *gr);
+    gr->node = malloc((size_t)(g->n_nodes + 1) * sizeof *gr->node);
+    gr->start = calloc((size_t)(g->n_nodes + 1), sizeof *gr->start);
+    if (!gr->node || !gr->start)
+        return false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *p = g->nodes[i];
+        if (p->op != IR_OP_PARAM || p->grad < 0)
+            continue;
+        gr->node[gr->n] = p->grad;
+        gr->start[gr->n + 1] = gr->start[gr->n] + ir_type_numel(&p->type);
+        gr->n++;
+    }
+    return true;
+}
+
+void rt_grads_fini(RtGrads *gr)
+{
+    free(gr->node);
+    free(gr->start);
+    memset(gr, 0, sizeof *gr);
+}
+
+void rt_grads_reduce(const RtGrads *gr, RtExec *const *e, int n, float scale, int64_t lo,
+                     int64_t hi)
+{
+    for (int j = 0; j < gr->n && lo < hi; j++) {
+        int64_t a = gr->start[j], b = gr->start[j + 1];
+        if (b <= lo || a >= hi)
+            continue;
+        int64_t from = (lo > a ? lo : a) - a, to = (hi < b ? hi : b) - a;
+        float *g0 = rt_exec_buffer(e[0], gr->node[j]);
+        for (int r = 1; r < n; r++) {
+            const float *gq = rt_exec_buffer(e[r], gr->node[j]);
+            for (int64_t i = from; i < to; i++)
+                g0[i] += gq[i];
+        }
+        if (scale != 1.0f)
+            for (int64_t i = from; i < to; i++)
+                g0[i] *= scale;
+    }
+}
+
+/* ------------------------------------------------------------ one step */
+
+/* Replica r: its slice of the batch, then forward and backward. */
+static void replica_grad(RtDp *dp, int r)
+{
+    Trainer *t = dp->t;
+    const Stage *s = &t->st[0];
+    RtExec *e = dp->rep[r];
+    if (r > 0) {
+        size_t xb = (size_t)(dp->slice * s->x_elems) * 4, yb = (size_t)(dp->slice * s->y_elems) * 4;
+        unsigned char *x0 = rt_exec_buffer(dp->rep[0], s->spec.in_x);
+        memcpy(rt_exec_buffer(e, s->spec.in_x), x0 + (size_t)r * xb, xb);
+        if (s->spec.in_y >= 0) {
+            unsigned char *y0 = rt_exec_buffer(dp->rep[0], s->spec.in_y);
+            memcpy(rt_exec_buffer(e, s->spec.in_y), y0 + (size_t)r * yb, yb);
+        }
+    }
+    RtStepArgs a = dp->args;
+    a.seed = rt_part_seed(a.seed, r);
+    rt_exec_forward(e, &a);
+    rt_exec_backward(e, &a);
+}
+
+/* Thread r's share of the gradient reduction. */
+static void replica_reduce(RtDp *dp, int r)
+{
+    int64_t total = dp->grads.start[dp->grads.n];
+    int64_t lo = total * r / dp->n, hi = total * (r + 1) / dp->n;
+    rt_grads_reduce(&dp->grads, dp->rep, dp->n, 1.0f / (float)dp->n, lo, hi);
+}
+
+/* One replica's part of a step between the barriers; false once told to quit. */
+static bool replica_round(RtDp *dp, int r)
+{
+    RtWorkerStats *ws = &dp->t->ws[r];
+    double t0 = now_s();
+    pthread_barrier_wait(&dp->bar);
+    if (dp->quit)
+        return false;
+    double t1 = now_s();
+    replica_grad(dp, r);
+    double t2 = now_s();
+    pthread_barrier_wait(&dp->bar);
+    double t3 = now_s();
+    replica_reduce(dp, r);
+    double t4 = now_s();
+    pthread_barrier_wait(&dp->bar);
+    ws->wait_in_s += (t1 - t0) + (t3 - t2) + (now_s() - t4);
+    ws->busy_s += (t2 - t1) + (t4 - t3);
+    ws->steps++;
+    return true;
+}
+
+static void *replica_main(void *arg)
+{
+    Replica *w = arg;
+    RtDp *dp = w->dp;
+    pthread_mutex_lock(&dp->mu);
+    while (!dp->open && !dp->quit)
+        pthread_cond_wait(&dp->gate, &dp->mu);
+    bool run = dp->open;
+    pthread_mutex_unlock(&dp->mu);
+    while (run && replica_round(dp, w->r))
+        ;
+    return NULL;
+}
+
+bool rt_dp_step(Trainer *t, int64_t step, float *losses, char *err, size_t errcap)
+{
+    RtDp *dp = t->dp;
+    dp->args = (RtStepArgs){.n = dp->slice, .lr = rt_lr_at(t, step), .step = step + 1,
+                            .seed = t->c.seed, .train = true};
+    replica_round(dp, 0);
+    rt_exec_update(dp->rep[0], &dp->args);
+    for (int h = 0; h < t->n_heads; h++) {
+        float sum = 0;
+        for (int r = 0; r < dp->n; r++)
+            sum += rt_exec_scalar(dp->rep[r], t->heads[h].node);
+        losses[h] = sum / (float)dp->n;
+        if (!rt_check_loss(t, h, 0, step, losses[h], err, errcap))
+            return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------- set-up */
+
+/* Replica r: a new executor whose parameters and states are replica 0's. */
+static bool make_replica(RtDp *dp, int r, char *err, size_t errcap)
+{
+    const IrGraph *g = dp->t->st[0].spec.g;
+    if (!(dp->rep[r] = rt_make_exec(dp->t, g, dp->slice, err, errcap)))
+        return false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        IrOp op = g->nodes[i]->op;
+        if (op == IR_OP_PARAM || op == IR_OP_STATE)
+            rt_exec_share(dp->rep[r], i, rt_exec_buffer(dp->rep[0], i));
+    }
+    return true;
+}
+
+static bool check_request(const Trainer *t, int n, char *err, size_t errcap)
+{
+    int batch = t->feed.batch;
+    if (t->K != 1)
+        snprintf(err, errcap, "the data-parallel schedule trains one backprop graph, not %d "
+                 "blocks", t->K);
+    else if (n < 1 || n > RT_MAX_REPLICAS)
+        snprintf(err, errcap, "data-parallel: %d threads: lnet supports 1 to %d", n,
+                 RT_MAX_REPLICAS);
+    else if (batch % n != 0)
+        snprintf(err, errcap, "data-parallel: the batch (%d) must be a multiple of the thread "
+                 "count (%d), so every thread gets an equal slice", batch, n);
+    else if (!rt_exec_has_phases(t->st[0].ex))
+        snprintf(err, errcap, "data-parallel: the '%s' executor cannot run a step in phases",
+                 t->st[0].ex->ops->name);
+    else if (t->st[0].spec.in_x < 0)
+        snprintf(err, errcap, "data-parallel: the graph reads no data input");
+    else
+        return true;
+    return false;
+}
+
+bool rt_dp_init(Trainer *t, char *err, size_t errcap)
+{
+    int n = t->o->replicas;
+    if (!check_request(t, n, err, errcap))
+        return false;
+    RtDp *dp = t->dp = calloc(1, sizeof *dp);
+    if (!dp || !rt_grads_init(&dp->grads, t->st[0].spec.g)) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    dp->t = t;
+    dp->n = n;
+    dp->slice = t->feed.batch / n;
+    dp->rep[0] = t->st[0].ex;
+    for (int r = 1; r < n; r++)
+        if (!make_replica(dp, r, err, errcap))
+            return false;
+    openblas_set_num_threads(1);    /* the replicas are the parallelism */
+    if (pthread_barrier_init(&dp->bar, NULL, (unsigned)n) != 0) {
+        snprintf(err, errcap, "cannot create the replicas' barrier");
+        return false;
+    }
+    dp->barrier_ready = true;
+    pthread_mutex_init(&dp->mu, NULL);
+    pthread_cond_init(&dp->gate, NULL);
+    for (int r = 1; r < n; r++) {
+        dp->who[r] = (Replica){dp, r};
+        if (pthread_create(&dp->th[r], NULL, replica_main, &dp->who[r]) != 0) {
+            snprintf(err, errcap, "cannot start a replica thread");
+            return false;
+        }
+        dp->started++;
+    }
+    pthread_mutex_lock(&dp->mu);
+    dp->open = true;
+    pthread_cond_broadcast(&dp->gate);
+    pthread_mutex_unlock(&dp->mu);
+    t->n_workers = n;
+    return true;
+}
+
+void rt_dp_fini(Trainer *t)
+{
+    RtDp *dp = t->dp;
+    if (!dp)
+        return;
+    if (dp->open) {                 /* every thread waits at the step's first barrier */
+        dp->quit = true;
+        pthread_barrier_wait(&dp->bar);
+    } else if (dp->barrier_ready) { /* a thread failed to start: the others wait at the gate */
+        pthread_mutex_lock(&dp->mu);
+        dp->quit = true;
+        pthread_cond_broadcast(&dp->gate);
+        pthread_mutex_unlock(&dp->mu);
+    }
+    for (int r = 1; r <= dp->started; r++)
+        pthread_join(dp->th[r], NULL);
+    if (dp->barrier_ready) {
+        pthread_barrier_destroy(&dp->bar);
+        pthread_mutex_destroy(&dp->mu);
+        pthread_cond_destroy(&dp->gate);
+    }
+    for (int r = 1; r < dp->n; r++)
+        rt_exec_free(dp->rep[r]);
+    rt_grads_fini(&dp->grads);
+    free(dp);
+    t->dp = NULL;
+}
