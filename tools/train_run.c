@@ -28,8 +28,7 @@ const CliOpt cli_train_opts[] = {
     {"train-limit", "N", "use the first N training examples"},
     {"test-limit", "N", "use the first N test examples (text: validation windows)"},
     {"eval-every", "N", "also evaluate every N steps"},
-    {"target-accuracy", "A", "stop at the first evaluation whose test accuracy reaches A "
-                             "(a fraction, e.g. 0.88)"},
+    {"target-accuracy", "A", "stop at the first evaluation reaching test accuracy A (0.88)"},
     {"log", "FILE", "step log: CSV if FILE ends in .csv, JSON lines otherwise"},
     {"report", "FILE", "final JSON summary"},
     {"save", "CKPT", "write a checkpoint at every epoch end (atomically)"},
