@@ -97,11 +97,11 @@ static void cx_free(RtExec *x)
     free(e);
 }
 
-/* The JIT always looks up the phase entries; linked AOT trainers have none. */
+/* Both always have the phase entries (cg_exec_set_phases, cg_exec_linked_new). */
 static const RtExecOps jit_ops = {"jit", cx_step, cx_forward, cx_buffer, cx_free,
                                   cx_backward, cx_update, cx_share};
 static const RtExecOps aot_ops = {"aot", cx_step, cx_forward, cx_buffer, cx_free,
-                                  NULL, NULL, cx_share};
+                                  cx_backward, cx_update, cx_share};
 
 static bool alloc_buffers(CgExec *e, const IrGraph *g, int max_batch)
 {
@@ -149,8 +149,12 @@ RtExec *cg_exec_make(const IrGraph *g, int max_batch, CgStepFn step, CgStepFn fo
     return &e->base;
 }
 
-RtExec *cg_exec_linked_new(const IrGraph *g, int max_batch, CgStepFn step, CgStepFn forward,
-                           char *err, size_t errcap)
+RtExec *cg_exec_linked_new(const IrGraph *g, int max_batch, const CgStepFn fn[4], char *err,
+                           size_t errcap)
 {
-    return cg_exec_make(g, max_batch, step, forward, NULL, NULL, err, errcap);
+    IR_ASSERT(fn[2] && fn[3]);
+    RtExec *e = cg_exec_make(g, max_batch, fn[0], fn[1], NULL, NULL, err, errcap);
+    if (e)
+        cg_exec_set_phases(e, fn[2], fn[3]);
+    return e;
 }

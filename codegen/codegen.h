@@ -180,11 +180,12 @@ RtExec *cg_exec_factory(const IrGraph *g, int max_batch, void *ctx, char *err,
 
 /* The linked executor ("aot"): the same buffers, running entries that are
  * already part of the program — an AOT trainer's blocks, linked by name
- * (`lnet build`). Needs no LLVM: this function, cg_buffer_source and
+ * (`lnet build`): fn = {step, forward, backward, update} of one module, all
+ * non-NULL. Needs no LLVM: this function, cg_buffer_source and
  * cg_scratch_bytes live in the library lnet_cgexec, which trainers link
  * instead of lnet_codegen. g is borrowed (it must outlive the executor and
  * be the graph the entries were compiled from). NULL + err on failure. */
-RtExec *cg_exec_linked_new(const IrGraph *g, int max_batch, CgStepFn step, CgStepFn forward,
-                           char *err, size_t errcap);
+RtExec *cg_exec_linked_new(const IrGraph *g, int max_batch, const CgStepFn fn[4], char *err,
+                           size_t errcap);
 
 #endif /* LNET_CODEGEN_H */

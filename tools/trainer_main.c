@@ -23,7 +23,8 @@ extern const char lnet_aot_name[];              /* its file name, for diagnostic
 extern const char lnet_aot_cpu[];               /* CPU level of the objects */
 extern const char *const lnet_aot_fixed[];      /* {flag, value} pairs, then NULL */
 extern const int lnet_aot_n_blocks;
-extern const CgStepFn lnet_aot_entries[];       /* step, forward of block 0, 1, ... */
+extern const CgStepFn lnet_aot_entries[];       /* step, forward, backward, update of
+                                                   block 0, then 1, ... */
 extern const uint64_t lnet_aot_fingerprints[];  /* cli_graph_fingerprint per block */
 
 /* ------------------------------------------------------------- options */
@@ -143,8 +144,7 @@ static RtExec *linked_exec(const IrGraph *g, int max_batch, void *ctx, char *err
     const CliTrainModel *tm = ctx;
     for (int k = 0; k < tm->n_blocks; k++)
         if (tm->blocks[k] == g)
-            return cg_exec_linked_new(g, max_batch, lnet_aot_entries[2 * k],
-                                      lnet_aot_entries[2 * k + 1], err, errcap);
+            return cg_exec_linked_new(g, max_batch, lnet_aot_entries + 4 * k, err, errcap);
     snprintf(err, errcap, "no compiled block for graph '%s'", g->model);
     return NULL;
 }
