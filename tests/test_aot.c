@@ -173,3 +173,20 @@ Test(aot, fixed_flags_help_and_errors)
     cr_expect(strstr(slurp("err.txt"), "-o TRAINER is required"));
     cr_expect_eq(sh("%s build tiny.lnet -o t2 --cpu pentium9 2> err.txt", LNET_BINARY), 1);
 }
+
+/* The portable CPU level still vectorizes: 8-float AVX2 registers in the
+ * kept object of the single block (and no AVX-512). */
+Test(aot, x86_64_v3_objects_are_vectorized)
+{
+    cr_assert_eq(sh("%s build tiny.lnet -o trainer --keep-temps > out.txt", LNET_BINARY), 0);
+    const char *out = slurp("out.txt"), *kept = strstr(out, "objects and ");
+    cr_assert(kept, "%s", out);
+    char tmp[128];
+    cr_assert_eq(sscanf(kept, "objects and %127[^ ]", tmp), 1);
+    char *slash = strrchr(tmp, '/');
+    cr_assert(slash);
+    *slash = '\0';
+    cr_expect_eq(sh("objdump -d %s/lnet_b0.o | grep -q 'ps .*%%ymm'", tmp), 0);
+    cr_expect_eq(sh("objdump -d %s/lnet_b0.o | grep -q zmm", tmp), 1);
+    cr_assert_eq(sh("rm -r %s", tmp), 0);
+}
