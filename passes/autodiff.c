@@ -12,6 +12,10 @@
  * - Every emitted node inherits the block and source location of the forward
  *   node it differentiates, so split and diagnostics keep working.
  * - Afterwards each parameter's `grad` field names its gradient node.
+ * - Pipeline stages (passes/stages.c): an input flagged IR_F_GRAD_SEED seeds
+ *   the value its `grad` names with its contents (the gradient the next stage
+ *   sends back), and an input flagged IR_F_WANT_GRAD gets a gradient like a
+ *   parameter (what this stage sends back), named by its `grad`.
  */
 #include "passes.h"
 
@@ -243,7 +247,7 @@ static void mark_needs(Ad *ad)
     for (int i = 0; i < ad->n_fwd; i++) {
         const IrNode *n = ad->g->nodes[i];
         IrOpKind k = ir_op_info(n->op)->kind;
-        bool need_it = n->op == IR_OP_PARAM;
+        bool need_it = n->op == IR_OP_PARAM || (n->flags & IR_F_WANT_GRAD);
         if (k == IR_KIND_FWD)
             for (int j = 0; j < n->n_in; j++)
                 need_it = need_it || ad->needs[n->in[j]];
@@ -260,6 +264,20 @@ static void seed_losses(Ad *ad)
             ad->grad[i] = emit(ad, IR_OP_FILL, NULL, 0, &a, n);
         }
     }
+    for (int i = 0; i < ad->n_fwd; i++) {
+        IrNode *n = ad->g->nodes[i];
+        if ((n->flags & IR_F_GRAD_SEED) && n->grad >= 0 && n->grad < ad->n_fwd)
+            acc(ad, n->grad, i, ad->g->nodes[n->grad]);
+    }
+}
+
+/* The graph has something to differentiate: a loss or a seeded value. */
+static bool has_seed(const IrGraph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->flags & IR_F_GRAD_SEED)
+            return true;
+    return g->loss >= 0;
 }
 
 bool pass_autodiff(IrGraph *g, PassCtx *ctx)
@@ -273,7 +291,7 @@ bool pass_autodiff(IrGraph *g, PassCtx *ctx)
         if (g->nodes[i]->op == IR_OP_DROPOUT)
             g->nodes[i]->a.salt = i + 1;    /* the mask's seed, shared with dropout_grad */
     }
-    if (g->loss < 0) {
+    if (!has_seed(g)) {
         diag_error(ctx->diag, IR_LOC_NONE, "autodiff: the model has no loss");
         return false;
     }
@@ -289,7 +307,7 @@ bool pass_autodiff(IrGraph *g, PassCtx *ctx)
         if (ad.grad[i] >= 0)
             grad_node(&ad, g->nodes[i], ad.grad[i]);
     for (int i = 0; i < ad.n_fwd; i++)
-        if (g->nodes[i]->op == IR_OP_PARAM)
+        if (g->nodes[i]->op == IR_OP_PARAM || (g->nodes[i]->flags & IR_F_WANT_GRAD))
             g->nodes[i]->grad = ad.grad[i];
     free(ad.grad);
     free(ad.needs);

@@ -160,6 +160,22 @@ struct PassBlocks {
 bool pass_split(const IrGraph *g, PassBlocks *out, Diag *d);
 void pass_blocks_fini(PassBlocks *bs);
 
+/* ------------------------------------------------------ pipeline stages
+ *
+ * The GPipe baseline trains a network with plain backprop, cut into K stages
+ * that run on K threads: pass_stages cuts a forward graph (after shape; no
+ * partition, heads or stop-gradients) at its legal cuts into K stages of
+ * balanced forward + backward cost and writes the stages' blocks into g.
+ * Each stage graph is differentiated and optimized on its own: its
+ * activation input (PASS_IO_ACTIVATION from stage k-1) is flagged
+ * IR_F_WANT_GRAD, so its `grad` is d(input), which goes back to stage k-1;
+ * stage k < K-1 has a PASS_IO_GRAD input from stage k+1 (flagged
+ * IR_F_GRAD_SEED; src_node is stage k+1's d(input)) that seeds the gradient
+ * of its output, act_out. Only the last stage has a loss. Errors: more stages
+ * than layers, a parameter used by two stages, gradient clipping (it would
+ * be per stage). Caller-owned out: pass_blocks_fini. */
+bool pass_stages(IrGraph *g, int K, PassBlocks *out, PassCtx *ctx);
+
 /* -------------------------------------------------------------- cost model */
 
 typedef struct PassBlockCost {

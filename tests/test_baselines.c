@@ -7,6 +7,10 @@
  *    on Fashion-MNIST equal plain backprop's within DP_TOL (relative to the
  *    tensor's scale), SGD and Adam, interpreter and JIT; two runs are
  *    bit-identical; a thread count that does not divide the batch is an error.
+ *  - pipeline (GPipe): the stages of pass_stages, K = 2 with M = 4
+ *    micro-batches (and K = 3, M = 2), equal plain backprop within the same
+ *    DP_TOL, two runs bit-identical; too many stages, micro-batches that do
+ *    not divide the batch and gradient clipping are errors.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -296,4 +300,130 @@ Test(data_parallel, threads_must_divide_the_batch)
     cr_expect_str_eq(err, "data-parallel: the batch (32) must be a multiple of the thread count "
                           "(3), so every thread gets an equal slice");
     ir_graph_free(g);
+}
+
+/* ------------------------------------------------------------ pipeline */
+
+typedef struct {
+    IrGraph *g;             /* the forward graph, cut into stages */
+    PassBlocks bs;
+    RtStageSpec spec[8];
+    RtLink links[32];
+} Stages;
+
+/* The model cut into K backprop stages and their runtime table (as the CLI
+ * builds it); false with the first error in err. */
+static bool make_stages(Stages *s, const char *src, int K, char *err, size_t errcap)
+{
+    memset(s, 0, sizeof *s);
+    s->g = compile(src, "shape,verify");
+    Diag d;
+    diag_init(&d);
+    PassCtx ctx;
+    pass_ctx_init(&ctx, &d);
+    bool ok = pass_stages(s->g, K, &s->bs, &ctx);
+    snprintf(err, errcap, "%s", d.n_msgs ? d.msgs[0].text : "");
+    diag_fini(&d);
+    int nl = 0;
+    for (int k = 0; ok && k < s->bs.n; k++) {
+        const PassBlock *b = &s->bs.b[k];
+        s->spec[k] = (RtStageSpec){b->g, -1, -1, 0, &s->links[nl]};
+        for (int i = 0; i < b->n_inputs; i++) {
+            const PassBlockInput *in = &b->inputs[i];
+            if (in->kind != PASS_IO_DATA)
+                s->links[nl++] = (RtLink){in->node, in->src_block, in->src_node}, s->spec[k].n_links++;
+            else if (b->g->nodes[in->node]->op == IR_OP_LABEL)
+                s->spec[k].in_y = in->node;
+            else
+                s->spec[k].in_x = in->node;
+        }
+    }
+    return ok;
+}
+
+static void free_stages(Stages *s)
+{
+    pass_blocks_fini(&s->bs);
+    ir_graph_free(s->g);
+}
+
+static double train_pipeline(Stages *s, RtTrainOpts *o, int M)
+{
+    o->baseline = RT_BASELINE_PIPELINE;
+    o->microbatches = M;
+    RtTrainResult r;
+    char err[512];
+    cr_assert(rt_train_blocks(s->g, s->spec, s->bs.n, o, &r, err, sizeof err), "%s", err);
+    cr_assert_eq(r.steps, STEPS);
+    return r.last_loss;
+}
+
+static void pipeline_equals_backprop(const char *model, const char *opt, bool jit, int K, int M,
+                                     double tol)
+{
+    const char *src = with_opt(model, opt);
+    IrGraph *g = compile(src, "shape,verify,autodiff,optimizer");
+    Stages s;
+    char err[512];
+    cr_assert(make_stages(&s, src, K, err, sizeof err), "%s", err);
+    cr_assert_eq(s.bs.n, K);
+    char *ref = tmp_path("ref"), *a = tmp_path("pipe_a"), *b = tmp_path("pipe_b");
+    RtTrainOpts o = train_opts(jit, ref);
+    double l_ref = train(g, &o);
+    o = train_opts(jit, a);
+    double l_pipe = train_pipeline(&s, &o, M);
+    o.save_path = b;
+    double l_again = train_pipeline(&s, &o, M);
+    double d = ckpt_diff(a, ref);
+    cr_expect(d >= 0 && d <= tol, "pipeline K=%d M=%d vs backprop after %d steps: %g "
+              "(tolerance %g)", K, M, STEPS, d, tol);
+    cr_expect(fabs(l_pipe - l_ref) <= 1e-4 * fabs(l_ref), "loss %g vs %g", l_pipe, l_ref);
+    cr_expect(same_bytes(a, b) && l_again == l_pipe, "two pipeline runs differ");
+    unlink(ref);
+    unlink(a);
+    unlink(b);
+    free_stages(&s);
+    ir_graph_free(g);
+}
+
+Test(pipeline, mlp_sgd_interp) { pipeline_equals_backprop(fm_mlp, SGD, false, 2, 4, DP_TOL); }
+Test(pipeline, mlp_adam_jit) { pipeline_equals_backprop(fm_mlp, ADAM, true, 2, 4, DP_TOL); }
+Test(pipeline, mlp_three_stages_jit) { pipeline_equals_backprop(fm_mlp, SGD, true, 3, 2, DP_TOL); }
+Test(pipeline, cnn_adam_interp) { pipeline_equals_backprop(fm_cnn, ADAM, false, 2, 4, DP_TOL); }
+Test(pipeline, cnn_sgd_jit) { pipeline_equals_backprop(fm_cnn, SGD, true, 2, 4, DP_TOL); }
+
+Test(pipeline, more_stages_than_layers)
+{
+    Stages s;
+    char err[512];
+    cr_assert_not(make_stages(&s, with_opt(fm_mlp, SGD), 5, err, sizeof err));
+    cr_expect_str_eq(err, "the pipeline schedule cannot cut this model into 5 stages: it has 3 "
+                          "legal cut points between its layers, so at most 4 stages");
+    free_stages(&s);
+}
+
+Test(pipeline, microbatches_must_divide_the_batch)
+{
+    Stages s;
+    char err[512];
+    cr_assert(make_stages(&s, with_opt(fm_mlp, SGD), 2, err, sizeof err), "%s", err);
+    RtTrainOpts o = train_opts(false, NULL);
+    o.baseline = RT_BASELINE_PIPELINE;
+    o.microbatches = 3;
+    RtTrainResult r;
+    cr_assert_not(rt_train_blocks(s.g, s.spec, s.bs.n, &o, &r, err, sizeof err));
+    cr_expect_str_eq(err, "pipeline: the batch (32) must be a multiple of the number of "
+                          "micro-batches (3), so every micro-batch has the same size");
+    free_stages(&s);
+}
+
+Test(pipeline, clipping_is_refused)
+{
+    Stages s;
+    char err[512];
+    const char *src = with_opt(fm_mlp, "sgd(lr = 0.1) clip = 1");
+    cr_assert_not(make_stages(&s, src, 2, err, sizeof err));
+    cr_expect_str_eq(err, "the pipeline schedule does not support gradient clipping "
+                          "(train.clip): each stage would clip its own gradients");
+    free_stages(&s);
 }

@@ -33,9 +33,12 @@ const CliOpt cli_train_opts[] = {
     {"report", "FILE", "final JSON summary"},
     {"save", "CKPT", "write a checkpoint at every epoch end (atomically)"},
     {"resume", "CKPT", "continue from a checkpoint"},
-    {"schedule", "S", "local (one thread per block; default with K > 1) | sequential"},
+    {"schedule", "S", "local (one thread per block; default with K > 1) | sequential | "
+                      "data-parallel | pipeline (backprop baselines)"},
     {"queue", "N", "local: activations in flight between neighbouring blocks (default 1)"},
-    {"threads", "N", "OpenBLAS threads (default: environment; local: 1 per worker)"},
+    {"threads", "N", "OpenBLAS threads (default: environment; local: 1 per worker); "
+                     "data-parallel: replicas (default: all cores)"},
+    {"microbatches", "M", "pipeline: micro-batches per batch (default 4; divides the batch)"},
     {"exec", "E", "jit (LLVM-compiled steps, the default) | interp (reference interpreter)"},
     {"quiet", NULL, "no progress output"},
     {NULL, NULL, NULL}};
@@ -53,16 +56,44 @@ static bool long_opt(const CliCmd *cmd, const CliArgs *a, const char *name, long
     return true;
 }
 
-/* --schedule, --queue, --threads */
+/* The backprop baselines: data-parallel takes --threads replicas (default:
+ * every core), pipeline --microbatches (its threads are its --blocks stages). */
+static bool baseline_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o, int64_t th)
+{
+    int64_t m = 4;
+    if (!long_opt(cmd, a, "microbatches", 1, &m))
+        return false;
+    const char *bad = NULL;
+    if (o->baseline != RT_BASELINE_PIPELINE && cli_get(cmd, a, "microbatches"))
+        bad = "--microbatches applies to --schedule pipeline";
+    else if (o->baseline == RT_BASELINE_PIPELINE && th > 0)
+        bad = "--threads does not apply to --schedule pipeline: it runs one thread per stage "
+              "(--blocks K)";
+    if (bad) {
+        fprintf(stderr, "lnet %s: error: %s\n", cmd->name, bad);
+        return false;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    o->replicas = th > 0 ? (int)th : cores > 1 ? (int)cores : 1;
+    o->microbatches = (int)m;
+    o->blas_threads = 0;    /* the schedule's threads each run OpenBLAS on one */
+    return true;
+}
+
+/* --schedule, --queue, --threads, --microbatches */
 static bool schedule_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
 {
     const char *s = cli_get(cmd, a, "schedule");
     o->local = true;
     if (s) {
         o->schedule_explicit = true;
-        if (strcmp(s, "local") != 0 && strcmp(s, "sequential") != 0) {
+        if (strcmp(s, "data-parallel") == 0)
+            o->baseline = RT_BASELINE_DATA_PARALLEL;
+        else if (strcmp(s, "pipeline") == 0)
+            o->baseline = RT_BASELINE_PIPELINE;
+        else if (strcmp(s, "local") != 0 && strcmp(s, "sequential") != 0) {
             fprintf(stderr, "lnet %s: error: --schedule: unknown schedule '%s' (expected "
-                    "local or sequential)\n", cmd->name, s);
+                    "local, sequential, data-parallel or pipeline)\n", cmd->name, s);
             return false;
         }
         o->local = strcmp(s, "local") == 0;
@@ -72,7 +103,7 @@ static bool schedule_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
         return false;
     o->queue_cap = (int)q;
     o->blas_threads = (int)th;
-    return true;
+    return baseline_opts(cmd, a, o, th);
 }
 
 bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
@@ -103,6 +134,34 @@ bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
 
 /* ------------------------------------------------------------- compile */
 
+/* The baselines train with backprop, whatever the model's local { method }. */
+static bool backprop_only(const CliCmd *cmd, const CliArgs *a, const char *sched, Diag *d)
+{
+    const char *m = cli_get(cmd, a, "method");
+    if (!m || strcmp(m, "backprop") == 0)
+        return true;
+    diag_error(d, IR_LOC_NONE, "--schedule %s trains with backprop; --method %s does not "
+               "apply", sched, m);
+    return false;
+}
+
+/* The pipeline baseline: the forward graph cut into --blocks backprop stages
+ * (default: the model's local { blocks }, else 2), each differentiated. */
+static bool pipeline_model(CliTrainModel *tm, PassCtx *ctx, Diag *d)
+{
+    IrGraph *g = tm->m.g;
+    int K = g->local.blocks > 0 ? g->local.blocks : 2;
+    if (K > CLI_MAX_BLOCKS) {
+        diag_error(d, IR_LOC_NONE, "%d stages: at most %d are supported", K, CLI_MAX_BLOCKS);
+        return false;
+    }
+    if (!pass_run_pipeline(g, "shape,verify", ctx) || !pass_stages(g, K, &tm->bs, ctx))
+        return false;
+    for (int k = 0; k < tm->bs.n; k++)
+        tm->blocks[tm->n_blocks++] = tm->bs.b[k].g;
+    return true;
+}
+
 bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliTrainModel *tm,
                      Diag *d)
 {
@@ -115,6 +174,15 @@ bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliT
         return false;
     PassCtx ctx;
     model_pass_ctx(&tm->m, &ctx, d);
+    const char *sched = cli_get(cmd, a, "schedule");
+    bool dp = sched && strcmp(sched, "data-parallel") == 0;
+    bool pipe = sched && strcmp(sched, "pipeline") == 0;
+    if ((dp || pipe) && !backprop_only(cmd, a, sched, d))
+        return false;
+    if (pipe)
+        return pipeline_model(tm, &ctx, d);
+    if (dp)
+        tm->m.g->local.method = METHOD_BACKPROP;
     if (!pass_run_pipeline(tm->m.g, CLI_TRAIN_PIPELINE, &ctx))
         return false;
     IrGraph *g = tm->m.g;
