@@ -95,14 +95,17 @@ void rt_grads_reduce(const RtGrads *gr, RtExec *const *e, int n, float scale, in
             continue;
         int64_t from = (lo > a ? lo : a) - a, to = (hi < b ? hi : b) - a;
         float *g0 = rt_exec_buffer(e[0], gr->node[j]);
-        for (int r = 1; r < n; r++) {
-            const float *gq = rt_exec_buffer(e[r], gr->node[j]);
-            for (int64_t i = from; i < to; i++)
-                g0[i] += gq[i];
+        for (int64_t c = from; c < to; c += 4096) {     /* a cache-sized chunk at a time */
+            int64_t end = c + 4096 < to ? c + 4096 : to;
+            for (int r = 1; r < n; r++) {
+                const float *gq = rt_exec_buffer(e[r], gr->node[j]);
+                for (int64_t i = c; i < end; i++)
+                    g0[i] += gq[i];
+            }
+            if (scale != 1.0f)
+                for (int64_t i = c; i < end; i++)
+                    g0[i] *= scale;
         }
-        if (scale != 1.0f)
-            for (int64_t i = from; i < to; i++)
-                g0[i] *= scale;
     }
 }
 
