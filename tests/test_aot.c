@@ -1,8 +1,8 @@
 /* test_aot.c — standalone trainers from `lnet build`, end to end: a tiny MLP
  * is built (default CPU level x86-64-v3), trained for 8 steps on a
  * Fashion-MNIST subset, and compared with `lnet train --exec jit` on the same
- * flags — backprop (one block) and chunked K = 2 (two linked blocks on the
- * local schedule). The trainer must not link LLVM, its checkpoint must load in
+ * flags — backprop (one block), chunked K = 2 (two linked blocks on the local
+ * schedule) and the pipeline baseline (two stages, built for it). The trainer must not link LLVM, its checkpoint must load in
  * `lnet eval`, and flags fixed at build time must be refused.
  *
  * Tolerance: the JIT compiles for the host CPU, the trainer for x86-64-v3.
@@ -112,7 +112,7 @@ static void expect_close(const char *what, const char *key, const char *aot, con
 
 /* Builds the trainer, runs it and `lnet train --exec jit` with the same
  * flags, and compares their logs and reports. */
-static void build_and_compare(const char *build_flags)
+static void build_and_compare(const char *build_flags, const char *eval_flags)
 {
     cr_assert_eq(sh("%s build tiny.lnet -o trainer --quiet %s", LNET_BINARY, build_flags), 0);
     cr_assert_eq(sh("ldd ./trainer | grep -qi llvm"), 1, "the trainer links LLVM");
@@ -132,7 +132,7 @@ static void build_and_compare(const char *build_flags)
         expect_close("aux test loss", "\"name\":\"head1\",\"final\":{\"test_loss\":", ra,
                      rj);
     cr_assert_eq(sh("%s eval tiny.lnet %s --load aot.ckpt --test-limit 64 > eval.txt",
-                    LNET_BINARY, build_flags), 0);
+                    LNET_BINARY, eval_flags), 0);
     cr_expect(strstr(slurp("eval.txt"), "task"));
 }
 
@@ -140,13 +140,22 @@ TestSuite(aot, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(aot, backprop_trainer_matches_jit)
 {
-    build_and_compare("");
+    build_and_compare("", "");
 }
 
 Test(aot, chunked_two_blocks_trainer_matches_jit)
 {
-    build_and_compare("--method chunked --blocks 2");
+    build_and_compare("--method chunked --blocks 2", "--method chunked --blocks 2");
     cr_expect(strstr(slurp("aot.json"), "\"blocks\":2"));
+}
+
+/* The pipeline baseline's stages are other graphs: built with --schedule. */
+Test(aot, pipeline_trainer_matches_jit)
+{
+    build_and_compare("--schedule pipeline --blocks 2", "");
+    cr_expect(strstr(slurp("aot.json"), "pipeline"));
+    cr_expect_eq(sh("./trainer --schedule local 2> err.txt"), 1);
+    cr_expect(strstr(slurp("err.txt"), "rebuild with 'lnet build without --schedule'"));
 }
 
 Test(aot, fixed_flags_help_and_errors)
@@ -163,6 +172,8 @@ Test(aot, fixed_flags_help_and_errors)
     cr_expect_eq(sh("./trainer --blocks 3 2> err.txt"), 1);
     cr_expect(strstr(slurp("err.txt"), "--blocks is fixed at build time to '2' (got '3')"));
     cr_expect_eq(sh("./trainer --optimizer sgd 2> err.txt"), 1);
+    cr_expect_eq(sh("./trainer --schedule pipeline 2> err.txt"), 1);
+    cr_expect(strstr(slurp("err.txt"), "not built for --schedule pipeline"));
     cr_expect_eq(sh("./trainer tiny.lnet 2> err.txt"), 1);
     cr_expect(strstr(slurp("err.txt"), "unexpected argument 'tiny.lnet'"));
     cr_expect_eq(sh("./trainer --bogus 2> err.txt"), 1);

@@ -29,6 +29,8 @@ static const CliOpt build_opts[] = {
     {"blocks", "K", "number of blocks (fixed in the trainer)"},
     {"overlap", "W", "overlap window (fixed in the trainer)"},
     {"optimizer", "OPT", "sgd | adam | adamw (fixed in the trainer)"},
+    {"schedule", "S", "pipeline: compile the pipeline baseline's stages instead of the "
+                      "blocks (fixed in the trainer)"},
     {"keep-temps", NULL, "keep the objects and the generated C file (printed)"},
     {"quiet", NULL, "print nothing on success"},
     {NULL, NULL, NULL}};
@@ -43,7 +45,7 @@ static const CliCmd build_cmd = {
 
 /* Build-time flags as {name, value} pairs; "" = the model's default, which
  * the trainer keeps too (none of these may be changed there). */
-static void write_fixed(FILE *f, const IrGraph *g)
+static void write_fixed(FILE *f, const IrGraph *g, const char *schedule)
 {
     char k[16] = "", w[16] = "";
     if (g->local.blocks > 0)
@@ -51,8 +53,9 @@ static void write_fixed(FILE *f, const IrGraph *g)
     if (g->local.overlap >= 2)
         snprintf(w, sizeof w, "%d", g->local.overlap);
     fprintf(f, "const char *const lnet_aot_fixed[] = {\"method\", \"%s\", \"blocks\", "
-            "\"%s\", \"overlap\", \"%s\", \"optimizer\", \"%s\", 0};\n",
-            ir_method_name(g->local.method), k, w, ir_optimizer_name(g->train.optimizer));
+            "\"%s\", \"overlap\", \"%s\", \"optimizer\", \"%s\"%s0};\n",
+            ir_method_name(g->local.method), k, w, ir_optimizer_name(g->train.optimizer),
+            schedule ? ", \"schedule\", \"pipeline\", " : ", ");
 }
 
 static void write_bytes(FILE *f, const char *name, const char *s)
@@ -65,7 +68,7 @@ static void write_bytes(FILE *f, const char *name, const char *s)
 
 /* The C file trainer_main.c's extern declarations refer to. */
 static bool write_info(const char *path, const CliTrainModel *tm, const char *name,
-                       const char *cpu)
+                       const char *cpu, const char *schedule)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -86,7 +89,7 @@ static bool write_info(const char *path, const CliTrainModel *tm, const char *na
     for (int k = 0; k < tm->n_blocks; k++)
         fprintf(f, "    0x%016llxull,\n", (unsigned long long)cli_graph_fingerprint(tm->blocks[k]));
     fputs("};\n", f);
-    write_fixed(f, tm->m.g);
+    write_fixed(f, tm->m.g, schedule);
     write_bytes(f, "lnet_aot_cpu", cpu);
     write_bytes(f, "lnet_aot_name", name);
     write_bytes(f, "lnet_aot_source", tm->m.text);
@@ -97,6 +100,7 @@ static bool write_info(const char *path, const CliTrainModel *tm, const char *na
 
 typedef struct Build {
     const char *out, *cpu;
+    const char *schedule;       /* "pipeline" or NULL (the trainer chooses) */
     char dir[256], info[300];
     bool keep, quiet;
     CgBackend *aot;
@@ -142,7 +146,7 @@ static bool link_trainer(Build *b, const CliTrainModel *tm, const char *file, Di
     }
     const char *slash = strrchr(file, '/');
     snprintf(b->info, sizeof b->info, "%s/lnet_trainer_info.c", b->dir);
-    if (!write_info(b->info, tm, slash ? slash + 1 : file, b->cpu)) {
+    if (!write_info(b->info, tm, slash ? slash + 1 : file, b->cpu, b->schedule)) {
         diag_error(d, IR_LOC_NONE, "cannot write '%s': %s", b->info, strerror(errno));
         return false;
     }
@@ -225,5 +229,12 @@ int cmd_build(int argc, char **argv)
     }
     if (!b.cpu)
         b.cpu = "x86-64-v3";
+    b.schedule = cli_get(&build_cmd, &a, "schedule");
+    if (b.schedule && strcmp(b.schedule, "pipeline") != 0) {
+        fprintf(stderr, "lnet build: error: --schedule: only 'pipeline' is chosen at build "
+                "time (the trainer takes local, sequential or data-parallel), got '%s'\n",
+                b.schedule);
+        return EXIT_USER;
+    }
     return build(&b, &a);
 }

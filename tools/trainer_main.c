@@ -125,9 +125,14 @@ static bool apply_fixed(const Trainer *t, CliArgs *a)
             continue;
         bool same = !got || strcmp(got, v) == 0 || (*v && atol(v) && atol(got) == atol(v));
         if (!same) {
+            char hint[96];
+            if (strcmp(t->opts[k].name, "schedule") == 0)
+                snprintf(hint, sizeof hint, "without --schedule");
+            else
+                snprintf(hint, sizeof hint, "--%s %s", t->opts[k].name, got);
             fprintf(stderr, "%s: error: --%s is fixed at build time to '%s' (got '%s'); "
-                    "rebuild with 'lnet build --%s %s'\n", t->prog, t->opts[k].name,
-                    *v ? v : "the model's default", got, t->opts[k].name, got);
+                    "rebuild with 'lnet build %s'\n", t->prog, t->opts[k].name,
+                    *v ? v : "the model's default", got, hint);
             return false;
         }
         a->val[k] = *v ? v : NULL;
@@ -147,6 +152,18 @@ static RtExec *linked_exec(const IrGraph *g, int max_batch, void *ctx, char *err
             return cg_exec_linked_new(g, max_batch, lnet_aot_entries + 4 * k, err, errcap);
     snprintf(err, errcap, "no compiled block for graph '%s'", g->model);
     return NULL;
+}
+
+/* The pipeline baseline runs other graphs (stages): chosen at build time. */
+static bool check_schedule(const Trainer *t, const CliArgs *a)
+{
+    const char *s = cli_get(&t->cmd, a, "schedule");
+    if (!s || strcmp(s, "pipeline") != 0 || fixed_value("schedule"))
+        return true;
+    fprintf(stderr, "%s: error: this trainer was not built for --schedule pipeline (its "
+            "stages are other code); rebuild with 'lnet build --schedule pipeline'\n",
+            t->prog);
+    return false;
 }
 
 /* The rebuilt graphs must be the ones the entries were compiled from. */
@@ -179,7 +196,7 @@ static int run(Trainer *t, int argc, char **argv)
         print_help(t);
         return EXIT_OK;
     }
-    if (!apply_fixed(t, &a) || !cli_train_fill(&t->cmd, &a, &o))
+    if (!check_schedule(t, &a) || !apply_fixed(t, &a) || !cli_train_fill(&t->cmd, &a, &o))
         return EXIT_USER;
     a.file = lnet_aot_name;
     Diag d;
