@@ -115,12 +115,31 @@ static bool send(Worker *w, const Msg *h)
 }
 
 /* The last block finished batch h: advance the counters, log, show progress. */
-static void finish_step(Trainer *t, const Msg *h, const float *loss)
+/* Each block's losses of step s, kept until the last block finishes s. A
+ * block can be ahead of the last one by at most the batches in flight (queue
+ * slots plus one per worker), which the ring's size bounds. */
+static float *ring_row(Trainer *t, int64_t step)
+{
+    return t->loss_ring + (size_t)(step % t->ring_rows) * RT_MAX_HEADS;
+}
+
+static void record_losses(Trainer *t, int k, int64_t step, const float *loss)
 {
     pthread_mutex_lock(&t->mu);
+    float *row = ring_row(t, step);
     for (int i = 0; i < t->n_heads; i++)
-        if (t->heads[i].stage == t->K - 1)
-            t->loss[i] = loss[i];
+        if (t->heads[i].stage == k)
+            row[i] = loss[i];
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* The last block finished batch h: every block's loss of that step is in the
+ * ring, so the log row is the same whatever the thread timing. */
+static void finish_step(Trainer *t, const Msg *h, const float *loss)
+{
+    record_losses(t, t->K - 1, h->step, loss);
+    pthread_mutex_lock(&t->mu);
+    memcpy(t->loss, ring_row(t, h->step), (size_t)t->n_heads * sizeof *t->loss);
     t->c.step = h->step + 1;
     t->c.step_in_epoch = h->index + 1;
     t->steps_run++;
@@ -152,11 +171,7 @@ static void *worker_main(void *arg)
         }
         ws->steps++;
         if (w->k + 1 < t->K) {
-            pthread_mutex_lock(&t->mu);
-            for (int i = 0; i < t->n_heads; i++)
-                if (t->heads[i].stage == w->k)
-                    t->loss[i] = loss[i];
-            pthread_mutex_unlock(&t->mu);
+            record_losses(t, w->k, h.step, loss);
             if (!send(w, &h))
                 break;
         } else {
@@ -183,6 +198,12 @@ bool rt_pipeline_init(Trainer *t, char *err, size_t errcap)
         }
     }
     int cap = t->o->queue_cap > 0 ? t->o->queue_cap : 1;
+    t->ring_rows = (int64_t)t->K * (cap + 2) + 2;
+    t->loss_ring = calloc((size_t)t->ring_rows * RT_MAX_HEADS, sizeof *t->loss_ring);
+    if (!t->loss_ring) {
+        snprintf(err, errcap, "out of memory for the pipeline");
+        return false;
+    }
     for (int k = 0; k < t->K; k++) {
         size_t bytes = 64 + ((y_bytes(t) + 63) & ~(size_t)63) + t->st[k].payload;
         if (!rt_queue_init(&t->q[k], cap, bytes)) {
@@ -197,6 +218,8 @@ bool rt_pipeline_init(Trainer *t, char *err, size_t errcap)
 
 void rt_pipeline_fini(Trainer *t)
 {
+    free(t->loss_ring);
+    t->loss_ring = NULL;
     for (int k = 0; k < t->K; k++)
         rt_queue_fini(&t->q[k]);
     pthread_mutex_destroy(&t->mu);

@@ -57,6 +57,8 @@ typedef struct Trainer {
     /* the local schedule */
     RtQueue q[RT_MAX_STAGES];       /* q[k] feeds block k */
     RtWorkerStats ws[RT_MAX_STAGES];
+    float *loss_ring;               /* ring_rows × RT_MAX_HEADS: losses by step */
+    int64_t ring_rows;
     pthread_mutex_t mu;             /* guards failed/err below */
     bool failed;
     char err[512];

@@ -58,13 +58,14 @@ static void *read_all(const char *path, size_t *n)
     fseek(f, 0, SEEK_END);
     *n = (size_t)ftell(f);
     rewind(f);
-    void *p = malloc(*n);
+    char *p = malloc(*n + 1);
     cr_assert_eq(fread(p, 1, *n, f), *n);
+    p[*n] = '\0';
     fclose(f);
     return p;
 }
 
-static void run(int K, bool local, int cap, const char *ckpt, RtTrainResult *r)
+static void run(int K, bool local, int cap, const char *ckpt, RtTrainResult *r, const char *log)
 {
     IrGraph *g[4];
     RtStageSpec spec[4];
@@ -82,7 +83,7 @@ static void run(int K, bool local, int cap, const char *ckpt, RtTrainResult *r)
         }
     }
     RtTrainOpts o = {.train_limit = 320, .test_limit = 100, .quiet = true, .local = local,
-                     .queue_cap = cap, .save_path = ckpt};
+                     .queue_cap = cap, .save_path = ckpt, .log_path = log};
     char err[256];
     /* the model graph for config and data binding: block 0's input, the label */
     cr_assert(rt_train_blocks(g[0], spec, K, &o, r, err, sizeof err), "%s", err);
@@ -90,15 +91,41 @@ static void run(int K, bool local, int cap, const char *ckpt, RtTrainResult *r)
         ir_graph_free(g[k]);
 }
 
+/* The log with the timing columns (train_s, examples_per_s) blanked. */
+static char *losses_of_log(const char *path)
+{
+    size_t n;
+    char *text = read_all(path, &n), *out = calloc(n + 1, 1), *o = out;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        int col = 0;
+        for (char *c = line; *c; c++) {
+            col += *c == ',';
+            if (col != 3 && col != 5)
+                *o++ = *c;
+        }
+        *o++ = '\n';
+    }
+    free(text);
+    return out;
+}
+
 static void expect_same(int K, int cap)
 {
     char a[128], b[128];
     snprintf(a, sizeof a, "/tmp/lnet_pipe_%d_seq.ckpt", (int)getpid());
     snprintf(b, sizeof b, "/tmp/lnet_pipe_%d_loc.ckpt", (int)getpid());
+    char la[128], lb[128];
+    snprintf(la, sizeof la, "/tmp/lnet_pipe_%d_seq.csv", (int)getpid());
+    snprintf(lb, sizeof lb, "/tmp/lnet_pipe_%d_loc.csv", (int)getpid());
     RtTrainResult rs, rl;
-    run(K, false, cap, a, &rs);
+    run(K, false, cap, a, &rs, la);
+    char *log_seq = losses_of_log(la);
     for (int rep = 0; rep < 3; rep++) {
-        run(K, true, cap, b, &rl);
+        run(K, true, cap, b, &rl, lb);
+        char *log_loc = losses_of_log(lb);
+        cr_expect_str_eq(log_loc, log_seq, "K=%d cap=%d run %d: the logged losses differ", K,
+                         cap, rep);
+        free(log_loc);
         cr_expect_eq(rl.steps, rs.steps);
         cr_expect_eq(rl.n_workers, K);
         for (int h = 0; h < rs.n_heads; h++)
@@ -111,8 +138,11 @@ static void expect_same(int K, int cap)
         free(pa);
         free(pb);
     }
+    free(log_seq);
     unlink(a);
     unlink(b);
+    unlink(la);
+    unlink(lb);
 }
 
 Test(pipeline, local_equals_sequential_k2_cap1) { expect_same(2, 1); }
