@@ -140,11 +140,12 @@ static void replica_reduce(RtDp *dp, int r)
     rt_grads_reduce(&dp->grads, dp->rep, dp->n, 1.0f / (float)dp->n, lo, hi);
 }
 
-/* One replica's part of a step between the barriers; false once told to quit. */
-static bool replica_round(RtDp *dp, int r)
+/* One replica's part of a step between the barriers; false once told to quit.
+ * *idle_from: when the thread last stopped working (its stats are written
+ * before the last barrier, so the main thread may read them after it). */
+static bool replica_round(RtDp *dp, int r, double *idle_from)
 {
     RtWorkerStats *ws = &dp->t->ws[r];
-    double t0 = now_s();
     pthread_barrier_wait(&dp->bar);
     if (dp->quit)
         return false;
@@ -155,10 +156,11 @@ static bool replica_round(RtDp *dp, int r)
     double t3 = now_s();
     replica_reduce(dp, r);
     double t4 = now_s();
-    pthread_barrier_wait(&dp->bar);
-    ws->wait_in_s += (t1 - t0) + (t3 - t2) + (now_s() - t4);
+    ws->wait_in_s += (t1 - *idle_from) + (t3 - t2);
     ws->busy_s += (t2 - t1) + (t4 - t3);
     ws->steps++;
+    *idle_from = t4;
+    pthread_barrier_wait(&dp->bar);
     return true;
 }
 
@@ -171,7 +173,8 @@ static void *replica_main(void *arg)
         pthread_cond_wait(&dp->gate, &dp->mu);
     bool run = dp->open;
     pthread_mutex_unlock(&dp->mu);
-    while (run && replica_round(dp, w->r))
+    double idle_from = now_s();
+    while (run && replica_round(dp, w->r, &idle_from))
         ;
     return NULL;
 }
@@ -181,8 +184,10 @@ bool rt_dp_step(Trainer *t, int64_t step, float *losses, char *err, size_t errca
     RtDp *dp = t->dp;
     dp->args = (RtStepArgs){.n = dp->slice, .lr = rt_lr_at(t, step), .step = step + 1,
                             .seed = t->c.seed, .train = true};
-    replica_round(dp, 0);
+    double t0 = now_s();
+    replica_round(dp, 0, &t0);
     rt_exec_update(dp->rep[0], &dp->args);
+    t->ws[0].busy_s += now_s() - t0;
     for (int h = 0; h < t->n_heads; h++) {
         float sum = 0;
         for (int r = 0; r < dp->n; r++)
