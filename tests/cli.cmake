@@ -17,3 +17,9 @@ add_test(NAME cli_sigint_saves_checkpoint
   COMMAND bash -c "d=$(mktemp -d); $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method backprop --exec interp --train-limit 25600 --test-limit 100 --save $d/c.ckpt --quiet & p=$!; sleep 3; kill -INT $p; wait $p; rc=$?; test $rc -eq 0 && test -s $d/c.ckpt && $<TARGET_FILE:lnet> eval ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method backprop --load $d/c.ckpt --test-limit 100; rc=$?; rm -rf $d; exit $rc")
 set_tests_properties(cli_sigint_saves_checkpoint PROPERTIES
   ENVIRONMENT "OPENBLAS_NUM_THREADS=1" PASS_REGULAR_EXPRESSION "task +loss")
+
+# --threads N sets OpenBLAS's thread count for the sequential backprop run.
+add_test(NAME cli_threads_option_is_honoured
+  COMMAND bash -c "d=$(mktemp -d); $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method backprop --threads 1 --max-steps 2 --train-limit 256 --test-limit 32 --quiet --report $d/r.json && cat $d/r.json; rm -rf $d")
+set_tests_properties(cli_threads_option_is_honoured PROPERTIES
+  PASS_REGULAR_EXPRESSION "\"threads\":1,")

@@ -76,7 +76,8 @@ static bool baseline_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o, i
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->replicas = th > 0 ? (int)th : cores > 1 ? (int)cores : 1;
     o->microbatches = (int)m;
-    o->blas_threads = 0;    /* the schedule's threads each run OpenBLAS on one */
+    if (o->baseline != RT_BASELINE_NONE)
+        o->blas_threads = 0;    /* the schedule's threads each run OpenBLAS on one */
     return true;
 }
 
