@@ -70,16 +70,18 @@ def main():
     ap.add_argument("--batches", default="32,128")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--configs", default=None, help="comma-separated subset of the lnet rows")
     a = ap.parse_args()
     env_torch = subprocess.run([os.path.join(ROOT, "bench", "pytorch.sh"), "1", "--steps", "1",
                                 "--warmup", "0"], capture_output=True).returncode == 0
+    configs = [c for c in CONFIGS if not a.configs or c[0] in a.configs.split(",")]
     lines = []
     for model in a.models.split(","):
         for batch in map(int, a.batches.split(",")):
             samples, notes, acts = {}, {}, {}
-            names = [c[0] for c in CONFIGS] + (["pytorch-1", "pytorch-2"] if env_torch else [])
+            names = [c[0] for c in configs] + (["pytorch-1", "pytorch-2"] if env_torch else [])
             for _ in range(a.reps):
-                for name, flags in CONFIGS:
+                for name, flags in configs:
                     v, rep = run_lnet(model, batch, flags)
                     if v is None:
                         notes[name] = rep
