@@ -3,15 +3,19 @@
 # (default build/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Options before --target go to cmake's configure step; --target T builds only T.
+# Other options go to cmake's configure step; each --target T adds T to what is built.
 dir=${1:-build}; shift || true
 conf=(); target=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --target) target=(--target "$2"); shift 2 ;;
+    --target) target+=("$2"); shift 2 ;;
     *) conf+=("$1"); shift ;;
   esac
 done
 [ "${CI:-}" = "true" ] && conf+=(-DLNET_WERROR=ON)
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${conf[@]}" >/dev/null
-cmake --build "$dir" -j "$(nproc)" "${target[@]}"
+if [ ${#target[@]} -gt 0 ]; then
+  cmake --build "$dir" -j "$(nproc)" --target "${target[@]}"
+else
+  cmake --build "$dir" -j "$(nproc)"
+fi

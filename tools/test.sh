@@ -20,7 +20,7 @@ fi
 
 if [ "${LNET_SKIP_SANITIZE:-0}" != "1" ]; then
   echo "== the local schedule under ThreadSanitizer"
-  tools/build.sh build-tsan -DLNET_TSAN=ON --target tsan_pipeline
+  tools/build.sh build-tsan -DLNET_TSAN=ON --target tsan_pipeline --target tsan_baselines
   (cd build-tsan && ctest --output-on-failure -R tsan_)
 fi
 
