@@ -3,6 +3,7 @@
  * bytes), then ndims u32 sizes — followed by the bytes. Images are idx3
  * (n, rows, cols), labels idx1 (n). zlib's gzread reads both gzip and raw
  * files. Pixels become floats pixel / 255; normalization is a separate step. */
+#include "rt_impl.h"
 #include "data.h"
 
 #include <errno.h>
@@ -19,16 +20,6 @@
 #define IDX_MAX_PIXELS (1u << 24) /* rows * cols of one image */
 #define IDX_CHUNK (1u << 20)
 
-static bool idx_fail(char *err, size_t cap, const char *path, const char *fmt, ...) {
-  int k = snprintf(err, cap, "%s: ", path);
-  if (k >= 0 && (size_t)k < cap) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + k, cap - (size_t)k, fmt, ap);
-    va_end(ap);
-  }
-  return false;
-}
 
 /* Reads exactly n bytes or explains why not (truncated / corrupt gzip). */
 static bool read_exact(gzFile g, const char *path, void *buf, size_t n, const char *what,
@@ -42,13 +33,13 @@ static bool read_exact(gzFile g, const char *path, void *buf, size_t n, const ch
       const char *msg = gzerror(g, &zerr);
       size_t pl = strlen(path); /* zlib prefixes its message with the path */
       if (strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0) msg += pl + 2;
-      return idx_fail(err, cap, path, "corrupt data in %s: %s", what, msg);
+      return rt_fail_path(err, cap, path, "corrupt data in %s: %s", what, msg);
     }
     if (r == 0) break;
     got += (size_t)r;
   }
   if (got < n)
-    return idx_fail(err, cap, path, "truncated: %s needs %zu bytes, file has %zu", what, n, got);
+    return rt_fail_path(err, cap, path, "truncated: %s needs %zu bytes, file has %zu", what, n, got);
   return true;
 }
 
@@ -63,7 +54,7 @@ static bool read_header(gzFile g, const char *path, uint32_t magic, int ndims, u
     v[i] = (uint32_t)h[4 * i] << 24 | (uint32_t)h[4 * i + 1] << 16 | (uint32_t)h[4 * i + 2] << 8 |
            h[4 * i + 3];
   if (v[0] != magic)
-    return idx_fail(err, cap, path, "wrong magic number 0x%08x (expected 0x%08x: %s)", v[0], magic,
+    return rt_fail_path(err, cap, path, "wrong magic number 0x%08x (expected 0x%08x: %s)", v[0], magic,
                     magic == IDX_MAGIC_IMAGES ? "idx3 unsigned-byte images"
                                               : "idx1 unsigned-byte labels");
   memcpy(dims, v + 1, (size_t)ndims * sizeof *dims);
@@ -73,7 +64,7 @@ static bool read_header(gzFile g, const char *path, uint32_t magic, int ndims, u
 static gzFile open_idx(const char *path, char *err, size_t cap) {
   errno = 0;
   gzFile g = gzopen(path, "rb");
-  if (!g) idx_fail(err, cap, path, "cannot open: %s", errno ? strerror(errno) : "out of memory");
+  if (!g) rt_fail_path(err, cap, path, "cannot open: %s", errno ? strerror(errno) : "out of memory");
   return g;
 }
 
@@ -82,7 +73,7 @@ static bool read_pixels(gzFile g, const char *path, RtDataset *out, char *err, s
   size_t total = (size_t)out->n * (size_t)out->feat;
   out->x = malloc((total ? total : 1) * sizeof *out->x);
   uint8_t *buf = malloc(IDX_CHUNK);
-  bool ok = (out->x && buf) || idx_fail(err, cap, path, "out of memory for %zu pixels", total);
+  bool ok = (out->x && buf) || rt_fail_path(err, cap, path, "out of memory for %zu pixels", total);
   for (size_t at = 0; ok && at < total; at += IDX_CHUNK) {
     size_t k = total - at < IDX_CHUNK ? total - at : IDX_CHUNK;
     ok = read_exact(g, path, buf, k, "the pixel data", err, cap);
@@ -100,7 +91,7 @@ static bool read_images(const char *path, int64_t limit, RtDataset *out, uint32_
   uint32_t d[3];
   bool ok = read_header(g, path, IDX_MAGIC_IMAGES, 3, d, err, cap);
   if (ok && (d[1] == 0 || d[2] == 0 || (uint64_t)d[1] * d[2] > IDX_MAX_PIXELS))
-    ok = idx_fail(err, cap, path, "bad image size %ux%u", d[1], d[2]);
+    ok = rt_fail_path(err, cap, path, "bad image size %ux%u", d[1], d[2]);
   if (ok) {
     *count = d[0];
     out->n = limit > 0 && limit < (int64_t)d[0] ? limit : (int64_t)d[0];
@@ -122,16 +113,16 @@ static bool read_labels(const char *path, uint32_t img_count, int n_classes, RtD
   uint8_t *buf = NULL;
   bool ok = read_header(g, path, IDX_MAGIC_LABELS, 1, &cnt, err, cap);
   if (ok && cnt != img_count)
-    ok = idx_fail(err, cap, path, "has %u labels but the image file has %u images", cnt, img_count);
+    ok = rt_fail_path(err, cap, path, "has %u labels but the image file has %u images", cnt, img_count);
   if (ok) {
     buf = malloc((size_t)out->n + 1);
     out->y = malloc(((size_t)out->n + 1) * sizeof *out->y);
-    ok = (buf && out->y) || idx_fail(err, cap, path, "out of memory");
+    ok = (buf && out->y) || rt_fail_path(err, cap, path, "out of memory");
   }
   ok = ok && read_exact(g, path, buf, (size_t)out->n, "the labels", err, cap);
   for (int64_t i = 0; ok && i < out->n; i++) {
     if (buf[i] >= n_classes)
-      ok = idx_fail(err, cap, path, "label %u of example %lld is out of range [0, %d)", buf[i],
+      ok = rt_fail_path(err, cap, path, "label %u of example %lld is out of range [0, %d)", buf[i],
                     (long long)i, n_classes);
     out->y[i] = buf[i];
   }
@@ -171,9 +162,9 @@ bool rt_idx_load(const char *dir, RtSplit split, int64_t limit, int n_classes, R
   if (!dir) dir = RT_FASHION_MNIST_DIR;
   memset(out, 0, sizeof *out);
   if (!find_file(dir, s, "images", 3, img, sizeof img))
-    return idx_fail(err, errcap, img, "no such file (nor its raw or .idx3-ubyte variants)");
+    return rt_fail_path(err, errcap, img, "no such file (nor its raw or .idx3-ubyte variants)");
   if (!find_file(dir, s, "labels", 1, lab, sizeof lab))
-    return idx_fail(err, errcap, lab, "no such file (nor its raw or .idx1-ubyte variants)");
+    return rt_fail_path(err, errcap, lab, "no such file (nor its raw or .idx1-ubyte variants)");
   return rt_idx_load_files(img, lab, limit, n_classes, out, err, errcap);
 }
 

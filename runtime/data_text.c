@@ -3,6 +3,7 @@
  * file (not hidden, not *.dat / *.u8 fortune index files, no recursion) in
  * strcmp order of names, concatenated. The last val_frac of the bytes is the
  * validation split, so the split depends only on the files. */
+#include "rt_impl.h"
 #include "data.h"
 
 #include <dirent.h>
@@ -13,29 +14,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static bool text_fail(char *err, size_t cap, const char *path, const char *fmt, ...) {
-  int k = snprintf(err, cap, "%s: ", path);
-  if (k >= 0 && (size_t)k < cap) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + k, cap - (size_t)k, fmt, ap);
-    va_end(ap);
-  }
-  return false;
-}
 
 /* Appends the whole file at path to c->bytes. */
 static bool append_file(RtCorpus *c, const char *path, char *err, size_t cap) {
   FILE *fp = fopen(path, "rb");
-  if (!fp) return text_fail(err, cap, path, "cannot open: %s", strerror(errno));
+  if (!fp) return rt_fail_path(err, cap, path, "cannot open: %s", strerror(errno));
   struct stat sb;
-  bool ok = fstat(fileno(fp), &sb) == 0 || text_fail(err, cap, path, "stat: %s", strerror(errno));
+  bool ok = fstat(fileno(fp), &sb) == 0 || rt_fail_path(err, cap, path, "stat: %s", strerror(errno));
   size_t sz = ok ? (size_t)sb.st_size : 0;
   uint8_t *nb = ok ? realloc(c->bytes, c->n + sz + 1) : NULL;
-  if (ok && !nb) ok = text_fail(err, cap, path, "out of memory for %zu bytes", c->n + sz);
+  if (ok && !nb) ok = rt_fail_path(err, cap, path, "out of memory for %zu bytes", c->n + sz);
   if (ok) {
     c->bytes = nb;
-    if (fread(c->bytes + c->n, 1, sz, fp) != sz) ok = text_fail(err, cap, path, "short read");
+    if (fread(c->bytes + c->n, 1, sz, fp) != sz) ok = rt_fail_path(err, cap, path, "short read");
   }
   fclose(fp);
   if (ok) {
@@ -64,7 +55,7 @@ static int cmp_str(const void *a, const void *b) {
 /* Collects the wanted names of dir, sorted; the caller frees each and the array. */
 static bool list_dir(const char *dir, char ***names, int *n, char *err, size_t cap) {
   DIR *d = opendir(dir);
-  if (!d) return text_fail(err, cap, dir, "cannot open directory: %s", strerror(errno));
+  if (!d) return rt_fail_path(err, cap, dir, "cannot open directory: %s", strerror(errno));
   int capn = 0;
   bool ok = true;
   for (struct dirent *e; ok && (e = readdir(d)) != NULL;) {
@@ -72,10 +63,10 @@ static bool list_dir(const char *dir, char ***names, int *n, char *err, size_t c
     if (*n == capn) {
       capn = capn ? 2 * capn : 64;
       char **nn = realloc(*names, (size_t)capn * sizeof *nn);
-      if (!nn) ok = text_fail(err, cap, dir, "out of memory");
+      if (!nn) ok = rt_fail_path(err, cap, dir, "out of memory");
       else *names = nn;
     }
-    if (ok && !((*names)[*n] = strdup(e->d_name))) ok = text_fail(err, cap, dir, "out of memory");
+    if (ok && !((*names)[*n] = strdup(e->d_name))) ok = rt_fail_path(err, cap, dir, "out of memory");
     if (ok) (*n)++;
   }
   closedir(d);
@@ -93,7 +84,7 @@ static bool append_dir(RtCorpus *c, const char *dir, char *err, size_t cap) {
   }
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);
-  if (ok && c->n_files == 0) return text_fail(err, cap, dir, "no text files in directory");
+  if (ok && c->n_files == 0) return rt_fail_path(err, cap, dir, "no text files in directory");
   return ok;
 }
 
@@ -101,14 +92,14 @@ bool rt_corpus_load(const char *path, double val_frac, RtCorpus *out, char *err,
   memset(out, 0, sizeof *out);
   if (!path) path = RT_FORTUNES_DIR;
   if (!(val_frac > 0 && val_frac < 1))
-    return text_fail(err, errcap, path, "validation fraction %g is not in (0, 1)", val_frac);
+    return rt_fail_path(err, errcap, path, "validation fraction %g is not in (0, 1)", val_frac);
   struct stat sb;
-  if (stat(path, &sb) != 0) return text_fail(err, errcap, path, "cannot open: %s", strerror(errno));
+  if (stat(path, &sb) != 0) return rt_fail_path(err, errcap, path, "cannot open: %s", strerror(errno));
   bool ok = S_ISDIR(sb.st_mode) ? append_dir(out, path, err, errcap)
                                 : append_file(out, path, err, errcap);
   size_t n_val = (size_t)((double)out->n * val_frac);
   if (ok && (n_val == 0 || n_val >= out->n))
-    ok = text_fail(err, errcap, path, "%zu bytes are too few to split into train and validation",
+    ok = rt_fail_path(err, errcap, path, "%zu bytes are too few to split into train and validation",
                    out->n);
   out->n_train = out->n - n_val;
   if (!ok) rt_corpus_fini(out);

@@ -20,6 +20,7 @@
  * backprop up to float summation order. Dropout masks differ per replica
  * (rt_part_seed), as they would across the rows of one batch.
  */
+#include "rt_impl.h"
 #include "train_impl.h"
 
 #include <cblas.h>
@@ -51,13 +52,6 @@ struct RtDp {
     pthread_t th[RT_MAX_REPLICAS];
     Replica who[RT_MAX_REPLICAS];
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------- gradients */
 
@@ -149,13 +143,13 @@ static bool replica_round(RtDp *dp, int r, double *idle_from)
     pthread_barrier_wait(&dp->bar);
     if (dp->quit)
         return false;
-    double t1 = now_s();
+    double t1 = rt_now_s();
     replica_grad(dp, r);
-    double t2 = now_s();
+    double t2 = rt_now_s();
     pthread_barrier_wait(&dp->bar);
-    double t3 = now_s();
+    double t3 = rt_now_s();
     replica_reduce(dp, r);
-    double t4 = now_s();
+    double t4 = rt_now_s();
     ws->wait_in_s += (t1 - *idle_from) + (t3 - t2);
     ws->busy_s += (t2 - t1) + (t4 - t3);
     ws->steps++;
@@ -173,7 +167,7 @@ static void *replica_main(void *arg)
         pthread_cond_wait(&dp->gate, &dp->mu);
     bool run = dp->open;
     pthread_mutex_unlock(&dp->mu);
-    double idle_from = now_s();
+    double idle_from = rt_now_s();
     while (run && replica_round(dp, w->r, &idle_from))
         ;
     return NULL;
@@ -184,10 +178,10 @@ bool rt_dp_step(Trainer *t, int64_t step, float *losses, char *err, size_t errca
     RtDp *dp = t->dp;
     dp->args = (RtStepArgs){.n = dp->slice, .lr = rt_lr_at(t, step), .step = step + 1,
                             .seed = t->c.seed, .train = true};
-    double t0 = now_s();
+    double t0 = rt_now_s();
     replica_round(dp, 0, &t0);
     rt_exec_update(dp->rep[0], &dp->args);
-    t->ws[0].busy_s += now_s() - t0;
+    t->ws[0].busy_s += rt_now_s() - t0;
     for (int h = 0; h < t->n_heads; h++) {
         float sum = 0;
         for (int r = 0; r < dp->n; r++)

@@ -25,6 +25,7 @@
  * stages is needed inside a step: stage k updates only its own parameters,
  * after its last backward, and the next step starts once every stage is done.
  */
+#include "rt_impl.h"
 #include "train_impl.h"
 
 #include <cblas.h>
@@ -66,13 +67,6 @@ struct RtGpipe {
     int started;                /* stage threads running (stages 1..) */
     pthread_t th[RT_MAX_STAGES];
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t bytes_of(const IrGraph *g, int id, int n)
 {
@@ -142,7 +136,7 @@ static void stage_step(GpStage *s)
 {
     RtGpipe *gp = s->gp;
     int k = s->k, last = k == gp->K - 1;
-    double t0 = now_s(), waited = gp->t->ws[k].wait_in_s + gp->t->ws[k].wait_out_s;
+    double t0 = rt_now_s(), waited = gp->t->ws[k].wait_in_s + gp->t->ws[k].wait_out_s;
     for (int m = 0; m < gp->M; m++) {
         copy_slices(s, m);
         if (k > 0)
@@ -162,7 +156,7 @@ static void stage_step(GpStage *s)
                     s->grads.start[s->grads.n]);
     rt_exec_update(s->mb[0], &gp->args);
     RtWorkerStats *ws = &gp->t->ws[k];
-    ws->busy_s += now_s() - t0 - (ws->wait_in_s + ws->wait_out_s - waited);
+    ws->busy_s += rt_now_s() - t0 - (ws->wait_in_s + ws->wait_out_s - waited);
     ws->steps++;
 }
 

@@ -9,6 +9,7 @@
  * worker's arithmetic depends only on its own state and inputs, so the numbers
  * are exactly those of the sequential schedule, whatever the timing.
  */
+#include "rt_impl.h"
 #include "train_impl.h"
 
 #include <cblas.h>
@@ -23,13 +24,6 @@ typedef struct {
     int64_t step0, epoch;   /* global step of batch `start`, the epoch (loader only) */
     int32_t *y;             /* labels of the batch in flight (blocks without a label input) */
 } Worker;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Bytes of one batch of labels (every block reads the same label tensor). */
 static size_t y_bytes(const Trainer *t)
@@ -162,9 +156,9 @@ static void *worker_main(void *arg)
             break;
         Msg h = receive(w, m);
         rt_queue_release(&t->q[w->k]);
-        double t0 = now_s();
+        double t0 = rt_now_s();
         bool ok = rt_stage_step(t, w->k, h.step, loss, err, sizeof err);
-        ws->busy_s += now_s() - t0;
+        ws->busy_s += rt_now_s() - t0;
         if (!ok) {
             fail(t, err);
             break;
@@ -233,7 +227,7 @@ bool rt_pipeline_epoch(Trainer *t, int64_t end)
     for (int k = 0; k < t->K; k++)
         rt_queue_reset(&t->q[k]);
     t->failed = false;
-    double t0 = now_s();
+    double t0 = rt_now_s();
     t->seg_start_s = t0;
     for (int k = 0; k <= t->K; k++) {
         bool loader = k == t->K;
@@ -254,7 +248,7 @@ bool rt_pipeline_epoch(Trainer *t, int64_t end)
     for (int k = 0; k < started && k < t->K; k++)
         free(w[k].y);
     pthread_mutex_lock(&t->mu);
-    t->train_s += now_s() - t0;
+    t->train_s += rt_now_s() - t0;
     t->seg_start_s = 0;
     pthread_mutex_unlock(&t->mu);
     return !t->failed;

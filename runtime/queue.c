@@ -1,17 +1,11 @@
 /* queue.c — see queue.h. One mutex and one condition variable per queue:
  * each queue has exactly one producer and one consumer, and both wait for
  * the same event (the queue changed). */
+#include "rt_impl.h"
 #include "queue.h"
 
 #include <stdlib.h>
 #include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 bool rt_queue_init(RtQueue *q, int cap, size_t slot_bytes)
 {
@@ -44,11 +38,11 @@ void *rt_queue_reserve(RtQueue *q, double *waited)
     pthread_mutex_lock(&q->mu);
     double t0 = 0;
     if (q->tail - q->head == q->cap && !q->closed && waited)
-        t0 = now_s();
+        t0 = rt_now_s();
     while (q->tail - q->head == q->cap && !q->closed)
         pthread_cond_wait(&q->changed, &q->mu);
     if (t0 > 0)
-        *waited += now_s() - t0;
+        *waited += rt_now_s() - t0;
     void *p = q->closed ? NULL : slot(q, q->tail);
     q->reserved = p != NULL;
     pthread_mutex_unlock(&q->mu);
@@ -69,11 +63,11 @@ void *rt_queue_take(RtQueue *q, double *waited)
     pthread_mutex_lock(&q->mu);
     double t0 = 0;
     if (q->tail == q->head && !q->closed && waited)
-        t0 = now_s();
+        t0 = rt_now_s();
     while (q->tail == q->head && !q->closed)
         pthread_cond_wait(&q->changed, &q->mu);
     if (t0 > 0)
-        *waited += now_s() - t0;
+        *waited += rt_now_s() - t0;
     void *p = q->tail == q->head ? NULL : slot(q, q->head);
     q->taken = p != NULL;
     pthread_mutex_unlock(&q->mu);

@@ -2,6 +2,7 @@
  * Order of work: size and header length → JSON → each entry (dtype, shape,
  * offsets, sizes) → the entries tile the data section → read data → place
  * each tensor at an aligned address. Every check happens before any use. */
+#include "rt_impl.h"
 #include "safetensors.h"
 
 #include "json.h"
@@ -32,17 +33,6 @@ int64_t st_numel(int rank, const int64_t *shape) {
   return n;
 }
 
-/* Writes "PATH: message" into err. */
-static bool st_fail(char *err, size_t cap, const char *path, const char *fmt, ...) {
-  int k = snprintf(err, cap, "%s: ", path);
-  if (k >= 0 && (size_t)k < cap) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + k, cap - (size_t)k, fmt, ap);
-    va_end(ap);
-  }
-  return false;
-}
 
 /* A tensor's validated byte range inside the data section. */
 typedef struct Range {
@@ -90,21 +80,21 @@ static const char *parse_offsets(const RtJson *v, int64_t data_size, Range *r) {
 static bool parse_entry(const char *path, const char *name, const RtJson *e, int64_t data_size,
                         StTensor *t, Range *r, char *err, size_t cap) {
   if (e->kind != RT_JSON_OBJECT)
-    return st_fail(err, cap, path, "tensor \"%s\": entry is not an object", name);
+    return rt_fail_path(err, cap, path, "tensor \"%s\": entry is not an object", name);
   for (int i = 0; i < e->n; i++)
     if (strcmp(e->keys[i], "dtype") && strcmp(e->keys[i], "shape") &&
         strcmp(e->keys[i], "data_offsets"))
-      return st_fail(err, cap, path, "tensor \"%s\": unknown field \"%s\"", name, e->keys[i]);
+      return rt_fail_path(err, cap, path, "tensor \"%s\": unknown field \"%s\"", name, e->keys[i]);
   const RtJson *dt = rt_json_get(e, "dtype");
   if (!parse_dtype(dt, &t->dtype))
-    return st_fail(err, cap, path, "tensor \"%s\": unsupported dtype %s%s%s", name,
+    return rt_fail_path(err, cap, path, "tensor \"%s\": unsupported dtype %s%s%s", name,
                    dt && dt->str ? "\"" : "", dt && dt->str ? dt->str : "(missing)",
                    dt && dt->str ? "\" (expected F32, I32, U8 or I64)" : "");
   const char *msg = parse_shape(rt_json_get(e, "shape"), t);
   if (!msg) msg = parse_offsets(rt_json_get(e, "data_offsets"), data_size, r);
-  if (msg) return st_fail(err, cap, path, "tensor \"%s\": %s", name, msg);
+  if (msg) return rt_fail_path(err, cap, path, "tensor \"%s\": %s", name, msg);
   if ((uint64_t)(r->end - r->begin) != t->nbytes)
-    return st_fail(err, cap, path,
+    return rt_fail_path(err, cap, path,
                    "tensor \"%s\": shape needs %zu bytes but data_offsets [%lld, %lld) span %lld",
                    name, t->nbytes, (long long)r->begin, (long long)r->end,
                    (long long)(r->end - r->begin));
@@ -114,14 +104,14 @@ static bool parse_entry(const char *path, const char *name, const RtJson *e, int
 /* __metadata__: an object of string values, kept as raw header text. */
 static bool parse_metadata(const char *path, const char *hdr, const RtJson *m, StFile *out,
                            char *err, size_t cap) {
-  if (out->metadata_json) return st_fail(err, cap, path, "duplicate __metadata__");
-  if (m->kind != RT_JSON_OBJECT) return st_fail(err, cap, path, "__metadata__ is not an object");
+  if (out->metadata_json) return rt_fail_path(err, cap, path, "duplicate __metadata__");
+  if (m->kind != RT_JSON_OBJECT) return rt_fail_path(err, cap, path, "__metadata__ is not an object");
   for (int i = 0; i < m->n; i++)
     if (m->items[i].kind != RT_JSON_STRING)
-      return st_fail(err, cap, path, "__metadata__ value \"%s\" is not a string", m->keys[i]);
+      return rt_fail_path(err, cap, path, "__metadata__ value \"%s\" is not a string", m->keys[i]);
   size_t len = m->end - m->begin;
   out->metadata_json = malloc(len + 1);
-  if (!out->metadata_json) return st_fail(err, cap, path, "out of memory");
+  if (!out->metadata_json) return rt_fail_path(err, cap, path, "out of memory");
   memcpy(out->metadata_json, hdr + m->begin, len);
   out->metadata_json[len] = '\0';
   return true;
@@ -141,15 +131,15 @@ static bool check_tiling(const char *path, const StFile *f, Range *rs, int64_t d
   for (int i = 0; i < f->n; i++) {
     const char *name = f->t[rs[i].idx].name;
     if (rs[i].begin < at)
-      return st_fail(err, cap, path, "tensor \"%s\" [%lld, %lld) overlaps tensor \"%s\"", name,
+      return rt_fail_path(err, cap, path, "tensor \"%s\" [%lld, %lld) overlaps tensor \"%s\"", name,
                      (long long)rs[i].begin, (long long)rs[i].end, f->t[rs[i - 1].idx].name);
     if (rs[i].begin > at)
-      return st_fail(err, cap, path, "gap in data before tensor \"%s\" at offset %lld", name,
+      return rt_fail_path(err, cap, path, "gap in data before tensor \"%s\" at offset %lld", name,
                      (long long)rs[i].begin);
     at = rs[i].end;
   }
   if (at != data_size)
-    return st_fail(err, cap, path, "%lld bytes of data after the last tensor",
+    return rt_fail_path(err, cap, path, "%lld bytes of data after the last tensor",
                    (long long)(data_size - at));
   return true;
 }
@@ -167,7 +157,7 @@ static bool parse_header(const char *path, const char *hdr, const RtJson *root, 
     Range *r = &rs[out->n];
     if (!parse_entry(path, key, &root->items[i], data_size, t, r, err, cap)) return false;
     t->name = strdup(key);
-    if (!t->name) return st_fail(err, cap, path, "out of memory");
+    if (!t->name) return rt_fail_path(err, cap, path, "out of memory");
     r->idx = out->n++;
   }
   return check_tiling(path, out, rs, data_size, err, cap);
@@ -186,7 +176,7 @@ static bool place_data(const char *path, StFile *out, const uint8_t *data, const
   }
   if (aligned) total = data_size;
   out->blob = malloc(total ? total : 1);
-  if (!out->blob) return st_fail(err, cap, path, "out of memory for %zu bytes of data", total);
+  if (!out->blob) return rt_fail_path(err, cap, path, "out of memory for %zu bytes of data", total);
   size_t at = 0;
   for (int i = 0; i < out->n; i++) {
     StTensor *t = &out->t[rs[i].idx];
@@ -204,19 +194,19 @@ static bool load_body(const char *path, FILE *fp, const char *hdr, size_t hlen, 
   RtJson root;
   char jerr[200];
   if (!rt_json_parse(hdr, hlen, &root, jerr, sizeof jerr))
-    return st_fail(err, cap, path, "bad JSON header: %s", jerr);
-  bool ok = root.kind == RT_JSON_OBJECT || st_fail(err, cap, path, "header is not a JSON object");
+    return rt_fail_path(err, cap, path, "bad JSON header: %s", jerr);
+  bool ok = root.kind == RT_JSON_OBJECT || rt_fail_path(err, cap, path, "header is not a JSON object");
   Range *rs = NULL;
   uint8_t *data = NULL;
   if (ok) {
     out->t = calloc((size_t)root.n + 1, sizeof *out->t);
     rs = calloc((size_t)root.n + 1, sizeof *rs);
     data = malloc((size_t)data_size + 1);
-    ok = (out->t && rs && data) || st_fail(err, cap, path, "out of memory");
+    ok = (out->t && rs && data) || rt_fail_path(err, cap, path, "out of memory");
   }
   ok = ok && parse_header(path, hdr, &root, data_size, out, rs, err, cap);
   if (ok && fread(data, 1, (size_t)data_size, fp) != (size_t)data_size)
-    ok = st_fail(err, cap, path, "short read of the data section");
+    ok = rt_fail_path(err, cap, path, "short read of the data section");
   ok = ok && place_data(path, out, data, rs, (size_t)data_size, err, cap);
   free(rs);
   free(data);
@@ -229,22 +219,22 @@ static bool load_header(const char *path, FILE *fp, int64_t size, char **hdr, si
                         char *err, size_t cap) {
   uint8_t lb[8];
   if (size < 8 || fread(lb, 1, 8, fp) != 8)
-    return st_fail(err, cap, path, "file is %lld bytes, too short for a header length",
+    return rt_fail_path(err, cap, path, "file is %lld bytes, too short for a header length",
                    (long long)size);
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--) n = n << 8 | lb[i];
   if (n > (uint64_t)(size - 8))
-    return st_fail(err, cap, path, "header length %llu exceeds the %lld bytes after it",
+    return rt_fail_path(err, cap, path, "header length %llu exceeds the %lld bytes after it",
                    (unsigned long long)n, (long long)(size - 8));
   if (n > ST_MAX_HEADER)
-    return st_fail(err, cap, path, "header length %llu exceeds the limit of %u bytes",
+    return rt_fail_path(err, cap, path, "header length %llu exceeds the limit of %u bytes",
                    (unsigned long long)n, ST_MAX_HEADER);
-  if (n < 2) return st_fail(err, cap, path, "header of %llu bytes is too short", (unsigned long long)n);
+  if (n < 2) return rt_fail_path(err, cap, path, "header of %llu bytes is too short", (unsigned long long)n);
   *hdr = malloc((size_t)n + 1);
-  if (!*hdr) return st_fail(err, cap, path, "out of memory for the header");
-  if (fread(*hdr, 1, (size_t)n, fp) != (size_t)n) return st_fail(err, cap, path, "short read of the header");
+  if (!*hdr) return rt_fail_path(err, cap, path, "out of memory for the header");
+  if (fread(*hdr, 1, (size_t)n, fp) != (size_t)n) return rt_fail_path(err, cap, path, "short read of the header");
   (*hdr)[n] = '\0';
-  if ((*hdr)[0] != '{') return st_fail(err, cap, path, "header does not start with '{'");
+  if ((*hdr)[0] != '{') return rt_fail_path(err, cap, path, "header does not start with '{'");
   *hlen = (size_t)n;
   return true;
 }
@@ -252,10 +242,10 @@ static bool load_header(const char *path, FILE *fp, int64_t size, char **hdr, si
 bool st_load(const char *path, StFile *out, char *err, size_t errcap) {
   memset(out, 0, sizeof *out);
   FILE *fp = fopen(path, "rb");
-  if (!fp) return st_fail(err, errcap, path, "cannot open: %s", strerror(errno));
+  if (!fp) return rt_fail_path(err, errcap, path, "cannot open: %s", strerror(errno));
   struct stat sb;
-  bool ok = fstat(fileno(fp), &sb) == 0 || st_fail(err, errcap, path, "stat: %s", strerror(errno));
-  ok = ok && (S_ISREG(sb.st_mode) || st_fail(err, errcap, path, "not a regular file"));
+  bool ok = fstat(fileno(fp), &sb) == 0 || rt_fail_path(err, errcap, path, "stat: %s", strerror(errno));
+  ok = ok && (S_ISREG(sb.st_mode) || rt_fail_path(err, errcap, path, "not a regular file"));
   char *hdr = NULL;
   size_t hlen = 0;
   ok = ok && load_header(path, fp, (int64_t)sb.st_size, &hdr, &hlen, err, errcap);

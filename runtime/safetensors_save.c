@@ -3,6 +3,7 @@
  * decreasing element size so each is aligned, and the file is written to
  * path.tmp.<pid>, flushed, fsynced and renamed over path; then the directory
  * is fsynced so the rename itself survives a crash. */
+#include "rt_impl.h"
 #include "safetensors.h"
 
 #include "json.h"
@@ -16,34 +17,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool save_fail(char *err, size_t cap, const char *path, const char *fmt, ...) {
-  int k = snprintf(err, cap, "%s: ", path);
-  if (k >= 0 && (size_t)k < cap) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + k, cap - (size_t)k, fmt, ap);
-    va_end(ap);
-  }
-  return false;
-}
 
 /* Each tensor must be well formed and uniquely named before anything is written. */
 static bool check_tensors(const char *path, const StTensor *ts, int n, char *err, size_t cap) {
   for (int i = 0; i < n; i++) {
     const StTensor *t = &ts[i];
     if (!t->name || !*t->name || strcmp(t->name, "__metadata__") == 0)
-      return save_fail(err, cap, path, "tensor %d has an empty or reserved name", i);
+      return rt_fail_path(err, cap, path, "tensor %d has an empty or reserved name", i);
     if ((unsigned)t->dtype > ST_I64 || t->rank < 0 || t->rank > ST_MAX_RANK)
-      return save_fail(err, cap, path, "tensor \"%s\": bad dtype or rank", t->name);
+      return rt_fail_path(err, cap, path, "tensor \"%s\": bad dtype or rank", t->name);
     int64_t numel = st_numel(t->rank, t->shape);
     if (numel < 0 || (uint64_t)numel > SIZE_MAX / st_dtype_size(t->dtype) ||
         (size_t)numel * st_dtype_size(t->dtype) != t->nbytes)
-      return save_fail(err, cap, path, "tensor \"%s\": nbytes %zu does not match its shape",
+      return rt_fail_path(err, cap, path, "tensor \"%s\": nbytes %zu does not match its shape",
                        t->name, t->nbytes);
-    if (t->nbytes && !t->data) return save_fail(err, cap, path, "tensor \"%s\": no data", t->name);
+    if (t->nbytes && !t->data) return rt_fail_path(err, cap, path, "tensor \"%s\": no data", t->name);
     for (int j = 0; j < i; j++)
       if (strcmp(ts[j].name, t->name) == 0)
-        return save_fail(err, cap, path, "duplicate tensor name \"%s\"", t->name);
+        return rt_fail_path(err, cap, path, "duplicate tensor name \"%s\"", t->name);
   }
   return true;
 }
@@ -131,35 +122,35 @@ static bool sync_dir(const char *path) {
 static bool write_atomic(const char *path, const char *tmp, const StTensor *ts, int n,
                          const int *order, const char *hdr, size_t hlen, char *err, size_t cap) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return save_fail(err, cap, path, "cannot create %s: %s", tmp, strerror(errno));
+  if (fd < 0) return rt_fail_path(err, cap, path, "cannot create %s: %s", tmp, strerror(errno));
   FILE *fp = fdopen(fd, "wb");
   if (!fp) {
     close(fd);
     unlink(tmp);
-    return save_fail(err, cap, path, "fdopen: %s", strerror(errno));
+    return rt_fail_path(err, cap, path, "fdopen: %s", strerror(errno));
   }
   bool ok = write_all(fp, ts, n, order, hdr, hlen);
   int saved = errno;
   ok = (fclose(fp) == 0) && ok;
   if (!ok) {
     unlink(tmp);
-    return save_fail(err, cap, path, "writing %s failed: %s", tmp, strerror(saved ? saved : errno));
+    return rt_fail_path(err, cap, path, "writing %s failed: %s", tmp, strerror(saved ? saved : errno));
   }
   if (rename(tmp, path) != 0) {
     saved = errno;
     unlink(tmp);
-    return save_fail(err, cap, path, "rename from %s failed: %s", tmp, strerror(saved));
+    return rt_fail_path(err, cap, path, "rename from %s failed: %s", tmp, strerror(saved));
   }
-  if (!sync_dir(path)) return save_fail(err, cap, path, "fsync of directory failed: %s", strerror(errno));
+  if (!sync_dir(path)) return rt_fail_path(err, cap, path, "fsync of directory failed: %s", strerror(errno));
   return true;
 }
 
 bool st_save(const char *path, const StTensor *ts, int n, const char *const *meta_kv, int n_meta,
              char *err, size_t errcap) {
   if (n < 0 || n_meta < 0 || (n_meta > 0 && !meta_kv))
-    return save_fail(err, errcap, path, "bad arguments to st_save");
+    return rt_fail_path(err, errcap, path, "bad arguments to st_save");
   for (int i = 0; i < 2 * n_meta; i++)
-    if (!meta_kv[i]) return save_fail(err, errcap, path, "metadata entry %d is NULL", i / 2);
+    if (!meta_kv[i]) return rt_fail_path(err, errcap, path, "metadata entry %d is NULL", i / 2);
   if (!check_tensors(path, ts, n, err, errcap)) return false;
   int *order = malloc(((size_t)n + 1) * sizeof *order);
   size_t hlen = 0;
@@ -167,9 +158,9 @@ bool st_save(const char *path, const StTensor *ts, int n, const char *const *met
   if (order) layout_order(ts, n, order);
   if (order) hdr = build_header(ts, n, order, meta_kv, n_meta, &hlen);
   char tmp[4096];
-  bool ok = hdr != NULL || save_fail(err, errcap, path, "out of memory building the header");
+  bool ok = hdr != NULL || rt_fail_path(err, errcap, path, "out of memory building the header");
   if (ok && snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-    ok = save_fail(err, errcap, path, "path too long");
+    ok = rt_fail_path(err, errcap, path, "path too long");
   ok = ok && write_atomic(path, tmp, ts, n, order, hdr, hlen, err, errcap);
   free(hdr);
   free(order);
