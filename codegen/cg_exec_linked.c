@@ -3,16 +3,24 @@
  * No LLVM here: a trainer links this file without the code generator.
  *
  * Buffers mirror the interpreter's (same sizes and layouts, so parameter
- * initialization, checkpoints and the trainer work unchanged): one
- * zero-initialized, 64-byte aligned buffer per node for max_batch examples,
- * scalars 2 floats; views share their source's buffer. The scratch area the
- * kernels share is the table's last entry. Nothing is allocated per step.
+ * initialization, checkpoints and the trainer work unchanged): one 64-byte
+ * aligned buffer per node for max_batch examples, scalars 2 floats, zeroed
+ * except large computed values (their kernels write them first); views
+ * share their source's buffer. The scratch area the kernels share is the
+ * table's last entry. Nothing is allocated per step.
+ *
+ * RtExecOps.plan then applies the memory plan (passes.h, pass_mem_plan):
+ * every value nothing outside an entry call touches moves into one slab at
+ * its planned offset (its own buffer is freed), so the table points into the
+ * slab. The trainer plans its executors; tests that inspect every node's
+ * value after a step simply do not.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cg_layout.h"
 #include "exec.h"
+#include "passes.h"
 
 typedef struct CgExec {
     RtExec base;                    /* first: a CgExec is an RtExec */
@@ -21,18 +29,26 @@ typedef struct CgExec {
     CgStepFn step, forward;
     CgStepFn backward, update;      /* NULL unless cg_exec_set_phases */
     void **bufs;                    /* g->n_nodes node buffers, then the scratch area */
-    unsigned char *borrowed;        /* per buffer: given by share, not ours to free */
+    unsigned char *borrowed;        /* per buffer: given by share or in the slab, not
+                                     * ours to free on its own */
     int n_bufs;
+    unsigned char *slab;            /* the planned values (NULL until plan) */
 } CgExec;
 
-static void *zalloc(int64_t bytes)
+/* 64-byte aligned; zeroed unless `zero` is false. Large buffers that
+ * kernels write before anything reads them are not zeroed: their pages stay
+ * untouched until a step writes them, so buffers the memory plan frees
+ * again never become resident (peak RSS is the planned size). */
+static void *alloc64(int64_t bytes, bool zero)
 {
     size_t n = (size_t)(bytes + 63) / 64 * 64;
     void *p = aligned_alloc(64, n ? n : 64);
-    if (p)
+    if (p && zero)
         memset(p, 0, n);
     return p;
 }
+
+static void *zalloc(int64_t bytes) { return alloc64(bytes, true); }
 
 static void run(CgStepFn fn, CgExec *e, const RtStepArgs *a)
 {
@@ -92,16 +108,43 @@ static void cx_free(RtExec *x)
             free(e->bufs[i]);
     free(e->bufs);
     free(e->borrowed);
+    free(e->slab);
     if (e->code)
         e->release(e->code);
     free(e);
 }
 
+/* Moves the values the plan puts in the slab there. Out of memory for the
+ * slab: the executor stays as it is (one buffer per value). */
+static void cx_plan(RtExec *x, const unsigned char *keep)
+{
+    CgExec *e = (CgExec *)x;
+    const IrGraph *g = x->g;
+    IR_ASSERT(!e->slab);
+    PassMemPlan p;
+    pass_mem_plan(g, x->max_batch, keep, &p);
+    if (p.n_slab > 0 && (e->slab = alloc64(p.slab, false)) != NULL) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            int s = cg_buffer_source(g, i);
+            if (p.offset[s] < 0)
+                continue;
+            if (i == s) {
+                IR_ASSERT(!e->borrowed[i]);
+                free(e->bufs[i]);
+                e->borrowed[i] = 1;
+            }
+            e->bufs[i] = e->slab + p.offset[s];
+        }
+        x->act_bytes = p.slab + p.own_bytes;
+    }
+    pass_mem_plan_fini(&p);
+}
+
 /* Both always have the phase entries (cg_exec_set_phases, cg_exec_linked_new). */
 static const RtExecOps jit_ops = {"jit", cx_step, cx_forward, cx_buffer, cx_free,
-                                  cx_backward, cx_update, cx_share};
+                                  cx_backward, cx_update, cx_share, cx_plan};
 static const RtExecOps aot_ops = {"aot", cx_step, cx_forward, cx_buffer, cx_free,
-                                  cx_backward, cx_update, cx_share};
+                                  cx_backward, cx_update, cx_share, cx_plan};
 
 static bool alloc_buffers(CgExec *e, const IrGraph *g, int max_batch)
 {
@@ -116,10 +159,12 @@ static bool alloc_buffers(CgExec *e, const IrGraph *g, int max_batch)
             e->bufs[i] = e->bufs[src];
             continue;
         }
-        const IrType *t = &g->nodes[i]->type;
-        int64_t c = ir_type_numel(t) * (ir_type_batched(t) ? max_batch : 1);
-        if (!(e->bufs[i] = zalloc(4 * (c > 1 ? c : 2))))     /* scalars: value + count */
+        int64_t bytes = pass_mem_bytes(g, i, max_batch);  /* scalars: value + count */
+        bool computed = ir_op_info(g->nodes[i]->op)->kind != IR_KIND_SOURCE;
+        if (!(e->bufs[i] = alloc64(bytes, !computed || bytes <= 65536)))
             return false;
+        if (g->nodes[i]->op != IR_OP_PARAM && g->nodes[i]->op != IR_OP_STATE)
+            e->base.act_bytes += bytes;
     }
     return (e->bufs[g->n_nodes] = zalloc(cg_scratch_bytes(g, max_batch))) != NULL;
 }
@@ -135,7 +180,7 @@ RtExec *cg_exec_make(const IrGraph *g, int max_batch, CgStepFn step, CgStepFn fo
             release(code);
         return NULL;
     }
-    e->base = (RtExec){code ? &jit_ops : &aot_ops, g, max_batch, 0};
+    e->base = (RtExec){code ? &jit_ops : &aot_ops, g, max_batch, 0, 0};
     e->code = code;
     e->release = release;
     e->step = step;

@@ -1,14 +1,19 @@
 /* cg_layout.c — buffer layout of a lowered graph: views that alias their
  * source's buffer, and the scratch area the kernels share. No LLVM here: an
  * AOT trainer sizes its buffers with these functions at start-up, and they
- * must agree with what the lowering assumed at build time.
+ * must agree with what the lowering assumed at build time. Where the other
+ * values live (own buffers or offsets in one activation slab) is the memory
+ * plan of passes/plan_memory.c, which the executor applies at run time (the
+ * entries load every pointer from the buffer table, so code does not depend
+ * on it).
  */
 #include "cg_layout.h"
+#include "passes.h"
 
+/* One definition with the memory plan's (passes/plan_memory.c). */
 bool cg_is_view(IrOp op)
 {
-    return op == IR_OP_FLATTEN || op == IR_OP_RESHAPE || op == IR_OP_RESHAPE_LIKE ||
-           op == IR_OP_STOP_GRADIENT;
+    return pass_is_view(op);
 }
 
 int cg_buffer_source(const IrGraph *g, int id)

@@ -203,4 +203,59 @@ void pass_cost_fini(PassCost *c);
 /* Local-training invariants of a partitioned graph (run by `verify`). */
 bool pass_verify_local(const IrGraph *g, Diag *d);
 
+/* ------------------------------------------------------------ memory plan
+ *
+ * Where an executor of compiled steps keeps each value (passes/plan_memory.c,
+ * the `plan-memory` pass prints it). A value keeps its own buffer when
+ * anything outside one entry call reads or writes it: sources (inputs,
+ * labels, parameters, optimizer state, IR_F_GRAD_SEED inputs), scalars
+ * (losses, cross-entropy counts, clipping norms), the gradients of
+ * parameters and of IR_F_WANT_GRAD inputs, the value an IR_F_GRAD_SEED input
+ * seeds, and what the caller marks in `keep` (values other blocks read).
+ * Every other value lives in one activation slab, at an offset chosen by
+ * liveness: values live at the same time never share bytes. Views (reshape,
+ * flatten, reshape_like, stop_gradient) are their source's bytes.
+ *
+ * The compiled entries run nodes in two orders: `_step` in node order, the
+ * phase entries (`_forward`, `_backward`, `_update`) phase after phase
+ * (ir_graph_phases), each in node order. A value is live from its node to
+ * its last reader in each order, both ends included (so no kernel's output
+ * overlaps one of its inputs); two values conflict when their intervals
+ * meet in either order. The plan is a pure function of (g, max_batch, keep).
+ */
+
+/* Nodes that alias their operand's buffer (no kernel, no storage). */
+bool pass_is_view(IrOp op);
+/* The node whose buffer id's value is (id itself unless id is a view). */
+int pass_mem_source(const IrGraph *g, int id);
+/* Bytes of node id's buffer for max_batch examples (scalars: 2 floats),
+ * rounded up to 64; 0 for views. */
+int64_t pass_mem_bytes(const IrGraph *g, int id, int max_batch);
+
+typedef struct PassMemPlan {
+    int n;                  /* nodes of the graph */
+    int max_batch;
+    int64_t *bytes;         /* per node: pass_mem_bytes */
+    int64_t *offset;        /* per node: offset in the slab (a multiple of 64), -1: its own
+                             * buffer; views -1 (they are their source's bytes) */
+    int *live;              /* per node, 4 ints: first and last position in node order,
+                             * then in phase order (values in the slab only) */
+    int n_slab;             /* values in the slab */
+    int64_t slab;           /* the slab's bytes */
+    int64_t slab_values;    /* Σ bytes of the values in the slab (their unplanned total) */
+    int64_t own_bytes;      /* Σ bytes of the other values with their own buffer, except
+                             * parameters and optimizer state */
+    int64_t state_bytes;    /* Σ bytes of parameters and optimizer state */
+} PassMemPlan;
+
+/* Plans g's buffers for max_batch examples; keep (NULL: none) marks nodes
+ * read or written from outside besides the ones the graph implies.
+ * Caller-owned: pass_mem_plan_fini. */
+void pass_mem_plan(const IrGraph *g, int max_batch, const unsigned char *keep, PassMemPlan *p);
+/* Whether values a and b (in the slab) are live together in either order. */
+bool pass_mem_conflict(const PassMemPlan *p, int a, int b);
+/* The plan as comment lines (`; ...`): totals, then every slab value. */
+void pass_mem_plan_print(const IrGraph *g, const PassMemPlan *p, FILE *out);
+void pass_mem_plan_fini(PassMemPlan *p);
+
 #endif

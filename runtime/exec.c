@@ -88,8 +88,9 @@ static void ie_free(RtExec *e)
     free(e);
 }
 
+/* No plan: the reference keeps every value in its own buffer. */
 static const RtExecOps interp_ops = {"interp",   ie_step,   ie_forward, ie_buffer,
-                                     ie_free,    ie_backward, ie_update, ie_share};
+                                     ie_free,    ie_backward, ie_update, ie_share, NULL};
 
 RtExec *rt_exec_interp_new(const IrGraph *g, int max_batch, char *err, size_t errcap)
 {
@@ -103,6 +104,6 @@ RtExec *rt_exec_interp_new(const IrGraph *g, int max_batch, char *err, size_t er
         free(e);
         return NULL;
     }
-    e->base = (RtExec){&interp_ops, g, max_batch, 0};
+    e->base = (RtExec){&interp_ops, g, max_batch, 0, 0};
     return &e->base;
 }

@@ -31,6 +31,14 @@ typedef struct RtExecOps {
      * borrowed: it must outlive the executor and be as large as the
      * executor's own, which is freed now. Replicas share parameters so. */
     void (*share)(RtExec *e, int id, void *mem);
+    /* Optional (NULL: one buffer per value, as the interpreter keeps): the
+     * memory plan (passes.h, pass_mem_plan). Once, before the first step:
+     * from now on nothing outside the entry calls reads or writes a value
+     * except those the graph marks (sources, scalars such as losses, the
+     * gradients of parameters ...) and the nodes with keep[i] != 0 (may be
+     * NULL); every other value moves into one activation slab shared by
+     * liveness, so its buffer means nothing between calls. */
+    void (*plan)(RtExec *e, const unsigned char *keep);
 } RtExecOps;
 
 /* Executors embed this as their first member. */
@@ -39,6 +47,8 @@ struct RtExec {
     const IrGraph *g;       /* borrowed */
     int max_batch;
     double compile_ms;      /* time to build the executor's code (0 for interp) */
+    int64_t act_bytes;      /* bytes of its value buffers besides parameters and optimizer
+                             * state, as allocated (planned or not); 0: not known */
 };
 
 /* The reference interpreter as an executor. */
@@ -53,6 +63,14 @@ static inline void rt_exec_share(RtExec *e, int id, void *mem) { e->ops->share(e
 static inline bool rt_exec_has_phases(const RtExec *e)
 {
     return e->ops->backward && e->ops->update && e->ops->share;
+}
+/* Applies the memory plan when the executor has one; false when it has not. */
+static inline bool rt_exec_plan(RtExec *e, const unsigned char *keep)
+{
+    if (!e->ops->plan)
+        return false;
+    e->ops->plan(e, keep);
+    return true;
 }
 static inline void *rt_exec_buffer(RtExec *e, int id) { return e->ops->buffer(e, id); }
 static inline void rt_exec_free(RtExec *e)

@@ -215,6 +215,11 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
     fputs(",\"act_bytes\":[", f);
     for (int k = 0; k < res->n_blocks; k++)
         fprintf(f, "%s%lld", k ? "," : "", (long long)res->act_bytes[k]);
+    /* what one buffer per value would take (the memory plan's saving) */
+    fputs("],\"act_bytes_unplanned\":[", f);
+    for (int k = 0; k < res->n_blocks; k++)
+        fprintf(f, "%s%lld", k ? "," : "",
+                (long long)rt_graph_act_bytes(t->st[k].spec.g, t->feed.batch));
     fputs("],\"workers\":[", f);
     for (int k = 0; k < res->n_workers; k++) {
         const RtWorkerStats *w = &res->workers[k];

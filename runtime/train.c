@@ -12,6 +12,7 @@
  */
 #include "train_impl.h"
 #include "kernels.h"
+#include "passes.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -55,13 +56,15 @@ static void collect_heads(Trainer *t)
     }
 }
 
+/* One buffer per value (views are their source's bytes), as the
+ * interpreter and an unplanned executor allocate them. */
 int64_t rt_graph_act_bytes(const IrGraph *g, int batch)
 {
     int64_t bytes = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *n = g->nodes[i];
         if (n->op != IR_OP_PARAM && n->op != IR_OP_STATE)
-            bytes += ir_type_numel(&n->type) * (ir_type_batched(&n->type) ? batch : 1) * 4;
+            bytes += pass_mem_bytes(g, i, batch);
     }
     return bytes;
 }
@@ -298,11 +301,54 @@ static bool run_epoch(Trainer *t, char *err, size_t errcap)
     return save(t, err, errcap);
 }
 
+/* Block k's executor e gets its memory plan: what the trainer touches
+ * between steps keeps its own buffer — data and label inputs, the values
+ * other blocks read from it and the ones it receives (links), the heads'
+ * losses; the graph marks the rest (parameter gradients for the baselines,
+ * ...). LNET_NO_MEMPLAN in the environment: no plan (one buffer per value). */
+static void plan_exec(const Trainer *t, int k, RtExec *e)
+{
+    const char *off = getenv("LNET_NO_MEMPLAN");
+    if (!e->ops->plan || (off && *off && strcmp(off, "0") != 0))
+        return;
+    const IrGraph *g = t->st[k].spec.g;
+    unsigned char *keep = calloc((size_t)g->n_nodes + 1, 1);
+    if (!keep)
+        return;     /* the plan only saves memory: without it the executor still works */
+    const RtStageSpec *sp = &t->st[k].spec;
+    if (sp->in_x >= 0)
+        keep[sp->in_x] = 1;
+    if (sp->in_y >= 0)
+        keep[sp->in_y] = 1;
+    for (int j = 0; j < t->K; j++)
+        for (int i = 0; i < t->st[j].spec.n_links; i++) {
+            const RtLink *l = &t->st[j].spec.links[i];
+            if (l->src_stage == k && l->src_node >= 0 && l->src_node < g->n_nodes)
+                keep[l->src_node] = 1;
+            if (j == k)
+                keep[l->node] = 1;
+        }
+    for (int h = 0; h < t->n_heads; h++)
+        if (t->heads[h].stage == k)
+            keep[t->heads[h].node] = 1;
+    rt_exec_plan(e, keep);
+    free(keep);
+}
+
 RtExec *rt_make_exec(const Trainer *t, const IrGraph *g, int max_batch, char *err,
                      size_t errcap)
 {
-    return t->o->make_exec ? t->o->make_exec(g, max_batch, t->o->exec_ctx, err, errcap)
-                           : rt_exec_interp_new(g, max_batch, err, errcap);
+    RtExec *e = t->o->make_exec ? t->o->make_exec(g, max_batch, t->o->exec_ctx, err, errcap)
+                                : rt_exec_interp_new(g, max_batch, err, errcap);
+    /* A replica of block k (data-parallel, pipeline micro-batches), made once
+     * every block has its executor: planned now. Blocks' own executors are
+     * planned by setup, when every block's links are known. */
+    for (int k = 0; e && k < t->K; k++)
+        if (t->st[k].spec.g == g && t->st[k].ex) {
+            plan_exec(t, k, e);
+            break;
+        }
+    return e;
 }
 
 static bool make_stage(Trainer *t, int k, const RtStageSpec *spec, char *err, size_t errcap)
@@ -347,6 +393,9 @@ static bool setup(Trainer *t, const RtStageSpec *specs, char *err, size_t errcap
     for (int k = 0; k < t->K; k++)
         if (!make_stage(t, k, &specs[k], err, errcap))
             return false;
+    collect_heads(t);
+    for (int k = 0; k < t->K; k++)
+        plan_exec(t, k, t->st[k].ex);
     t->c = (RtCounters){0, 0, 0, t->g->train.seed};
     if (t->o->resume_path &&
         !rt_checkpoint_load(t->o->resume_path, t->ex, t->K, &t->c, err, errcap))
@@ -355,7 +404,6 @@ static bool setup(Trainer *t, const RtStageSpec *specs, char *err, size_t errcap
     t->total_steps = t->steps_per_epoch * t->g->train.epochs;
     if (t->o->max_steps > 0 && t->o->max_steps < t->total_steps)
         t->total_steps = t->o->max_steps;
-    collect_heads(t);
     if (uses_local(t) && !rt_pipeline_init(t, err, errcap))
         return false;
     if (t->o->baseline == RT_BASELINE_DATA_PARALLEL && !rt_dp_init(t, err, errcap))
@@ -396,7 +444,9 @@ static void fill_result(Trainer *t, RtTrainResult *res)
         snprintf(res->head_names[h], sizeof res->head_names[h], "%s", rt_head_name(t, h));
     }
     for (int k = 0; k < t->K && k < 64; k++)
-        res->act_bytes[k] = rt_graph_act_bytes(t->st[k].spec.g, t->feed.batch);
+        res->act_bytes[k] = t->st[k].ex->act_bytes > 0
+                                ? t->st[k].ex->act_bytes
+                                : rt_graph_act_bytes(t->st[k].spec.g, t->feed.batch);
     res->n_blocks = t->K;
     res->reached = t->reached;
     res->reached_s = t->reached_s;
