@@ -1,5 +1,6 @@
 /* report.c — what a training run tells the user: the step log (CSV or JSON
  * lines), the progress line, and the final JSON report. */
+#include "rt_impl.h"
 #include "train_impl.h"
 #include "json.h"
 
@@ -10,16 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 double rt_train_elapsed(const Trainer *t)
 {
-    return t->train_s + (t->seg_start_s > 0 ? now_s() - t->seg_start_s : 0);
+    return t->train_s + (t->seg_start_s > 0 ? rt_now_s() - t->seg_start_s : 0);
 }
 
 const char *rt_head_name(const Trainer *t, int h)
@@ -130,7 +124,7 @@ void rt_progress(Trainer *t, bool epoch_end)
     FILE *out = t->o->out;
     if (t->o->quiet || !out)
         return;
-    double now = now_s();
+    double now = rt_now_s();
     if (!epoch_end && now - t->last_progress_s < (t->o->progress_tty ? 0.1 : 5.0))
         return;
     t->last_progress_s = now;

@@ -10,6 +10,7 @@
  * Every epoch ends with an evaluation of every head on the test / validation
  * split and, with --save, a checkpoint.
  */
+#include "rt_impl.h"
 #include "train_impl.h"
 #include "kernels.h"
 #include "passes.h"
@@ -21,13 +22,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int64_t rt_peak_rss_bytes(void)
 {
@@ -200,10 +194,10 @@ static bool step(Trainer *t, char *err, size_t errcap)
                         rt_exec_buffer(t->st[0].ex, t->st[0].spec.in_x), y);
     spread_labels(t, y, f->batch);
     t->lr = rt_lr_at(t, t->c.step);
-    double t0 = now_s();
+    double t0 = rt_now_s();
     if (!run_blocks(t, err, errcap))
         return false;
-    t->train_s += now_s() - t0;
+    t->train_s += rt_now_s() - t0;
     t->c.step++;
     t->c.step_in_epoch++;
     t->steps_run++;
@@ -474,7 +468,7 @@ bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const R
     if (o->catch_sigint)
         sigaction(SIGINT, &sa, &old);
     bool ok = setup(t, st, err, errcap);
-    t->start_s = now_s();
+    t->start_s = rt_now_s();
     while (ok && !o->eval_only && t->c.epoch < model->train.epochs && !done(t))
         ok = run_epoch(t, err, errcap);
     if (ok && !t->evaluated)
