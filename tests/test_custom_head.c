@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 
+#include "build_graph.h"
 #include "frontend.h"
 #include "interp.h"
 #include "passes.h"
@@ -28,16 +29,6 @@ typedef struct {
     IrGraph *g;
     FeModel *fe;
 } Model;
-
-static char *diag_text(const Diag *d)
-{
-    char *s;
-    size_t n;
-    FILE *f = open_memstream(&s, &n);
-    diag_print(d, f);
-    fclose(f);
-    return s;
-}
 
 static bool load(Model *m, const char *name, const char *src)
 {
@@ -72,8 +63,8 @@ static bool run(Model *m, const char *pipeline)
 /* Compiles src and runs pipeline; fails the test on any error. */
 static void build(Model *m, const char *src, const char *pipeline)
 {
-    cr_assert(load(m, "t.lnet", src), "compile failed:\n%s", diag_text(&m->d));
-    cr_assert(run(m, pipeline), "pipeline failed:\n%s", diag_text(&m->d));
+    cr_assert(load(m, "t.lnet", src), "compile failed:\n%s", tb_diag_text(&m->d));
+    cr_assert(run(m, pipeline), "pipeline failed:\n%s", tb_diag_text(&m->d));
 }
 
 static int by_name(const IrGraph *g, const char *name)
@@ -201,7 +192,7 @@ Test(custom_head, golden_ir)
     m.text = fe_read_file(src, &len, &m.d);
     cr_assert_not_null(m.text, "cannot read %s", src);
     m.fe = fe_model_new(src, m.text, len, &m.d, &m.g);
-    cr_assert(m.fe && run(&m, PASS_LOCAL_PIPELINE), "%s", diag_text(&m.d));
+    cr_assert(m.fe && run(&m, PASS_LOCAL_PIPELINE), "%s", tb_diag_text(&m.d));
     char *out = print_graph(m.g);
     const char *update = getenv("LNET_UPDATE_GOLDEN");
     if (update && strcmp(update, "1") == 0) {
@@ -309,7 +300,7 @@ static void split_case(const char *local, int want_k)
     const IrGraph *g = m.g;
     cr_assert_eq(g->n_blocks, want_k, "%s: %d blocks", local, g->n_blocks);
     PassBlocks bs;
-    cr_assert(pass_split(g, &bs, &m.d), "%s: %s", local, diag_text(&m.d));
+    cr_assert(pass_split(g, &bs, &m.d), "%s: %s", local, tb_diag_text(&m.d));
     RtInterp *whole = interp(g, 4), **in = calloc((size_t)bs.n, sizeof *in);
     rt_interp_init_params(whole, 19);
     for (int b = 0; b < bs.n; b++) {
@@ -353,7 +344,7 @@ static void expect_error(const char *src, const char *want)
     Model m;
     bool ok = load(&m, "t.lnet", src) && run(&m, PASS_LOCAL_PIPELINE);
     cr_expect(!ok, "the model should be rejected");
-    char *got = diag_text(&m.d);
+    char *got = tb_diag_text(&m.d);
     cr_expect_str_eq(got, want);
     free(got);
     unload(&m);
@@ -427,7 +418,7 @@ Test(custom_head, unknown_def_at_build_time)
                                  "local { method = greedy  head = aux }\n"));
     m.g->local.head = "nohead";
     cr_expect(!run(&m, PASS_LOCAL_PIPELINE));
-    char *got = diag_text(&m.d);
+    char *got = tb_diag_text(&m.d);
     cr_expect_str_eq(got, "t.lnet:6:33: error: unknown def 'nohead' for 'head'\n"
                           "local { method = greedy  head = aux }\n"
                           "                                ^\n");

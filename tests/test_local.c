@@ -20,29 +20,19 @@
 #define LOCAL_DIR LNET_SOURCE_DIR "/tests/golden_local"
 #define TRAIN_PIPE PASS_LOCAL_PIPELINE ",autodiff,optimizer"
 
-static char *diag_text(const Diag *d)
-{
-    char *s;
-    size_t n;
-    FILE *f = open_memstream(&s, &n);
-    diag_print(d, f);
-    fclose(f);
-    return s;
-}
-
 /* Compiles src, applies the method, runs pipeline; fails the test on error. */
 static IrGraph *build(const char *src, IrMethod m, int blocks, const char *pipeline)
 {
     Diag d;
     diag_init(&d);
     IrGraph *g = fe_compile("t.lnet", src, strlen(src), &d);
-    cr_assert_not_null(g, "compile failed:\n%s", diag_text(&d));
+    cr_assert_not_null(g, "compile failed:\n%s", tb_diag_text(&d));
     g->local.method = m;
     g->local.blocks = blocks;
     PassCtx ctx;
     pass_ctx_init(&ctx, &d);
     bool ok = pass_run_pipeline(g, pipeline, &ctx);
-    cr_assert(ok, "pipeline failed:\n%s", diag_text(&d));
+    cr_assert(ok, "pipeline failed:\n%s", tb_diag_text(&d));
     diag_fini(&d);
     return g;
 }
@@ -214,7 +204,7 @@ static void split_case(const char *file, IrMethod m, int blocks, int want_k)
     Diag d;
     diag_init(&d);
     Blocks B;
-    cr_assert(pass_split(g, &B.bs, &d), "%s: split failed:\n%s", what, diag_text(&d));
+    cr_assert(pass_split(g, &B.bs, &d), "%s: split failed:\n%s", what, tb_diag_text(&d));
     diag_fini(&d);
     B.in = calloc((size_t)B.bs.n, sizeof *B.in);
     RtInterp *whole = interp(g, 4);

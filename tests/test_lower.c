@@ -5,18 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build_graph.h"
 #include "fe_impl.h"
 #include "frontend.h"
-
-static char *diag_text(const Diag *d)
-{
-    char *s;
-    size_t n;
-    FILE *f = open_memstream(&s, &n);
-    diag_print(d, f);
-    fclose(f);
-    return s;
-}
 
 /* Compiles src; fails the test on any error. */
 static IrGraph *compile(const char *src)
@@ -24,7 +15,7 @@ static IrGraph *compile(const char *src)
     Diag d;
     diag_init(&d);
     IrGraph *g = fe_compile("t.lnet", src, strlen(src), &d);
-    char *msg = diag_text(&d);
+    char *msg = tb_diag_text(&d);
     cr_assert_not_null(g, "compile failed:\n%s", msg);
     cr_assert_eq(d.n_errors, 0);
     free(msg);
@@ -382,7 +373,7 @@ static IrGraph *compile_file(const char *name)
     char *text = fe_read_file(path, &len, &d);
     cr_assert_not_null(text, "%s", path);
     IrGraph *g = fe_compile(path, text, len, &d);
-    char *msg = diag_text(&d);
+    char *msg = tb_diag_text(&d);
     cr_assert_not_null(g, "%s", msg);
     Diag v;
     diag_init(&v);

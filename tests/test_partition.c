@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 
+#include "build_graph.h"
 #include "frontend.h"
 #include "passes.h"
 
@@ -23,22 +24,12 @@ typedef struct {
     IrGraph *g;
 } Model;
 
-static char *diag_text(const Diag *d)
-{
-    char *s;
-    size_t n;
-    FILE *f = open_memstream(&s, &n);
-    diag_print(d, f);
-    fclose(f);
-    return s;
-}
-
 static void load_src(Model *m, const char *name, const char *src)
 {
     diag_init(&m->d);
     m->text = strdup(src);
     m->g = fe_compile(name, m->text, strlen(m->text), &m->d);
-    cr_assert_not_null(m->g, "compile failed:\n%s", diag_text(&m->d));
+    cr_assert_not_null(m->g, "compile failed:\n%s", tb_diag_text(&m->d));
 }
 
 static void load_file(Model *m, const char *path)
@@ -48,7 +39,7 @@ static void load_file(Model *m, const char *path)
     m->text = fe_read_file(path, &len, &m->d);
     cr_assert_not_null(m->text, "cannot read %s", path);
     m->g = fe_compile(path, m->text, len, &m->d);
-    cr_assert_not_null(m->g, "compile failed:\n%s", diag_text(&m->d));
+    cr_assert_not_null(m->g, "compile failed:\n%s", tb_diag_text(&m->d));
 }
 
 static void unload(Model *m)
@@ -67,11 +58,11 @@ static bool run(Model *m, const char *pipeline)
 
 static void plan(Model *m, PassPlan *p, bool costs)
 {
-    cr_assert(pass_plan_layers(m->g, p, &m->d), "%s", diag_text(&m->d));
+    cr_assert(pass_plan_layers(m->g, p, &m->d), "%s", tb_diag_text(&m->d));
     PassCtx ctx;
     pass_ctx_init(&ctx, &m->d);
     if (costs)
-        cr_assert(pass_plan_costs(m->g, p, &ctx), "%s", diag_text(&m->d));
+        cr_assert(pass_plan_costs(m->g, p, &ctx), "%s", tb_diag_text(&m->d));
 }
 
 static IrOp last_op(const Model *m, const PassPlan *p, int l)
@@ -179,7 +170,7 @@ static void expect_blocks(const char *file, IrMethod method, int blocks, int ove
     m.g->local.overlap = overlap;
     PassPlan p;
     plan(&m, &p, method == METHOD_CHUNKED);
-    cr_assert(pass_plan_blocks(m.g, &p, &m.d), "%s", diag_text(&m.d));
+    cr_assert(pass_plan_blocks(m.g, &p, &m.d), "%s", tb_diag_text(&m.d));
     cr_assert_eq(p.n_blocks, k, "%s %s: %d blocks", file, ir_method_name(method), p.n_blocks);
     for (int b = 0; b < k; b++) {
         cr_expect_eq(p.first[b], first[b], "%s %s block %d first", file,
@@ -213,7 +204,7 @@ Test(partition, overlap_copies_the_shared_layer)
     Model m;
     load_file(&m, LOCAL_DIR "/mlp.lnet");
     m.g->local.method = METHOD_OVERLAP;
-    cr_assert(run(&m, PASS_LOCAL_PIPELINE), "%s", diag_text(&m.d));
+    cr_assert(run(&m, PASS_LOCAL_PIPELINE), "%s", tb_diag_text(&m.d));
     cr_assert_eq(m.g->n_blocks, 3);
     int matmuls[3] = {0}, sg = 0;
     for (int i = 0; i < m.g->n_nodes; i++) {
@@ -290,7 +281,7 @@ Test(partition, plan_costs_match_the_differentiated_graph)
     PassPlan p;
     plan(&m, &p, true);
     cr_assert(pass_plan_blocks(m.g, &p, &m.d));
-    cr_assert(run(&m, PASS_LOCAL_PIPELINE ",autodiff"), "%s", diag_text(&m.d));
+    cr_assert(run(&m, PASS_LOCAL_PIPELINE ",autodiff"), "%s", tb_diag_text(&m.d));
     PassCost c;
     pass_cost(m.g, &c);
     cr_assert_eq(c.n, 2);
@@ -313,7 +304,7 @@ static void expect_error(const char *src, const char *pipeline, const char *want
     Model m;
     load_src(&m, "t.lnet", src);
     cr_expect(!run(&m, pipeline), "the pipeline should fail");
-    char *got = diag_text(&m.d);
+    char *got = tb_diag_text(&m.d);
     cr_expect_str_eq(got, want);
     free(got);
     unload(&m);
@@ -347,7 +338,7 @@ Test(partition, ignored_blocks_warning_points_at_the_value)
     Model m;
     load_src(&m, "t.lnet", MLP2 "local { method = overlap  blocks = 5 }\n");
     cr_expect(run(&m, PASS_LOCAL_PIPELINE));
-    char *got = diag_text(&m.d);
+    char *got = tb_diag_text(&m.d);
     cr_expect_str_eq(got, "t.lnet:5:36: warning: overlap with windows of 2 layers makes 1 "
                      "blocks from 2 layers; blocks = 5 is ignored\n"
                      "local { method = overlap  blocks = 5 }\n"
@@ -440,7 +431,7 @@ Test(partition, verifier_catches_broken_graphs)
                 n->in[k] = m.g->nodes[n->in[k]]->in[0];     /* bypass the cut */
     }
     cr_expect(!run(&m, "verify"));
-    char *got = diag_text(&m.d);
+    char *got = tb_diag_text(&m.d);
     cr_expect(strstr(got, "without a stop_gradient: a gradient path crosses a block boundary"),
               "%s", got);
     free(got);
@@ -467,7 +458,7 @@ static void golden(const char *name, IrMethod method)
     Model m;
     load_file(&m, src);
     m.g->local.method = method;
-    cr_assert(run(&m, PASS_LOCAL_PIPELINE), "%s", diag_text(&m.d));
+    cr_assert(run(&m, PASS_LOCAL_PIPELINE), "%s", tb_diag_text(&m.d));
     char *out = print_graph(m.g);
     const char *update = getenv("LNET_UPDATE_GOLDEN");
     if (update && strcmp(update, "1") == 0) {
@@ -532,6 +523,6 @@ Test(partition, chunked_avoids_layers_without_a_head)
               p.last[0], p.first[1], p.last[1]);
     pass_plan_fini(&p);
     cr_expect(run(&m, PASS_LOCAL_PIPELINE ",autodiff,optimizer,verify"), "%s",
-              diag_text(&m.d));
+              tb_diag_text(&m.d));
     unload(&m);
 }

@@ -65,6 +65,16 @@ int tb_dense(IrGraph *g, int x, int w, int b)
     return tb_op(g, IR_OP_BIAS_ADD, in, 2, &a);
 }
 
+char *tb_diag_text(const Diag *d)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    diag_print(d, f);
+    fclose(f);
+    return s;
+}
+
 void tb_passes(IrGraph *g, const char *pipeline)
 {
     Diag d;

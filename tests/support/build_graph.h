@@ -19,6 +19,9 @@ int tb_op2(IrGraph *g, IrOp op, int a, int b);
 /* dense: matmul + bias_add over the last dim. */
 int tb_dense(IrGraph *g, int x, int w, int b);
 
+/* Every message of d as diag_print writes it (caller frees). */
+char *tb_diag_text(const Diag *d);
+
 /* Runs a pipeline ("autodiff" or "autodiff,optimizer"); aborts on error. */
 void tb_passes(IrGraph *g, const char *pipeline);
 
