@@ -23,3 +23,5 @@ add_test(NAME cli_threads_option_is_honoured
   COMMAND bash -c "d=$(mktemp -d); $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method backprop --threads 1 --max-steps 2 --train-limit 256 --test-limit 32 --quiet --report $d/r.json && cat $d/r.json; rm -rf $d")
 set_tests_properties(cli_threads_option_is_honoured PROPERTIES
   PASS_REGULAR_EXPRESSION "\"threads\":1,")
+lnet_cli_test(cli_expect_checks_exit_code 1 "" "$<TARGET_FILE:lnet> check ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet")
+set_tests_properties(cli_expect_checks_exit_code PROPERTIES WILL_FAIL TRUE)
