@@ -95,6 +95,13 @@ void diag_flush(Diag *d, FILE *out);
     ((x) ? (void)0 : ir_assert_fail(#x, __FILE__, __LINE__))
 _Noreturn void ir_assert_fail(const char *what, const char *file, int line);
 
+/* Memory for compiling (the IR arena, node arrays, pass scratch) has no error
+ * path: when it runs out, IR_CHECK_ALLOC prints "lnet: error: out of memory"
+ * and exits with status 1 — the one place library code ends the process, and
+ * not a crash. Training-time memory is checked and reported by the runtime. */
+#define IR_CHECK_ALLOC(p) ((p) ? (void)0 : ir_out_of_memory())
+_Noreturn void ir_out_of_memory(void);
+
 /* ---------------------------------------------------------------- types */
 
 typedef enum { IR_F32, IR_I32 } IrDType;

@@ -298,7 +298,7 @@ bool pass_autodiff(IrGraph *g, PassCtx *ctx)
     Ad ad = {g, NULL, NULL, g->n_nodes};
     ad.grad = malloc((size_t)ad.n_fwd * sizeof *ad.grad);
     ad.needs = calloc((size_t)ad.n_fwd, sizeof *ad.needs);
-    IR_ASSERT(ad.grad && ad.needs);
+    IR_CHECK_ALLOC(ad.grad && ad.needs);
     for (int i = 0; i < ad.n_fwd; i++)
         ad.grad[i] = -1;
     mark_needs(&ad);

@@ -163,7 +163,7 @@ static bool heads(IrGraph *g, PassCtx *ctx, bool *failed)
     }
     int n_body = g->n_nodes;
     int *head_at = malloc((size_t)n_body * sizeof *head_at);
-    IR_ASSERT(head_at);
+    IR_CHECK_ALLOC(head_at);
     for (int i = 0; i < n_body; i++)
         head_at[i] = -1;
     Diag scratch;

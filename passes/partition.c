@@ -41,7 +41,7 @@ static int *live_counts(const IrGraph *g, bool *used)
     int n = g->n_nodes;
     int *last = malloc((size_t)n * sizeof *last);
     int *live = calloc((size_t)n + 1, sizeof *live);
-    IR_ASSERT(last && live);
+    IR_CHECK_ALLOC(last && live);
     for (int i = 0; i < n; i++)
         last[i] = -1;
     for (int i = 0; i < n; i++)
@@ -90,7 +90,7 @@ static void make_layers(const IrGraph *g, PassPlan *p)
 {
     int n_seg = p->n_cuts + 1;
     p->layer = calloc((size_t)n_seg, sizeof *p->layer);
-    IR_ASSERT(p->layer);
+    IR_CHECK_ALLOC(p->layer);
     p->n_layers = 0;
     bool cur_heavy = false;
     for (int s = 0; s < n_seg; s++) {
@@ -115,10 +115,10 @@ bool pass_plan_layers(const IrGraph *g, PassPlan *p, Diag *d)
     if (g->n_nodes == 0)
         return true;
     bool *used = malloc((size_t)g->n_nodes * sizeof *used);
-    IR_ASSERT(used);
+    IR_CHECK_ALLOC(used);
     int *live = live_counts(g, used);
     p->cuts = malloc((size_t)g->n_nodes * sizeof *p->cuts);
-    IR_ASSERT(p->cuts);
+    IR_CHECK_ALLOC(p->cuts);
     bool ok = true;
     for (int v = 0; v < g->n_nodes; v++) {
         bool cut = !pass_is_source(g->nodes[v]) && used[v] && live[v] == 1;
@@ -161,14 +161,14 @@ static void alloc_blocks(PassPlan *p, int k)
     p->n_blocks = k;
     p->first = calloc((size_t)k, sizeof *p->first);
     p->last = calloc((size_t)k, sizeof *p->last);
-    IR_ASSERT(p->first && p->last);
+    IR_CHECK_ALLOC(p->first && p->last);
 }
 
 /* forced[l]: a user cut ends layer l, so no block may run across it. */
 static bool *forced_ends(const IrGraph *g, const PassPlan *p, int *n_forced)
 {
     bool *f = calloc((size_t)p->n_layers, sizeof *f);
-    IR_ASSERT(f);
+    IR_CHECK_ALLOC(f);
     *n_forced = 0;
     for (int l = 0; l + 1 < p->n_layers; l++) {
         f[l] = (g->nodes[p->layer[l].last]->flags & IR_F_CUT) != 0;
@@ -184,7 +184,7 @@ static void chunk_dp(const PassPlan *p, const bool *forced, int K)
     int L = p->n_layers;
     double *best = malloc((size_t)(K * L) * sizeof *best);
     int *from = malloc((size_t)(K * L) * sizeof *from);
-    IR_ASSERT(best && from);
+    IR_CHECK_ALLOC(best && from);
     for (int k = 0; k < K; k++) {
         for (int j = 0; j < L; j++) {
             double b = DBL_MAX;
@@ -300,7 +300,7 @@ bool pass_plan_blocks(const IrGraph *g, PassPlan *p, Diag *d)
 static int *layer_of_nodes(const IrGraph *g, const PassPlan *p)
 {
     int *lay = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *lay);
-    IR_ASSERT(lay);
+    IR_CHECK_ALLOC(lay);
     for (int l = 0; l < p->n_layers; l++)
         for (int i = p->layer[l].first; i <= p->layer[l].last; i++)
             lay[i] = l;

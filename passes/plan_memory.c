@@ -122,7 +122,7 @@ void pass_mem_plan(const IrGraph *g, int max_batch, const unsigned char *keep, P
     int *pos = calloc(nn, sizeof *pos);
     Value *val = calloc(nn, sizeof *val);
     Range *r = calloc(nn, sizeof *r);
-    IR_ASSERT(p->bytes && p->offset && p->live && ext && phase && pos && val && r);
+    IR_CHECK_ALLOC(p->bytes && p->offset && p->live && ext && phase && pos && val && r);
 
     mark_external(g, keep, ext);
     ir_graph_phases(g, phase);
