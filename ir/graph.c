@@ -77,3 +77,11 @@ void ir_graph_phases(const IrGraph *g, unsigned char *phase)
         phase[i] = ph;
     }
 }
+
+int ir_graph_unknown_op(const IrGraph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if ((unsigned)g->nodes[i]->op >= IR_OP_COUNT)
+            return i;
+    return -1;
+}

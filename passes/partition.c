@@ -28,12 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool heavy_op(IrOp op)
-{
-    return op == IR_OP_MATMUL || op == IR_OP_CONV2D || op == IR_OP_CAUSAL_ATTENTION ||
-           op == IR_OP_EMBEDDING;
-}
-
 /* live[p]: non-source values defined at or before p and used after p;
  * used[v]: v has a user after it. */
 static int *live_counts(const IrGraph *g, bool *used)
@@ -73,17 +67,14 @@ static void user_cut_error(const IrGraph *g, const int *live, const bool *used, 
                    "crosses too)", live[v]);
 }
 
-static bool segment_has(const IrGraph *g, int first, int last, bool (*pred)(IrOp))
+/* Some node of [first, last] has every property of p (IR_P_*). */
+static bool segment_has(const IrGraph *g, int first, int last, unsigned p)
 {
     for (int i = first; i <= last; i++)
-        if (pred(g->nodes[i]->op))
+        if (ir_op_has(g->nodes[i]->op, p))
             return true;
     return false;
 }
-
-/* A normalization prepares the next layer's input (a pre-LN transformer's
- * final layernorm belongs to the classifier), so it starts a layer. */
-static bool leading_op(IrOp op) { return op == IR_OP_LAYERNORM; }
 
 /* Merges the segments between cuts into layers (see the file comment). */
 static void make_layers(const IrGraph *g, PassPlan *p)
@@ -96,8 +87,12 @@ static void make_layers(const IrGraph *g, PassPlan *p)
     for (int s = 0; s < n_seg; s++) {
         int first = s == 0 ? 0 : p->cuts[s - 1] + 1;
         int last = s < p->n_cuts ? p->cuts[s] : g->n_nodes - 1;
-        bool heavy = segment_has(g, first, last, heavy_op);
-        bool leads = !heavy && segment_has(g, first, last, leading_op);
+        /* A segment with a matmul, conv2d, attention or embedding (IR_P_LAYER)
+         * is a layer. A normalization (IR_P_NORM) prepares the next layer's
+         * input (a pre-LN transformer's final layernorm belongs to the
+         * classifier), so it starts a layer. */
+        bool heavy = segment_has(g, first, last, IR_P_LAYER);
+        bool leads = !heavy && segment_has(g, first, last, IR_P_NORM);
         bool forced = s > 0 && (g->nodes[p->cuts[s - 1]]->flags & IR_F_CUT);
         if (p->n_layers == 0 || forced || ((heavy || leads) && cur_heavy)) {
             p->layer[p->n_layers++] = (PassLayer){.first = first, .last = last};
