@@ -323,6 +323,43 @@ Test(safetensors, rejects_duplicate_names_and_bad_metadata) {
   expect_reject(tmp_path("nonexistent"), "cannot open");
 }
 
+Test(safetensors, fifo_is_refused_without_blocking, .timeout = 20) {
+  cr_assert_eq(mkfifo(tmp_path("fifo"), 0600), 0);
+  expect_reject(tmp_path("fifo"), "is a FIFO, not a regular file");
+  expect_reject(tmpdir, "is a directory, not a regular file");
+}
+
+/* A header of n zero-size U8 tensors "t0", "t1", ... (the last one named
+ * "t0" again when dup); the caller frees it. */
+static char *many_entries(int n, bool dup) {
+  size_t cap = (size_t)n * 64 + 16, at = 0;
+  char *h = malloc(cap);
+  h[at++] = '{';
+  for (int i = 0; i < n; i++)
+    at += (size_t)snprintf(h + at, cap - at, "%s\"t%d\":{\"dtype\":\"U8\",\"shape\":[0],"
+                           "\"data_offsets\":[0,0]}", i ? "," : "", dup && i == n - 1 ? 0 : i);
+  h[at++] = '}';
+  h[at] = '\0';
+  return h;
+}
+
+/* 200k entries: the duplicate-key check used to compare every pair (4.5
+ * minutes); sorted, it is well within the timeout. */
+Test(safetensors, header_with_200k_entries_is_fast, .timeout = 60) {
+  enum { N = 200000 };
+  char *h = many_entries(N, false);
+  StFile f;
+  char err[512];
+  cr_assert(st_load(write_st("many", h, -1, 0), &f, err, sizeof err), "%s", err);
+  cr_expect_eq(f.n, N);
+  cr_expect_str_eq(f.t[N - 1].name, "t199999");
+  st_free(&f);
+  free(h);
+  h = many_entries(N, true);
+  expect_reject(write_st("manydup", h, -1, 0), "duplicate key \"t0\"");
+  free(h);
+}
+
 Test(json, parses_escapes_and_spans) {
   const char *s = " {\"k\\u00e9\\ud83d\\ude00\": [1, -2, 0], \"s\": \"a\\n\\\"b\\/\"} ";
   RtJson v;
@@ -357,4 +394,15 @@ Test(json, write_string_escapes) {
   cr_expect_str_eq(v.str, "a\"b\\c\nd\x01\xc3\xa9");
   rt_json_free(&v);
   free(buf);
+}
+
+Test(json, duplicate_key_error_points_at_the_first_duplicate) {
+  const char *s = "{\"b\":1,\"a\":2,\"c\":{\"x\":1,\"x\":2},\"a\":3,\"b\":4}";
+  RtJson v;
+  char err[128];
+  cr_expect_not(rt_json_parse(s, strlen(s), &v, err, sizeof err));
+  cr_expect_str_eq(err, "offset 24: duplicate key \"x\"");
+  const char *t = "{\"b\":1,\"a\":2,\"a\":3,\"b\":4}";
+  cr_expect_not(rt_json_parse(t, strlen(t), &v, err, sizeof err));
+  cr_expect_str_eq(err, "offset 13: duplicate key \"a\"");
 }
