@@ -150,7 +150,8 @@ static bool src_finish(Src *s, size_t n, const char *what, char *err, size_t cap
   for (size_t at = 0; ok && at < n; at += IDX_CHUNK)
     ok = read_exact(s, buf, n - at < IDX_CHUNK ? n - at : IDX_CHUNK, what, err, cap);
   size_t got = 0;
-  if (ok) ok = s->gz ? gz_read(s, buf, 1, &got, what, err, cap) : raw_read(s, buf, 1, &got, err, cap);
+  if (ok)
+    ok = s->gz ? gz_read(s, buf, 1, &got, what, err, cap) : raw_read(s, buf, 1, &got, err, cap);
   if (ok && got) ok = rt_fail_path(err, cap, s->path, "unexpected data after %s", what);
   free(buf);
   return ok;
@@ -179,7 +180,8 @@ static bool read_pixels(Src *s, RtDataset *out, char *err, size_t cap) {
   size_t total = (size_t)out->n * (size_t)out->feat;
   out->x = malloc((total ? total : 1) * sizeof *out->x);
   uint8_t *buf = malloc(IDX_CHUNK);
-  bool ok = (out->x && buf) || rt_fail_path(err, cap, s->path, "out of memory for %zu pixels", total);
+  bool ok =
+      (out->x && buf) || rt_fail_path(err, cap, s->path, "out of memory for %zu pixels", total);
   for (size_t at = 0; ok && at < total; at += IDX_CHUNK) {
     size_t k = total - at < IDX_CHUNK ? total - at : IDX_CHUNK;
     ok = read_exact(s, buf, k, "the pixel data", err, cap);

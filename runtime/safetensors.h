@@ -64,8 +64,9 @@ bool st_meta_get(const StFile *f, const char *key, char *out, size_t outcap);
 
 /* Writes n tensors and n_meta key/value pairs (meta_kv = {k0, v0, k1, v1, ...};
  * may be NULL when n_meta is 0) to path atomically: path.tmp.<pid>, write,
- * fsync, rename, fsync of the directory (stale temporaries of path go first). On failure returns false with
- * a message in err, and the old file at path is untouched. */
+ * fsync, rename, fsync of the directory (stale temporaries of path are
+ * removed first). On failure returns false with a message in err, and the
+ * old file at path is untouched. */
 bool st_save(const char *path, const StTensor *ts, int n, const char *const *meta_kv, int n_meta,
              char *err, size_t errcap);
 
