@@ -12,6 +12,14 @@ lnet_cli_test(cli_unknown_option_is_user_error 1 "lnet check: error: unknown opt
   "${LNET} check ${MLP} --bogus")
 lnet_cli_test(cli_missing_file_is_user_error 1 "error: cannot open '/nonexistent.lnet'"
   "${LNET} check /nonexistent.lnet")
+# An error in a model file: exit status 1, file:line:col, the line, a caret.
+lnet_cli_test(cli_model_error_is_user_error 1
+  "/bad\\.lnet:2:10: error: undefined name 'z' \\(did you mean 'x'\\?\\)\\ny = relu\\(z\\)\\n {9}\\^"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; printf 'input x : f32[4]\\ny = relu(z)\\nloss mse(y, x)\\n' > $d/bad.lnet; ${LNET} check $d/bad.lnet")
+# The README's `lnet cost` transcript is what lnet prints (its `lnet check`
+# transcript is not: see docs/testing.md).
+lnet_cli_test(cli_readme_cost_transcript 0 "1 transcripts checked"
+  "bash ${CMAKE_CURRENT_SOURCE_DIR}/support/readme_transcripts.sh ${LNET} ${CMAKE_SOURCE_DIR}/README.md cost")
 
 # Ctrl-C stops after the current step, evaluates, saves a checkpoint that
 # resumes, and exits 0.
