@@ -123,18 +123,19 @@ static void expect_no_llvm(const char *binary)
                  binary);
 }
 
-/* Builds the trainer (build_flags, then cpu_flags), runs it and `lnet train
- * --exec jit` with the same build_flags, each writing a log, a report and a
- * checkpoint (aot.* and jit.*). */
-static void build_and_train(const char *build_flags, const char *cpu_flags)
+/* Builds the trainer (build_flags, then cpu_flags), runs it with run_flags
+ * and `lnet train --exec jit` with build_flags and run_flags, each writing a
+ * log, a report and a checkpoint (aot.* and jit.*). */
+static void build_and_train(const char *build_flags, const char *cpu_flags,
+                            const char *run_flags)
 {
     cr_assert_eq(sh("%s build tiny.lnet -o trainer --quiet %s %s", LNET_BINARY, build_flags,
                     cpu_flags), 0);
     expect_no_llvm("./trainer");
-    cr_assert_eq(sh("./trainer " FLAGS " --log aot.jsonl --report aot.json --save aot.ckpt"),
-                 0);
-    cr_assert_eq(sh("%s train tiny.lnet --exec jit %s " FLAGS " --log jit.jsonl --report "
-                    "jit.json --save jit.ckpt", LNET_BINARY, build_flags), 0);
+    cr_assert_eq(sh("./trainer " FLAGS " %s --log aot.jsonl --report aot.json --save aot.ckpt",
+                    run_flags), 0);
+    cr_assert_eq(sh("%s train tiny.lnet --exec jit %s " FLAGS " %s --log jit.jsonl --report "
+                    "jit.json --save jit.ckpt", LNET_BINARY, build_flags, run_flags), 0);
 }
 
 /* True when the host has AVX-512, where the JIT's code may sum in another
@@ -149,7 +150,7 @@ static bool host_wider_than_avx2(void)
  * checkpoints byte for byte on an AVX2 host, as docs/architecture.md says). */
 static void build_and_compare(const char *build_flags, const char *eval_flags)
 {
-    build_and_train(build_flags, "");
+    build_and_train(build_flags, "", "");
     const char *ra = slurp("aot.json"), *rj = slurp("jit.json");
     cr_expect(strstr(ra, "\"exec\":\"aot\""), "report: %s", ra);
     cr_expect(strstr(ra, "\"steps\":8"), "report: %s", ra);
@@ -183,14 +184,21 @@ Test(aot, chunked_two_blocks_trainer_matches_jit)
 
 /* Built for the host (--cpu native), a trainer runs the code the JIT runs:
  * its checkpoint equals lnet train --exec jit's byte for byte on any host, for
- * one block, two linked blocks on the local schedule and the pipeline. */
+ * one block, two linked blocks on the local schedule and the pipeline, and on
+ * the schedules chosen at run time (sequential, data-parallel). */
 Test(aot, native_trainer_checkpoints_equal_jit)
 {
-    static const char *const flags[] = {"", "--method chunked --blocks 2",
-                                        "--schedule pipeline --blocks 2"};
-    for (int i = 0; i < 3; i++) {
-        build_and_train(flags[i], "--cpu native");
-        cr_expect_eq(sh("cmp aot.ckpt jit.ckpt"), 0, "'%s': checkpoints differ", flags[i]);
+    static const char *const flags[][2] = {
+        {"", ""},
+        {"--method chunked --blocks 2", ""},
+        {"--schedule pipeline --blocks 2", ""},
+        {"--method chunked --blocks 2", "--schedule sequential"},
+        {"", "--schedule data-parallel --threads 2"},
+    };
+    for (int i = 0; i < 5; i++) {
+        build_and_train(flags[i][0], "--cpu native", flags[i][1]);
+        cr_expect_eq(sh("cmp aot.ckpt jit.ckpt"), 0, "'%s' '%s': checkpoints differ", flags[i][0],
+                     flags[i][1]);
     }
 }
 
