@@ -13,3 +13,6 @@ lnet_cli_test(cli_local_equals_sequential_greedy_jit 0 "the same training: 6 ste
 # across the next epoch's shuffle.
 lnet_cli_test(cli_resume_mid_epoch_equals_straight_jit 0 "the same training: 8 steps"
   "${LNET_TC}/fmnist_mlp.lnet '--exec jit --method chunked --blocks 2 --train-limit 640 --test-limit 128 --max-steps 8' '' '' 3")
+# The same with dropout: the resumed run draws the masks the straight run drew.
+lnet_cli_test(cli_resume_mid_epoch_with_dropout_jit 0 "the same training: 8 steps"
+  "bash ${CMAKE_CURRENT_SOURCE_DIR}/support/train_compare.sh $<TARGET_FILE:lnet> ${CMAKE_CURRENT_SOURCE_DIR}/support/dropout_mlp.lnet '--exec jit --train-limit 160 --test-limit 64 --epochs 2 --max-steps 8' '' '' 3")

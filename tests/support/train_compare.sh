@@ -11,6 +11,7 @@
 # evaluation at the stop (SPLIT should be mid-epoch).
 set -u
 lnet=$1 model=$2 common=$3 a=$4 b=$5 split=${6:-}
+runs="A: '$a'; B: '$b'${split:+, stopped after step $split and resumed}"
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 run() { # run NAME ARGS...: one training run, logging to $d/NAME.jsonl
@@ -47,11 +48,11 @@ if [ -n "$split" ] && [ "$steps" -le "$split" ]; then
   exit 1
 fi
 if ! diff -u "$d/a.txt" "$d/b.txt"; then
-  echo "train_compare: FAIL: the logged losses differ (A: $a; B: $b)"
+  echo "train_compare: FAIL: the logged losses differ ($runs)"
   exit 1
 fi
 if ! cmp "$d/a.ckpt" "$d/b.ckpt"; then
-  echo "train_compare: FAIL: the checkpoints differ (A: $a; B: $b)"
+  echo "train_compare: FAIL: the checkpoints differ ($runs)"
   exit 1
 fi
 echo "train_compare: the same training: $steps steps, $(grep -c '^{"kind":"eval"' "$d/a.txt") evaluations, checkpoint of $(stat -c %s "$d/a.ckpt") bytes"
