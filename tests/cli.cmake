@@ -34,3 +34,11 @@ lnet_cli_test(cli_threads_option_is_honoured 0 "\"threads\":2,[^\\n]*\\n[^\\n]*\
 
 lnet_cli_test(cli_expect_checks_exit_code 1 "" "${LNET} check ${MLP}")
 set_tests_properties(cli_expect_checks_exit_code PROPERTIES WILL_FAIL TRUE)
+
+# lnet ir: the pass manager's options, and one optimized step module per block.
+lnet_cli_test(cli_ir_pass_options 0
+  "; pass shape +[0-9.]+ ms\\n; --- after shape ---\\nmodel fmnist_mlp\\n(?s:.*)\\n +autodiff +append"
+  "${LNET} ir ${MLP} --passes=shape,verify,autodiff --print-after=shape --time-passes && ${LNET} ir ${MLP} --list-passes")
+lnet_cli_test(cli_ir_emit_llvm_per_block 0
+  "; block 0\\n(?s:.*)define void @lnet_step\\((?s:.*); block 1\\n(?s:.*)define void @lnet_step\\("
+  "${LNET} ir ${MLP} --emit llvm")
