@@ -18,8 +18,8 @@ lnet_cli_test(cli_model_error_is_user_error 1
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; printf 'input x : f32[4]\\ny = relu(z)\\nloss mse(y, x)\\n' > $d/bad.lnet; ${LNET} check $d/bad.lnet")
 # The README's `lnet cost` transcript is what lnet prints (its `lnet check`
 # transcript is not: see docs/testing.md).
-lnet_cli_test(cli_readme_cost_transcript 0 "1 transcripts checked"
-  "bash ${CMAKE_CURRENT_SOURCE_DIR}/support/readme_transcripts.sh ${LNET} ${CMAKE_SOURCE_DIR}/README.md cost")
+lnet_cli_test(cli_readme_cost_transcript 0 "2 transcripts checked"
+  "bash ${CMAKE_CURRENT_SOURCE_DIR}/support/readme_transcripts.sh ${LNET} ${CMAKE_SOURCE_DIR}/README.md \"check|cost\"")
 
 # Ctrl-C stops after the current step, evaluates, saves a checkpoint that
 # resumes, and exits 0.
