@@ -12,9 +12,9 @@ add_test(NAME cli_missing_file_is_user_error
   COMMAND bash -c "$<TARGET_FILE:lnet> check /nonexistent.lnet; test $? -eq 1")
 
 # Ctrl-C stops after the current step, evaluates, saves a checkpoint that
-# resumes, and exits 0.
+# resumes, and exits 130 (128 + SIGINT).
 add_test(NAME cli_sigint_saves_checkpoint
-  COMMAND bash -c "d=$(mktemp -d); $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method backprop --exec interp --train-limit 25600 --test-limit 100 --save $d/c.ckpt --quiet & p=$!; sleep 3; kill -INT $p; wait $p; rc=$?; test $rc -eq 0 && test -s $d/c.ckpt && $<TARGET_FILE:lnet> eval ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method backprop --load $d/c.ckpt --test-limit 100; rc=$?; rm -rf $d; exit $rc")
+  COMMAND bash -c "d=$(mktemp -d); $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method backprop --exec interp --train-limit 25600 --test-limit 100 --save $d/c.ckpt --quiet & p=$!; sleep 3; kill -INT $p; wait $p; rc=$?; test $rc -eq 130 && test -s $d/c.ckpt && $<TARGET_FILE:lnet> eval ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method backprop --load $d/c.ckpt --test-limit 100; rc=$?; rm -rf $d; exit $rc")
 set_tests_properties(cli_sigint_saves_checkpoint PROPERTIES
   ENVIRONMENT "OPENBLAS_NUM_THREADS=1" PASS_REGULAR_EXPRESSION "task +loss")
 
