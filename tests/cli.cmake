@@ -22,9 +22,9 @@ lnet_cli_test(cli_readme_cost_transcript 0 "2 transcripts checked"
   "bash ${CMAKE_CURRENT_SOURCE_DIR}/support/readme_transcripts.sh ${LNET} ${CMAKE_SOURCE_DIR}/README.md \"check|cost\"")
 
 # Ctrl-C stops after the current step, evaluates, saves a checkpoint that
-# resumes, and exits 0.
+# resumes, and exits 130 (128 + SIGINT).
 lnet_cli_test(cli_sigint_saves_checkpoint 0 "task +loss"
-  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET} train ${MLP} --method backprop --exec interp --train-limit 25600 --test-limit 100 --save $d/c.ckpt --quiet & p=$!; sleep 3; kill -INT $p; wait $p || exit; test -s $d/c.ckpt && ${LNET} eval ${MLP} --method backprop --load $d/c.ckpt --test-limit 100")
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET} train ${MLP} --method backprop --exec interp --train-limit 25600 --test-limit 100 --save $d/c.ckpt --quiet & p=$!; sleep 3; kill -INT $p; wait $p; rc=$?; test $rc -eq 130 || exit 1; test -s $d/c.ckpt && ${LNET} eval ${MLP} --method backprop --load $d/c.ckpt --test-limit 100")
 
 # --threads N sets OpenBLAS's thread count for the sequential backprop run:
 # with the environment at 1 (OPENBLAS_NUM_THREADS, as for every test), the
