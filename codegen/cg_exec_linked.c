@@ -163,7 +163,7 @@ static bool alloc_buffers(CgExec *e, const IrGraph *g, int max_batch)
         bool computed = ir_op_info(g->nodes[i]->op)->kind != IR_KIND_SOURCE;
         if (!(e->bufs[i] = alloc64(bytes, !computed || bytes <= 65536)))
             return false;
-        if (g->nodes[i]->op != IR_OP_PARAM && g->nodes[i]->op != IR_OP_STATE)
+        if (!ir_op_has(g->nodes[i]->op, IR_P_STATE))
             e->base.act_bytes += bytes;
     }
     return (e->bufs[g->n_nodes] = zalloc(cg_scratch_bytes(g, max_batch))) != NULL;

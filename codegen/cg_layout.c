@@ -10,25 +10,18 @@
 #include "cg_layout.h"
 #include "passes.h"
 
-/* One definition with the memory plan's (passes/plan_memory.c). */
-bool cg_is_view(IrOp op)
-{
-    return pass_is_view(op);
-}
-
+/* One definition with the memory plan's: views (IR_P_VIEW) alias. */
 int cg_buffer_source(const IrGraph *g, int id)
 {
-    while (cg_is_view(g->nodes[id]->op))
-        id = g->nodes[id]->in[0];
-    return id;
+    return pass_mem_source(g, id);
 }
 
-/* conv2d reads (x, w); grad_x (dy, w, x); grad_w (dy, x). */
+/* conv2d reads (x, w); grad_x (dy, w, x); grad_w (x, dy, w): the x and w
+ * columns of ops.def say which is which. */
 CgConvGeo cg_conv_geo(const IrGraph *g, const IrNode *n)
 {
-    int xi = n->op == IR_OP_CONV2D_GRAD_X ? 2 : 0;
-    int wi = n->op == IR_OP_CONV2D ? 1 : n->op == IR_OP_CONV2D_GRAD_X ? 1 : 2;
-    const IrType *x = &g->nodes[n->in[xi]]->type, *w = &g->nodes[n->in[wi]]->type;
+    const IrOpInfo *r = ir_op_info(n->op);
+    const IrType *x = &g->nodes[n->in[r->x]]->type, *w = &g->nodes[n->in[r->w]]->type;
     CgConvGeo c = {x->dim[1], x->dim[2], x->dim[3], w->dim[0], w->dim[2], n->a.stride,
                    n->a.padding, 0, 0};
     c.OH = (c.H + 2 * c.P - c.K) / c.S + 1;
@@ -55,7 +48,7 @@ static int64_t node_scratch(const IrGraph *g, const IrNode *n, int nb)
     }
     case IR_OP_CAUSAL_ATTENTION:
     case IR_OP_ATTENTION_GRAD: {
-        const IrType *q = &g->nodes[n->in[n->op == IR_OP_ATTENTION_GRAD ? 1 : 0]]->type;
+        const IrType *q = &g->nodes[n->in[ir_op_info(n->op)->x]]->type;
         return 2 * 4 * q->dim[1] * q->dim[1];
     }
     default:

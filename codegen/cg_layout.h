@@ -9,9 +9,6 @@
 
 #include "codegen.h"
 
-/* Reshapes and stop_gradient: nodes that alias their operand's buffer. */
-bool cg_is_view(IrOp op);
-
 /* The geometry of a conv2d node or one of its gradients. */
 typedef struct CgConvGeo {
     int64_t C, H, W;        /* input channels, height, width */

@@ -91,14 +91,15 @@ static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
     cg_loop_end(m, &t);
 }
 
-static void attention(Lw *w)
+void lower_attention(Lw *w)
 {
     CgModule *m = w->m;
     bool grad = w->n->op == IR_OP_ATTENTION_GRAD;
-    const IrType *qt = lw_type(w, grad ? 1 : 0);
+    int qi = ir_op_info(w->n->op)->x;     /* q, k, v follow one another */
+    const IrType *qt = lw_type(w, qi);
     Att a = {qt->dim[1], qt->dim[2], w->n->a.heads, qt->dim[2] / w->n->a.heads, 0};
     a.scale = 1.0 / sqrt((double)a.HD);
-    LLVMValueRef q = w->in[grad ? 1 : 0], k = w->in[grad ? 2 : 1], v = w->in[grad ? 3 : 2];
+    LLVMValueRef q = w->in[qi], k = w->in[qi + 1], v = w->in[qi + 2];
     LLVMValueRef att = w->scratch, ds = lw_off(w, w->scratch, lw_c(w, a.T * a.T));
     int64_t D3 = 3 * a.D;
     CgLoop n, h;
@@ -124,12 +125,4 @@ static void attention(Lw *w)
     }
     cg_loop_end(m, &h);
     cg_loop_end(m, &n);
-}
-
-bool lower_attn(Lw *w)
-{
-    if (w->n->op != IR_OP_CAUSAL_ATTENTION && w->n->op != IR_OP_ATTENTION_GRAD)
-        return false;
-    attention(w);
-    return true;
 }

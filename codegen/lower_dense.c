@@ -30,7 +30,7 @@ static void gemm(Lw *w, bool ta, bool tb, LLVMValueRef M, int64_t N, LLVMValueRe
     cg_call_sgemm(w->m, &g);
 }
 
-static void matmul(Lw *w)
+void lower_matmul(Lw *w)
 {
     const IrType *x = lw_type(w, 0), *wt = lw_type(w, 1);
     int64_t IN = wt->dim[0], OUT = wt->dim[1];
@@ -43,12 +43,14 @@ static void matmul(Lw *w)
         gemm(w, false, true, lw_rows(w, x), IN, lw_c(w, OUT), w->in[0], OUT, w->in[1], OUT,
              0.0f, w->out, IN);
         break;
-    default: {                  /* matmul_grad_w: x (R, IN), dy (R, OUT) */
+    case IR_OP_MATMUL_GRAD_W: { /* x (R, IN), dy (R, OUT) */
         int64_t in = lw_last_dim(x), out = lw_last_dim(wt);
         gemm(w, true, false, lw_c(w, in), out, lw_rows(w, x), w->in[0], in, w->in[1], out,
              0.0f, w->out, out);
         break;
     }
+    default:
+        IR_ASSERT(!"lower_matmul: not a matmul op");
     }
 }
 
@@ -121,7 +123,7 @@ static void col2im_body(Lw *w, LLVMValueRef col, LLVMValueRef img, LLVMValueRef 
     lw_endif(w, &f);
 }
 
-static void conv(Lw *w)
+void lower_conv(Lw *w)
 {
     CgModule *m = w->m;
     Geo g = cg_conv_geo(w->g, w->n);
@@ -155,7 +157,7 @@ static void conv(Lw *w)
         }
         break;
     }
-    default: {                  /* conv2d_grad_w: x, dy, w */
+    case IR_OP_CONV2D_GRAD_W: { /* x, dy, w */
         LLVMValueRef x = lw_off(w, w->in[0], x_off);
         if (direct(&g))
             col = x;
@@ -165,6 +167,8 @@ static void conv(Lw *w)
              col, OHW, 1.0f, w->out, CKK);
         break;
     }
+    default:
+        IR_ASSERT(!"lower_conv: not a conv2d op");
     }
     cg_loop_end(m, &n);
 }
@@ -227,12 +231,13 @@ static void window_add(Lw *w, const Geo *g, LLVMValueRef plane, LLVMValueRef oh,
         }
 }
 
-static void pool(Lw *w)
+void lower_pool(Lw *w)
 {
     CgModule *m = w->m;
     IrOp op = w->n->op;
     bool grad = op == IR_OP_MAXPOOL_GRAD || op == IR_OP_AVGPOOL_GRAD;
-    Geo g = pool_geo(w->n, lw_type(w, grad ? 1 : 0));
+    int xi = ir_op_info(op)->x;
+    Geo g = pool_geo(w->n, lw_type(w, xi));
     float area = (float)(g.K * g.K);
     int64_t HW = g.H * g.W;
     LLVMValueRef planes = lw_mul(w, w->N, lw_c(w, g.C));
@@ -241,7 +246,7 @@ static void pool(Lw *w)
     CgLoop p, oh, ow;
     cg_loop_begin(m, &p, lw_c(w, 0), planes, "p");
     LLVMValueRef xoff = lw_mul(w, p.i, lw_c(w, HW));
-    LLVMValueRef src = lw_off(w, w->in[grad ? 1 : 0], xoff), dst = lw_off(w, w->out, xoff);
+    LLVMValueRef src = lw_off(w, w->in[xi], xoff), dst = lw_off(w, w->out, xoff);
     cg_loop_begin(m, &oh, lw_c(w, 0), lw_c(w, g.OH), "oh");
     cg_loop_begin(m, &ow, lw_c(w, 0), lw_c(w, g.OW), "ow");
     LLVMValueRef yi = lw_mad(w, lw_mad(w, p.i, lw_c(w, g.OH), oh.i), lw_c(w, g.OW), ow.i), v;
@@ -259,9 +264,11 @@ static void pool(Lw *w)
     case IR_OP_AVGPOOL:
         cg_store_f32(m, w->out, yi, cg_fdiv(m, window_sum(w, &g, src, oh.i, ow.i), cg_f32(m, area)));
         break;
-    default:                    /* avgpool_grad */
+    case IR_OP_AVGPOOL_GRAD:
         window_add(w, &g, dst, oh.i, ow.i, cg_fdiv(m, cg_load_f32(m, w->in[0], yi), cg_f32(m, area)));
         break;
+    default:
+        IR_ASSERT(!"lower_pool: not a pooling op");
     }
     cg_loop_end(m, &ow);
     cg_loop_end(m, &oh);
@@ -269,11 +276,11 @@ static void pool(Lw *w)
 }
 
 /* y (N·C) = mean over HW in double; the gradient spreads dy/HW. */
-static void global_pool(Lw *w)
+void lower_global_pool(Lw *w)
 {
     CgModule *m = w->m;
     bool grad = w->n->op == IR_OP_GLOBAL_AVG_POOL_GRAD;
-    const IrType *x = lw_type(w, grad ? 1 : 0);
+    const IrType *x = lw_type(w, ir_op_info(w->n->op)->x);
     int64_t HW = x->dim[2] * x->dim[3];
     CgLoop p, s;
     cg_loop_begin(m, &p, lw_c(w, 0), lw_mul(w, w->N, lw_c(w, x->dim[1])), "p");
@@ -296,23 +303,4 @@ static void global_pool(Lw *w)
         cg_store_f32(m, w->out, p.i, lw_trunc(w, mean));
     }
     cg_loop_end(m, &p);
-}
-
-bool lower_dense(Lw *w)
-{
-    switch (w->n->op) {
-    case IR_OP_MATMUL:
-    case IR_OP_MATMUL_GRAD_X:
-    case IR_OP_MATMUL_GRAD_W: matmul(w); return true;
-    case IR_OP_CONV2D:
-    case IR_OP_CONV2D_GRAD_X:
-    case IR_OP_CONV2D_GRAD_W: conv(w); return true;
-    case IR_OP_MAXPOOL:
-    case IR_OP_MAXPOOL_GRAD:
-    case IR_OP_AVGPOOL:
-    case IR_OP_AVGPOOL_GRAD: pool(w); return true;
-    case IR_OP_GLOBAL_AVG_POOL:
-    case IR_OP_GLOBAL_AVG_POOL_GRAD: global_pool(w); return true;
-    default: return false;
-    }
 }

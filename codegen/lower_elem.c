@@ -54,20 +54,6 @@ static LLVMValueRef sigmoid(Lw *w, LLVMValueRef x)
     return lw_trunc(w, cg_fdiv(m, lw_f64(w, 1.0), cg_fadd(m, lw_f64(w, 1.0), e)));
 }
 
-static bool is_elementwise(IrOp op)
-{
-    switch (op) {
-    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV:
-    case IR_OP_ADD_SCALAR: case IR_OP_MUL_SCALAR:
-    case IR_OP_RELU: case IR_OP_GELU: case IR_OP_TANH: case IR_OP_SIGMOID:
-    case IR_OP_RELU_GRAD: case IR_OP_GELU_GRAD: case IR_OP_TANH_GRAD:
-    case IR_OP_SIGMOID_GRAD: case IR_OP_DIV_GRAD_B:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Element i of the node; bi indexes the broadcast operand. */
 static LLVMValueRef value(Lw *w, LLVMValueRef i, LLVMValueRef bi)
 {
@@ -95,19 +81,20 @@ static LLVMValueRef value(Lw *w, LLVMValueRef i, LLVMValueRef bi)
         LLVMValueRef y = ld(w, 1, i);
         return cg_fmul(m, cg_fmul(m, a, y), cg_fsub(m, one, y));
     }
-    default: {                       /* div_grad_b(dy, a, b) = -dy·a / b² */
+    case IR_OP_DIV_GRAD_B: {         /* div_grad_b(dy, a, b) = -dy·a / b² */
         LLVMValueRef b = ld(w, 2, bi);
         return cg_fdiv(m, cg_fmul(m, cg_fneg(m, a), ld(w, 1, i)), cg_fmul(m, b, b));
     }
+    default:
+        IR_ASSERT(!"lower_elementwise: not an elementwise op");
     }
 }
 
-static void elementwise(Lw *w)
+void lower_elementwise(Lw *w)
 {
     CgModule *m = w->m;
     const IrType *ot = &w->n->type;
-    IrOp op = w->n->op;
-    int kb = op == IR_OP_DIV_GRAD_B ? 2 : op <= IR_OP_DIV && op >= IR_OP_ADD ? 1 : -1;
+    int kb = ir_op_bcast_operand(w->n->op);
     CgLoop l, r;
     if (kb < 0 || !ir_type_batched(ot) || ir_type_batched(lw_type(w, kb))) {
         cg_loop_begin(m, &l, lw_c(w, 0), lw_count(w, ot), "i");
@@ -192,7 +179,7 @@ static LLVMValueRef xoshiro(Lw *w, LLVMValueRef slot[4])
 }
 
 /* y = x ⊙ mask, mask[i] = u[i] >= p ? 1/(1-p) : 0 while training; y = x otherwise. */
-static void dropout(Lw *w)
+void lower_dropout(Lw *w)
 {
     CgModule *m = w->m;
     float p = w->n->a.p, keep = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
@@ -230,7 +217,7 @@ static LLVMValueRef bias_view(Lw *w, const IrType *t, int64_t *C, int64_t *S)
     return ir_type_batched(t) ? lw_mul(w, per, w->N) : per;
 }
 
-static void bias_add(Lw *w)
+void lower_bias_add(Lw *w)
 {
     CgModule *m = w->m;
     int64_t C, S;
@@ -253,7 +240,7 @@ static void bias_add(Lw *w)
 
 /* db[c] = Σ_{o,s} dy[o,c,s], accumulated in double in the scratch area, in
  * the reference's order for each c (o, then s). */
-static void bias_grad(Lw *w)
+void lower_bias_grad(Lw *w)
 {
     CgModule *m = w->m;
     int64_t C, S;
@@ -277,7 +264,7 @@ static void bias_grad(Lw *w)
 /* ------------------------------------------------------------ data moves */
 
 /* out (L) = Σ_b dy[b] (L), in float and batch order, as rk_acc. */
-static void reduce_batch(Lw *w)
+void lower_reduce_batch(Lw *w)
 {
     CgModule *m = w->m;
     LLVMValueRef L = lw_c(w, ir_type_numel(&w->n->type));
@@ -292,7 +279,7 @@ static void reduce_batch(Lw *w)
 }
 
 /* out (R, len) = x (R, W)[:, start:start+len] */
-static void slice_last(Lw *w)
+void lower_slice_last(Lw *w)
 {
     const IrType *t = lw_type(w, 0);
     int64_t W = lw_last_dim(t), len = w->n->a.len;
@@ -305,7 +292,7 @@ static void slice_last(Lw *w)
 
 /* y[b, j0, j1, ...] = x[b, i...] with i[perm[a]] = j[a]: one loop per output
  * axis, carrying the input offset Σ_a j[a]·xstride[perm[a]]. */
-static void transpose(Lw *w)
+void lower_transpose(Lw *w)
 {
     CgModule *m = w->m;
     const IrType *t = lw_type(w, 0);
@@ -333,25 +320,7 @@ static void transpose(Lw *w)
     cg_loop_end(m, &b);
 }
 
-bool lower_elem(Lw *w)
+void lower_fill(Lw *w)
 {
-    IrOp op = w->n->op;
-    if (is_elementwise(op)) {
-        elementwise(w);
-        return true;
-    }
-    switch (op) {
-    case IR_OP_DROPOUT:
-    case IR_OP_DROPOUT_GRAD: dropout(w); return true;
-    case IR_OP_BIAS_ADD: bias_add(w); return true;
-    case IR_OP_BIAS_GRAD: bias_grad(w); return true;
-    case IR_OP_REDUCE_BATCH: reduce_batch(w); return true;
-    case IR_OP_SLICE_LAST: slice_last(w); return true;
-    case IR_OP_TRANSPOSE: transpose(w); return true;
-    case IR_OP_FILL:
-        cg_store_f32(w->m, w->out, lw_c(w, 0), cg_f32(w->m, w->n->a.scalar));
-        return true;
-    default:
-        return false;
-    }
+    cg_store_f32(w->m, w->out, lw_c(w, 0), cg_f32(w->m, w->n->a.scalar));
 }

@@ -103,11 +103,36 @@ LLVMValueRef lw_mad(Lw *w, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 
 /* ------------------------------------------------------ per-family emitters */
 
-/* Each emits the body of node w->n's kernel; false if the op is not theirs. */
-bool lower_elem(Lw *w);
-bool lower_dense(Lw *w);
-bool lower_norm(Lw *w);
-bool lower_attn(Lw *w);
-bool lower_optim(Lw *w);
+/* Each emits the body of node w->n's kernel for the ops lower.c's switch
+ * sends it (they assert on any other op). */
+
+/* lower_elem.c */
+void lower_elementwise(Lw *w);     /* binary, scalar, activations and their grads */
+void lower_dropout(Lw *w);         /* dropout, dropout_grad */
+void lower_bias_add(Lw *w);
+void lower_bias_grad(Lw *w);
+void lower_reduce_batch(Lw *w);
+void lower_slice_last(Lw *w);
+void lower_transpose(Lw *w);
+void lower_fill(Lw *w);
+/* lower_dense.c */
+void lower_matmul(Lw *w);          /* matmul, matmul_grad_x, matmul_grad_w */
+void lower_conv(Lw *w);            /* conv2d, conv2d_grad_x, conv2d_grad_w */
+void lower_pool(Lw *w);            /* maxpool, avgpool and their grads */
+void lower_global_pool(Lw *w);     /* global_avg_pool and its grad */
+/* lower_norm.c */
+void lower_softmax(Lw *w);         /* softmax, log_softmax and their grads */
+void lower_layernorm(Lw *w);       /* layernorm, layernorm_grad_x, layernorm_grad_g */
+void lower_cross_entropy(Lw *w);
+void lower_cross_entropy_grad(Lw *w);
+void lower_mse(Lw *w);             /* mse, mse_grad */
+void lower_embedding(Lw *w);       /* embedding, embedding_grad */
+/* lower_attn.c */
+void lower_attention(Lw *w);       /* causal_attention, attention_grad */
+/* lower_optim.c */
+void lower_sumsq(Lw *w);
+void lower_clip_factor(Lw *w);
+void lower_sgd(Lw *w);
+void lower_adam(Lw *w);
 
 #endif

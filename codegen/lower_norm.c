@@ -41,7 +41,7 @@ static LLVMValueRef row_lse(Lw *w, LLVMValueRef xr, int64_t C)
 
 /* ---------------------------------------------------------------- softmax */
 
-static void softmax(Lw *w)
+void lower_softmax(Lw *w)
 {
     CgModule *m = w->m;
     IrOp op = w->n->op;
@@ -68,11 +68,13 @@ static void softmax(Lw *w)
     case IR_OP_SOFTMAX: v = lw_math64(w, LW_EXP, cg_fsub(m, v, row), NULL); break;
     case IR_OP_LOG_SOFTMAX: v = cg_fsub(m, v, row); break;
     case IR_OP_SOFTMAX_GRAD: v = cg_fmul(m, ldx(w, b, c.i), cg_fsub(m, v, row)); break;
-    default: {      /* dy - exp(y)·Σdy */
+    case IR_OP_LOG_SOFTMAX_GRAD: {  /* dy - exp(y)·Σdy */
         LLVMValueRef e = lw_math64(w, LW_EXP, ldx(w, b, c.i), NULL);
         v = cg_fsub(m, v, cg_fmul(m, e, row));
         break;
     }
+    default:
+        IR_ASSERT(!"lower_softmax: not a softmax op");
     }
     st(w, y, c.i, v);
     cg_loop_end(m, &c);
@@ -106,11 +108,11 @@ static void ln_saved(Lw *w, LLVMValueRef xr, int64_t D, LLVMValueRef *mean, LLVM
     *rstd = lw_ext(w, lw_trunc(w, *rstd));
 }
 
-static void layernorm(Lw *w)
+void lower_layernorm(Lw *w)
 {
     CgModule *m = w->m;
     IrOp op = w->n->op;
-    const IrType *t = lw_type(w, op == IR_OP_LAYERNORM ? 0 : 1);
+    const IrType *t = lw_type(w, ir_op_info(op)->x);
     int64_t D = lw_last_dim(t);
     LLVMValueRef acc = w->scratch, mu, rs;
     if (op == IR_OP_LAYERNORM_GRAD_G)
@@ -177,7 +179,7 @@ static LLVMValueRef row_argmax(Lw *w, LLVMValueRef xr, int64_t C)
 }
 
 /* out[0] = mean_r (lse_r - x[r, label_r]), out[1] = #rows whose arg-max is the label. */
-static void cross_entropy(Lw *w)
+void lower_cross_entropy(Lw *w)
 {
     CgModule *m = w->m;
     const IrType *t = lw_type(w, 0);
@@ -201,7 +203,7 @@ static void cross_entropy(Lw *w)
 }
 
 /* (dloss, logits, labels): dx = dloss/R · (softmax(x) - onehot) */
-static void cross_entropy_grad(Lw *w)
+void lower_cross_entropy_grad(Lw *w)
 {
     CgModule *m = w->m;
     const IrType *t = lw_type(w, 1);
@@ -223,12 +225,11 @@ static void cross_entropy_grad(Lw *w)
 }
 
 /* mse(pred, target) = mean (p - t)²; grad (dloss, pred, target) = 2·dloss/L·(p - t) */
-static void mse(Lw *w)
+void lower_mse(Lw *w)
 {
     CgModule *m = w->m;
     bool grad = w->n->op == IR_OP_MSE_GRAD;
-    int k = grad ? 1 : 0;
-    LLVMValueRef L = lw_count(w, lw_type(w, k));
+    LLVMValueRef L = lw_count(w, lw_type(w, ir_op_info(w->n->op)->x));
     if (!grad) {
         LwSum s;
         lw_sum_begin(w, &s, lw_c(w, 0), L);
@@ -251,17 +252,18 @@ static void mse(Lw *w)
 
 /* forward (ids, table): y[r] = table[id] or zeros; grad (dy, ids, table):
  * dtable = 0, then dtable[id] += dy[r]. Ids outside [0, V) are skipped. */
-static void embedding(Lw *w)
+void lower_embedding(Lw *w)
 {
     CgModule *m = w->m;
+    const IrOpInfo *info = ir_op_info(w->n->op);     /* ids: the x operand, table: w */
     bool grad = w->n->op == IR_OP_EMBEDDING_GRAD;
-    const IrType *tab = lw_type(w, grad ? 2 : 1);
+    const IrType *tab = lw_type(w, info->w);
     int64_t V = tab->dim[0], D = tab->dim[1];
-    LLVMValueRef ids = w->in[grad ? 1 : 0], Dc = lw_c(w, D);
+    LLVMValueRef ids = w->in[info->x], Dc = lw_c(w, D);
     if (grad)
         lw_zero(w, w->out, lw_c(w, V * D));
     CgLoop r, d;
-    cg_loop_begin(m, &r, lw_c(w, 0), lw_count(w, lw_type(w, grad ? 1 : 0)), "r");
+    cg_loop_begin(m, &r, lw_c(w, 0), lw_count(w, lw_type(w, info->x)), "r");
     LLVMValueRef id = lw_load_i32(w, ids, r.i);
     LLVMValueRef ok = LLVMBuildICmp(m->b, LLVMIntULT, id, lw_c(w, V), "");
     LLVMValueRef row = lw_mul(w, r.i, Dc), trow = lw_mul(w, id, Dc);
@@ -280,24 +282,4 @@ static void embedding(Lw *w)
     }
     lw_endif(w, &f);
     cg_loop_end(m, &r);
-}
-
-bool lower_norm(Lw *w)
-{
-    switch (w->n->op) {
-    case IR_OP_SOFTMAX:
-    case IR_OP_LOG_SOFTMAX:
-    case IR_OP_SOFTMAX_GRAD:
-    case IR_OP_LOG_SOFTMAX_GRAD: softmax(w); return true;
-    case IR_OP_LAYERNORM:
-    case IR_OP_LAYERNORM_GRAD_X:
-    case IR_OP_LAYERNORM_GRAD_G: layernorm(w); return true;
-    case IR_OP_CROSS_ENTROPY: cross_entropy(w); return true;
-    case IR_OP_CROSS_ENTROPY_GRAD: cross_entropy_grad(w); return true;
-    case IR_OP_MSE:
-    case IR_OP_MSE_GRAD: mse(w); return true;
-    case IR_OP_EMBEDDING:
-    case IR_OP_EMBEDDING_GRAD: embedding(w); return true;
-    default: return false;
-    }
 }

@@ -11,7 +11,7 @@
 #include "lower_impl.h"
 
 /* out[0] = Σ g² in double */
-static void sumsq(Lw *w)
+void lower_sumsq(Lw *w)
 {
     LwSum s;
     lw_sum_begin(w, &s, lw_c(w, 0), lw_count(w, lw_type(w, 0)));
@@ -21,7 +21,7 @@ static void sumsq(Lw *w)
 }
 
 /* out[0] = ‖g‖ > clip ? clip / (‖g‖ + 1e-6) : 1, ‖g‖ = sqrt(total sumsq) */
-static void clip_factor(Lw *w)
+void lower_clip_factor(Lw *w)
 {
     CgModule *m = w->m;
     LLVMValueRef norm = lw_math64(w, LW_SQRT, lw_ext(w, cg_load_f32(m, w->in[0], lw_c(w, 0))), NULL);
@@ -38,6 +38,12 @@ static LLVMValueRef grad_at(Lw *w, LLVMValueRef factor, LLVMValueRef i)
     return factor ? cg_fmul(w->m, g, factor) : g;
 }
 
+/* An update's own value is 0: it writes its parameter and state in place. */
+static void update_done(Lw *w)
+{
+    cg_store_f32(w->m, w->out, lw_c(w, 0), cg_f32(w->m, 0.0f));
+}
+
 static LLVMValueRef clip_operand(Lw *w, int k)
 {
     return w->n->n_in > k ? cg_load_f32(w->m, w->in[k], lw_c(w, 0)) : NULL;
@@ -45,7 +51,7 @@ static LLVMValueRef clip_operand(Lw *w, int k)
 
 /* (p, g, buf [, factor]): d = g + wd·p; buf = mom·buf + d;
  * d = nesterov ? d + mom·buf : buf; p -= lr·d */
-static void sgd(Lw *w)
+void lower_sgd(Lw *w)
 {
     CgModule *m = w->m;
     const IrAttrs *a = &w->n->a;
@@ -64,10 +70,11 @@ static void sgd(Lw *w)
     }
     cg_store_f32(m, w->in[0], l.i, cg_fadd(m, p, cg_fmul(m, neg_lr, d)));
     cg_loop_end(m, &l);
+    update_done(w);
 }
 
 /* (p, g, m, v [, factor]): Adam, or AdamW when decoupled (kernels.h). */
-static void adam(Lw *w)
+void lower_adam(Lw *w)
 {
     CgModule *m = w->m;
     const IrAttrs *a = &w->n->a;
@@ -98,18 +105,5 @@ static void adam(Lw *w)
                                  cg_f32(m, a->eps));
     cg_store_f32(m, w->in[0], l.i, cg_fadd(m, p, cg_fdiv(m, cg_fmul(m, neg_step, mi), denom)));
     cg_loop_end(m, &l);
-}
-
-bool lower_optim(Lw *w)
-{
-    switch (w->n->op) {
-    case IR_OP_SUMSQ: sumsq(w); break;
-    case IR_OP_CLIP_FACTOR: clip_factor(w); break;
-    case IR_OP_SGD_UPDATE: sgd(w); break;
-    case IR_OP_ADAM_UPDATE: adam(w); break;
-    default: return false;
-    }
-    if (w->n->op == IR_OP_SGD_UPDATE || w->n->op == IR_OP_ADAM_UPDATE)
-        cg_store_f32(w->m, w->out, lw_c(w, 0), cg_f32(w->m, 0.0f));
-    return true;
+    update_done(w);
 }

@@ -132,7 +132,7 @@ bool fe_bind(Lower *L, const CallSpec *s, const AstExpr *call, Bound *b)
     memset(b, 0, sizeof *b);
     const AstArg *given[FE_MAX_ARGS] = {0};
     int n = call->n_args, *slot = calloc((size_t)(n ? n : 1), sizeof *slot);
-    IR_ASSERT(slot);
+    IR_CHECK_ALLOC(slot);
     bool ok = match_args(L, s, call, given, slot);
     int k = 0;
     for (const AstArg *a = call->args; ok && a; a = a->next, k++)

@@ -20,7 +20,7 @@ static char *stem(const char *path)
     const char *dot = strrchr(base, '.');
     size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
     char *s = malloc(n + 1);
-    IR_ASSERT(s);
+    IR_CHECK_ALLOC(s);
     memcpy(s, base, n);
     s[n] = '\0';
     return s;
@@ -30,7 +30,7 @@ FeModel *fe_model_new(const char *filename, const char *text, size_t len, Diag *
                       IrGraph **graph)
 {
     FeModel *m = calloc(1, sizeof *m);
-    IR_ASSERT(m);
+    IR_CHECK_ALLOC(m);
     m->file = diag_add_source(d, filename, text, len);
     int errors = d->n_errors;
     ir_arena_init(&m->ast);
@@ -77,14 +77,14 @@ char *fe_read_file(const char *path, size_t *len, Diag *d)
     }
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
-    IR_ASSERT(buf);
+    IR_CHECK_ALLOC(buf);
     size_t got;
     while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
         n += got;
         if (n == cap) {
             cap *= 2;
             buf = realloc(buf, cap + 1);
-            IR_ASSERT(buf);
+            IR_CHECK_ALLOC(buf);
         }
     }
     bool failed = ferror(f);

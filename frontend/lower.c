@@ -177,7 +177,7 @@ static Value lower_binary(Lower *L, const AstExpr *e)
 static const char **scope_names(const Scope *s, int *n)
 {
     const char **names = malloc((size_t)(s->n + 1) * sizeof *names);
-    IR_ASSERT(names);
+    IR_CHECK_ALLOC(names);
     *n = 0;
     for (int i = 0; i < s->cap; i++)
         if (s->slots[i].name)

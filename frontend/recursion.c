@@ -35,7 +35,7 @@ static void add_edge(DefNode *n, int to, IrLoc loc)
     if (n->n_edges == n->cap_edges) {
         n->cap_edges = n->cap_edges ? 2 * n->cap_edges : 4;
         n->edges = realloc(n->edges, (size_t)n->cap_edges * sizeof *n->edges);
-        IR_ASSERT(n->edges);
+        IR_CHECK_ALLOC(n->edges);
     }
     n->edges[n->n_edges++] = (Edge){to, loc};
 }
@@ -72,7 +72,7 @@ static void report_cycle(Graph *G, const int *path, int depth, const Edge *e)
         start--;
     size_t cap = 256;
     char *msg = malloc(cap);
-    IR_ASSERT(msg);
+    IR_CHECK_ALLOC(msg);
     size_t len = (size_t)snprintf(msg, cap, "recursive def: ");
     for (int i = start; i <= depth && len < cap; i++) {
         const char *name = G->nodes[i < depth ? path[i] : e->to].def->name;
@@ -115,7 +115,7 @@ bool fe_check_recursion(Lower *L, const AstProgram *p)
     Graph G = {.L = L, .n = L->defs.n};
     G.nodes = calloc((size_t)(G.n ? G.n : 1), sizeof *G.nodes);
     int *path = calloc((size_t)(G.n ? G.n : 1), sizeof *path);
-    IR_ASSERT(G.nodes && path);
+    IR_CHECK_ALLOC(G.nodes && path);
     for (const AstStmt *s = p->stmts; s; s = s->next) {
         const Sym *y = s->kind == ST_DEF ? scope_find(&L->defs, s->name) : NULL;
         if (y && y->def == s)

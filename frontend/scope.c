@@ -51,7 +51,7 @@ static void grow(Scope *s)
 {
     Scope bigger = {.cap = s->cap ? s->cap * 2 : 16};
     bigger.slots = calloc((size_t)bigger.cap, sizeof *bigger.slots);
-    IR_ASSERT(bigger.slots);
+    IR_CHECK_ALLOC(bigger.slots);
     for (int i = 0; i < s->cap; i++)
         if (s->slots[i].name)
             *probe(&bigger, s->slots[i].name) = s->slots[i];

@@ -33,10 +33,7 @@ static IrArenaChunk *chunk_new(size_t need)
 {
     size_t cap = need > CHUNK_MIN ? need : CHUNK_MIN;
     IrArenaChunk *c = malloc(sizeof *c + cap);
-    if (!c) {
-        fprintf(stderr, "lnet: out of memory (arena chunk of %zu bytes)\n", cap);
-        abort();
-    }
+    IR_CHECK_ALLOC(c);
     c->next = NULL;
     c->used = 0;
     c->cap = cap;

@@ -101,13 +101,14 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
         break;
     case IR_OP_CONV2D_GRAD_X:   /* as costly as the forward conv it reverses */
     case IR_OP_CONV2D_GRAD_W: {
-        const IrType *dy = &g->nodes[n->in[n->op == IR_OP_CONV2D_GRAD_X ? 0 : 1]]->type;
-        const IrType *k = &g->nodes[n->in[n->op == IR_OP_CONV2D_GRAD_X ? 1 : 2]]->type;
+        const IrOpInfo *r = ir_op_info(n->op);
+        const IrType *k = &g->nodes[n->in[r->w]]->type;
+        const IrType *dy = &g->nodes[n->in[3 - r->x - r->w]]->type;    /* neither x nor w */
         flops = 2 * (double)ir_type_numel(dy) * (double)(k->dim[1] * k->dim[2] * k->dim[3]);
         break;
     }
     case IR_OP_ATTENTION_GRAD: {
-        const IrType *q = &g->nodes[n->in[1]]->type;
+        const IrType *q = &g->nodes[n->in[ir_op_info(n->op)->x]]->type;
         double t = (double)q->dim[1], d = (double)q->dim[2];
         flops = 5 * t * t * d;
         break;

@@ -34,10 +34,7 @@ static void *grow(void *p, int *cap, size_t elem)
 {
     int ncap = *cap ? *cap * 2 : 8;
     void *q = realloc(p, (size_t)ncap * elem);
-    if (!q) {
-        fprintf(stderr, "lnet: out of memory (diagnostics)\n");
-        abort();
-    }
+    IR_CHECK_ALLOC(q);
     *cap = ncap;
     return q;
 }
@@ -48,6 +45,7 @@ int diag_add_source(Diag *d, const char *name, const char *text, size_t len)
         d->srcs = grow(d->srcs, &d->cap_srcs, sizeof *d->srcs);
     DiagSource *s = &d->srcs[d->n_srcs];
     s->name = strdup(name ? name : "<input>");
+    IR_CHECK_ALLOC(s->name);
     s->text = text;
     s->len = len;
     return d->n_srcs++;
@@ -63,7 +61,9 @@ static void vadd(Diag *d, DiagLevel lvl, IrLoc loc, const char *fmt, va_list ap)
         d->msgs = grow(d->msgs, &d->cap_msgs, sizeof *d->msgs);
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    d->msgs[d->n_msgs++] = (DiagMsg){lvl, loc, strdup(buf)};
+    char *text = strdup(buf);
+    IR_CHECK_ALLOC(text);
+    d->msgs[d->n_msgs++] = (DiagMsg){lvl, loc, text};
 }
 
 void diag_error(Diag *d, IrLoc loc, const char *fmt, ...)
@@ -171,4 +171,13 @@ _Noreturn void ir_assert_fail(const char *what, const char *file, int line)
 {
     fprintf(stderr, "lnet: internal error: %s:%d: assertion failed: %s\n", file, line, what);
     abort();
+}
+
+/* _Exit after flushing: no atexit handlers or C++ destructors run on a heap
+ * that just failed, and no leak report lists the interrupted compilation. */
+_Noreturn void ir_out_of_memory(void)
+{
+    fflush(NULL);
+    fputs("lnet: error: out of memory\n", stderr);
+    _Exit(EXIT_FAILURE);
 }

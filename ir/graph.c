@@ -11,7 +11,7 @@
 IrGraph *ir_graph_new(const char *model)
 {
     IrGraph *g = calloc(1, sizeof *g);
-    IR_ASSERT(g);
+    IR_CHECK_ALLOC(g);
     ir_arena_init(&g->arena);
     g->model = ir_arena_strdup(&g->arena, model ? model : "model");
     g->loss = -1;
@@ -36,7 +36,7 @@ IrNode *ir_node_add(IrGraph *g, IrOp op, const int *in, int n_in,
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
         IrNode **p = realloc(g->nodes, (size_t)cap * sizeof *p);
-        IR_ASSERT(p);
+        IR_CHECK_ALLOC(p);
         g->nodes = p;
         g->cap_nodes = cap;
     }
@@ -76,4 +76,12 @@ void ir_graph_phases(const IrGraph *g, unsigned char *phase)
             ph = phase[n->in[j]] > ph ? phase[n->in[j]] : ph;
         phase[i] = ph;
     }
+}
+
+int ir_graph_unknown_op(const IrGraph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if ((unsigned)g->nodes[i]->op >= IR_OP_COUNT)
+            return i;
+    return -1;
 }

@@ -95,6 +95,13 @@ void diag_flush(Diag *d, FILE *out);
     ((x) ? (void)0 : ir_assert_fail(#x, __FILE__, __LINE__))
 _Noreturn void ir_assert_fail(const char *what, const char *file, int line);
 
+/* Memory for compiling (the IR arena, node arrays, pass scratch) has no error
+ * path: when it runs out, IR_CHECK_ALLOC prints "lnet: error: out of memory"
+ * and exits with status 1 — the one place library code ends the process, and
+ * not a crash. Training-time memory is checked and reported by the runtime. */
+#define IR_CHECK_ALLOC(p) ((p) ? (void)0 : ir_out_of_memory())
+_Noreturn void ir_out_of_memory(void);
+
 /* ---------------------------------------------------------------- types */
 
 typedef enum { IR_F32, IR_I32 } IrDType;
@@ -118,9 +125,8 @@ void    ir_type_str(const IrType *t, char *buf, size_t cap);
 /* ------------------------------------------------------------------ ops */
 
 typedef enum {
-    IR_KIND_SOURCE,     /* input, label, param: no operands */
-    IR_KIND_FWD,        /* differentiable forward op */
-    IR_KIND_NODIFF,     /* forward op through which no gradient flows */
+    IR_KIND_SOURCE,     /* input, label, param, state: no operands */
+    IR_KIND_FWD,        /* forward op (the grad column says which operands get gradients) */
     IR_KIND_BWD,        /* emitted by autodiff */
     IR_KIND_OPT,        /* optimizer update */
 } IrOpKind;
@@ -134,23 +140,45 @@ enum {
     IR_A_SLICE = 1 << 12, IR_A_OPT = 1 << 13,
 };
 
+/* The grad column: the op is differentiable in operand k (bit k). */
+enum { IR_D0 = 1 << 0, IR_D1 = 1 << 1, IR_D2 = 1 << 2 };
+
+/* The props column (ops.def's comment says what each means). */
+enum {
+    IR_P_VIEW = 1 << 0,     /* the value is operand 0's buffer reinterpreted */
+    IR_P_BCAST = 1 << 1,    /* the last operand may be unbatched, broadcast over the batch */
+    IR_P_LAYER = 1 << 2,    /* the compute a layer is built around (partition) */
+    IR_P_NORM = 1 << 3,     /* normalizes its input: a lone one starts the next layer */
+    IR_P_LOSS = 1 << 4,     /* a mean loss of (prediction, target) */
+    IR_P_STATE = 1 << 5,    /* the value persists across steps */
+};
+
 typedef enum {
-#define OP(e, name, lo, hi, kind, attrs) IR_OP_##e,
+#define OP(e, name, lo, hi, kind, attrs, grad, props, x, w) IR_OP_##e,
 #include "ops.def"
 #undef OP
     IR_OP_COUNT
 } IrOp;
 
+/* One row of ops.def. */
 typedef struct IrOpInfo {
     const char *name;
     int min_in, max_in;
     IrOpKind kind;
-    unsigned attrs;
+    unsigned attrs;         /* IR_A_* */
+    unsigned grad;          /* IR_D*: operands a gradient flows to */
+    unsigned props;         /* IR_P_* */
+    int x, w;               /* operand index of the data input / the weight, -1 none */
 } IrOpInfo;
 
+/* The row of op; aborts (a bug, not a user error) when op is not in the table. */
 const IrOpInfo *ir_op_info(IrOp op);
 /* Looks an op up by its printer name; returns IR_OP_COUNT when unknown. */
 IrOp ir_op_by_name(const char *name);
+/* op's props column has every bit of p (IR_P_*). */
+bool ir_op_has(IrOp op, unsigned p);
+/* Index of the broadcast operand (the last) of an IR_P_BCAST op, else -1. */
+int  ir_op_bcast_operand(IrOp op);
 
 /* Parameter initializers. */
 typedef enum {
@@ -292,6 +320,11 @@ IrNode *ir_node(const IrGraph *g, int id);
  * phase[0..n_nodes) (caller-owned). */
 typedef enum { IR_PHASE_FORWARD, IR_PHASE_BACKWARD, IR_PHASE_UPDATE } IrPhase;
 void ir_graph_phases(const IrGraph *g, unsigned char *phase);
+
+/* The id of the first node whose op is not a row of ops.def, or -1. The
+ * consumers that report errors (verifier, autodiff, interpreter, codegen) call
+ * it before anything looks such an op up. */
+int ir_graph_unknown_op(const IrGraph *g);
 
 /* ---------------------------------------------------------------- shape */
 

@@ -136,10 +136,11 @@ static const char *node_color(const IrNode *n)
         return "lightsalmon";
     switch (ir_op_info(n->op)->kind) {
     case IR_KIND_SOURCE: return n->op == IR_OP_PARAM ? "lightgoldenrod1" : "lightblue";
+    case IR_KIND_FWD:    return n->op == IR_OP_STOP_GRADIENT ? "gray80" : "white";
     case IR_KIND_BWD:    return "thistle";
     case IR_KIND_OPT:    return "palegreen";
-    default:             return n->op == IR_OP_STOP_GRADIENT ? "gray80" : "white";
     }
+    return "white";
 }
 
 static void dot_node(const IrNode *n, FILE *out)

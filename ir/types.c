@@ -9,7 +9,8 @@
 #include <string.h>
 
 static const IrOpInfo op_table[] = {
-#define OP(e, name, lo, hi, kind, attrs) {name, lo, hi, kind, attrs},
+#define OP(e, name, lo, hi, kind, attrs, grad, props, x, w) \
+    {name, lo, hi, kind, attrs, grad, props, x, w},
 #include "ops.def"
 #undef OP
 };
@@ -19,6 +20,16 @@ const IrOpInfo *ir_op_info(IrOp op)
 {
     IR_ASSERT(op >= 0 && op < IR_OP_COUNT);
     return &op_table[op];
+}
+
+bool ir_op_has(IrOp op, unsigned p)
+{
+    return (ir_op_info(op)->props & p) == p;
+}
+
+int ir_op_bcast_operand(IrOp op)
+{
+    return ir_op_has(op, IR_P_BCAST) ? ir_op_info(op)->max_in - 1 : -1;
 }
 
 IrOp ir_op_by_name(const char *name)

@@ -53,6 +53,12 @@ static bool check_node(const IrGraph *g, const IrNode *n, int idx, Diag *d)
 
 bool ir_graph_verify(const IrGraph *g, Diag *d)
 {
+    int bad = ir_graph_unknown_op(g);
+    if (bad >= 0) {     /* nothing else can be checked: every check reads the op's row */
+        diag_error(d, g->nodes[bad]->loc, "verifier: %%%d has op id %d, which ir/ops.def "
+                   "does not define", bad, (int)g->nodes[bad]->op);
+        return false;
+    }
     bool ok = true;
     for (int i = 0; i < g->n_nodes; i++)
         ok = check_node(g, g->nodes[i], i, d) && ok;

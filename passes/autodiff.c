@@ -7,8 +7,10 @@
  * training needs once stop_gradient cuts the graph at block inputs.
  *
  * - Gradients that meet at a value are summed with `add`.
- * - Only values that depend on a parameter get gradients; `stop_gradient`
- *   and non-differentiable ops end the flow.
+ * - Only values that depend on a parameter get gradients, and only through
+ *   the operands the grad column of ir/ops.def names; `stop_gradient` (grad
+ *   0) ends the flow. An op with a grad bit but no rule here is an internal
+ *   error, never a silent zero gradient.
  * - Every emitted node inherits the block and source location of the forward
  *   node it differentiates, so split and diagnostics keep working.
  * - Afterwards each parameter's `grad` field names its gradient node.
@@ -74,10 +76,11 @@ static void acc(Ad *ad, int v, int gid, const IrNode *from)
     ad->grad[v] = sum;
 }
 
-/* Gradient of a broadcast right operand: sum dy over the batch. */
-static void acc_operand_b(Ad *ad, const IrNode *n, int gid)
+/* Gradient of the broadcast operand of an IR_P_BCAST op: summed over the
+ * batch when that operand is unbatched. */
+static void acc_bcast(Ad *ad, const IrNode *n, int gid)
 {
-    const IrNode *b = ad->g->nodes[n->in[1]];
+    const IrNode *b = ad->g->nodes[n->in[ir_op_bcast_operand(n->op)]];
     if (!ir_type_batched(&b->type) && ir_type_batched(&n->type))
         gid = emit1(ad, IR_OP_REDUCE_BATCH, gid, n);
     acc(ad, b->id, gid, n);
@@ -90,35 +93,6 @@ static int scaled(Ad *ad, int gid, float s, const IrNode *from)
 }
 
 static bool need(const Ad *ad, const IrNode *n, int k) { return ad->needs[n->in[k]]; }
-
-static void grad_binary(Ad *ad, const IrNode *n, int dy)
-{
-    int a = n->in[0], b = n->in[1];
-    switch (n->op) {
-    case IR_OP_ADD:
-        acc(ad, a, dy, n);
-        if (need(ad, n, 1))
-            acc_operand_b(ad, n, dy);
-        break;
-    case IR_OP_SUB:
-        acc(ad, a, dy, n);
-        if (need(ad, n, 1))
-            acc_operand_b(ad, n, scaled(ad, dy, -1.0f, n));
-        break;
-    case IR_OP_MUL:
-        if (need(ad, n, 0))
-            acc(ad, a, emit2(ad, IR_OP_MUL, dy, b, n), n);
-        if (need(ad, n, 1))
-            acc_operand_b(ad, n, emit2(ad, IR_OP_MUL, dy, a, n));
-        break;
-    default:    /* IR_OP_DIV */
-        if (need(ad, n, 0))
-            acc(ad, a, emit2(ad, IR_OP_DIV, dy, b, n), n);
-        if (need(ad, n, 1))
-            acc_operand_b(ad, n, emit3(ad, IR_OP_DIV_GRAD_B, dy, a, b, n));
-        break;
-    }
-}
 
 static void grad_attention(Ad *ad, const IrNode *n, int dy)
 {
@@ -142,8 +116,26 @@ static void grad_transpose(Ad *ad, const IrNode *n, int dy)
     acc(ad, n->in[0], emit(ad, IR_OP_TRANSPOSE, &dy, 1, &a, n), n);
 }
 
-/* Emits the operand gradients of forward node n, whose gradient is dy. */
-static void grad_node(Ad *ad, IrNode *n, int dy)
+static void grad_layernorm(Ad *ad, const IrNode *n, int dy)
+{
+    int x = n->in[0], g = n->in[1];
+    if (need(ad, n, 0))
+        acc(ad, x, emit3(ad, IR_OP_LAYERNORM_GRAD_X, dy, x, g, n), n);
+    if (need(ad, n, 1)) {
+        int in[2] = {dy, x};
+        acc(ad, g, emit(ad, IR_OP_LAYERNORM_GRAD_G, in, 2, &n->a, n), n);
+    }
+    if (need(ad, n, 2)) {
+        IrAttrs a = {.axis = -1};
+        acc(ad, n->in[2], emit(ad, IR_OP_BIAS_GRAD, &dy, 1, &a, n), n);
+    }
+}
+
+/* Emits the operand gradients of node n, whose gradient is dy. One case per
+ * op of ir/ops.def and no default, so -Wswitch names an op a new row forgot;
+ * false when n's op has no rule although its grad column says it has
+ * differentiable operands (the caller reports it). */
+static bool grad_node(Ad *ad, IrNode *n, int dy)
 {
     int x = n->n_in > 0 ? n->in[0] : -1;
     int in1 = n->n_in > 1 ? n->in[1] : -1;
@@ -153,103 +145,150 @@ static void grad_node(Ad *ad, IrNode *n, int dy)
             acc(ad, x, emit2(ad, IR_OP_MATMUL_GRAD_X, dy, in1, n), n);
         if (need(ad, n, 1))
             acc(ad, in1, emit2(ad, IR_OP_MATMUL_GRAD_W, x, dy, n), n);
-        break;
+        return true;
     case IR_OP_BIAS_ADD:
         acc(ad, x, dy, n);
         if (need(ad, n, 1))
             acc(ad, in1, emit(ad, IR_OP_BIAS_GRAD, &dy, 1, &n->a, n), n);
-        break;
+        return true;
     case IR_OP_ADD:
+        acc(ad, x, dy, n);
+        if (need(ad, n, 1))
+            acc_bcast(ad, n, dy);
+        return true;
     case IR_OP_SUB:
+        acc(ad, x, dy, n);
+        if (need(ad, n, 1))
+            acc_bcast(ad, n, scaled(ad, dy, -1.0f, n));
+        return true;
     case IR_OP_MUL:
+        if (need(ad, n, 0))
+            acc(ad, x, emit2(ad, IR_OP_MUL, dy, in1, n), n);
+        if (need(ad, n, 1))
+            acc_bcast(ad, n, emit2(ad, IR_OP_MUL, dy, x, n));
+        return true;
     case IR_OP_DIV:
-        grad_binary(ad, n, dy);
-        break;
+        if (need(ad, n, 0))
+            acc(ad, x, emit2(ad, IR_OP_DIV, dy, in1, n), n);
+        if (need(ad, n, 1))
+            acc_bcast(ad, n, emit3(ad, IR_OP_DIV_GRAD_B, dy, x, in1, n));
+        return true;
     case IR_OP_ADD_SCALAR:
         acc(ad, x, dy, n);
-        break;
+        return true;
     case IR_OP_MUL_SCALAR:
         acc(ad, x, scaled(ad, dy, n->a.scalar, n), n);
-        break;
-    case IR_OP_RELU:    acc(ad, x, emit2(ad, IR_OP_RELU_GRAD, dy, x, n), n); break;
-    case IR_OP_GELU:    acc(ad, x, emit2(ad, IR_OP_GELU_GRAD, dy, x, n), n); break;
-    case IR_OP_TANH:    acc(ad, x, emit2(ad, IR_OP_TANH_GRAD, dy, n->id, n), n); break;
-    case IR_OP_SIGMOID: acc(ad, x, emit2(ad, IR_OP_SIGMOID_GRAD, dy, n->id, n), n); break;
-    case IR_OP_SOFTMAX: acc(ad, x, emit2(ad, IR_OP_SOFTMAX_GRAD, dy, n->id, n), n); break;
+        return true;
+    case IR_OP_RELU:    acc(ad, x, emit2(ad, IR_OP_RELU_GRAD, dy, x, n), n); return true;
+    case IR_OP_GELU:    acc(ad, x, emit2(ad, IR_OP_GELU_GRAD, dy, x, n), n); return true;
+    case IR_OP_TANH:    acc(ad, x, emit2(ad, IR_OP_TANH_GRAD, dy, n->id, n), n); return true;
+    case IR_OP_SIGMOID: acc(ad, x, emit2(ad, IR_OP_SIGMOID_GRAD, dy, n->id, n), n); return true;
+    case IR_OP_SOFTMAX: acc(ad, x, emit2(ad, IR_OP_SOFTMAX_GRAD, dy, n->id, n), n); return true;
     case IR_OP_LOG_SOFTMAX:
         acc(ad, x, emit2(ad, IR_OP_LOG_SOFTMAX_GRAD, dy, n->id, n), n);
-        break;
+        return true;
     case IR_OP_CONV2D:
         if (need(ad, n, 0))
             acc(ad, x, emit3(ad, IR_OP_CONV2D_GRAD_X, dy, in1, x, n), n);
         if (need(ad, n, 1))
             acc(ad, in1, emit3(ad, IR_OP_CONV2D_GRAD_W, x, dy, in1, n), n);
-        break;
+        return true;
     case IR_OP_MAXPOOL:
     case IR_OP_AVGPOOL: {
         int in[2] = {dy, x};
         IrOp op = n->op == IR_OP_MAXPOOL ? IR_OP_MAXPOOL_GRAD : IR_OP_AVGPOOL_GRAD;
         acc(ad, x, emit(ad, op, in, 2, &n->a, n), n);
-        break;
+        return true;
     }
     case IR_OP_GLOBAL_AVG_POOL:
         acc(ad, x, emit2(ad, IR_OP_GLOBAL_AVG_POOL_GRAD, dy, x, n), n);
-        break;
+        return true;
     case IR_OP_FLATTEN:
     case IR_OP_RESHAPE:
         acc(ad, x, emit2(ad, IR_OP_RESHAPE_LIKE, dy, x, n), n);
-        break;
+        return true;
     case IR_OP_TRANSPOSE:
         grad_transpose(ad, n, dy);
-        break;
+        return true;
     case IR_OP_LAYERNORM:
-        if (need(ad, n, 0))
-            acc(ad, x, emit3(ad, IR_OP_LAYERNORM_GRAD_X, dy, x, in1, n), n);
-        if (need(ad, n, 1)) {
-            int in[2] = {dy, x};
-            acc(ad, in1, emit(ad, IR_OP_LAYERNORM_GRAD_G, in, 2, &n->a, n), n);
-        }
-        if (need(ad, n, 2)) {
-            IrAttrs a = {.axis = -1};
-            acc(ad, n->in[2], emit(ad, IR_OP_BIAS_GRAD, &dy, 1, &a, n), n);
-        }
-        break;
+        grad_layernorm(ad, n, dy);
+        return true;
     case IR_OP_EMBEDDING:
         if (need(ad, n, 1))
             acc(ad, in1, emit3(ad, IR_OP_EMBEDDING_GRAD, dy, x, in1, n), n);
-        break;
+        return true;
     case IR_OP_CAUSAL_ATTENTION:
         grad_attention(ad, n, dy);
-        break;
+        return true;
     case IR_OP_DROPOUT: {
         IrAttrs a = n->a;
         acc(ad, x, emit(ad, IR_OP_DROPOUT_GRAD, &dy, 1, &a, n), n);
-        break;
+        return true;
     }
     case IR_OP_CROSS_ENTROPY:
         acc(ad, x, emit3(ad, IR_OP_CROSS_ENTROPY_GRAD, dy, x, in1, n), n);
-        break;
+        return true;
     case IR_OP_MSE: {
         int gp = emit3(ad, IR_OP_MSE_GRAD, dy, x, in1, n);
         acc(ad, x, gp, n);
         if (need(ad, n, 1))
             acc(ad, in1, scaled(ad, gp, -1.0f, n), n);
+        return true;
+    }
+    /* No rule: sources, stop_gradient and fill (gradients end there), and the
+     * ops autodiff and the optimizer emit (pass_autodiff rejects those). */
+    case IR_OP_INPUT:
+    case IR_OP_LABEL:
+    case IR_OP_PARAM:
+    case IR_OP_STATE:
+    case IR_OP_STOP_GRADIENT:
+    case IR_OP_FILL:
+    case IR_OP_REDUCE_BATCH:
+    case IR_OP_RESHAPE_LIKE:
+    case IR_OP_SLICE_LAST:
+    case IR_OP_MATMUL_GRAD_X:
+    case IR_OP_MATMUL_GRAD_W:
+    case IR_OP_BIAS_GRAD:
+    case IR_OP_DIV_GRAD_B:
+    case IR_OP_RELU_GRAD:
+    case IR_OP_GELU_GRAD:
+    case IR_OP_TANH_GRAD:
+    case IR_OP_SIGMOID_GRAD:
+    case IR_OP_SOFTMAX_GRAD:
+    case IR_OP_LOG_SOFTMAX_GRAD:
+    case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_W:
+    case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_AVGPOOL_GRAD:
+    case IR_OP_GLOBAL_AVG_POOL_GRAD:
+    case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_G:
+    case IR_OP_EMBEDDING_GRAD:
+    case IR_OP_ATTENTION_GRAD:
+    case IR_OP_DROPOUT_GRAD:
+    case IR_OP_CROSS_ENTROPY_GRAD:
+    case IR_OP_MSE_GRAD:
+    case IR_OP_SUMSQ:
+    case IR_OP_CLIP_FACTOR:
+    case IR_OP_SGD_UPDATE:
+    case IR_OP_ADAM_UPDATE:
+        return ir_op_info(n->op)->grad == 0;
+    case IR_OP_COUNT:
         break;
     }
-    default:
-        break;      /* sources, stop_gradient, non-differentiable ops */
-    }
+    return false;
 }
 
-/* needs[i]: node i depends on a parameter through differentiable ops. */
+/* needs[i]: node i depends on a parameter through the operands its op is
+ * differentiable in (the grad column of ops.def). */
 static void mark_needs(Ad *ad)
 {
     for (int i = 0; i < ad->n_fwd; i++) {
         const IrNode *n = ad->g->nodes[i];
-        IrOpKind k = ir_op_info(n->op)->kind;
+        unsigned diff = ir_op_info(n->op)->grad;
         bool need_it = n->op == IR_OP_PARAM || (n->flags & IR_F_WANT_GRAD);
-        if (k == IR_KIND_FWD)
-            for (int j = 0; j < n->n_in; j++)
+        for (int j = 0; j < n->n_in; j++)
+            if (diff & (1u << j))
                 need_it = need_it || ad->needs[n->in[j]];
         ad->needs[i] = need_it;
     }
@@ -282,6 +321,12 @@ static bool has_seed(const IrGraph *g)
 
 bool pass_autodiff(IrGraph *g, PassCtx *ctx)
 {
+    int bad = ir_graph_unknown_op(g);
+    if (bad >= 0) {
+        diag_error(ctx->diag, g->nodes[bad]->loc, "autodiff: internal error: %%%d has op id %d, "
+                   "which ir/ops.def does not define", bad, (int)g->nodes[bad]->op);
+        return false;
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         IrOpKind k = ir_op_info(g->nodes[i]->op)->kind;
         if (k == IR_KIND_BWD || k == IR_KIND_OPT) {
@@ -298,18 +343,23 @@ bool pass_autodiff(IrGraph *g, PassCtx *ctx)
     Ad ad = {g, NULL, NULL, g->n_nodes};
     ad.grad = malloc((size_t)ad.n_fwd * sizeof *ad.grad);
     ad.needs = calloc((size_t)ad.n_fwd, sizeof *ad.needs);
-    IR_ASSERT(ad.grad && ad.needs);
+    IR_CHECK_ALLOC(ad.grad && ad.needs);
     for (int i = 0; i < ad.n_fwd; i++)
         ad.grad[i] = -1;
     mark_needs(&ad);
     seed_losses(&ad);
-    for (int i = ad.n_fwd - 1; i >= 0; i--)
-        if (ad.grad[i] >= 0)
-            grad_node(&ad, g->nodes[i], ad.grad[i]);
-    for (int i = 0; i < ad.n_fwd; i++)
+    bool ok = true;
+    for (int i = ad.n_fwd - 1; ok && i >= 0; i--) {
+        IrNode *n = g->nodes[i];
+        if (ad.grad[i] >= 0 && !(ok = grad_node(&ad, n, ad.grad[i])))
+            diag_error(ctx->diag, n->loc, "autodiff: internal error: op '%s' (%%%d, block %d) is "
+                       "differentiable by ir/ops.def but has no gradient rule",
+                       ir_op_info(n->op)->name, i, n->block);
+    }
+    for (int i = 0; ok && i < ad.n_fwd; i++)
         if (g->nodes[i]->op == IR_OP_PARAM || (g->nodes[i]->flags & IR_F_WANT_GRAD))
             g->nodes[i]->grad = ad.grad[i];
     free(ad.grad);
     free(ad.needs);
-    return true;
+    return ok;
 }

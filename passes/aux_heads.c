@@ -155,15 +155,14 @@ static bool heads(IrGraph *g, PassCtx *ctx, bool *failed)
 {
     if (g->n_blocks <= 1)
         return true;
-    if (g->loss < 0 || (g->nodes[g->loss]->op != IR_OP_CROSS_ENTROPY &&
-                        g->nodes[g->loss]->op != IR_OP_MSE)) {
+    if (g->loss < 0 || !ir_op_has(g->nodes[g->loss]->op, IR_P_LOSS)) {
         diag_error(ctx->diag, g->loss >= 0 ? g->nodes[g->loss]->loc : IR_LOC_NONE,
                    "aux-heads: the task loss must be cross_entropy or mse");
         return false;
     }
     int n_body = g->n_nodes;
     int *head_at = malloc((size_t)n_body * sizeof *head_at);
-    IR_ASSERT(head_at);
+    IR_CHECK_ALLOC(head_at);
     for (int i = 0; i < n_body; i++)
         head_at[i] = -1;
     Diag scratch;

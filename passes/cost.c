@@ -58,7 +58,7 @@ static IrGraph *layered_copy(const IrGraph *g, const PassPlan *p, bool local, bo
     PassPlan greedy = *p;
     greedy.n_blocks = p->n_layers;
     greedy.first = malloc((size_t)p->n_layers * sizeof *greedy.first);
-    IR_ASSERT(greedy.first);
+    IR_CHECK_ALLOC(greedy.first);
     for (int l = 0; l < p->n_layers; l++)
         greedy.first[l] = l;
     greedy.last = greedy.first;
@@ -81,7 +81,7 @@ bool pass_plan_costs(const IrGraph *g, PassPlan *p, PassCtx *ctx)
     if (L == 0 || g->loss < 0)
         return true;
     bool *no_head = calloc((size_t)L, sizeof *no_head);
-    IR_ASSERT(no_head);
+    IR_CHECK_ALLOC(no_head);
     IrGraph *a = layered_copy(g, p, true, no_head, ctx);
     IrGraph *b = a ? layered_copy(g, p, false, NULL, ctx) : NULL;
     if (!b) {
@@ -90,7 +90,7 @@ bool pass_plan_costs(const IrGraph *g, PassPlan *p, PassCtx *ctx)
         return false;
     }
     double *sum = calloc((size_t)L * 6, sizeof *sum);
-    IR_ASSERT(sum);
+    IR_CHECK_ALLOC(sum);
     tally(a, sum, sum + L, sum + 2 * L);
     tally(b, sum + 3 * L, sum + 4 * L, sum + 5 * L);
     for (int l = 0; l < L; l++) {
@@ -123,7 +123,7 @@ static double sent_bytes(const IrGraph *g, const IrNode *s, const IrNode *n, int
 static void block_memory(const IrGraph *g, PassCost *c, int start)
 {
     bool *seen = calloc((size_t)g->n_nodes + 1, sizeof *seen);
-    IR_ASSERT(seen);
+    IR_CHECK_ALLOC(seen);
     double labels = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *n = g->nodes[i];
@@ -159,7 +159,7 @@ void pass_cost(const IrGraph *g, PassCost *c)
     c->batch = g->train.batch;
     c->b = calloc((size_t)n, sizeof *c->b);
     double *f = calloc((size_t)n * 3, sizeof *f);
-    IR_ASSERT(c->b && f);
+    IR_CHECK_ALLOC(c->b && f);
     tally(g, f, f + n, f + 2 * n);
     for (int b = 0; b < n; b++) {
         PassBlockCost *bc = &c->b[b];

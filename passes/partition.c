@@ -28,12 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool heavy_op(IrOp op)
-{
-    return op == IR_OP_MATMUL || op == IR_OP_CONV2D || op == IR_OP_CAUSAL_ATTENTION ||
-           op == IR_OP_EMBEDDING;
-}
-
 /* live[p]: non-source values defined at or before p and used after p;
  * used[v]: v has a user after it. */
 static int *live_counts(const IrGraph *g, bool *used)
@@ -41,7 +35,7 @@ static int *live_counts(const IrGraph *g, bool *used)
     int n = g->n_nodes;
     int *last = malloc((size_t)n * sizeof *last);
     int *live = calloc((size_t)n + 1, sizeof *live);
-    IR_ASSERT(last && live);
+    IR_CHECK_ALLOC(last && live);
     for (int i = 0; i < n; i++)
         last[i] = -1;
     for (int i = 0; i < n; i++)
@@ -73,31 +67,32 @@ static void user_cut_error(const IrGraph *g, const int *live, const bool *used, 
                    "crosses too)", live[v]);
 }
 
-static bool segment_has(const IrGraph *g, int first, int last, bool (*pred)(IrOp))
+/* Some node of [first, last] has every property of p (IR_P_*). */
+static bool segment_has(const IrGraph *g, int first, int last, unsigned p)
 {
     for (int i = first; i <= last; i++)
-        if (pred(g->nodes[i]->op))
+        if (ir_op_has(g->nodes[i]->op, p))
             return true;
     return false;
 }
-
-/* A normalization prepares the next layer's input (a pre-LN transformer's
- * final layernorm belongs to the classifier), so it starts a layer. */
-static bool leading_op(IrOp op) { return op == IR_OP_LAYERNORM; }
 
 /* Merges the segments between cuts into layers (see the file comment). */
 static void make_layers(const IrGraph *g, PassPlan *p)
 {
     int n_seg = p->n_cuts + 1;
     p->layer = calloc((size_t)n_seg, sizeof *p->layer);
-    IR_ASSERT(p->layer);
+    IR_CHECK_ALLOC(p->layer);
     p->n_layers = 0;
     bool cur_heavy = false;
     for (int s = 0; s < n_seg; s++) {
         int first = s == 0 ? 0 : p->cuts[s - 1] + 1;
         int last = s < p->n_cuts ? p->cuts[s] : g->n_nodes - 1;
-        bool heavy = segment_has(g, first, last, heavy_op);
-        bool leads = !heavy && segment_has(g, first, last, leading_op);
+        /* A segment with a matmul, conv2d, attention or embedding (IR_P_LAYER)
+         * is a layer. A normalization (IR_P_NORM) prepares the next layer's
+         * input (a pre-LN transformer's final layernorm belongs to the
+         * classifier), so it starts a layer. */
+        bool heavy = segment_has(g, first, last, IR_P_LAYER);
+        bool leads = !heavy && segment_has(g, first, last, IR_P_NORM);
         bool forced = s > 0 && (g->nodes[p->cuts[s - 1]]->flags & IR_F_CUT);
         if (p->n_layers == 0 || forced || ((heavy || leads) && cur_heavy)) {
             p->layer[p->n_layers++] = (PassLayer){.first = first, .last = last};
@@ -115,10 +110,10 @@ bool pass_plan_layers(const IrGraph *g, PassPlan *p, Diag *d)
     if (g->n_nodes == 0)
         return true;
     bool *used = malloc((size_t)g->n_nodes * sizeof *used);
-    IR_ASSERT(used);
+    IR_CHECK_ALLOC(used);
     int *live = live_counts(g, used);
     p->cuts = malloc((size_t)g->n_nodes * sizeof *p->cuts);
-    IR_ASSERT(p->cuts);
+    IR_CHECK_ALLOC(p->cuts);
     bool ok = true;
     for (int v = 0; v < g->n_nodes; v++) {
         bool cut = !pass_is_source(g->nodes[v]) && used[v] && live[v] == 1;
@@ -161,14 +156,14 @@ static void alloc_blocks(PassPlan *p, int k)
     p->n_blocks = k;
     p->first = calloc((size_t)k, sizeof *p->first);
     p->last = calloc((size_t)k, sizeof *p->last);
-    IR_ASSERT(p->first && p->last);
+    IR_CHECK_ALLOC(p->first && p->last);
 }
 
 /* forced[l]: a user cut ends layer l, so no block may run across it. */
 static bool *forced_ends(const IrGraph *g, const PassPlan *p, int *n_forced)
 {
     bool *f = calloc((size_t)p->n_layers, sizeof *f);
-    IR_ASSERT(f);
+    IR_CHECK_ALLOC(f);
     *n_forced = 0;
     for (int l = 0; l + 1 < p->n_layers; l++) {
         f[l] = (g->nodes[p->layer[l].last]->flags & IR_F_CUT) != 0;
@@ -184,7 +179,7 @@ static void chunk_dp(const PassPlan *p, const bool *forced, int K)
     int L = p->n_layers;
     double *best = malloc((size_t)(K * L) * sizeof *best);
     int *from = malloc((size_t)(K * L) * sizeof *from);
-    IR_ASSERT(best && from);
+    IR_CHECK_ALLOC(best && from);
     for (int k = 0; k < K; k++) {
         for (int j = 0; j < L; j++) {
             double b = DBL_MAX;
@@ -300,7 +295,7 @@ bool pass_plan_blocks(const IrGraph *g, PassPlan *p, Diag *d)
 static int *layer_of_nodes(const IrGraph *g, const PassPlan *p)
 {
     int *lay = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *lay);
-    IR_ASSERT(lay);
+    IR_CHECK_ALLOC(lay);
     for (int l = 0; l < p->n_layers; l++)
         for (int i = p->layer[l].first; i <= p->layer[l].last; i++)
             lay[i] = l;

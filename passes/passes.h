@@ -224,9 +224,8 @@ bool pass_verify_local(const IrGraph *g, Diag *d);
  * meet in either order. The plan is a pure function of (g, max_batch, keep).
  */
 
-/* Nodes that alias their operand's buffer (no kernel, no storage). */
-bool pass_is_view(IrOp op);
-/* The node whose buffer id's value is (id itself unless id is a view). */
+/* The node whose buffer id's value is (id itself unless id is a view,
+ * IR_P_VIEW: those alias their operand's buffer, no kernel, no storage). */
 int pass_mem_source(const IrGraph *g, int id);
 /* Bytes of node id's buffer for max_batch examples (scalars: 2 floats),
  * rounded up to 64; 0 for views. */

@@ -19,15 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool pass_is_view(IrOp op)
-{
-    return op == IR_OP_FLATTEN || op == IR_OP_RESHAPE || op == IR_OP_RESHAPE_LIKE ||
-           op == IR_OP_STOP_GRADIENT;
-}
-
 int pass_mem_source(const IrGraph *g, int id)
 {
-    while (pass_is_view(g->nodes[id]->op))
+    while (ir_op_has(g->nodes[id]->op, IR_P_VIEW))
         id = g->nodes[id]->in[0];
     return id;
 }
@@ -35,7 +29,7 @@ int pass_mem_source(const IrGraph *g, int id)
 int64_t pass_mem_bytes(const IrGraph *g, int id, int max_batch)
 {
     const IrType *t = &g->nodes[id]->type;
-    if (pass_is_view(g->nodes[id]->op))
+    if (ir_op_has(g->nodes[id]->op, IR_P_VIEW))
         return 0;
     int64_t c = ir_type_numel(t) * (ir_type_batched(t) ? max_batch : 1);
     return (4 * (c > 1 ? c : 2) + 63) / 64 * 64;
@@ -43,7 +37,7 @@ int64_t pass_mem_bytes(const IrGraph *g, int id, int max_batch)
 
 static bool is_state(const IrNode *n)
 {
-    return n->op == IR_OP_PARAM || n->op == IR_OP_STATE;
+    return ir_op_has(n->op, IR_P_STATE);
 }
 
 /* ext[i] = 1: value i (a buffer source) keeps its own buffer. */
@@ -51,7 +45,7 @@ static void mark_external(const IrGraph *g, const unsigned char *keep, unsigned 
 {
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *n = g->nodes[i];
-        if (pass_is_view(n->op))
+        if (ir_op_has(n->op, IR_P_VIEW))
             continue;
         if (ir_op_info(n->op)->kind == IR_KIND_SOURCE || n->type.rank == 0 || i == g->loss ||
             (n->flags & IR_F_LOSS))
@@ -73,7 +67,7 @@ static void mark_external(const IrGraph *g, const unsigned char *keep, unsigned 
 
 static bool has_kernel(const IrNode *n)
 {
-    return ir_op_info(n->op)->kind != IR_KIND_SOURCE && !pass_is_view(n->op);
+    return ir_op_info(n->op)->kind != IR_KIND_SOURCE && !ir_op_has(n->op, IR_P_VIEW);
 }
 
 bool pass_mem_conflict(const PassMemPlan *p, int a, int b)
@@ -122,7 +116,7 @@ void pass_mem_plan(const IrGraph *g, int max_batch, const unsigned char *keep, P
     int *pos = calloc(nn, sizeof *pos);
     Value *val = calloc(nn, sizeof *val);
     Range *r = calloc(nn, sizeof *r);
-    IR_ASSERT(p->bytes && p->offset && p->live && ext && phase && pos && val && r);
+    IR_CHECK_ALLOC(p->bytes && p->offset && p->live && ext && phase && pos && val && r);
 
     mark_external(g, keep, ext);
     ir_graph_phases(g, phase);
@@ -149,7 +143,7 @@ void pass_mem_plan(const IrGraph *g, int max_batch, const unsigned char *keep, P
     int m = 0;
     for (int i = 0; i < n; i++) {
         const IrNode *nd = g->nodes[i];
-        if (pass_is_view(nd->op))
+        if (ir_op_has(nd->op, IR_P_VIEW))
             continue;
         if (!ext[i] && has_kernel(nd))
             val[m++] = (Value){p->bytes[i], i, i};

@@ -36,7 +36,7 @@ static void add_input(Split *s, PassIoKind kind, int node, const IrNode *src)
     if (pb->n_inputs == s->cap_in) {
         s->cap_in = s->cap_in ? 2 * s->cap_in : 8;
         pb->inputs = realloc(pb->inputs, (size_t)s->cap_in * sizeof *pb->inputs);
-        IR_ASSERT(pb->inputs);
+        IR_CHECK_ALLOC(pb->inputs);
     }
     int src_block = kind == PASS_IO_DATA ? -1 : block_of(s->g, src);
     pb->inputs[pb->n_inputs++] = (PassBlockInput){kind, node, src_block, -1, src->id};
@@ -94,7 +94,7 @@ static void build_block(Split *s, int b)
     s->pb->loss = loss;
     s->pb->act_out = -1;
     s->pb->orig = malloc((size_t)(bg->n_nodes ? bg->n_nodes : 1) * sizeof *s->pb->orig);
-    IR_ASSERT(s->pb->orig);
+    IR_CHECK_ALLOC(s->pb->orig);
     for (int v = 0; v < g->n_nodes; v++)
         if (s->rb.map[v] >= 0)
             s->pb->orig[s->rb.map[v]] = v;
@@ -131,7 +131,7 @@ bool pass_split(const IrGraph *g, PassBlocks *out, Diag *d)
     memset(out, 0, sizeof *out);
     out->n = g->n_blocks > 0 ? g->n_blocks : 1;
     out->b = calloc((size_t)out->n, sizeof *out->b);
-    IR_ASSERT(out->b);
+    IR_CHECK_ALLOC(out->b);
     Split s = {.g = g, .bwd = pass_backward_start(g)};
     bool ok = true;
     for (int b = 0; b < out->n; b++) {

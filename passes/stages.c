@@ -90,7 +90,7 @@ static void add_seed(PassBlock *b, int k)
     s->flags |= IR_F_GRAD_SEED;
     s->grad = out->id;
     b->inputs = realloc(b->inputs, (size_t)(b->n_inputs + 1) * sizeof *b->inputs);
-    IR_ASSERT(b->inputs);
+    IR_CHECK_ALLOC(b->inputs);
     b->inputs[b->n_inputs++] = (PassBlockInput){PASS_IO_GRAD, s->id, k + 1, -1, -1};
 }
 
@@ -110,7 +110,7 @@ static bool differentiate(PassBlock *b, int k, int K, PassCtx *ctx)
     if (!pass_run_pipeline(b->g, "autodiff,optimizer", ctx))
         return false;
     b->orig = realloc(b->orig, (size_t)b->g->n_nodes * sizeof *b->orig);
-    IR_ASSERT(b->orig);
+    IR_CHECK_ALLOC(b->orig);
     for (int i = n_split; i < b->g->n_nodes; i++)
         b->orig[i] = -1;    /* the seed, gradients and updates exist only here */
     b->loss = b->g->loss;

@@ -40,7 +40,7 @@ bool pass_stop_grad(IrGraph *g, PassCtx *ctx)
     /* sg[v * K + b]: the stop_gradient of old value v for block b, or -1 */
     int K = g->n_blocks;
     int *sg = malloc((size_t)g->n_nodes * (size_t)K * sizeof *sg);
-    IR_ASSERT(sg);
+    IR_CHECK_ALLOC(sg);
     for (int i = 0; i < g->n_nodes * K; i++)
         sg[i] = -1;
     PassRebuild rb;

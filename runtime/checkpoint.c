@@ -3,6 +3,7 @@
 #include "rng.h"
 #include "safetensors.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,9 +22,38 @@ static int count_saved(RtExec *const *ex, int K)
     return n;
 }
 
+/* Index of the first NaN or infinity among n floats, or -1. */
+static int64_t first_non_finite(const float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return i;
+    return -1;
+}
+
+/* A tensor that is not all finite makes the whole checkpoint invalid. */
+static bool check_finite(const char *what, const char *path, const char *name, const float *v,
+                         int64_t n, char *err, size_t errcap)
+{
+    int64_t i = first_non_finite(v, n);
+    if (i < 0)
+        return true;
+    snprintf(err, errcap, "checkpoint '%s' %s: tensor '%s' holds %s (element %lld)", path, what,
+             name, isnan(v[i]) ? "NaN" : "an infinity", (long long)i);
+    return false;
+}
+
 bool rt_checkpoint_save(const char *path, RtExec *const *ex, int K, const RtCounters *c,
                         char *err, size_t errcap)
 {
+    for (int b = 0; b < K; b++)
+        for (int i = 0; i < ex[b]->g->n_nodes; i++) {
+            const IrNode *nd = ex[b]->g->nodes[i];
+            if (saved(nd) && !check_finite("not written, the previous one is kept", path,
+                                           nd->name, rt_exec_buffer(ex[b], i),
+                                           ir_type_numel(&nd->type), err, errcap))
+                return false;
+        }
     int n = N_COUNTERS + count_saved(ex, K);
     StTensor *t = calloc((size_t)n, sizeof *t);
     if (!t) {
@@ -76,7 +106,8 @@ static bool check_tensor(const StFile *f, const IrNode *nd, const char *path, ch
                  path, nd->name, want);
         return false;
     }
-    return true;
+    return check_finite("is damaged", path, nd->name, t->data, (int64_t)(t->nbytes / 4), err,
+                        errcap);
 }
 
 static bool read_counter(const StFile *f, const char *name, int64_t *out, const char *path,
@@ -89,23 +120,37 @@ static bool read_counter(const StFile *f, const char *name, int64_t *out, const 
         return false;
     }
     memcpy(out, t->data, 8);
-    if (*out < 0) {
-        snprintf(err, errcap, "checkpoint '%s': counter '%s' is negative", path, name);
+    if (*out < 0 || *out > RT_COUNTER_MAX) {
+        snprintf(err, errcap, "checkpoint '%s': counter '%s' is %lld, outside [0, 2^53]", path,
+                 name, (long long)*out);
         return false;
     }
     return true;
+}
+
+/* Every epoch ended after at least one step, so step >= epoch + step_in_epoch. */
+static bool check_counters(const int64_t *v, const char *path, char *err, size_t errcap)
+{
+    if (v[0] >= v[1] + v[2])
+        return true;
+    snprintf(err, errcap, "checkpoint '%s': counters are inconsistent (step %lld, epoch %lld, "
+             "step in epoch %lld: the step count is below epoch + step in epoch)", path,
+             (long long)v[0], (long long)v[1], (long long)v[2]);
+    return false;
 }
 
 bool rt_checkpoint_load(const char *path, RtExec *const *ex, int K, RtCounters *c, char *err,
                         size_t errcap)
 {
     StFile f;
+    st_remove_stale_temps(path);
     if (!st_load(path, &f, err, errcap))
         return false;
     int64_t v[N_COUNTERS];
     bool ok = true;
     for (int i = 0; ok && i < N_COUNTERS; i++)
         ok = read_counter(&f, counter_names[i], &v[i], path, err, errcap);
+    ok = ok && check_counters(v, path, err, errcap);
     for (int b = 0; ok && b < K; b++)
         for (int i = 0; ok && i < ex[b]->g->n_nodes; i++)
             if (saved(ex[b]->g->nodes[i]))

@@ -23,6 +23,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- input files ---- */
+
+/* Opens path for reading and returns the descriptor (the caller closes it),
+ * or -1 with "PATH: what is wrong" in err. The file must be a regular file: a
+ * FIFO, device, socket or directory is refused without blocking (the open is
+ * non-blocking until fstat has said what it is). size (may be NULL) gets the
+ * file's size. Every loader of the runtime (IDX, text, safetensors) uses it. */
+int rt_input_open(const char *path, int64_t *size, char *err, size_t errcap);
+
 /* ---- in-memory labelled dataset ---- */
 
 typedef struct RtDataset {
@@ -50,12 +59,18 @@ typedef enum { RT_SPLIT_TRAIN, RT_SPLIT_TEST } RtSplit;
 /* Loads dir/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (also the
  * "images.idx3-ubyte" spelling; gzip or raw) into *out (caller-owned struct,
  * callee-owned arrays: rt_dataset_fini). dir NULL means RT_FASHION_MNIST_DIR.
- * limit > 0 keeps the first `limit` examples. x holds pixel / 255 in [0, 1].
- * Labels must be below n_classes. */
+ * limit > 0 keeps the first `limit` examples (the rest is still read, so a
+ * corrupt or gzip-damaged file fails however few are kept). x holds
+ * pixel / 255 in [0, 1]. Labels must be below n_classes, as many as images. */
 bool rt_idx_load(const char *dir, RtSplit split, int64_t limit, int n_classes, RtDataset *out,
                  char *err, size_t errcap);
 
-/* The same from two explicit file paths. */
+/* The paths rt_idx_load reads for split: the first spelling that exists of
+ * each file (pathcap bytes each); false with a message if either is missing. */
+bool rt_idx_find(const char *dir, RtSplit split, char *images, char *labels, size_t pathcap,
+                 char *err, size_t errcap);
+
+/* The same as rt_idx_load from two explicit file paths. */
 bool rt_idx_load_files(const char *images_path, const char *labels_path, int64_t limit,
                        int n_classes, RtDataset *out, char *err, size_t errcap);
 

@@ -13,17 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 
 /* Appends the whole file at path to c->bytes. */
 static bool append_file(RtCorpus *c, const char *path, char *err, size_t cap) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return rt_fail_path(err, cap, path, "cannot open: %s", strerror(errno));
-  struct stat sb;
-  bool ok = fstat(fileno(fp), &sb) == 0 || rt_fail_path(err, cap, path, "stat: %s", strerror(errno));
-  size_t sz = ok ? (size_t)sb.st_size : 0;
-  uint8_t *nb = ok ? realloc(c->bytes, c->n + sz + 1) : NULL;
-  if (ok && !nb) ok = rt_fail_path(err, cap, path, "out of memory for %zu bytes", c->n + sz);
+  int64_t size;
+  int fd = rt_input_open(path, &size, err, cap);
+  if (fd < 0) return false;
+  FILE *fp = fdopen(fd, "rb");
+  if (!fp) {
+    close(fd);
+    return rt_fail_path(err, cap, path, "cannot open: %s", strerror(errno));
+  }
+  size_t sz = (size_t)size;
+  uint8_t *nb = realloc(c->bytes, c->n + sz + 1);
+  bool ok = nb || rt_fail_path(err, cap, path, "out of memory for %zu bytes", c->n + sz);
   if (ok) {
     c->bytes = nb;
     if (fread(c->bytes + c->n, 1, sz, fp) != sz) ok = rt_fail_path(err, cap, path, "short read");

@@ -15,6 +15,29 @@ static int find_node(const IrGraph *g, IrOp op)
     return -1;
 }
 
+/* Loads one split of an IDX folder and checks it against the model: every
+ * example holds exactly the input's values, and there is at least one. */
+static bool load_split(RtFeed *f, const IrGraph *g, const char *dir, RtSplit split,
+                       int64_t limit, RtDataset *ds, char *err, size_t errcap)
+{
+    char img[4096], lab[4096];
+    const IrNode *in = g->nodes[f->input], *lb = g->nodes[f->label];
+    if (!rt_idx_find(dir, split, img, lab, sizeof img, err, errcap) ||
+        !rt_idx_load_files(img, lab, limit, lb->a.classes, ds, err, errcap))
+        return false;
+    if (ds->feat != f->feat) {
+        snprintf(err, errcap, "%s: images are %dx%d (%lld values), but input '%s' takes %lld "
+                 "values per example", img, ds->rows, ds->cols, (long long)ds->feat, in->name,
+                 (long long)f->feat);
+        return false;
+    }
+    if (ds->n < 1) {
+        snprintf(err, errcap, "%s: holds no images", img);
+        return false;
+    }
+    return true;
+}
+
 static bool bind_images(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, const char *dir,
                         char *err, size_t errcap)
 {
@@ -24,14 +47,9 @@ static bool bind_images(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, const
                  "input '%s' or label '%s' has another type", g->train.data, in->name, lb->name);
         return false;
     }
-    if (!rt_idx_load(dir, RT_SPLIT_TRAIN, o->train_limit, lb->a.classes, &f->train, err, errcap) ||
-        !rt_idx_load(dir, RT_SPLIT_TEST, o->test_limit, lb->a.classes, &f->test, err, errcap))
+    if (!load_split(f, g, dir, RT_SPLIT_TRAIN, o->train_limit, &f->train, err, errcap) ||
+        !load_split(f, g, dir, RT_SPLIT_TEST, o->test_limit, &f->test, err, errcap))
         return false;
-    if (f->train.feat != f->feat) {
-        snprintf(err, errcap, "input '%s' holds %lld values per example, the images have %lld",
-                 in->name, (long long)f->feat, (long long)f->train.feat);
-        return false;
-    }
     rt_dataset_normalize(&f->train, RT_NORM_FASHION_MNIST);
     rt_dataset_normalize(&f->test, RT_NORM_FASHION_MNIST);
     if (f->train.n < f->batch) {

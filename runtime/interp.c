@@ -3,7 +3,7 @@
  * Each node's value lives in its own buffer, sized for max_batch examples;
  * parameters and optimizer state persist across steps, everything else is
  * overwritten by the next run. Execution is one flat switch per node over the
- * op table, each case a call to a reference kernel.
+ * op table, each case a call to a reference kernel (interp_exec.c).
  */
 #include "interp_impl.h"
 #include "kernels.h"
@@ -16,13 +16,12 @@
 /* Scratch floats a node needs beyond its own buffer (for max_batch). */
 static int64_t scratch_need(const IrGraph *g, const IrNode *n, int nb)
 {
+    const IrOpInfo *r = ir_op_info(n->op);     /* x, w: which operand is which */
     switch (n->op) {
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_GRAD_X:
     case IR_OP_CONV2D_GRAD_W: {
-        const IrType *x = &g->nodes[n->op == IR_OP_CONV2D_GRAD_X ? n->in[2] : n->in[0]]->type;
-        const IrType *w = &g->nodes[n->op == IR_OP_CONV2D ? n->in[1] : n->op == IR_OP_CONV2D_GRAD_X
-                                                                           ? n->in[1] : n->in[2]]->type;
+        const IrType *x = &g->nodes[n->in[r->x]]->type, *w = &g->nodes[n->in[r->w]]->type;
         RkConv2d geo = rk_conv2d_geom(1, x->dim[1], x->dim[2], x->dim[3], w->dim[0], w->dim[2],
                                       n->a.stride, n->a.padding);
         return rk_conv2d_work_floats(&geo);
@@ -30,10 +29,10 @@ static int64_t scratch_need(const IrGraph *g, const IrNode *n, int nb)
     case IR_OP_LAYERNORM:
     case IR_OP_LAYERNORM_GRAD_X:
     case IR_OP_LAYERNORM_GRAD_G:
-        return interp_count(g, n->in[n->op == IR_OP_LAYERNORM ? 0 : 1], nb) * 3 + 4;
+        return interp_count(g, n->in[r->x], nb) * 3 + 4;
     case IR_OP_CAUSAL_ATTENTION:
     case IR_OP_ATTENTION_GRAD: {
-        const IrType *q = &g->nodes[n->in[n->op == IR_OP_CAUSAL_ATTENTION ? 0 : 1]]->type;
+        const IrType *q = &g->nodes[n->in[r->x]]->type;
         int64_t att = (int64_t)nb * n->a.heads * q->dim[1] * q->dim[1];
         int64_t L = (int64_t)nb * ir_type_numel(q);
         return att + L > 3 * L ? att + L : 3 * L;
@@ -43,7 +42,7 @@ static int64_t scratch_need(const IrGraph *g, const IrNode *n, int nb)
         return 2 * interp_count(g, n->id, nb);
     case IR_OP_SGD_UPDATE:
     case IR_OP_ADAM_UPDATE:
-        return interp_count(g, n->in[0], nb);
+        return interp_count(g, n->in[r->w], nb);
     default:
         return 0;
     }
@@ -51,6 +50,12 @@ static int64_t scratch_need(const IrGraph *g, const IrNode *n, int nb)
 
 RtInterp *rt_interp_new(const IrGraph *g, int max_batch, char *err, size_t errcap)
 {
+    int bad = ir_graph_unknown_op(g);
+    if (bad >= 0) {
+        snprintf(err, errcap, "interpreter: internal error: %%%d (block %d) has op id %d, which "
+                 "ir/ops.def does not define", bad, g->nodes[bad]->block, (int)g->nodes[bad]->op);
+        return NULL;
+    }
     RtInterp *in = calloc(1, sizeof *in);
     if (!in)
         goto oom;

@@ -29,8 +29,8 @@ static int64_t rows(const X *x, const IrType *t)
     return (ir_type_numel(t) / interp_last_dim(t)) * (ir_type_batched(t) ? x->N : 1);
 }
 
-/* Elements of the unbatched right operand b (B) for broadcasting binary ops. */
-static int64_t bcast(const X *x) { return CNT(x, 1); }
+/* Elements of the broadcast operand (IR_P_BCAST), B when it is unbatched. */
+static int64_t bcast(const X *x) { return CNT(x, ir_op_bcast_operand(x->n->op)); }
 
 static void bias_view(const X *x, const IrType *t, int axis, int64_t *n, int64_t *c, int64_t *s)
 {
@@ -70,8 +70,8 @@ static void layernorm(const X *x, int xi, float *y, float **mean, float **rstd)
     int64_t R = rows(x, t), D = interp_last_dim(t);
     *mean = x->in->scratch;
     *rstd = x->in->scratch + R;
-    const IrNode *fwd_g = x->in->g->nodes[x->n->in[x->n->op == IR_OP_LAYERNORM ? 1 : 2]];
-    float *g = x->n->op == IR_OP_LAYERNORM_GRAD_G ? NULL : x->in->buf[fwd_g->id];
+    int wi = ir_op_info(x->n->op)->w;     /* the gain g; layernorm_grad_g has none */
+    float *g = wi < 0 ? NULL : F(x, wi);
     if (!g) {   /* layernorm_grad_g only needs the statistics: run with g = 1, b = 0 */
         float *ones = x->in->scratch2;
         for (int64_t i = 0; i < D; i++)
@@ -203,167 +203,169 @@ static void cross_entropy(const X *x)
     OUT(x)[1] = (float)*hits;
 }
 
-static void exec_fwd(const X *x)
+/* Kills the process (a bug, not a user error): n's op has no case below. */
+static _Noreturn void no_kernel(const IrNode *n)
 {
-    const IrNode *n = x->n;
+    char what[160];
+    snprintf(what, sizeof what, "interpreter: no kernel for op '%s' (id %d, %%%d, block %d)",
+             (unsigned)n->op < IR_OP_COUNT ? ir_op_info(n->op)->name : "?", (int)n->op, n->id,
+             n->block);
+    ir_assert_fail(what, __FILE__, __LINE__);
+}
+
+/* One case per op of ir/ops.def, each returning, and no default: -Wswitch
+ * names an op a new row forgot, and running one stops the process with its
+ * id (rt_interp_new has already rejected ids outside the table). */
+void interp_exec(RtInterp *in, const IrNode *n)
+{
+    X xs = {in, n, in->args.n}, *x = &xs;
     int64_t L = OUTCNT(x), nb, c, s;
     switch (n->op) {
+    case IR_OP_INPUT:
+    case IR_OP_LABEL:
+    case IR_OP_PARAM:
+    case IR_OP_STATE:
+        return;     /* filled by the caller / init */
+    case IR_OP_FLATTEN:     /* views: the interpreter gives every node its own buffer */
+    case IR_OP_RESHAPE:
+    case IR_OP_RESHAPE_LIKE:
+    case IR_OP_STOP_GRADIENT:
+        memcpy(OUT(x), F(x, 0), (size_t)L * 4);
+        return;
     case IR_OP_MATMUL:
         rk_matmul_fwd(OUT(x), F(x, 0), F(x, 1), rows(x, T(x, 0)), T(x, 1)->dim[0],
                       T(x, 1)->dim[1]);
-        break;
+        return;
     case IR_OP_BIAS_ADD:
         bias_view(x, T(x, 0), n->a.axis, &nb, &c, &s);
         rk_bias_add_fwd(OUT(x), F(x, 0), F(x, 1), nb, c, s);
-        break;
-    case IR_OP_ADD: rk_add_fwd(OUT(x), F(x, 0), F(x, 1), L, bcast(x)); break;
-    case IR_OP_SUB: rk_sub_fwd(OUT(x), F(x, 0), F(x, 1), L, bcast(x)); break;
-    case IR_OP_MUL: rk_mul_fwd(OUT(x), F(x, 0), F(x, 1), L, bcast(x)); break;
-    case IR_OP_DIV: rk_div_fwd(OUT(x), F(x, 0), F(x, 1), L, bcast(x)); break;
-    case IR_OP_ADD_SCALAR: rk_add_scalar_fwd(OUT(x), F(x, 0), n->a.scalar, L); break;
-    case IR_OP_MUL_SCALAR: rk_mul_scalar_fwd(OUT(x), F(x, 0), n->a.scalar, L); break;
-    case IR_OP_RELU: rk_relu_fwd(OUT(x), F(x, 0), L); break;
-    case IR_OP_GELU: rk_gelu_fwd(OUT(x), F(x, 0), L); break;
-    case IR_OP_TANH: rk_tanh_fwd(OUT(x), F(x, 0), L); break;
-    case IR_OP_SIGMOID: rk_sigmoid_fwd(OUT(x), F(x, 0), L); break;
+        return;
+    case IR_OP_ADD: rk_add_fwd(OUT(x), F(x, 0), F(x, 1), L, bcast(x)); return;
+    case IR_OP_SUB: rk_sub_fwd(OUT(x), F(x, 0), F(x, 1), L, bcast(x)); return;
+    case IR_OP_MUL: rk_mul_fwd(OUT(x), F(x, 0), F(x, 1), L, bcast(x)); return;
+    case IR_OP_DIV: rk_div_fwd(OUT(x), F(x, 0), F(x, 1), L, bcast(x)); return;
+    case IR_OP_ADD_SCALAR: rk_add_scalar_fwd(OUT(x), F(x, 0), n->a.scalar, L); return;
+    case IR_OP_MUL_SCALAR: rk_mul_scalar_fwd(OUT(x), F(x, 0), n->a.scalar, L); return;
+    case IR_OP_RELU: rk_relu_fwd(OUT(x), F(x, 0), L); return;
+    case IR_OP_GELU: rk_gelu_fwd(OUT(x), F(x, 0), L); return;
+    case IR_OP_TANH: rk_tanh_fwd(OUT(x), F(x, 0), L); return;
+    case IR_OP_SIGMOID: rk_sigmoid_fwd(OUT(x), F(x, 0), L); return;
     case IR_OP_SOFTMAX:
         rk_softmax_fwd(OUT(x), F(x, 0), rows(x, &n->type), interp_last_dim(&n->type));
-        break;
+        return;
     case IR_OP_LOG_SOFTMAX:
         rk_log_softmax_fwd(OUT(x), F(x, 0), rows(x, &n->type), interp_last_dim(&n->type));
-        break;
+        return;
     case IR_OP_CONV2D: {
         RkConv2d geo = conv_geom(x, T(x, 0), T(x, 1));
         rk_conv2d_fwd(OUT(x), F(x, 0), F(x, 1), &geo, x->in->scratch);
-        break;
+        return;
     }
     case IR_OP_MAXPOOL: {
         RkPool2d geo = pool_geom(x, T(x, 0));
         rk_maxpool_fwd(OUT(x), F(x, 0), &geo);
-        break;
+        return;
     }
     case IR_OP_AVGPOOL: {
         RkPool2d geo = pool_geom(x, T(x, 0));
         rk_avgpool_fwd(OUT(x), F(x, 0), &geo);
-        break;
+        return;
     }
     case IR_OP_GLOBAL_AVG_POOL:
         rk_global_avg_pool_fwd(OUT(x), F(x, 0), x->N, T(x, 0)->dim[1],
                                T(x, 0)->dim[2] * T(x, 0)->dim[3]);
-        break;
-    case IR_OP_FLATTEN:
-    case IR_OP_RESHAPE:
-    case IR_OP_STOP_GRADIENT:
-        memcpy(OUT(x), F(x, 0), (size_t)L * 4);
-        break;
-    case IR_OP_TRANSPOSE: transpose(x); break;
+        return;
+    case IR_OP_TRANSPOSE: transpose(x); return;
     case IR_OP_LAYERNORM: {
         float *mean, *rstd;
         layernorm(x, 0, OUT(x), &mean, &rstd);
-        break;
+        return;
     }
     case IR_OP_EMBEDDING:
         rk_embedding_fwd(OUT(x), I32(x, 0), F(x, 1), CNT(x, 0), T(x, 1)->dim[0],
                          T(x, 1)->dim[1]);
-        break;
-    case IR_OP_CAUSAL_ATTENTION: attention(x); break;
-    case IR_OP_DROPOUT: dropout(x, F(x, 0)); break;
-    case IR_OP_CROSS_ENTROPY: cross_entropy(x); break;
-    case IR_OP_MSE: OUT(x)[0] = rk_mse_fwd(F(x, 0), F(x, 1), CNT(x, 0)); break;
-    case IR_OP_FILL: OUT(x)[0] = n->a.scalar; break;
-    default: IR_ASSERT(!"not a forward op");
-    }
-}
-
-static void exec_bwd(const X *x)
-{
-    const IrNode *n = x->n;
-    int64_t L = OUTCNT(x), nb, c, s;
-    switch (n->op) {
-    case IR_OP_REDUCE_BATCH: reduce_batch(x); break;
-    case IR_OP_RESHAPE_LIKE: memcpy(OUT(x), F(x, 0), (size_t)L * 4); break;
-    case IR_OP_SLICE_LAST: slice_last(x); break;
+        return;
+    case IR_OP_CAUSAL_ATTENTION: attention(x); return;
+    case IR_OP_DROPOUT: dropout(x, F(x, 0)); return;
+    case IR_OP_CROSS_ENTROPY: cross_entropy(x); return;
+    case IR_OP_MSE: OUT(x)[0] = rk_mse_fwd(F(x, 0), F(x, 1), CNT(x, 0)); return;
+    case IR_OP_FILL: OUT(x)[0] = n->a.scalar; return;
+    case IR_OP_REDUCE_BATCH: reduce_batch(x); return;
+    case IR_OP_SLICE_LAST: slice_last(x); return;
     case IR_OP_MATMUL_GRAD_X:   /* dy (R, OUT), w (IN, OUT) */
         rk_matmul_bwd(OUT(x), NULL, F(x, 0), NULL, F(x, 1), rows(x, T(x, 0)), T(x, 1)->dim[0],
                       T(x, 1)->dim[1]);
-        break;
+        return;
     case IR_OP_MATMUL_GRAD_W:   /* x (R, IN), dy (R, OUT) */
         rk_matmul_bwd(NULL, OUT(x), F(x, 1), F(x, 0), NULL, rows(x, T(x, 0)),
                       interp_last_dim(T(x, 0)), interp_last_dim(T(x, 1)));
-        break;
+        return;
     case IR_OP_BIAS_GRAD:
         bias_view(x, T(x, 0), n->a.axis, &nb, &c, &s);
         rk_bias_add_bwd(NULL, OUT(x), F(x, 0), nb, c, s);
-        break;
+        return;
     case IR_OP_DIV_GRAD_B:      /* d(a/b)/db = -dy·a/b² */
-        for (int64_t i = 0, B = CNT(x, 2); i < L; i++)
+        for (int64_t i = 0, B = bcast(x); i < L; i++)
             OUT(x)[i] = -F(x, 0)[i] * F(x, 1)[i] / (F(x, 2)[i % B] * F(x, 2)[i % B]);
-        break;
-    case IR_OP_RELU_GRAD: rk_relu_bwd(OUT(x), F(x, 0), F(x, 1), L); break;
-    case IR_OP_GELU_GRAD: rk_gelu_bwd(OUT(x), F(x, 0), F(x, 1), L); break;
-    case IR_OP_TANH_GRAD: rk_tanh_bwd(OUT(x), F(x, 0), F(x, 1), L); break;
-    case IR_OP_SIGMOID_GRAD: rk_sigmoid_bwd(OUT(x), F(x, 0), F(x, 1), L); break;
+        return;
+    case IR_OP_RELU_GRAD: rk_relu_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
+    case IR_OP_GELU_GRAD: rk_gelu_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
+    case IR_OP_TANH_GRAD: rk_tanh_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
+    case IR_OP_SIGMOID_GRAD: rk_sigmoid_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
     case IR_OP_SOFTMAX_GRAD:
         rk_softmax_bwd(OUT(x), F(x, 0), F(x, 1), rows(x, &n->type), interp_last_dim(&n->type));
-        break;
+        return;
     case IR_OP_LOG_SOFTMAX_GRAD:
         rk_log_softmax_bwd(OUT(x), F(x, 0), F(x, 1), rows(x, &n->type),
                            interp_last_dim(&n->type));
-        break;
+        return;
     case IR_OP_CONV2D_GRAD_X: {
         RkConv2d geo = conv_geom(x, T(x, 2), T(x, 1));
         rk_conv2d_bwd_input(OUT(x), F(x, 0), F(x, 1), &geo, x->in->scratch);
-        break;
+        return;
     }
     case IR_OP_CONV2D_GRAD_W: {
         RkConv2d geo = conv_geom(x, T(x, 0), T(x, 2));
         rk_conv2d_bwd_weight(OUT(x), F(x, 1), F(x, 0), &geo, x->in->scratch);
-        break;
+        return;
     }
     case IR_OP_MAXPOOL_GRAD: {
         RkPool2d geo = pool_geom(x, T(x, 1));
         rk_maxpool_bwd(OUT(x), F(x, 0), F(x, 1), &geo);
-        break;
+        return;
     }
     case IR_OP_AVGPOOL_GRAD: {
         RkPool2d geo = pool_geom(x, T(x, 1));
         rk_avgpool_bwd(OUT(x), F(x, 0), &geo);
-        break;
+        return;
     }
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
         rk_global_avg_pool_bwd(OUT(x), F(x, 0), x->N, T(x, 1)->dim[1],
                                T(x, 1)->dim[2] * T(x, 1)->dim[3]);
-        break;
+        return;
     case IR_OP_LAYERNORM_GRAD_X:
-    case IR_OP_LAYERNORM_GRAD_G: layernorm_grad(x); break;
+    case IR_OP_LAYERNORM_GRAD_G: layernorm_grad(x); return;
     case IR_OP_EMBEDDING_GRAD:
         rk_embedding_bwd(OUT(x), F(x, 0), I32(x, 1), CNT(x, 1), T(x, 2)->dim[0],
                          T(x, 2)->dim[1]);
-        break;
-    case IR_OP_ATTENTION_GRAD: attention_grad(x); break;
-    case IR_OP_DROPOUT_GRAD: dropout(x, F(x, 0)); break;
+        return;
+    case IR_OP_ATTENTION_GRAD: attention_grad(x); return;
+    case IR_OP_DROPOUT_GRAD: dropout(x, F(x, 0)); return;
     case IR_OP_CROSS_ENTROPY_GRAD: {
         const IrType *t = T(x, 1);
         rk_cross_entropy_bwd(OUT(x), F(x, 1), I32(x, 2), F(x, 0)[0], rows(x, t),
                              interp_last_dim(t));
-        break;
+        return;
     }
     case IR_OP_MSE_GRAD:
         rk_mse_bwd(OUT(x), NULL, F(x, 1), F(x, 2), F(x, 0)[0], CNT(x, 1));
-        break;
-    case IR_OP_SUMSQ: sumsq(x); break;
-    case IR_OP_CLIP_FACTOR: clip_factor(x); break;
+        return;
+    case IR_OP_SUMSQ: sumsq(x); return;
+    case IR_OP_CLIP_FACTOR: clip_factor(x); return;
     case IR_OP_SGD_UPDATE:
-    case IR_OP_ADAM_UPDATE: update(x); break;
-    default: exec_fwd(x);
+    case IR_OP_ADAM_UPDATE: update(x); return;
+    case IR_OP_COUNT:
+        break;
     }
-}
-
-void interp_exec(RtInterp *in, const IrNode *n)
-{
-    X x = {in, n, in->args.n};
-    IrOpKind k = ir_op_info(n->op)->kind;
-    if (k == IR_KIND_SOURCE)
-        return;     /* inputs, labels, params, state: filled by the caller / init */
-    exec_bwd(&x);
+    no_kernel(n);
 }

@@ -57,7 +57,7 @@ static void *loader_main(void *arg)
 {
     Worker *w = arg;
     Trainer *t = w->t;
-    for (int64_t i = w->start; i < w->end && !rt_interrupted(); i++) {
+    for (int64_t i = w->start; i < w->end && !rt_stopping(t); i++) {
         Msg *m = rt_queue_reserve(&t->q[0], NULL);
         if (!m)
             break;
@@ -128,9 +128,11 @@ static void record_losses(Trainer *t, int k, int64_t step, const float *loss)
 }
 
 /* The last block finished batch h: every block's loss of that step is in the
- * ring, so the log row is the same whatever the thread timing. */
+ * ring, so the log row is the same whatever the thread timing. A failed log
+ * write stops the pipeline. */
 static void finish_step(Trainer *t, const Msg *h, const float *loss)
 {
+    char err[512];
     record_losses(t, t->K - 1, h->step, loss);
     pthread_mutex_lock(&t->mu);
     memcpy(t->loss, ring_row(t, h->step), (size_t)t->n_heads * sizeof *t->loss);
@@ -138,9 +140,11 @@ static void finish_step(Trainer *t, const Msg *h, const float *loss)
     t->c.step_in_epoch = h->index + 1;
     t->steps_run++;
     t->lr = rt_lr_at(t, h->step);
-    rt_log_step(t);
+    bool logged = rt_log_step(t, err, sizeof err);
     rt_progress(t, false);
     pthread_mutex_unlock(&t->mu);
+    if (!logged)
+        fail(t, err);
 }
 
 static void *worker_main(void *arg)
@@ -201,7 +205,8 @@ bool rt_pipeline_init(Trainer *t, char *err, size_t errcap)
     for (int k = 0; k < t->K; k++) {
         size_t bytes = 64 + ((y_bytes(t) + 63) & ~(size_t)63) + t->st[k].payload;
         if (!rt_queue_init(&t->q[k], cap, bytes)) {
-            snprintf(err, errcap, "out of memory for the pipeline queues");
+            snprintf(err, errcap, "out of memory for the pipeline queues (%d slots of %zu "
+                     "bytes; a smaller --queue needs less)", cap, bytes);
             return false;
         }
     }

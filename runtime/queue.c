@@ -11,9 +11,12 @@ bool rt_queue_init(RtQueue *q, int cap, size_t slot_bytes)
 {
     q->cap = cap;
     q->slot_bytes = (slot_bytes + 63) & ~(size_t)63;
-    q->mem = aligned_alloc(64, (size_t)cap * q->slot_bytes);
+    q->mem = NULL;
     q->head = q->tail = 0;
     q->reserved = q->taken = q->closed = false;
+    if (cap < 1 || q->slot_bytes < slot_bytes || q->slot_bytes > SIZE_MAX / (size_t)cap)
+        return false;   /* the size does not fit in size_t */
+    q->mem = aligned_alloc(64, (size_t)cap * q->slot_bytes);
     if (!q->mem)
         return false;
     pthread_mutex_init(&q->mu, NULL);

@@ -25,6 +25,8 @@ typedef struct RtQueue {
     bool closed;
 } RtQueue;
 
+/* cap (>= 1) slots of slot_bytes each; false when out of memory or when
+ * their size does not fit in a size_t (the queue then holds no memory). */
 bool rt_queue_init(RtQueue *q, int cap, size_t slot_bytes);
 void rt_queue_fini(RtQueue *q);
 /* Producer: a slot to write (blocks while full); NULL once closed. *waited

@@ -30,30 +30,42 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* A write, flush or close of the log failed (errno says why): err names the
+ * file. */
+static bool log_failed(const Trainer *t, char *err, size_t errcap)
+{
+    snprintf(err, errcap, "cannot write log '%s': %s", t->o->log_path,
+             strerror(errno ? errno : EIO));
+    return false;
+}
+
 bool rt_log_open(Trainer *t, char *err, size_t errcap)
 {
     if (!t->o->log_path)
         return true;
+    errno = 0;
     t->log = fopen(t->o->log_path, "w");
-    if (!t->log) {
-        snprintf(err, errcap, "cannot write log '%s': %s", t->o->log_path, strerror(errno));
-        return false;
-    }
+    if (!t->log)
+        return log_failed(t, err, errcap);
     t->log_csv = ends_with(t->o->log_path, ".csv");
     if (t->log_csv) {
-        fputs("kind,step,epoch,train_s,lr,examples_per_s", t->log);
+        fputs(RT_LOG_CSV_HEAD "train_s,lr,examples_per_s", t->log);
         for (int h = 0; h < t->n_heads; h++)
             fprintf(t->log, ",loss_%s,acc_%s", rt_head_name(t, h), rt_head_name(t, h));
         fputc('\n', t->log);
     }
-    return true;
+    return !ferror(t->log) || log_failed(t, err, errcap);
 }
 
-void rt_log_close(Trainer *t)
+bool rt_log_close(Trainer *t, char *err, size_t errcap)
 {
-    if (t->log)
-        fclose(t->log);
+    if (!t->log)
+        return true;
+    errno = 0;
+    bool ok = !ferror(t->log);
+    ok = fclose(t->log) == 0 && ok;
     t->log = NULL;
+    return ok || log_failed(t, err, errcap);
 }
 
 static double rate(const Trainer *t)
@@ -77,7 +89,7 @@ static void log_row(Trainer *t, const char *kind, bool eval)
         fputc('\n', f);
         return;
     }
-    fprintf(f, "{\"kind\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"train_s\":%.3f,\"lr\":%g,"
+    fprintf(f, RT_LOG_JSON_HEAD "%s\",\"step\":%lld,\"epoch\":%lld,\"train_s\":%.3f,\"lr\":%g,"
                "\"examples_per_s\":%.1f",
             kind, (long long)t->c.step, (long long)t->c.epoch, rt_train_elapsed(t), t->lr, rate(t));
     fprintf(f, ",\"loss\":%.6g", eval ? t->eval[0].loss : t->loss[0]);
@@ -95,18 +107,24 @@ static void log_row(Trainer *t, const char *kind, bool eval)
     fputs("]}\n", f);
 }
 
-void rt_log_step(Trainer *t)
+/* A row is buffered: a failed write shows as the stream's error flag, seen
+ * here at the row after it (stdio reports it at the next flush at the latest). */
+bool rt_log_step(Trainer *t, char *err, size_t errcap)
 {
-    if (t->log)
-        log_row(t, "train", false);
+    if (!t->log)
+        return true;
+    errno = 0;
+    log_row(t, "train", false);
+    return !ferror(t->log) || log_failed(t, err, errcap);
 }
 
-void rt_log_eval(Trainer *t)
+bool rt_log_eval(Trainer *t, char *err, size_t errcap)
 {
-    if (t->log) {
-        log_row(t, "eval", true);
-        fflush(t->log);
-    }
+    if (!t->log)
+        return true;
+    errno = 0;
+    log_row(t, "eval", true);
+    return (fflush(t->log) == 0 && !ferror(t->log)) || log_failed(t, err, errcap);
 }
 
 static void print_eval(const Trainer *t, FILE *out)
@@ -180,7 +198,7 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
         return false;
     }
     const IrGraph *g = t->g;
-    fputs("{\"model\":", f);
+    fputs(RT_REPORT_HEAD, f);
     rt_json_write_string(f, g->model);
     fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"%s\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
                "\"threads\":%d,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
@@ -223,8 +241,10 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
                 res->wall_s > 0 ? (double)w->steps * t->feed.batch / res->wall_s : 0);
     }
     fputs("]}\n", f);
-    bool ok = fclose(f) == 0;
+    errno = 0;
+    bool ok = !ferror(f);
+    ok = fclose(f) == 0 && ok;
     if (!ok)
-        snprintf(err, errcap, "cannot write report '%s': %s", path, strerror(errno));
+        snprintf(err, errcap, "cannot write report '%s': %s", path, strerror(errno ? errno : EIO));
     return ok;
 }

@@ -5,6 +5,7 @@
 #include "rt_impl.h"
 #include "safetensors.h"
 
+#include "data.h"
 #include "json.h"
 
 #include <errno.h>
@@ -12,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const dtype_names[] = {"F32", "I32", "U8", "I64"};
 static const size_t dtype_sizes[] = {4, 4, 1, 8};
@@ -241,15 +242,18 @@ static bool load_header(const char *path, FILE *fp, int64_t size, char **hdr, si
 
 bool st_load(const char *path, StFile *out, char *err, size_t errcap) {
   memset(out, 0, sizeof *out);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return rt_fail_path(err, errcap, path, "cannot open: %s", strerror(errno));
-  struct stat sb;
-  bool ok = fstat(fileno(fp), &sb) == 0 || rt_fail_path(err, errcap, path, "stat: %s", strerror(errno));
-  ok = ok && (S_ISREG(sb.st_mode) || rt_fail_path(err, errcap, path, "not a regular file"));
+  int64_t size = 0;
+  int fd = rt_input_open(path, &size, err, errcap);
+  if (fd < 0) return false;
+  FILE *fp = fdopen(fd, "rb");
+  if (!fp) {
+    close(fd);
+    return rt_fail_path(err, errcap, path, "cannot open: %s", strerror(errno));
+  }
   char *hdr = NULL;
   size_t hlen = 0;
-  ok = ok && load_header(path, fp, (int64_t)sb.st_size, &hdr, &hlen, err, errcap);
-  ok = ok && load_body(path, fp, hdr, hlen, (int64_t)sb.st_size - 8 - (int64_t)hlen, out, err, errcap);
+  bool ok = load_header(path, fp, size, &hdr, &hlen, err, errcap) &&
+            load_body(path, fp, hdr, hlen, size - 8 - (int64_t)hlen, out, err, errcap);
   free(hdr);
   fclose(fp);
   if (!ok) st_free(out);

@@ -63,11 +63,18 @@ void st_free(StFile *f);
 bool st_meta_get(const StFile *f, const char *key, char *out, size_t outcap);
 
 /* Writes n tensors and n_meta key/value pairs (meta_kv = {k0, v0, k1, v1, ...};
- * may be NULL when n_meta is 0) to path atomically: path.tmp.<pid>, fwrite,
- * fflush, fsync, rename, fsync of the directory. On failure returns false with
- * a message in err, and the old file at path is untouched. */
+ * may be NULL when n_meta is 0) to path atomically: path.tmp.<pid>, write,
+ * fsync, rename, fsync of the directory (stale temporaries of path are
+ * removed first). On failure returns false with a message in err, and the
+ * old file at path is untouched. */
 bool st_save(const char *path, const StTensor *ts, int n, const char *const *meta_kv, int n_meta,
              char *err, size_t errcap);
+
+/* Removes path.tmp.<pid> files (regular files only) left by st_save calls
+ * whose process is gone (kill(pid, 0) fails with ESRCH); a live writer's
+ * temporary is never touched. st_save calls it first; loaders of a file that
+ * st_save writes may call it too. Best effort: errors are ignored. */
+void st_remove_stale_temps(const char *path);
 
 /* Element size in bytes and header name ("F32", "I32", "U8", "I64"). */
 size_t st_dtype_size(StDType d);

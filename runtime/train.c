@@ -17,9 +17,9 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -208,47 +208,43 @@ static bool save(Trainer *t, char *err, size_t errcap)
 {
     if (!t->o->save_path)
         return true;
-    return rt_checkpoint_save(t->o->save_path, t->ex, t->K, &t->c, err, errcap);
+    if (!rt_checkpoint_save(t->o->save_path, t->ex, t->K, &t->c, err, errcap))
+        return false;
+    t->saved = true;
+    return true;
 }
 
-/* Set by SIGINT: finish the current step, evaluate, save, stop. */
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-bool rt_interrupted(void) { return interrupted != 0; }
+bool rt_stopping(const Trainer *t) { return t->o->stop && *t->o->stop; }
 
 static bool done(const Trainer *t)
 {
-    return (t->o->max_steps > 0 && t->c.step >= t->o->max_steps) || interrupted || t->reached;
+    return (t->o->max_steps > 0 && t->c.step >= t->o->max_steps) || rt_stopping(t) ||
+           t->reached;
 }
 
-/* Evaluates, logs, and notes whether the target accuracy is reached. */
-static void evaluate_and_log(Trainer *t)
+/* Evaluates, logs, and notes whether the target accuracy is reached; false
+ * (with err) when the log cannot be written. */
+static bool evaluate_and_log(Trainer *t, char *err, size_t errcap)
 {
     evaluate(t);
-    rt_log_eval(t);
     if (t->o->target_accuracy > 0 && t->eval[0].accuracy >= t->o->target_accuracy &&
         !t->reached) {
         t->reached = true;
         t->reached_s = rt_train_elapsed(t);
         t->reached_step = t->c.step;
     }
+    return rt_log_eval(t, err, errcap);
 }
 
 static bool train_sequential(Trainer *t, char *err, size_t errcap)
 {
     while (t->c.step_in_epoch < t->steps_per_epoch && !done(t)) {
-        if (!step(t, err, errcap))
+        if (!step(t, err, errcap) || !rt_log_step(t, err, errcap))
             return false;
-        rt_log_step(t);
         rt_progress(t, false);
-        if (t->o->eval_every > 0 && t->c.step % t->o->eval_every == 0)
-            evaluate_and_log(t);
+        if (t->o->eval_every > 0 && t->c.step % t->o->eval_every == 0 &&
+            !evaluate_and_log(t, err, errcap))
+            return false;
     }
     return true;
 }
@@ -268,8 +264,8 @@ static bool train_local(Trainer *t, char *err, size_t errcap)
             snprintf(err, errcap, "%s", t->err);
             return false;
         }
-        if (every > 0 && t->c.step % every == 0)
-            evaluate_and_log(t);
+        if (every > 0 && t->c.step % every == 0 && !evaluate_and_log(t, err, errcap))
+            return false;
     }
     return true;
 }
@@ -289,10 +285,13 @@ static bool run_epoch(Trainer *t, char *err, size_t errcap)
         t->c.epoch++;
         t->c.step_in_epoch = 0;
     }
-    evaluate_and_log(t);
+    bool logged = evaluate_and_log(t, err, errcap);
     t->evaluated = true;
     rt_progress(t, true);
-    return save(t, err, errcap);
+    /* the epoch's checkpoint even when the log failed (its error is reported) */
+    char serr[512];
+    bool saved = save(t, logged ? err : serr, logged ? errcap : sizeof serr);
+    return logged && saved;
 }
 
 /* Block k's executor e gets its memory plan: what the trainer touches
@@ -374,6 +373,41 @@ static bool make_stage(Trainer *t, int k, const RtStageSpec *spec, char *err, si
     return true;
 }
 
+/* OpenBLAS gives every thread that runs a matrix product a buffer of
+ * RT_BLAS_BUFFER_BYTES and retries a failed allocation of it forever: under
+ * an address-space limit (ulimit -v) a worker would spin in its first step
+ * and the run would never end. So the schedule starts only when the address
+ * space is there for one buffer per thread that runs products, plus
+ * THREAD_BYTES per thread the schedule starts (its stack) and some slack —
+ * a safe side to err on: a run near the limit is refused, not hung. */
+enum { THREAD_BYTES = 16 << 20, SLACK_BYTES = 32 << 20 };
+
+static bool blas_room(const Trainer *t, char *err, size_t errcap)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_AS, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
+        return true;
+    bool dp = t->o->baseline == RT_BASELINE_DATA_PARALLEL;
+    bool staged = uses_local(t) || t->o->baseline == RT_BASELINE_PIPELINE;
+    int n = staged ? t->K : dp ? t->o->replicas : 1;    /* threads running products */
+    int threads = uses_local(t) ? t->K + 1 : n > 1 ? n : 0;     /* local: and a loader */
+    size_t bytes = (size_t)n * RT_BLAS_BUFFER_BYTES + (size_t)threads * THREAD_BYTES +
+                   SLACK_BYTES;
+    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED) {
+        munmap(p, bytes);
+        return true;
+    }
+    snprintf(err, errcap, "out of address space: the limit (ulimit -v) of %llu MiB leaves less "
+             "than the %zu MiB that OpenBLAS's buffers (%d MiB for each of %d thread%s) and "
+             "the threads need; raise the limit, or train with fewer blocks or threads",
+             (unsigned long long)(r.rlim_cur >> 20), bytes >> 20,
+             (int)(RT_BLAS_BUFFER_BYTES >> 20), n, n == 1 ? "" : "s");
+    return false;
+}
+
+/* Builds everything a run needs. A stop signal while it compiles returns
+ * early (true: nothing failed; the run then does nothing). */
 static bool setup(Trainer *t, const RtStageSpec *specs, char *err, size_t errcap)
 {
     if (t->K < 1 || t->K > RT_MAX_STAGES) {
@@ -384,9 +418,12 @@ static bool setup(Trainer *t, const RtStageSpec *specs, char *err, size_t errcap
         openblas_set_num_threads(t->o->blas_threads);
     if (!rt_feed_open(&t->feed, t->g, t->o, err, errcap))
         return false;
-    for (int k = 0; k < t->K; k++)
+    for (int k = 0; k < t->K; k++) {
+        if (rt_stopping(t))
+            return true;
         if (!make_stage(t, k, &specs[k], err, errcap))
             return false;
+    }
     collect_heads(t);
     for (int k = 0; k < t->K; k++)
         plan_exec(t, k, t->st[k].ex);
@@ -404,12 +441,13 @@ static bool setup(Trainer *t, const RtStageSpec *specs, char *err, size_t errcap
         return false;
     if (t->o->baseline == RT_BASELINE_PIPELINE && !rt_gpipe_init(t, err, errcap))
         return false;
-    return rt_log_open(t, err, errcap);
+    return blas_room(t, err, errcap) && rt_log_open(t, err, errcap);
 }
 
 static void teardown(Trainer *t)
 {
-    rt_log_close(t);
+    char err[8];
+    rt_log_close(t, err, sizeof err);   /* closed already, unless the run failed */
     if (uses_local(t))
         rt_pipeline_fini(t);
     rt_dp_fini(t);
@@ -462,24 +500,26 @@ bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const R
     t->o = o;
     t->K = K;
     memset(res, 0, sizeof *res);
-    interrupted = 0;
-    struct sigaction sa = {.sa_handler = on_sigint}, old;
-    sigemptyset(&sa.sa_mask);
-    if (o->catch_sigint)
-        sigaction(SIGINT, &sa, &old);
     bool ok = setup(t, st, err, errcap);
     t->start_s = rt_now_s();
     while (ok && !o->eval_only && t->c.epoch < model->train.epochs && !done(t))
         ok = run_epoch(t, err, errcap);
-    if (ok && !t->evaluated)
+    /* stopped before the first step (while compiling): nothing to report */
+    bool idle = rt_stopping(t) && t->steps_run == 0 && !o->eval_only;
+    if (ok && !idle && !t->evaluated)
         evaluate(t);    /* nothing left to train: still report the numbers */
-    if (ok) {
+    char lerr[512];
+    if (!rt_log_close(t, lerr, sizeof lerr) && ok) {
+        snprintf(err, errcap, "%s", lerr);
+        ok = false;
+    }
+    if (ok && !idle) {
         fill_result(t, res);
         ok = rt_report_write(t, res, err, errcap);
     }
-    if (o->catch_sigint)
-        sigaction(SIGINT, &old, NULL);
-    res->interrupted = interrupted != 0;
+    res->interrupted = rt_stopping(t);
+    res->saved = t->saved;
+    res->steps_run = t->steps_run;
     teardown(t);
     free(t);
     return ok;

@@ -13,9 +13,22 @@
 #include "exec.h"
 #include "ir.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* The first bytes of the files a run writes (report.c), by which the command
+ * line recognises a file it may overwrite: the CSV log, the JSON-lines log,
+ * the JSON report. */
+#define RT_LOG_CSV_HEAD "kind,step,epoch,"
+#define RT_LOG_JSON_HEAD "{\"kind\":\""
+#define RT_REPORT_HEAD "{\"model\":"
+
+/* OpenBLAS's per-thread buffer (its BUFFER_SIZE, 32 << 22 on x86-64 and
+ * arm64): every thread that runs a matrix product holds one, and OpenBLAS
+ * retries a failed allocation of it forever. */
+#define RT_BLAS_BUFFER_BYTES ((size_t)128 << 20)
 
 /* Builds the executor for a graph (NULL in RtTrainOpts: the interpreter). */
 typedef RtExec *(*RtExecFactory)(const IrGraph *g, int max_batch, void *ctx, char *err,
@@ -45,7 +58,8 @@ typedef struct RtTrainOpts {
     bool eval_only;             /* no training: evaluate (after resume_path) */
     bool local;                 /* schedule: blocks on worker threads (else in lockstep) */
     bool schedule_explicit;     /* the user chose the schedule */
-    bool catch_sigint;          /* Ctrl-C: finish the step, evaluate, save, stop */
+    volatile sig_atomic_t *stop; /* set non-zero (by a signal handler): finish the step,
+                                   evaluate, save, stop; NULL: never */
     double target_accuracy;     /* stop at the first evaluation reaching it (0: off) */
     RtBaseline baseline;        /* NONE: `local` picks the schedule */
     int replicas;               /* data-parallel: replicas, one thread each (divides batch) */
@@ -81,7 +95,9 @@ typedef struct RtTrainResult {
     int n_heads;                /* heads[0] is the task loss */
     RtEval heads[16];
     char head_names[16][32];
-    bool interrupted;           /* stopped by Ctrl-C */
+    bool interrupted;           /* stopped through RtTrainOpts.stop */
+    bool saved;                 /* this run wrote a checkpoint to save_path */
+    int64_t steps_run;          /* steps of this run (0: stopped before training) */
     bool reached;               /* target_accuracy reached ... */
     double reached_s;           /* ... after this many training seconds */
     int64_t reached_step;
@@ -112,8 +128,14 @@ typedef struct RtStageSpec {
 /* Trains the K blocks of `model`. `model` (the whole graph) gives the
  * training configuration and the data binding (its first input and label);
  * with K == 1 the single stage is usually `model` itself after autodiff and
- * optimizer. Errors (data, checkpoint, NaN loss) are written to err; a failing
- * run never overwrites an existing checkpoint with a broken one. */
+ * optimizer. Errors (data, checkpoint, NaN loss, a log or report that cannot
+ * be written) are written to err; a failing run never overwrites an existing
+ * checkpoint with a broken one. When o->stop is set during the run, it
+ * finishes the step, evaluates, saves and returns with res->interrupted; when
+ * it is set before the first step (while compiling), nothing is evaluated,
+ * saved or reported (res->steps_run == 0). Under an address-space limit
+ * (ulimit -v) that cannot hold OpenBLAS's buffers for the schedule's threads,
+ * it fails before training rather than hang. */
 bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const RtTrainOpts *o,
                      RtTrainResult *res, char *err, size_t errcap);
 

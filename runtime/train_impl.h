@@ -41,6 +41,7 @@ typedef struct Trainer {
     float loss[RT_MAX_HEADS];       /* of the last step (local: each block's latest) */
     RtEval eval[RT_MAX_HEADS];      /* of the last evaluation */
     bool evaluated;
+    bool saved;                     /* a checkpoint was written */
     bool reached;                   /* the target accuracy was reached */
     double reached_s;
     int64_t reached_step;
@@ -72,10 +73,12 @@ typedef struct Msg {
 } Msg;
 
 const char *rt_head_name(const Trainer *t, int h);
+/* The step log: every call returns false with err ("cannot write log
+ * 'PATH': ...") once a write, flush or close of it has failed. */
 bool rt_log_open(Trainer *t, char *err, size_t errcap);
-void rt_log_close(Trainer *t);
-void rt_log_step(Trainer *t);
-void rt_log_eval(Trainer *t);
+bool rt_log_close(Trainer *t, char *err, size_t errcap);
+bool rt_log_step(Trainer *t, char *err, size_t errcap);
+bool rt_log_eval(Trainer *t, char *err, size_t errcap);
 /* The progress line: redrawn on a terminal, plain lines otherwise. */
 void rt_progress(Trainer *t, bool epoch_end);
 bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t errcap);
@@ -87,8 +90,8 @@ bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, si
 float rt_lr_at(const Trainer *t, int64_t step);
 /* Training seconds so far, including a pipeline segment in progress. */
 double rt_train_elapsed(const Trainer *t);
-/* Ctrl-C was pressed during this run. */
-bool rt_interrupted(void);
+/* RtTrainOpts.stop is set: finish the step, evaluate, save, stop. */
+bool rt_stopping(const Trainer *t);
 /* train.c: a new executor for g (RtTrainOpts.make_exec, else the interpreter). */
 RtExec *rt_make_exec(const Trainer *t, const IrGraph *g, int max_batch, char *err,
                      size_t errcap);

@@ -197,7 +197,8 @@ static RtTrainOpts train_opts(bool jit, const char *save)
 }
 
 /* Largest |a - b| / max(1, max |b|) over every f32 tensor of two checkpoints
- * (same names); -1 when they hold different tensors. */
+ * (same names); INFINITY when either holds a NaN or an infinity; -1 when they
+ * hold different tensors. */
 static double ckpt_diff(const char *pa, const char *pb)
 {
     StFile a, b;
@@ -217,6 +218,10 @@ static double ckpt_diff(const char *pa, const char *pb)
         int64_t n = (int64_t)(ta->nbytes / 4);
         double d = 0, m = 1;
         for (int64_t j = 0; j < n; j++) {
+            if (!isfinite(x[j]) || !isfinite(y[j])) {   /* fmax would skip a NaN */
+                d = INFINITY;
+                break;
+            }
             d = fmax(d, fabs((double)x[j] - (double)y[j]));
             m = fmax(m, fabs((double)y[j]));
         }

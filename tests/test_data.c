@@ -170,6 +170,109 @@ Test(idx, missing_directory_names_the_file) {
   cr_expect(strstr(err, "no such file") != NULL, "%s", err);
 }
 
+/* ---- hostile files: FIFOs and damaged gzip streams ---- */
+
+/* A FIFO with no writer: a blocking open() would wait forever (the timeout
+ * catches that regression); the loaders refuse it at once. */
+Test(idx, fifo_is_refused_without_blocking, .timeout = 20) {
+  const char *img = tmp_path("img"), *lab = tmp_path("lab"), *fifo = tmp_path("fifo");
+  write_images(img, 0x803, 3, 2, 2, 12);
+  write_labels(lab, 0x801, 3, good_labels, 3);
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  expect_idx_error(fifo, lab, fifo, "is a FIFO, not a regular file");
+  expect_idx_error(img, fifo, fifo, "is a FIFO, not a regular file");
+  expect_idx_error(tmpdir, lab, tmpdir, "is a directory, not a regular file");
+}
+
+Test(corpus, fifo_is_refused_without_blocking, .timeout = 20) {
+  const char *fifo = tmp_path("fifo");
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  RtCorpus c;
+  char err[512];
+  cr_expect_not(rt_corpus_load(fifo, 0.1, &c, err, sizeof err));
+  cr_expect(strstr(err, "fifo: is a FIFO, not a regular file") != NULL, "%s", err);
+}
+
+/* gzip-compresses n bytes into path with zlib; returns the file's size. */
+static size_t write_gz(const char *path, const unsigned char *b, size_t n) {
+  gzFile g = gzopen(path, "wb");
+  cr_assert(g && gzwrite(g, b, (unsigned)n) == (int)n);
+  cr_assert_eq(gzclose(g), Z_OK);
+  struct stat sb;
+  cr_assert_eq(stat(path, &sb), 0);
+  return (size_t)sb.st_size;
+}
+
+static unsigned char *read_all(const char *path, size_t n) {
+  unsigned char *b = malloc(n + 64);
+  FILE *f = fopen(path, "rb");
+  cr_assert(f && fread(b, 1, n, f) == n);
+  fclose(f);
+  return b;
+}
+
+/* A gzip file whose deflate data, CRC or length is damaged, or that has
+ * bytes after the stream, is an error, even when `limit` keeps one image:
+ * the reader inflates to the end and zlib checks the trailer there. */
+Test(idx, damaged_gzip_is_rejected) {
+  enum { N = 200, R = 8, C = 8 };
+  static unsigned char raw[16 + N * R * C];
+  uint32_t h[4] = {0x803, N, R, C};
+  for (int i = 0; i < 16; i++) raw[i] = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
+  for (size_t i = 16, x = 1; i < sizeof raw; i++, x = x * 1103515245 + 12345)
+    raw[i] = (unsigned char)(x >> 16);
+  unsigned char lab[8 + N] = {0, 0, 8, 1, 0, 0, 0, N};
+  const char *labp = tmp_path("lab"), *good = tmp_path("good.gz"), *bad = tmp_path("bad.gz");
+  write_bytes(labp, lab, sizeof lab);
+  size_t n = write_gz(good, raw, sizeof raw);
+  unsigned char *gz = read_all(good, n);
+  RtDataset d;
+  char err[512];
+  cr_assert(rt_idx_load_files(good, labp, 1, 10, &d, err, sizeof err), "%s", err);
+  rt_dataset_fini(&d);
+  struct {
+    size_t at;     /* byte flipped (n + k: k bytes appended instead) */
+    const char *msg;
+  } cases[] = {{n / 2, "corrupt data in the pixel data"},   /* deflate data */
+               {n - 8, "incorrect data check"},             /* CRC-32 */
+               {n - 2, "incorrect length check"},           /* ISIZE */
+               {n + 7, "garbage after the gzip stream"}};   /* trailing bytes */
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    unsigned char *b = read_all(good, n);
+    size_t len = n;
+    if (cases[i].at < n) {
+      b[cases[i].at] ^= 0x55;
+    } else {
+      len = cases[i].at;
+      memcpy(b + n, "garbage", len - n);
+    }
+    write_bytes(bad, b, len);
+    free(b);
+    for (int64_t limit = 0; limit <= 1; limit++) {
+      cr_expect_not(rt_idx_load_files(bad, labp, limit, 10, &d, err, sizeof err),
+                    "case %zu limit %lld accepted", i, (long long)limit);
+      cr_expect(strstr(err, bad) == err && strstr(err, cases[i].msg), "case %zu: %s", i, err);
+    }
+  }
+  /* Two gzip members are one stream of data: too many pixel bytes here. */
+  unsigned char *two = malloc(2 * n);
+  memcpy(two, gz, n);
+  memcpy(two + n, gz, n);
+  write_bytes(bad, two, 2 * n);
+  cr_expect_not(rt_idx_load_files(bad, labp, 1, 10, &d, err, sizeof err));
+  cr_expect(strstr(err, "unexpected data after the pixel data"), "%s", err);
+  /* A raw file with one byte too many. */
+  raw[sizeof raw - 1] = 0;
+  unsigned char *longer = calloc(1, sizeof raw + 1);
+  memcpy(longer, raw, sizeof raw);
+  write_bytes(bad, longer, sizeof raw + 1);
+  cr_expect_not(rt_idx_load_files(bad, labp, 0, 10, &d, err, sizeof err));
+  cr_expect(strstr(err, "unexpected data after the pixel data"), "%s", err);
+  free(longer);
+  free(two);
+  free(gz);
+}
+
 /* ---- text corpus ---- */
 
 /* Sum of sizes of the fortune text files: regular files whose names have no dot. */

@@ -134,7 +134,7 @@ static void grad_check(Case *c) {
             c->in[i][j] = v;
             double num = (lp - lm) / ((double)vp - vm), ana = din[i][j];
             double err = fabs(num - ana), scaled = err / (1.0 + fabs(ana));
-            if (isnan(ana)) scaled = err = INFINITY;
+            if (isnan(err)) scaled = err = INFINITY;   /* a NaN on either side */
             if (err > max_abs) max_abs = err;
             if (scaled >= max_scaled) {
                 max_scaled = scaled;

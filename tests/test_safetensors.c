@@ -1,12 +1,20 @@
 /* test_safetensors.c — fixtures from PyTorch load, save/load round trips,
- * atomic replacement, and hostile files rejected with a message. */
+ * atomic replacement, hostile files rejected with a message, and the
+ * checkpoint layer's checks (finite tensors, sane counters, stale temporaries). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "build_graph.h"
+#include "checkpoint.h"
+#include "exec.h"
 #include "json.h"
 #include "safetensors.h"
 
@@ -24,6 +32,7 @@ static void remove_tmpdir(void) {
 }
 
 TestSuite(safetensors, .init = make_tmpdir, .fini = remove_tmpdir);
+TestSuite(checkpoint, .init = make_tmpdir, .fini = remove_tmpdir);
 
 static const char *tmp_path(const char *name) {
   static char p[512];
@@ -323,6 +332,43 @@ Test(safetensors, rejects_duplicate_names_and_bad_metadata) {
   expect_reject(tmp_path("nonexistent"), "cannot open");
 }
 
+Test(safetensors, fifo_is_refused_without_blocking, .timeout = 20) {
+  cr_assert_eq(mkfifo(tmp_path("fifo"), 0600), 0);
+  expect_reject(tmp_path("fifo"), "is a FIFO, not a regular file");
+  expect_reject(tmpdir, "is a directory, not a regular file");
+}
+
+/* A header of n zero-size U8 tensors "t0", "t1", ... (the last one named
+ * "t0" again when dup); the caller frees it. */
+static char *many_entries(int n, bool dup) {
+  size_t cap = (size_t)n * 64 + 16, at = 0;
+  char *h = malloc(cap);
+  h[at++] = '{';
+  for (int i = 0; i < n; i++)
+    at += (size_t)snprintf(h + at, cap - at, "%s\"t%d\":{\"dtype\":\"U8\",\"shape\":[0],"
+                           "\"data_offsets\":[0,0]}", i ? "," : "", dup && i == n - 1 ? 0 : i);
+  h[at++] = '}';
+  h[at] = '\0';
+  return h;
+}
+
+/* 200k entries: the duplicate-key check used to compare every pair (4.5
+ * minutes); sorted, it is well within the timeout. */
+Test(safetensors, header_with_200k_entries_is_fast, .timeout = 60) {
+  enum { N = 200000 };
+  char *h = many_entries(N, false);
+  StFile f;
+  char err[512];
+  cr_assert(st_load(write_st("many", h, -1, 0), &f, err, sizeof err), "%s", err);
+  cr_expect_eq(f.n, N);
+  cr_expect_str_eq(f.t[N - 1].name, "t199999");
+  st_free(&f);
+  free(h);
+  h = many_entries(N, true);
+  expect_reject(write_st("manydup", h, -1, 0), "duplicate key \"t0\"");
+  free(h);
+}
+
 Test(json, parses_escapes_and_spans) {
   const char *s = " {\"k\\u00e9\\ud83d\\ude00\": [1, -2, 0], \"s\": \"a\\n\\\"b\\/\"} ";
   RtJson v;
@@ -357,4 +403,174 @@ Test(json, write_string_escapes) {
   cr_expect_str_eq(v.str, "a\"b\\c\nd\x01\xc3\xa9");
   rt_json_free(&v);
   free(buf);
+}
+
+Test(json, duplicate_key_error_points_at_the_first_duplicate) {
+  const char *s = "{\"b\":1,\"a\":2,\"c\":{\"x\":1,\"x\":2},\"a\":3,\"b\":4}";
+  RtJson v;
+  char err[128];
+  cr_expect_not(rt_json_parse(s, strlen(s), &v, err, sizeof err));
+  cr_expect_str_eq(err, "offset 24: duplicate key \"x\"");
+  const char *t = "{\"b\":1,\"a\":2,\"a\":3,\"b\":4}";
+  cr_expect_not(rt_json_parse(t, strlen(t), &v, err, sizeof err));
+  cr_expect_str_eq(err, "offset 13: duplicate key \"a\"");
+}
+
+/* ---- checkpoints: an executor over a hand-built graph ---- */
+
+typedef struct Tiny {
+  IrGraph *g;
+  RtExec *ex;
+  int w, b; /* node ids of the parameters */
+} Tiny;
+
+static Tiny tiny_new(void) {
+  Tiny t = {.g = ir_graph_new("tiny")};
+  tb_input(t.g, "x", 1, (int64_t[]){3});
+  t.w = tb_param(t.g, "w", 2, (int64_t[]){3, 2});
+  t.b = tb_param(t.g, "b", 1, (int64_t[]){2});
+  char err[512];
+  t.ex = rt_exec_interp_new(t.g, 1, err, sizeof err);
+  cr_assert_not_null(t.ex, "%s", err);
+  float *w = rt_exec_buffer(t.ex, t.w), *b = rt_exec_buffer(t.ex, t.b);
+  for (int i = 0; i < 6; i++) w[i] = (float)i;
+  b[0] = b[1] = 0.5f;
+  return t;
+}
+
+static void tiny_free(Tiny *t) {
+  rt_exec_free(t->ex);
+  ir_graph_free(t->g);
+}
+
+/* The bytes of a whole file (caller frees); *n gets its size. */
+static unsigned char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f, "%s", path);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  rewind(f);
+  unsigned char *b = malloc(*n + 1);
+  cr_assert_eq(fread(b, 1, *n, f), *n);
+  fclose(f);
+  return b;
+}
+
+/* A NaN or infinity in a parameter refuses the save and leaves the previous
+ * checkpoint byte for byte; a file holding one is refused on load. */
+Test(checkpoint, non_finite_tensors_are_never_saved_or_loaded) {
+  Tiny t = tiny_new();
+  RtCounters c = {.step = 3, .epoch = 1, .step_in_epoch = 1, .seed = 7};
+  char err[512], p[512];
+  snprintf(p, sizeof p, "%s", tmp_path("c.ckpt"));
+  cr_assert(rt_checkpoint_save(p, &t.ex, 1, &c, err, sizeof err), "%s", err);
+  size_t n0, n1;
+  unsigned char *before = slurp(p, &n0);
+  float *w = rt_exec_buffer(t.ex, t.w);
+  float bad[] = {NAN, INFINITY, -INFINITY};
+  for (int i = 0; i < 3; i++) {
+    w[4] = bad[i];
+    cr_expect_not(rt_checkpoint_save(p, &t.ex, 1, &c, err, sizeof err), "saved %g", bad[i]);
+    cr_expect(strstr(err, "not written") && strstr(err, "tensor 'w' holds") &&
+              strstr(err, "(element 4)"), "%s", err);
+    unsigned char *after = slurp(p, &n1);
+    cr_expect(n0 == n1 && memcmp(before, after, n0) == 0, "the good checkpoint was replaced");
+    free(after);
+  }
+  /* The same NaN written into the file by hand: the load refuses it and
+   * leaves the executor's buffers alone. */
+  StFile f;
+  cr_assert(st_load(p, &f, err, sizeof err), "%s", err);
+  ((float *)st_find(&f, "b")->data)[1] = NAN;
+  cr_assert(st_save(tmp_path("nan.ckpt"), f.t, f.n, NULL, 0, err, sizeof err), "%s", err);
+  st_free(&f);
+  w[4] = 42;
+  RtCounters got;
+  cr_expect_not(rt_checkpoint_load(tmp_path("nan.ckpt"), &t.ex, 1, &got, err, sizeof err));
+  cr_expect(strstr(err, "nan.ckpt' is damaged: tensor 'b' holds NaN (element 1)"), "%s", err);
+  cr_expect_eq(w[4], 42.0f);
+  cr_assert(rt_checkpoint_load(p, &t.ex, 1, &got, err, sizeof err), "%s", err);
+  cr_expect(w[4] == 4.0f && got.step == 3 && got.epoch == 1 && got.seed == 7);
+  free(before);
+  tiny_free(&t);
+}
+
+/* Writes the checkpoint at p with counter `name` replaced by v. */
+static void with_counter(const char *p, const char *src, const char *name, int64_t v) {
+  StFile f;
+  char err[512];
+  cr_assert(st_load(src, &f, err, sizeof err), "%s", err);
+  memcpy(st_find(&f, name)->data, &v, 8);
+  cr_assert(st_save(p, f.t, f.n, NULL, 0, err, sizeof err), "%s", err);
+  st_free(&f);
+}
+
+/* Counters near 2^63 overflowed step arithmetic (UBSan) or skipped training. */
+Test(checkpoint, counters_are_validated) {
+  Tiny t = tiny_new();
+  RtCounters c = {.step = 10, .epoch = 2, .step_in_epoch = 3, .seed = 1};
+  char err[512], good[512];
+  snprintf(good, sizeof good, "%s", tmp_path("good.ckpt"));
+  cr_assert(rt_checkpoint_save(good, &t.ex, 1, &c, err, sizeof err), "%s", err);
+  struct {
+    const char *name;
+    int64_t v;
+    const char *msg;
+  } cases[] = {
+      {"lnet.step", INT64_MAX, "counter 'lnet.step' is 9223372036854775807, outside [0, 2^53]"},
+      {"lnet.epoch", INT64_MAX - 1, "counter 'lnet.epoch' is 9223372036854775806"},
+      {"lnet.step_in_epoch", (INT64_C(1) << 53) + 1, "'lnet.step_in_epoch' is 9007199254740993"},
+      {"lnet.seed", -1, "counter 'lnet.seed' is -1"},
+      {"lnet.epoch", 9, "inconsistent (step 10, epoch 9, step in epoch 3"},
+      {"lnet.step", 4, "inconsistent (step 4, epoch 2, step in epoch 3"},
+  };
+  RtCounters got = {0};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    with_counter(tmp_path("bad.ckpt"), good, cases[i].name, cases[i].v);
+    cr_expect_not(rt_checkpoint_load(tmp_path("bad.ckpt"), &t.ex, 1, &got, err, sizeof err),
+                  "case %zu accepted", i);
+    cr_expect(strstr(err, cases[i].msg), "case %zu: %s", i, err);
+  }
+  cr_expect_eq(got.step, 0, "counters written on failure");
+  with_counter(tmp_path("edge.ckpt"), good, "lnet.step", INT64_C(1) << 53);
+  cr_expect(rt_checkpoint_load(tmp_path("edge.ckpt"), &t.ex, 1, &got, err, sizeof err), "%s", err);
+  cr_expect_eq(got.step, INT64_C(1) << 53);
+  tiny_free(&t);
+}
+
+/* The pid of a child that has exited and been reaped: no process has it
+ * (until the system reuses it, far later than this test looks). */
+static pid_t dead_pid(void) {
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) _exit(0);
+  cr_assert_eq(waitpid(pid, NULL, 0), pid);
+  return pid;
+}
+
+/* A save killed before its rename leaves CKPT.tmp.<pid>: the next save and
+ * the next load of CKPT remove it once its writer is gone, and never touch
+ * a live writer's temporary or another checkpoint's. */
+Test(checkpoint, stale_temporaries_are_removed) {
+  Tiny t = tiny_new();
+  RtCounters c = {0, 0, 0, 1};
+  char err[512], p[512], dead[600], live[600], other[600], lookalike[600];
+  snprintf(p, sizeof p, "%s", tmp_path("c.ckpt"));
+  snprintf(dead, sizeof dead, "%s.tmp.%ld", p, (long)dead_pid());
+  snprintf(live, sizeof live, "%s.tmp.%ld", p, (long)getppid());
+  snprintf(other, sizeof other, "%s.tmp.%ld", tmp_path("d.ckpt"), (long)dead_pid());
+  snprintf(lookalike, sizeof lookalike, "%s.tmp.%ldx", p, (long)dead_pid());
+  const char *files[] = {dead, live, other, lookalike};
+  for (int i = 0; i < 4; i++) write_raw(strrchr(files[i], '/') + 1, "partial", 7);
+  cr_assert(rt_checkpoint_save(p, &t.ex, 1, &c, err, sizeof err), "%s", err);
+  cr_expect_neq(access(dead, F_OK), 0, "a dead writer's temporary survived the save");
+  cr_expect_eq(access(live, F_OK), 0, "a live writer's temporary was removed");
+  cr_expect_eq(access(other, F_OK), 0, "another checkpoint's temporary was removed");
+  cr_expect_eq(access(lookalike, F_OK), 0, "a file that is not a temporary was removed");
+  write_raw(strrchr(dead, '/') + 1, "partial", 7);
+  RtCounters got;
+  cr_assert(rt_checkpoint_load(p, &t.ex, 1, &got, err, sizeof err), "%s", err);
+  cr_expect_neq(access(dead, F_OK), 0, "a dead writer's temporary survived the load");
+  cr_expect_eq(access(live, F_OK), 0, "a live writer's temporary was removed");
+  tiny_free(&t);
 }

@@ -89,6 +89,8 @@ void cli_print_help(const CliCmd *cmd, FILE *out)
         fprintf(out, "  %-26s %s\n", lhs, cmd->opts[i].help);
     }
     fputs("  --help                     show this help\n", out);
+    if (cmd->notes)
+        fprintf(out, "\n%s", cmd->notes);
 }
 
 const char *cli_get(const CliCmd *cmd, const CliArgs *a, const char *name)

@@ -25,6 +25,7 @@ typedef struct CliCmd {
     const char *usage;      /* e.g. "FILE [options]" */
     const char *summary;
     const CliOpt *opts;     /* terminated by {NULL} */
+    const char *notes;      /* printed after the options (NULL: none) */
 } CliCmd;
 
 /* Parsed arguments: one positional FILE, then option values by index. */
@@ -78,8 +79,10 @@ bool cli_stages(const PassBlocks *bs, RtStageSpec *specs, RtLink **links);
 #define CLI_TRAIN_PIPELINE PASS_LOCAL_PIPELINE ",autodiff,optimizer"
 enum { CLI_MAX_BLOCKS = 64 };
 
-/* The training flags of `lnet train` (terminated by {NULL}). */
+/* The training flags of `lnet train` (terminated by {NULL}), and what its
+ * help says after them: outputs, stop signals, exit status. */
 extern const CliOpt cli_train_opts[];
+extern const char cli_train_notes[];
 
 /* Fills o from the training flags cmd declares (not the executor, which
  * stays NULL: the caller picks it). Prints an error and returns false on a
@@ -90,6 +93,7 @@ bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o);
  * and the graphs its blocks run, one per block (the whole graph itself when
  * it has one block; else the split pass's graphs, owned by bs). */
 typedef struct CliTrainModel {
+    const char *file;                       /* the model's file name (a->file) */
     Model m;
     PassBlocks bs;                          /* bs.n == 0 with one block */
     int n_blocks;
@@ -107,12 +111,36 @@ void cli_train_model_free(CliTrainModel *tm);
  * line): a trainer checks that it rebuilt the graphs it was compiled from. */
 uint64_t cli_graph_fingerprint(const IrGraph *g);
 
+/* Checks the files o will write (--save, --log, --report) against the model
+ * file, o's checkpoint and data, and each other, and that they may be
+ * written (outpaths.c); prints the error and returns false. */
+bool cli_check_outputs(const CliCmd *cmd, const char *model, const RtTrainOpts *o,
+                       const char *data);
+
 /* Trains tm with o (flushing d's warnings first), prints the summary or, for
- * o->eval_only, every head; returns the exit code. */
+ * o->eval_only, every head; returns the exit code: 0, 1 on an error, 128 + the
+ * signal when a stop signal ended the run (o->stop). Checks the outputs
+ * (cli_check_outputs) before anything else. */
 int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts *o, Diag *d);
 
-/* cli_train_model from a->file, then cli_train_exec: `lnet train`/`eval`. */
+/* cli_train_model from a->file, then cli_train_exec: `lnet train`/`eval`.
+ * Training (not o->eval_only) catches the stop signals first. */
 int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o);
+
+/* ------------------------------------------------- process (process.c) */
+
+/* At the start of main(): ignores SIGXFSZ (a write past `ulimit -f` fails
+ * with EFBIG instead of killing the process), and ends the process with an
+ * error when an address-space limit (ulimit -v) cannot hold the buffers of
+ * OpenBLAS's threads (they would retry forever). prog names the program. */
+void cli_process_init(const char *prog);
+/* Installs the handlers of SIGINT, SIGTERM and SIGHUP (unless ignored at
+ * start, as under nohup): the first sets the returned flag to the signal's
+ * number (RtTrainOpts.stop) and restores the default disposition, so that a
+ * second signal ends the process at once. Call it before compiling. */
+volatile sig_atomic_t *cli_catch_stop_signals(const char *prog);
+/* "SIGINT", "SIGTERM", "SIGHUP". */
+const char *cli_signal_name(int sig);
 
 /* Subcommands. */
 int cmd_check(int argc, char **argv);

@@ -39,7 +39,7 @@ static const CliCmd build_cmd = {
     "build", "FILE -o TRAINER [options]",
     "Compile a model into a standalone trainer: an executable that needs no LLVM\n"
     "and takes the training flags of 'lnet train' (see TRAINER --help).",
-    build_opts};
+    build_opts, NULL};
 
 /* ------------------------------------------------------- generated file */
 

@@ -13,7 +13,7 @@
 
 static const CliOpt check_opts[] = {{NULL, NULL, NULL}};
 static const CliCmd check_cmd = {
-    "check", "FILE", "Parse, lower and shape-check a model; print a summary.", check_opts};
+    "check", "FILE", "Parse, lower and shape-check a model; print a summary.", check_opts, NULL};
 
 static const CliOpt ir_opts[] = {
     {"passes", "LIST", "comma-separated pipeline (default: " PASS_DEFAULT_PIPELINE ")"},
@@ -28,7 +28,7 @@ static const CliOpt ir_opts[] = {
     LOCAL_OPTS,
     {NULL, NULL, NULL}};
 static const CliCmd ir_cmd = {
-    "ir", "FILE [options]", "Print the model's IR after a pass pipeline.", ir_opts};
+    "ir", "FILE [options]", "Print the model's IR after a pass pipeline.", ir_opts, NULL};
 
 static const CliOpt dot_opts[] = {
     {"passes", "LIST", "pipeline to run first (default: " PASS_DEFAULT_PIPELINE ")"},
@@ -38,7 +38,7 @@ static const CliCmd dot_cmd = {
     "dot", "FILE [options]",
     "Print the model graph as Graphviz text (nodes labelled with op and shape;\n"
     "blocks as clusters). Render with: lnet dot FILE | dot -Tpng -o model.png",
-    dot_opts};
+    dot_opts, NULL};
 
 /* Parses, loads and applies overrides; returns an exit code or -1 to go on. */
 static int front(const CliCmd *cmd, int argc, char **argv, CliArgs *a, Diag *d, Model *m)

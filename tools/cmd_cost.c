@@ -24,7 +24,7 @@ static const CliCmd cost_cmd = {
     "Print the cost of every block of the partitioned model: forward, backward and\n"
     "head FLOPs per example, parameters, activation memory and traffic per step, and\n"
     "the predicted speed-up of one worker per block (ideal pipeline).",
-    cost_opts};
+    cost_opts, NULL};
 
 static void print_table(const IrGraph *g, const PassCost *c, FILE *out)
 {

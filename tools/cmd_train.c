@@ -13,7 +13,7 @@
 static const CliCmd train_cmd = {
     "train", "FILE [options]",
     "Train a model. Options override the model's train { } and local { } sections.",
-    cli_train_opts};
+    cli_train_opts, cli_train_notes};
 
 static bool fill_opts(const CliArgs *a, RtTrainOpts *o)
 {
@@ -60,7 +60,7 @@ static const CliCmd eval_cmd = {
     "eval", "FILE --load CKPT [options]",
     "Evaluate a checkpoint on the model's test / validation split: the task head\n"
     "and every auxiliary head.",
-    eval_opts};
+    eval_opts, NULL};
 
 int cmd_eval(int argc, char **argv)
 {

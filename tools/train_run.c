@@ -35,7 +35,8 @@ const CliOpt cli_train_opts[] = {
     {"resume", "CKPT", "continue from a checkpoint"},
     {"schedule", "S", "local (one thread per block; default with K > 1) | sequential | "
                       "data-parallel | pipeline (backprop baselines)"},
-    {"queue", "N", "local: activations in flight between neighbouring blocks (default 1)"},
+    {"queue", "N", "local: activations in flight between neighbouring blocks (1 to 1024, "
+                   "default 1)"},
     {"threads", "N", "OpenBLAS threads (default: environment; local: 1 per worker); "
                      "data-parallel: replicas (default: all cores)"},
     {"microbatches", "M", "pipeline: micro-batches per batch (default 4; divides the batch)"},
@@ -43,17 +44,35 @@ const CliOpt cli_train_opts[] = {
     {"quiet", NULL, "no progress output"},
     {NULL, NULL, NULL}};
 
-static bool long_opt(const CliCmd *cmd, const CliArgs *a, const char *name, long lo,
-                     int64_t *out)
+enum { MAX_QUEUE = 1024 };   /* --queue: slots of a whole batch's activations each */
+
+static bool bounded_opt(const CliCmd *cmd, const CliArgs *a, const char *name, long lo,
+                        long hi, int64_t *out)
 {
     const char *s = cli_get(cmd, a, name);
     long v;
     if (!s)
         return true;
-    if (!cli_int(name, s, lo, 0x7fffffffL, &v))
+    if (!cli_int(name, s, lo, hi, &v))
         return false;
     *out = v;
     return true;
+}
+
+const char cli_train_notes[] =
+    "--save, --log and --report overwrite only files lnet wrote (a checkpoint, a log or\n"
+    "a report; --save may replace the checkpoint it resumes), never the model, the data\n"
+    "or another output; each directory must be writable. Any other file is refused.\n"
+    "\n"
+    "SIGINT (Ctrl-C), SIGTERM and SIGHUP stop a run after the current step: it evaluates,\n"
+    "saves the checkpoint (--save) and exits with 128 + the signal (130, 143, 129). A\n"
+    "second signal ends it at once, without saving. Exit status: 0 done, 1 error, 130,\n"
+    "143 or 129 stopped by a signal.\n";
+
+static bool long_opt(const CliCmd *cmd, const CliArgs *a, const char *name, long lo,
+                     int64_t *out)
+{
+    return bounded_opt(cmd, a, name, lo, 0x7fffffffL, out);
 }
 
 /* The backprop baselines: data-parallel takes --threads replicas (default:
@@ -100,7 +119,7 @@ static bool schedule_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
         o->local = strcmp(s, "local") == 0;
     }
     int64_t q = 1, th = 0;
-    if (!long_opt(cmd, a, "queue", 1, &q) || !long_opt(cmd, a, "threads", 1, &th))
+    if (!bounded_opt(cmd, a, "queue", 1, MAX_QUEUE, &q) || !long_opt(cmd, a, "threads", 1, &th))
         return false;
     o->queue_cap = (int)q;
     o->blas_threads = (int)th;
@@ -117,7 +136,6 @@ bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
     o->data_dir = cli_get(cmd, a, "data-dir");
     o->quiet = cli_flag(cmd, a, "quiet");
     o->progress_tty = isatty(STDOUT_FILENO);
-    o->catch_sigint = true;
     o->out = stdout;
     const char *acc = cli_get(cmd, a, "target-accuracy");
     if (acc && !cli_float("target-accuracy", acc, &o->target_accuracy))
@@ -167,6 +185,7 @@ bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliT
                      Diag *d)
 {
     memset(tm, 0, sizeof *tm);
+    tm->file = a->file;
     if (text)
         model_load_text(a->file, text, d, &tm->m);
     else
@@ -286,35 +305,60 @@ static bool train_blocks(const CliTrainModel *tm, RtTrainOpts *o, RtTrainResult 
     return ok;
 }
 
+/* What a stop signal left behind. */
+static void print_stop(const CliCmd *cmd, const RtTrainOpts *o, const RtTrainResult *r)
+{
+    fprintf(stderr, "lnet %s: stopped by %s ", cmd->name, cli_signal_name(*o->stop));
+    if (r->steps_run == 0)
+        fputs("before training started; nothing saved\n", stderr);
+    else if (r->saved)
+        fprintf(stderr, "after step %lld; checkpoint saved to '%s'\n", (long long)r->steps,
+                o->save_path);
+    else
+        fprintf(stderr, "after step %lld; nothing saved%s\n", (long long)r->steps,
+                o->save_path ? "" : " (no --save)");
+}
+
 int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts *opts, Diag *d)
 {
     RtTrainOpts o = *opts;
     diag_flush(d, stderr);      /* warnings before the training starts */
     RtTrainResult res;
     char err[512];
+    const char *data = o.data_dir ? o.data_dir : tm->m.g->train.data_path;
+    if (!cli_check_outputs(cmd, tm->file, &o, data))
+        return EXIT_USER;
     if (!train_blocks(tm, &o, &res, err, sizeof err)) {
         if (err[0])
             fprintf(stderr, "lnet %s: error: %s\n", cmd->name, err);
         return EXIT_USER;
     }
-    if (res.interrupted)
-        fprintf(stderr, "lnet %s: interrupted after step %lld%s\n", cmd->name,
-                (long long)res.steps, o.save_path ? "; checkpoint saved" : "");
+    if (res.interrupted) {
+        print_stop(cmd, &o, &res);
+        if (res.steps_run == 0)
+            return 128 + *o.stop;
+    }
     if (o.eval_only)
         print_heads(&res);
     else if (!o.quiet)
         print_summary(tm->m.g, &res);
-    return EXIT_OK;
+    return res.interrupted ? 128 + *o.stop : EXIT_OK;
 }
 
 int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o)
 {
+    RtTrainOpts opts = *o;
+    if (!o->eval_only) {
+        char prog[64];
+        snprintf(prog, sizeof prog, "lnet %s", cmd->name);
+        opts.stop = cli_catch_stop_signals(prog);
+    }
     Diag d;
     diag_init(&d);
     CliTrainModel tm;
     int rc = EXIT_USER;
     if (cli_train_model(cmd, a, NULL, &tm, &d))
-        rc = cli_train_exec(cmd, &tm, o, &d);
+        rc = cli_train_exec(cmd, &tm, &opts, &d);
     diag_print(&d, stderr);
     cli_train_model_free(&tm);
     diag_fini(&d);

@@ -68,7 +68,7 @@ static void make_cmd(Trainer *t, const char *prog)
     t->prog = prog;
     t->cmd = (CliCmd){slash ? slash + 1 : prog, "[options]",
                       "A standalone lnet trainer. Options override the model's train { } "
-                      "section.", t->opts};
+                      "section.", t->opts, NULL};
 }
 
 static void print_help(const Trainer *t)
@@ -83,6 +83,7 @@ static void print_help(const Trainer *t)
         printf("  %-26s %s\n", lhs, t->opts[i].help);
     }
     puts("  --help                     show this help");
+    fputs(cli_train_notes, stdout);
 }
 
 /* Before cli_parse: positional arguments and unknown flags, reported under
@@ -199,6 +200,7 @@ static int run(Trainer *t, int argc, char **argv)
     if (!check_schedule(t, &a) || !apply_fixed(t, &a) || !cli_train_fill(&t->cmd, &a, &o))
         return EXIT_USER;
     a.file = lnet_aot_name;
+    o.stop = cli_catch_stop_signals(t->prog);
     Diag d;
     diag_init(&d);
     int rc = EXIT_USER;
@@ -217,5 +219,6 @@ int main(int argc, char **argv)
 {
     static Trainer t;
     make_cmd(&t, argc > 0 ? argv[0] : "trainer");
+    cli_process_init(t.prog);
     return run(&t, argc, argv);
 }

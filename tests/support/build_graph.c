@@ -3,6 +3,7 @@
 #include "passes.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,14 +89,38 @@ void tb_passes(IrGraph *g, const char *pipeline)
     diag_fini(&d);
 }
 
-void tb_load(RtInterp *in, const IrGraph *g, int id, const StFile *f, const char *name)
+/* Fixture tensor `name`, checked against node id's type: the dtype must agree,
+ * and the elements: an unbatched node holds as many as the fixture tensor (a
+ * scalar loss is stored with shape (1)); a batched node has the fixture's rank
+ * and dimensions after the batch, which is the fixture's. A mismatch aborts:
+ * comparing a prefix of a buffer, or reading past one, would let a wrong
+ * layout pass. */
+static const StTensor *fixture_for(const IrGraph *g, int id, const StFile *f, const char *name)
 {
     const StTensor *t = st_find(f, name);
     if (!t) {
         fprintf(stderr, "fixture has no tensor '%s'\n", name);
         abort();
     }
-    (void)g;
+    const IrType *ty = &g->nodes[id]->type;
+    bool fits = t->dtype == (ty->dtype == IR_F32 ? ST_F32 : ST_I32);
+    if (!ir_type_batched(ty))
+        fits = fits && st_numel(t->rank, t->shape) == ir_type_numel(ty);
+    else
+        fits = fits && t->rank == ty->rank && t->shape[0] >= 1;
+    for (int i = 1; fits && ir_type_batched(ty) && i < t->rank; i++)
+        fits = t->shape[i] == ty->dim[i];
+    if (!fits) {
+        fprintf(stderr, "fixture tensor '%s' (rank %d, %lld elements) does not fit node %%%d\n",
+                name, t->rank, (long long)st_numel(t->rank, t->shape), id);
+        abort();
+    }
+    return t;
+}
+
+void tb_load(RtInterp *in, const IrGraph *g, int id, const StFile *f, const char *name)
+{
+    const StTensor *t = fixture_for(g, id, f, name);
     memcpy(rt_interp_buffer(in, id), t->data, t->nbytes);
 }
 
@@ -103,6 +128,8 @@ double tb_max_err(const float *a, const float *b, int64_t n)
 {
     double diff = 0, scale = 1;
     for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i]))
+            return INFINITY;
         diff = fmax(diff, fabs((double)a[i] - b[i]));
         scale = fmax(scale, fabs((double)b[i]));
     }
@@ -111,14 +138,9 @@ double tb_max_err(const float *a, const float *b, int64_t n)
 
 double tb_compare(RtInterp *in, const IrGraph *g, int id, const StFile *f, const char *name)
 {
-    const StTensor *t = st_find(f, name);
-    if (!t) {
-        fprintf(stderr, "fixture has no tensor '%s'\n", name);
-        abort();
-    }
-    (void)g;
-    double e = tb_max_err(rt_interp_buffer(in, id), t->data, (int64_t)(t->nbytes / 4));
-    if (e > 1e-5)
+    const StTensor *t = fixture_for(g, id, f, name);
+    double e = tb_max_err(rt_interp_buffer(in, id), t->data, st_numel(t->rank, t->shape));
+    if (!(e <= 1e-5))
         fprintf(stderr, "  %-24s max error %.3g\n", name, e);
     return e;
 }

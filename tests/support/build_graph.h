@@ -25,11 +25,17 @@ char *tb_diag_text(const Diag *d);
 /* Runs a pipeline ("autodiff" or "autodiff,optimizer"); aborts on error. */
 void tb_passes(IrGraph *g, const char *pipeline);
 
-/* Copies a fixture tensor into node id's interpreter buffer (n examples). */
+/* Copies a fixture tensor into node id's interpreter buffer. The tensor must
+ * fit the node's type exactly (dtype, rank, dims; the batch is the fixture's):
+ * anything else aborts the test. */
 void tb_load(RtInterp *in, const IrGraph *g, int id, const StFile *f, const char *name);
-/* Largest |a-b| / (1e-6 + |b|)-style error: max |a-b| / max(1, max|b|). */
+/* max |a-b| / max(1, max |b|) over n floats; INFINITY when either side holds a
+ * NaN or an infinity, so a non-finite result never passes a tolerance (the
+ * fixtures hold only finite values, so an identical non-finite pair is an
+ * error too). */
 double tb_max_err(const float *a, const float *b, int64_t n);
-/* Compares node id's buffer with a fixture tensor; returns the error. */
+/* Compares node id's buffer with a fixture tensor that must fit the node as
+ * for tb_load; returns the error (INFINITY for a NaN or infinity). */
 double tb_compare(RtInterp *in, const IrGraph *g, int id, const StFile *f, const char *name);
 
 #endif
