@@ -159,7 +159,7 @@ static bool alloc_buffers(CgExec *e, const IrGraph *g, int max_batch)
             e->bufs[i] = e->bufs[src];
             continue;
         }
-        int64_t bytes = pass_mem_bytes(g, i, max_batch);  /* scalars: value + count */
+        int64_t bytes = ir_value_bytes(g, i, max_batch);  /* scalars: value + count */
         bool computed = ir_op_info(g->nodes[i]->op)->kind != IR_KIND_SOURCE;
         if (!(e->bufs[i] = alloc64(bytes, !computed || bytes <= 65536)))
             return false;

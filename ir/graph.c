@@ -85,3 +85,12 @@ int ir_graph_unknown_op(const IrGraph *g)
             return i;
     return -1;
 }
+
+int64_t ir_value_bytes(const IrGraph *g, int id, int max_batch)
+{
+    const IrType *t = &g->nodes[id]->type;
+    if (ir_op_has(g->nodes[id]->op, IR_P_VIEW))
+        return 0;
+    int64_t c = ir_type_numel(t) * (ir_type_batched(t) ? max_batch : 1);
+    return (4 * (c > 1 ? c : 2) + 63) / 64 * 64;
+}

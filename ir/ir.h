@@ -309,6 +309,10 @@ void     ir_graph_free(IrGraph *g);
 IrNode *ir_node_add(IrGraph *g, IrOp op, const int *in, int n_in,
                     const IrAttrs *a, IrLoc loc);
 IrNode *ir_node(const IrGraph *g, int id);
+/* Bytes of node id's buffer for max_batch examples (scalars: 2 floats),
+ * rounded up to 64; 0 for views (IR_P_VIEW: they alias their operand). What
+ * the memory plan, the executors and the trainer size buffers with. */
+int64_t ir_value_bytes(const IrGraph *g, int id, int max_batch);
 
 /* When a step runs in parts (the data-parallel and pipeline schedules):
  *   IR_PHASE_FORWARD   sources, forward ops, loss seeds;

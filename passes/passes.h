@@ -227,14 +227,11 @@ bool pass_verify_local(const IrGraph *g, Diag *d);
 /* The node whose buffer id's value is (id itself unless id is a view,
  * IR_P_VIEW: those alias their operand's buffer, no kernel, no storage). */
 int pass_mem_source(const IrGraph *g, int id);
-/* Bytes of node id's buffer for max_batch examples (scalars: 2 floats),
- * rounded up to 64; 0 for views. */
-int64_t pass_mem_bytes(const IrGraph *g, int id, int max_batch);
 
 typedef struct PassMemPlan {
     int n;                  /* nodes of the graph */
     int max_batch;
-    int64_t *bytes;         /* per node: pass_mem_bytes */
+    int64_t *bytes;         /* per node: ir_value_bytes */
     int64_t *offset;        /* per node: offset in the slab (a multiple of 64), -1: its own
                              * buffer; views -1 (they are their source's bytes) */
     int *live;              /* per node, 4 ints: first and last position in node order,

@@ -26,15 +26,6 @@ int pass_mem_source(const IrGraph *g, int id)
     return id;
 }
 
-int64_t pass_mem_bytes(const IrGraph *g, int id, int max_batch)
-{
-    const IrType *t = &g->nodes[id]->type;
-    if (ir_op_has(g->nodes[id]->op, IR_P_VIEW))
-        return 0;
-    int64_t c = ir_type_numel(t) * (ir_type_batched(t) ? max_batch : 1);
-    return (4 * (c > 1 ? c : 2) + 63) / 64 * 64;
-}
-
 static bool is_state(const IrNode *n)
 {
     return ir_op_has(n->op, IR_P_STATE);
@@ -127,7 +118,7 @@ void pass_mem_plan(const IrGraph *g, int max_batch, const unsigned char *keep, P
                 pos[i] = t++;
     for (int i = 0; i < n; i++) {
         const IrNode *nd = g->nodes[i];
-        p->bytes[i] = pass_mem_bytes(g, i, max_batch);
+        p->bytes[i] = ir_value_bytes(g, i, max_batch);
         p->offset[i] = -1;
         int *lv = p->live + 4 * i;
         lv[0] = lv[1] = i;

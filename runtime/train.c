@@ -13,7 +13,6 @@
 #include "rt_impl.h"
 #include "train_impl.h"
 #include "kernels.h"
-#include "passes.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -58,7 +57,7 @@ int64_t rt_graph_act_bytes(const IrGraph *g, int batch)
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *n = g->nodes[i];
         if (n->op != IR_OP_PARAM && n->op != IR_OP_STATE)
-            bytes += pass_mem_bytes(g, i, batch);
+            bytes += ir_value_bytes(g, i, batch);
     }
     return bytes;
 }
