@@ -217,7 +217,7 @@ static bool key_schedule(Lower *L, const AstArg *a)
     static const CallSpec specs[] = {{"constant", NONE_ARGS, 0, false, 0},
                                      {"warmup", STEPS, 1, false, 0},
                                      {"cosine", WARM, 1, false, 0}};
-    static const IrSchedule kinds[] = {SCHED_CONSTANT, SCHED_WARMUP, SCHED_COSINE};
+    static const IrLrSchedule kinds[] = {LR_CONSTANT, LR_WARMUP, LR_COSINE};
     const AstExpr *e = a->value;
     int k = -1;
     for (int i = 0; i < 3 && (e->kind == AST_NAME || e->kind == AST_CALL); i++)
@@ -231,7 +231,7 @@ static bool key_schedule(Lower *L, const AstArg *a)
     if (!fe_bind(L, &specs[k], &call, &b) ||
         (k > 0 && !fe_arg_int(L, &specs[k], &b, 0, 0, 1 << 30, &steps)))
         return false;
-    L->g->train.schedule = kinds[k];
+    L->g->train.lr_schedule = kinds[k];
     L->g->train.warmup = steps;
     return true;
 }

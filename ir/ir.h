@@ -249,13 +249,13 @@ typedef struct IrNode {
 /* ---------------------------------------------------------- train/local */
 
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_COUNT } IrOptimizer;
-typedef enum { SCHED_CONSTANT, SCHED_WARMUP, SCHED_COSINE, SCHED_COUNT } IrSchedule;
+typedef enum { LR_CONSTANT, LR_WARMUP, LR_COSINE, LR_COUNT } IrLrSchedule;
 typedef enum {
     METHOD_BACKPROP, METHOD_GREEDY, METHOD_CHUNKED, METHOD_OVERLAP, METHOD_COUNT
 } IrMethod;
 
 const char *ir_optimizer_name(IrOptimizer o);
-const char *ir_schedule_name(IrSchedule s);
+const char *ir_lr_schedule_name(IrLrSchedule s);
 const char *ir_method_name(IrMethod m);
 
 /* The `train { }` section; every field can be overridden from the CLI. */
@@ -266,8 +266,8 @@ typedef struct IrTrainCfg {
     float lr, momentum, beta1, beta2, eps, weight_decay, clip;
     bool nesterov;
     int batch, epochs;
-    IrSchedule schedule;
-    int warmup;                 /* warm-up steps for SCHED_WARMUP/COSINE */
+    IrLrSchedule lr_schedule;
+    int warmup;                 /* warm-up steps for LR_WARMUP/COSINE */
     uint64_t seed;
     IrLoc loc;                  /* where the section starts */
 } IrTrainCfg;

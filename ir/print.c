@@ -105,7 +105,7 @@ static void print_config(const IrGraph *g, FILE *out)
     else
         fprintf(out, " beta1=%g beta2=%g eps=%g", t->beta1, t->beta2, t->eps);
     fprintf(out, " weight_decay=%g batch=%d epochs=%d schedule=%s warmup=%d seed=%llu",
-            t->weight_decay, t->batch, t->epochs, ir_schedule_name(t->schedule),
+            t->weight_decay, t->batch, t->epochs, ir_lr_schedule_name(t->lr_schedule),
             t->warmup, (unsigned long long)t->seed);
     if (t->clip > 0)
         fprintf(out, " clip=%g", t->clip);

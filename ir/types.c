@@ -50,12 +50,12 @@ const char *ir_init_name(IrInit i) { return init_names[i]; }
 static const char *const opt_names[] = {"sgd", "adam", "adamw"};
 static_assert(sizeof opt_names / sizeof opt_names[0] == OPT_COUNT, "optimizer names");
 static const char *const sched_names[] = {"constant", "warmup", "cosine"};
-static_assert(sizeof sched_names / sizeof sched_names[0] == SCHED_COUNT, "schedule names");
+static_assert(sizeof sched_names / sizeof sched_names[0] == LR_COUNT, "schedule names");
 static const char *const method_names[] = {"backprop", "greedy", "chunked", "overlap"};
 static_assert(sizeof method_names / sizeof method_names[0] == METHOD_COUNT, "method names");
 
 const char *ir_optimizer_name(IrOptimizer o) { return opt_names[o]; }
-const char *ir_schedule_name(IrSchedule s) { return sched_names[s]; }
+const char *ir_lr_schedule_name(IrLrSchedule s) { return sched_names[s]; }
 const char *ir_method_name(IrMethod m) { return method_names[m]; }
 
 bool ir_type_batched(const IrType *t)
@@ -106,7 +106,7 @@ void ir_train_cfg_default(IrTrainCfg *t)
     t->eps = 1e-8f;
     t->batch = 128;
     t->epochs = 1;
-    t->schedule = SCHED_CONSTANT;
+    t->lr_schedule = LR_CONSTANT;
     t->seed = 1;
     t->loc = IR_LOC_NONE;
 }

@@ -1,7 +1,7 @@
 /* report.c — what a training run tells the user: the step log (CSV or JSON
  * lines), the progress line, and the final JSON report. */
 #include "rt_impl.h"
-#include "train_impl.h"
+#include "trainer.h"
 #include "json.h"
 
 #include <cblas.h>

@@ -11,7 +11,7 @@
  * split and, with --save, a checkpoint.
  */
 #include "rt_impl.h"
-#include "train_impl.h"
+#include "trainer.h"
 #include "kernels.h"
 
 #include <cblas.h>
@@ -37,7 +37,7 @@ static int64_t elems(const IrGraph *g, int id)
 /* Heads: the last block's task loss first, then every auxiliary loss. */
 static void collect_heads(Trainer *t)
 {
-    const Stage *last = &t->st[t->K - 1];
+    const Block *last = &t->st[t->K - 1];
     t->heads[t->n_heads++] = (Head){t->K - 1, last->spec.g->loss};
     for (int k = 0; k < t->K; k++) {
         const IrGraph *g = t->st[k].spec.g;
@@ -65,8 +65,8 @@ int64_t rt_graph_act_bytes(const IrGraph *g, int batch)
 float rt_lr_at(const Trainer *t, int64_t step)
 {
     const IrTrainCfg *c = &t->g->train;
-    static const RkLrSchedule map[SCHED_COUNT] = {RK_LR_CONSTANT, RK_LR_WARMUP, RK_LR_COSINE};
-    return rk_lr_at(map[c->schedule], c->lr, step, c->warmup, t->total_steps);
+    static const RkLrSchedule map[LR_COUNT] = {RK_LR_CONSTANT, RK_LR_WARMUP, RK_LR_COSINE};
+    return rk_lr_at(map[c->lr_schedule], c->lr, step, c->warmup, t->total_steps);
 }
 
 bool rt_check_loss(const Trainer *t, int h, int k, int64_t step, float l, char *err,
@@ -80,9 +80,9 @@ bool rt_check_loss(const Trainer *t, int h, int k, int64_t step, float l, char *
     return false;
 }
 
-bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap)
+bool rt_block_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap)
 {
-    Stage *s = &t->st[k];
+    Block *s = &t->st[k];
     RtStepArgs a = {.n = t->feed.batch, .lr = rt_lr_at(t, step), .step = step + 1,
                     .seed = t->c.seed, .train = true};
     rt_exec_step(s->ex, &a);
@@ -106,7 +106,7 @@ static size_t value_bytes(const IrGraph *g, int id, int n)
 /* Copies every value block k reads from other blocks into its buffers. */
 static void pull_links(Trainer *t, int k, int n)
 {
-    const Stage *s = &t->st[k];
+    const Block *s = &t->st[k];
     for (int i = 0; i < s->spec.n_links; i++) {
         const RtLink *l = &s->spec.links[i];
         memcpy(rt_exec_buffer(s->ex, l->node), rt_exec_buffer(t->st[l->src_stage].ex, l->src_node),
@@ -118,7 +118,7 @@ static void pull_links(Trainer *t, int k, int n)
 static void spread_labels(Trainer *t, const int32_t *y, int n)
 {
     for (int k = 0; k < t->K; k++) {
-        const Stage *s = &t->st[k];
+        const Block *s = &t->st[k];
         void *dst = s->spec.in_y >= 0 ? rt_exec_buffer(s->ex, s->spec.in_y) : NULL;
         if (dst && dst != y)
             memcpy(dst, y, (size_t)(n * s->y_elems) * 4);
@@ -177,7 +177,7 @@ static bool run_blocks(Trainer *t, char *err, size_t errcap)
     default:
         for (int k = 0; k < t->K; k++) {
             pull_links(t, k, t->feed.batch);
-            if (!rt_stage_step(t, k, t->c.step, t->loss, err, errcap))
+            if (!rt_block_step(t, k, t->c.step, t->loss, err, errcap))
                 return false;
         }
         return true;
@@ -307,7 +307,7 @@ static void plan_exec(const Trainer *t, int k, RtExec *e)
     unsigned char *keep = calloc((size_t)g->n_nodes + 1, 1);
     if (!keep)
         return;     /* the plan only saves memory: without it the executor still works */
-    const RtStageSpec *sp = &t->st[k].spec;
+    const RtBlockSpec *sp = &t->st[k].spec;
     if (sp->in_x >= 0)
         keep[sp->in_x] = 1;
     if (sp->in_y >= 0)
@@ -343,9 +343,9 @@ RtExec *rt_make_exec(const Trainer *t, const IrGraph *g, int max_batch, char *er
     return e;
 }
 
-static bool make_stage(Trainer *t, int k, const RtStageSpec *spec, char *err, size_t errcap)
+static bool make_stage(Trainer *t, int k, const RtBlockSpec *spec, char *err, size_t errcap)
 {
-    Stage *s = &t->st[k];
+    Block *s = &t->st[k];
     s->spec = *spec;
     s->x_elems = elems(spec->g, spec->in_x);
     s->y_elems = elems(spec->g, spec->in_y);
@@ -407,10 +407,10 @@ static bool blas_room(const Trainer *t, char *err, size_t errcap)
 
 /* Builds everything a run needs. A stop signal while it compiles returns
  * early (true: nothing failed; the run then does nothing). */
-static bool setup(Trainer *t, const RtStageSpec *specs, char *err, size_t errcap)
+static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap)
 {
-    if (t->K < 1 || t->K > RT_MAX_STAGES) {
-        snprintf(err, errcap, "%d blocks: lnet supports 1 to %d", t->K, RT_MAX_STAGES);
+    if (t->K < 1 || t->K > RT_MAX_BLOCKS) {
+        snprintf(err, errcap, "%d blocks: lnet supports 1 to %d", t->K, RT_MAX_BLOCKS);
         return false;
     }
     if (t->o->blas_threads > 0)
@@ -487,7 +487,7 @@ static void fill_result(Trainer *t, RtTrainResult *res)
         res->workers[k] = t->ws[k];
 }
 
-bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const RtTrainOpts *o,
+bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const RtTrainOpts *o,
                      RtTrainResult *res, char *err, size_t errcap)
 {
     Trainer *t = calloc(1, sizeof *t);
@@ -534,6 +534,6 @@ bool rt_train(const IrGraph *g, const RtTrainOpts *o, RtTrainResult *res, char *
         if (g->nodes[i]->op == IR_OP_LABEL)
             in_y = i;
     }
-    RtStageSpec one = {g, in_x, in_y, 0, NULL};
+    RtBlockSpec one = {g, in_x, in_y, 0, NULL};
     return rt_train_blocks(g, &one, 1, o, res, err, errcap);
 }

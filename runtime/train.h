@@ -117,13 +117,13 @@ typedef struct RtLink {
 
 /* One block of a model: its own step graph (forward, head loss, backward,
  * updates) and what it reads. */
-typedef struct RtStageSpec {
+typedef struct RtBlockSpec {
     const IrGraph *g;       /* borrowed */
     int in_x;               /* the data input node, -1 if the block reads none */
     int in_y;               /* the label node, -1 if the block reads none */
     int n_links;
     const RtLink *links;    /* borrowed */
-} RtStageSpec;
+} RtBlockSpec;
 
 /* Trains the K blocks of `model`. `model` (the whole graph) gives the
  * training configuration and the data binding (its first input and label);
@@ -136,7 +136,7 @@ typedef struct RtStageSpec {
  * saved or reported (res->steps_run == 0). Under an address-space limit
  * (ulimit -v) that cannot hold OpenBLAS's buffers for the schedule's threads,
  * it fails before training rather than hang. */
-bool rt_train_blocks(const IrGraph *model, const RtStageSpec *st, int K, const RtTrainOpts *o,
+bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const RtTrainOpts *o,
                      RtTrainResult *res, char *err, size_t errcap);
 
 /* Bytes of every non-parameter value of g at `batch` examples: what an

@@ -312,7 +312,7 @@ Test(data_parallel, threads_must_divide_the_batch)
 typedef struct {
     IrGraph *g;             /* the forward graph, cut into stages */
     PassBlocks bs;
-    RtStageSpec spec[8];
+    RtBlockSpec spec[8];
     RtLink links[32];
 } Stages;
 
@@ -332,7 +332,7 @@ static bool make_stages(Stages *s, const char *src, int K, char *err, size_t err
     int nl = 0;
     for (int k = 0; ok && k < s->bs.n; k++) {
         const PassBlock *b = &s->bs.b[k];
-        s->spec[k] = (RtStageSpec){b->g, -1, -1, 0, &s->links[nl]};
+        s->spec[k] = (RtBlockSpec){b->g, -1, -1, 0, &s->links[nl]};
         for (int i = 0; i < b->n_inputs; i++) {
             const PassBlockInput *in = &b->inputs[i];
             if (in->kind != PASS_IO_DATA)

@@ -328,7 +328,7 @@ Test(lower, train_section)
     cr_expect_float_eq(t->weight_decay, 0.01f, 1e-7, "adamw's default decay");
     cr_expect_eq(t->batch, 128);
     cr_expect_eq(t->epochs, 3);
-    cr_expect_eq(t->schedule, SCHED_COSINE);
+    cr_expect_eq(t->lr_schedule, LR_COSINE);
     cr_expect_eq(t->warmup, 100);
     cr_expect_eq(t->seed, 7);
     cr_expect_float_eq(t->clip, 1.5f, 1e-7);
@@ -345,7 +345,7 @@ Test(lower, sgd_and_warmup)
     cr_expect_float_eq(g->train.momentum, 0.9f, 1e-7);
     cr_expect(g->train.nesterov);
     cr_expect_float_eq(g->train.weight_decay, 5e-4f, 1e-9);
-    cr_expect_eq(g->train.schedule, SCHED_WARMUP);
+    cr_expect_eq(g->train.lr_schedule, LR_WARMUP);
     cr_expect_eq(g->train.warmup, 50);
     ir_graph_free(g);
 }

@@ -264,7 +264,7 @@ typedef struct {
     char dir[64];               /* mkdtemp: the data and every file written */
     IrGraph *g;
     PassBlocks bs;
-    RtStageSpec specs[BLOCKS];
+    RtBlockSpec specs[BLOCKS];
     RtLink links[16];
     RtTrainOpts o;
     RtTrainResult ref;          /* the dry run's */
@@ -322,8 +322,8 @@ static void make_specs(Train *t)
     cr_assert_eq(t->bs.n, BLOCKS);
     for (int k = 0; k < BLOCKS; k++) {
         const PassBlock *b = &t->bs.b[k];
-        RtStageSpec *s = &t->specs[k];
-        *s = (RtStageSpec){b->g, -1, -1, 0, t->links + used};
+        RtBlockSpec *s = &t->specs[k];
+        *s = (RtBlockSpec){b->g, -1, -1, 0, t->links + used};
         for (int i = 0; i < b->n_inputs; i++) {
             const PassBlockInput *in = &b->inputs[i];
             if (in->kind != PASS_IO_DATA) {

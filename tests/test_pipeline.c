@@ -68,7 +68,7 @@ static void *read_all(const char *path, size_t *n)
 static void run(int K, bool local, int cap, const char *ckpt, RtTrainResult *r, const char *log)
 {
     IrGraph *g[4];
-    RtStageSpec spec[4];
+    RtBlockSpec spec[4];
     RtLink links[4];
     int out[4], act[4];
     for (int k = 0; k < K; k++) {

@@ -565,7 +565,7 @@ Test(plan_memory, pipeline_stage_values_stay_out)
 typedef struct {
     IrGraph *g;
     PassBlocks bs;
-    RtStageSpec spec[8];
+    RtBlockSpec spec[8];
     RtLink links[64];
 } Blocks;
 
@@ -592,7 +592,7 @@ static void make_blocks(Blocks *s, bool stages)
     int nl = 0;
     for (int k = 0; k < s->bs.n; k++) {
         const PassBlock *b = &s->bs.b[k];
-        s->spec[k] = (RtStageSpec){b->g, -1, -1, 0, &s->links[nl]};
+        s->spec[k] = (RtBlockSpec){b->g, -1, -1, 0, &s->links[nl]};
         for (int i = 0; i < b->n_inputs; i++) {
             const PassBlockInput *in = &b->inputs[i];
             if (in->kind != PASS_IO_DATA)

@@ -24,7 +24,7 @@ static bool enum_value(const char *opt, const char *s, const char *(*name)(int),
 
 static const char *method_name(int i) { return ir_method_name((IrMethod)i); }
 static const char *optimizer_name(int i) { return ir_optimizer_name((IrOptimizer)i); }
-static const char *schedule_name(int i) { return ir_schedule_name((IrSchedule)i); }
+static const char *schedule_name(int i) { return ir_lr_schedule_name((IrLrSchedule)i); }
 
 static bool int_opt(const CliCmd *c, const CliArgs *a, const char *name, long lo, long hi,
                     int *out)
@@ -55,9 +55,9 @@ static bool section_enums(const CliCmd *c, const CliArgs *a, IrGraph *g)
         g->train.optimizer = (IrOptimizer)v;
     }
     if ((s = cli_get(c, a, "schedule-lr"))) {
-        if (!enum_value("schedule-lr", s, schedule_name, SCHED_COUNT, &v))
+        if (!enum_value("schedule-lr", s, schedule_name, LR_COUNT, &v))
             return false;
-        g->train.schedule = (IrSchedule)v;
+        g->train.lr_schedule = (IrLrSchedule)v;
     }
     return true;
 }

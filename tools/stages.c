@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-bool cli_stages(const PassBlocks *bs, RtStageSpec *specs, RtLink **links_out)
+bool cli_stages(const PassBlocks *bs, RtBlockSpec *specs, RtLink **links_out)
 {
     int total = 0;
     for (int k = 0; k < bs->n; k++)
@@ -17,8 +17,8 @@ bool cli_stages(const PassBlocks *bs, RtStageSpec *specs, RtLink **links_out)
     RtLink *next = links;
     for (int k = 0; k < bs->n; k++) {
         const PassBlock *b = &bs->b[k];
-        RtStageSpec *s = &specs[k];
-        *s = (RtStageSpec){b->g, -1, -1, 0, next};
+        RtBlockSpec *s = &specs[k];
+        *s = (RtBlockSpec){b->g, -1, -1, 0, next};
         for (int i = 0; i < b->n_inputs; i++) {
             const PassBlockInput *in = &b->inputs[i];
             if (in->kind != PASS_IO_DATA) {

@@ -288,7 +288,7 @@ static bool train_blocks(const CliTrainModel *tm, RtTrainOpts *o, RtTrainResult 
     err[0] = '\0';
     if (tm->bs.n == 0)
         return rt_train(g, o, res, err, errcap);
-    RtStageSpec specs[CLI_MAX_BLOCKS];
+    RtBlockSpec specs[CLI_MAX_BLOCKS];
     RtLink *links = NULL;
     if (!cli_stages(&tm->bs, specs, &links)) {
         snprintf(err, errcap, "out of memory");

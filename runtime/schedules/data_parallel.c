@@ -21,7 +21,7 @@
  * (rt_part_seed), as they would across the rows of one batch.
  */
 #include "rt_impl.h"
-#include "train_impl.h"
+#include "trainer.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -109,7 +109,7 @@ void rt_grads_reduce(const RtGrads *gr, RtExec *const *e, int n, float scale, in
 static void replica_grad(RtDp *dp, int r)
 {
     Trainer *t = dp->t;
-    const Stage *s = &t->st[0];
+    const Block *s = &t->st[0];
     RtExec *e = dp->rep[r];
     if (r > 0) {
         size_t xb = (size_t)(dp->slice * s->x_elems) * 4, yb = (size_t)(dp->slice * s->y_elems) * 4;

@@ -26,7 +26,7 @@
  * after its last backward, and the next step starts once every stage is done.
  */
 #include "rt_impl.h"
-#include "train_impl.h"
+#include "trainer.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -55,9 +55,9 @@ typedef struct {
 struct RtGpipe {
     Trainer *t;
     int K, M, micro;
-    GpStage st[RT_MAX_STAGES];
-    RtQueue fq[RT_MAX_STAGES];  /* fq[k]: activations into stage k (k >= 1) */
-    RtQueue bq[RT_MAX_STAGES];  /* bq[k]: gradients into stage k (k <= K-2) */
+    GpStage st[RT_MAX_BLOCKS];
+    RtQueue fq[RT_MAX_BLOCKS];  /* fq[k]: activations into stage k (k >= 1) */
+    RtQueue bq[RT_MAX_BLOCKS];  /* bq[k]: gradients into stage k (k <= K-2) */
     RtStepArgs args;            /* of the step in progress (n = micro) */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -65,7 +65,7 @@ struct RtGpipe {
     int64_t gen;                /* steps started */
     int finished;               /* stage threads done with step gen */
     int started;                /* stage threads running (stages 1..) */
-    pthread_t th[RT_MAX_STAGES];
+    pthread_t th[RT_MAX_BLOCKS];
 };
 
 static size_t bytes_of(const IrGraph *g, int id, int n)
@@ -83,7 +83,7 @@ static void *msg_data(GpMsg *m) { return (unsigned char *)m + 64; }
 static void copy_slices(GpStage *s, int m)
 {
     const Trainer *t = s->gp->t;
-    const Stage *st = &t->st[s->k];
+    const Block *st = &t->st[s->k];
     int n = s->gp->micro;
     int node[2] = {st->spec.in_x, st->spec.in_y};
     int64_t elems[2] = {st->x_elems, st->y_elems};
@@ -131,7 +131,7 @@ static void backward(GpStage *s, int m)
         send(s, &gp->bq[s->k - 1], m, s->mb[m], s->dx, s->in_bytes);
 }
 
-/* Stage k's part of one step (see the file comment). */
+/* Block k's part of one step (see the file comment). */
 static void stage_step(GpStage *s)
 {
     RtGpipe *gp = s->gp;
@@ -220,7 +220,7 @@ static bool find_boundaries(RtGpipe *gp)
         gp->st[k] = (GpStage){.gp = gp, .k = k, .act_in = -1, .act_out = -1, .seed = -1,
                               .dx = -1};
     for (int k = 0; k < gp->K; k++) {
-        const RtStageSpec *sp = &t->st[k].spec;
+        const RtBlockSpec *sp = &t->st[k].spec;
         if (k > 0 && sp->in_x >= 0)
             return false;
         for (int i = 0; i < sp->n_links; i++) {
@@ -245,7 +245,7 @@ static bool find_boundaries(RtGpipe *gp)
     return true;
 }
 
-/* Stage k's executors for micro-batches 1..M-1, sharing executor 0's state. */
+/* Block k's executors for micro-batches 1..M-1, sharing executor 0's state. */
 static bool make_stage(RtGpipe *gp, int k, char *err, size_t errcap)
 {
     GpStage *s = &gp->st[k];

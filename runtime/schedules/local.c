@@ -10,7 +10,7 @@
  * are exactly those of the sequential schedule, whatever the timing.
  */
 #include "rt_impl.h"
-#include "train_impl.h"
+#include "trainer.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -73,7 +73,7 @@ static void *loader_main(void *arg)
 static Msg receive(Worker *w, Msg *m)
 {
     Trainer *t = w->t;
-    Stage *s = &t->st[w->k];
+    Block *s = &t->st[w->k];
     unsigned char *p = msg_payload(t, m);
     memcpy(w->y, msg_y(m), y_bytes(t));
     if (s->spec.in_y >= 0)
@@ -93,7 +93,7 @@ static Msg receive(Worker *w, Msg *m)
 static bool send(Worker *w, const Msg *h)
 {
     Trainer *t = w->t;
-    const Stage *s = &t->st[w->k], *next = &t->st[w->k + 1];
+    const Block *s = &t->st[w->k], *next = &t->st[w->k + 1];
     Msg *o = rt_queue_reserve(&t->q[w->k + 1], &t->ws[w->k].wait_out_s);
     if (!o)
         return false;
@@ -161,7 +161,7 @@ static void *worker_main(void *arg)
         Msg h = receive(w, m);
         rt_queue_release(&t->q[w->k]);
         double t0 = rt_now_s();
-        bool ok = rt_stage_step(t, w->k, h.step, loss, err, sizeof err);
+        bool ok = rt_block_step(t, w->k, h.step, loss, err, sizeof err);
         ws->busy_s += rt_now_s() - t0;
         if (!ok) {
             fail(t, err);
@@ -226,8 +226,8 @@ void rt_pipeline_fini(Trainer *t)
 
 bool rt_pipeline_epoch(Trainer *t, int64_t end)
 {
-    pthread_t th[RT_MAX_STAGES + 1];
-    Worker w[RT_MAX_STAGES + 1];
+    pthread_t th[RT_MAX_BLOCKS + 1];
+    Worker w[RT_MAX_BLOCKS + 1];
     int started = 0;
     for (int k = 0; k < t->K; k++)
         rt_queue_reset(&t->q[k]);

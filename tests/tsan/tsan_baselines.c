@@ -43,7 +43,7 @@ static IrGraph *mlp(void)
     return g;
 }
 
-static bool run(IrGraph *model, const RtStageSpec *spec, int K, RtTrainOpts *o,
+static bool run(IrGraph *model, const RtBlockSpec *spec, int K, RtTrainOpts *o,
                 const char *ckpt)
 {
     o->train_limit = 96;
@@ -62,7 +62,7 @@ static bool data_parallel(int n, const char *ckpt)
 {
     IrGraph *g = mlp();
     tb_passes(g, "autodiff,optimizer");
-    RtStageSpec one = {g, 0, 2, 0, NULL};   /* image is node 0, class node 2 */
+    RtBlockSpec one = {g, 0, 2, 0, NULL};   /* image is node 0, class node 2 */
     RtTrainOpts o = {.baseline = RT_BASELINE_DATA_PARALLEL, .replicas = n};
     bool ok = run(g, &one, 1, &o, ckpt);
     ir_graph_free(g);
@@ -81,12 +81,12 @@ static bool pipeline(int K, const char *ckpt)
     if (!ok)
         diag_print(&d, stderr);
     diag_fini(&d);
-    RtStageSpec spec[4];
+    RtBlockSpec spec[4];
     RtLink links[8];
     int nl = 0;
     for (int k = 0; ok && k < bs.n; k++) {
         const PassBlock *b = &bs.b[k];
-        spec[k] = (RtStageSpec){b->g, -1, -1, 0, &links[nl]};
+        spec[k] = (RtBlockSpec){b->g, -1, -1, 0, &links[nl]};
         for (int i = 0; i < b->n_inputs; i++) {
             const PassBlockInput *in = &b->inputs[i];
             if (in->kind != PASS_IO_DATA) {

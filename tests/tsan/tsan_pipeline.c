@@ -47,12 +47,12 @@ static IrGraph *block(int k, int K, int *in_x, int *in_y, int *act, int *out)
 static bool train(int K, bool local, int cap, const char *ckpt)
 {
     IrGraph *g[4];
-    RtStageSpec spec[4];
+    RtBlockSpec spec[4];
     RtLink links[4];
     int act[4], out[4];
     for (int k = 0; k < K; k++) {
         g[k] = block(k, K, &spec[k].in_x, &spec[k].in_y, &act[k], &out[k]);
-        spec[k] = (RtStageSpec){g[k], spec[k].in_x, spec[k].in_y, 0, NULL};
+        spec[k] = (RtBlockSpec){g[k], spec[k].in_x, spec[k].in_y, 0, NULL};
         if (k > 0) {
             links[k] = (RtLink){act[k], k - 1, out[k - 1]};
             spec[k].n_links = 1;

@@ -1,4 +1,4 @@
-/* train_impl.h — the training loop's state, shared by train.c (the loop),
+/* trainer.h — the training loop's state, shared by train.c (the loop),
  * pipeline.c (the local schedule's threads) and report.c (step log, progress
  * line, final JSON report). */
 #ifndef LNET_RT_TRAIN_IMPL_H
@@ -13,15 +13,15 @@
 #include <pthread.h>
 
 #define RT_MAX_HEADS 64
-#define RT_MAX_STAGES 64
+#define RT_MAX_BLOCKS 64
 
-typedef struct Stage {
-    RtStageSpec spec;
+typedef struct Block {
+    RtBlockSpec spec;
     RtExec *ex;
     int64_t x_elems, y_elems;       /* data and label elements per example (4 bytes each) */
     size_t *link_bytes;             /* per link: bytes at the full batch */
     size_t payload;                 /* bytes a message into this block carries besides labels */
-} Stage;
+} Block;
 
 typedef struct Head {
     int stage, node;
@@ -32,8 +32,8 @@ typedef struct Trainer {
     const RtTrainOpts *o;
     RtFeed feed;
     int K;
-    Stage st[RT_MAX_STAGES];
-    RtExec *ex[RT_MAX_STAGES];      /* st[k].ex, for checkpoints */
+    Block st[RT_MAX_BLOCKS];
+    RtExec *ex[RT_MAX_BLOCKS];      /* st[k].ex, for checkpoints */
     RtCounters c;
     int64_t steps_per_epoch, total_steps, steps_run;
     int n_heads;
@@ -56,8 +56,8 @@ typedef struct Trainer {
     struct RtGpipe *gp;             /* gpipe.c */
     int n_workers;                  /* ws[] entries filled by the schedule (0: none) */
     /* the local schedule */
-    RtQueue q[RT_MAX_STAGES];       /* q[k] feeds block k */
-    RtWorkerStats ws[RT_MAX_STAGES];
+    RtQueue q[RT_MAX_BLOCKS];       /* q[k] feeds block k */
+    RtWorkerStats ws[RT_MAX_BLOCKS];
     float *loss_ring;               /* ring_rows × RT_MAX_HEADS: losses by step */
     int64_t ring_rows;
     pthread_mutex_t mu;             /* guards failed/err below */
@@ -86,7 +86,7 @@ int64_t rt_peak_rss_bytes(void);
 
 /* train.c: one block's step on the batch in its input buffers; false (with
  * err) on a non-finite loss. */
-bool rt_stage_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap);
+bool rt_block_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap);
 float rt_lr_at(const Trainer *t, int64_t step);
 /* Training seconds so far, including a pipeline segment in progress. */
 double rt_train_elapsed(const Trainer *t);
