@@ -21,6 +21,15 @@
 #define IDX_CHUNK (1u << 20)
 
 
+/* zlib's error for a failed gzread, as "corrupt data in WHAT: ...". */
+static bool corrupt(gzFile g, const char *path, const char *what, char *err, size_t cap) {
+  int zerr;
+  const char *msg = gzerror(g, &zerr);
+  size_t pl = strlen(path); /* zlib prefixes its message with the path */
+  if (strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0) msg += pl + 2;
+  return rt_fail_path(err, cap, path, "corrupt data in %s: %s", what, msg);
+}
+
 /* Reads exactly n bytes or explains why not (truncated / corrupt gzip). */
 static bool read_exact(gzFile g, const char *path, void *buf, size_t n, const char *what,
                        char *err, size_t cap) {
@@ -28,19 +37,24 @@ static bool read_exact(gzFile g, const char *path, void *buf, size_t n, const ch
   while (got < n) {
     size_t want = n - got < IDX_CHUNK ? n - got : IDX_CHUNK;
     int r = gzread(g, (uint8_t *)buf + got, (unsigned)want);
-    if (r < 0) {
-      int zerr;
-      const char *msg = gzerror(g, &zerr);
-      size_t pl = strlen(path); /* zlib prefixes its message with the path */
-      if (strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0) msg += pl + 2;
-      return rt_fail_path(err, cap, path, "corrupt data in %s: %s", what, msg);
-    }
+    if (r < 0) return corrupt(g, path, what, err, cap);
     if (r == 0) break;
     got += (size_t)r;
   }
   if (got < n)
     return rt_fail_path(err, cap, path, "truncated: %s needs %zu bytes, file has %zu", what, n, got);
   return true;
+}
+
+/* zlib checks a gzip stream's CRC and length only at its end: reads the rest
+ * of the file, so that corrupt data fails instead of loading silently. At
+ * the end gzread returns 0, with Z_BUF_ERROR when the stream is cut short. */
+static bool read_to_end(gzFile g, const char *path, const char *what, char *err, size_t cap) {
+  uint8_t buf[4096];
+  int r, zerr;
+  while ((r = gzread(g, buf, sizeof buf)) > 0) continue;
+  gzerror(g, &zerr);
+  return (r == 0 && zerr == Z_OK) || corrupt(g, path, what, err, cap);
 }
 
 /* Magic and sizes; dims gets ndims sizes. */
@@ -114,7 +128,7 @@ static bool read_images(const char *path, int64_t limit, RtDataset *out, uint32_
     out->rows = (int)d[1];
     out->cols = (int)d[2];
     out->feat = (int64_t)d[1] * d[2];
-    ok = read_pixels(g, path, out, err, cap);
+    ok = read_pixels(g, path, out, err, cap) && read_to_end(g, path, "the pixel data", err, cap);
   }
   gzclose(g);
   return ok;
@@ -135,7 +149,8 @@ static bool read_labels(const char *path, uint32_t img_count, int n_classes, RtD
     out->y = malloc(((size_t)out->n + 1) * sizeof *out->y);
     ok = (buf && out->y) || rt_fail_path(err, cap, path, "out of memory");
   }
-  ok = ok && read_exact(g, path, buf, (size_t)out->n, "the labels", err, cap);
+  ok = ok && read_exact(g, path, buf, (size_t)out->n, "the labels", err, cap) &&
+       read_to_end(g, path, "the labels", err, cap);
   for (int64_t i = 0; ok && i < out->n; i++) {
     if (buf[i] >= n_classes)
       ok = rt_fail_path(err, cap, path, "label %u of example %lld is out of range [0, %d)", buf[i],
