@@ -28,9 +28,11 @@ set(LNET_FUZZ_CORPUS ${CMAKE_CURRENT_BINARY_DIR}/fuzz_corpus)
 # and the ctest test NAME_smoke that runs it RUNS times from fuzz/corpus/NAME/
 # and the SEEDS (globs under the source tree); a finding is written to
 # fuzz_corpus/NAME-crash-* (or -timeout-, -leak-, -oom-) in the build tree.
+add_custom_target(fuzzers)      # every harness: cmake --build build-fuzz --target fuzzers
 function(lnet_fuzzer name runs)
   cmake_parse_arguments(F "" "DICT" "SEEDS" ${ARGN})
   add_executable(${name} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/${name}.c)
+  add_dependencies(fuzzers ${name})
   target_compile_options(${name} PRIVATE -g -O1 -fsanitize=fuzzer ${LNET_FUZZ_SAN})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer ${LNET_FUZZ_SAN})
   target_link_libraries(${name} PRIVATE lnet_fuzz_core)
