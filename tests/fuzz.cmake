@@ -56,7 +56,7 @@ function(lnet_fuzzer name runs)
 endfunction()
 
 lnet_fuzzer(fuzz_frontend 20000 DICT lnet.dict SEEDS examples/*.lnet tests/golden/*.lnet)
-lnet_fuzzer(fuzz_safetensors 20000)
+lnet_fuzzer(fuzz_safetensors 20000 DICT safetensors.dict)
 lnet_fuzzer(fuzz_idx 20000)
 lnet_fuzzer(fuzz_text 20000)
 lnet_fuzzer(fuzz_step 20000 DICT lnet.dict SEEDS tests/golden/*.lnet)

@@ -1,10 +1,16 @@
 /* fuzz_safetensors.c — libFuzzer harness for the safetensors reader and the
  * checkpoint loader.
  *
- * Each input is a file: it is written to a memfd and read through its
- * /proc/self/fd path, first with st_load, then with rt_checkpoint_load into
- * the executor of a tiny model (compiled once; the seed corpus holds its
- * checkpoints, written by rt_checkpoint_save). The harness aborts when
+ * Input layout (tests/fuzz/seeds.c writes seeds in it): byte 0 even: the
+ * rest is the file; odd: bytes 1-2 (little-endian) are the length D of the
+ * data section, which is the last D bytes, and the JSON header is what lies
+ * between; the harness writes the 8-byte header length itself, so that
+ * mutations of the JSON text keep it right.
+ *
+ * The file is written to a memfd and read through its /proc/self/fd path,
+ * first with st_load, then with rt_checkpoint_load into the executor of a
+ * tiny model (compiled once; the seed corpus holds its checkpoints, written
+ * by rt_checkpoint_save). The harness aborts when
  *   - st_load fails without a message, or succeeds with a tensor whose size,
  *     alignment or place in the data block breaks the header's promises, or
  *     whose name st_find does not find;
@@ -74,10 +80,51 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static void put(const void *p, size_t n, off_t at)
+{
+    if (pwrite(fd, p, n, at) != (ssize_t)n)
+        abort();
+}
+
+/* The file an input stands for (see the layout above). */
 static void write_input(const uint8_t *data, size_t size)
 {
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+    if (ftruncate(fd, 0) != 0)
         abort();
+    if (size < 3 || !(data[0] & 1)) {
+        put(data + (size > 0), size - (size > 0), 0);
+        return;
+    }
+    size_t n_data = (size_t)data[1] | (size_t)data[2] << 8;
+    if (n_data > size - 3)
+        n_data = size - 3;
+    uint64_t n_hdr = size - 3 - n_data;
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (uint8_t)(n_hdr >> (8 * i));
+    put(len, 8, 0);
+    put(data + 3, size - 3, 8);
+}
+
+static int cmp_data(const void *a, const void *b)
+{
+    const StTensor *x = *(const StTensor *const *)a, *y = *(const StTensor *const *)b;
+    if (x->data != y->data)
+        return (uint8_t *)x->data < (uint8_t *)y->data ? -1 : 1;
+    return x->nbytes < y->nbytes ? -1 : x->nbytes > y->nbytes;  /* empty ones first */
+}
+
+/* No two tensors share bytes of the data block. */
+static void check_disjoint(const StFile *f)
+{
+    const StTensor **by = malloc((size_t)f->n * sizeof *by + 1);
+    for (int i = 0; i < f->n; i++)
+        by[i] = &f->t[i];
+    qsort(by, (size_t)f->n, sizeof *by, cmp_data);
+    for (int i = 1; i < f->n; i++)
+        if ((uint8_t *)by[i - 1]->data + by[i - 1]->nbytes > (uint8_t *)by[i]->data)
+            abort();
+    free(by);
 }
 
 /* Every tensor keeps the header's promises inside f's data block. */
@@ -102,6 +149,7 @@ static void check_file(const StFile *f)
         if (st_find(f, t->name) != t)
             abort();
     }
+    check_disjoint(f);
     char v[64];
     if (f->metadata_json)
         (void)st_meta_get(f, "format", v, sizeof v);

@@ -1,7 +1,8 @@
 /* seeds.c — writes the generated seeds of tests/fuzz/corpus/ (the .lnet seeds
  * of fuzz_step are written by hand):
- *   fuzz_safetensors/  checkpoints of fuzz_safetensors.c's tiny model written
- *                      by rt_checkpoint_save, and st_save files of every dtype;
+ *   fuzz_safetensors/  a checkpoint of fuzz_safetensors.c's tiny model written
+ *                      by rt_checkpoint_save, and st_save files of every dtype,
+ *                      each in both of the harness's input layouts;
  *   fuzz_idx/          image and label sets in fuzz_idx.c's input layout, raw
  *                      and gzip, stored as given and compressed by the harness;
  *   fuzz_text/         a file and directories in fuzz_text.c's input layout.
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "checkpoint.h"
@@ -33,6 +35,32 @@ static void put(const char *harness, const char *name, const void *p, size_t n)
 
 /* ------------------------------------------------------ safetensors */
 
+/* Turns the file at tmp into two fuzz_safetensors inputs: the file as is
+ * (0, file) and with the harness writing the header length (1, D, JSON, data). */
+static void st_seed(const char *tmp, const char *name)
+{
+    uint8_t in[8192], out[8192 + 3];
+    FILE *f = fopen(tmp, "rb");
+    size_t n = f ? fread(in, 1, sizeof in, f) : 0;
+    if (!f || n < 8 || n == sizeof in)
+        abort();
+    fclose(f);
+    remove(tmp);
+    char seed[64];
+    out[0] = 0;
+    memcpy(out + 1, in, n);
+    snprintf(seed, sizeof seed, "file-%s", name);
+    put("fuzz_safetensors", seed, out, n + 1);
+    uint64_t hdr = 0;
+    for (int i = 7; i >= 0; i--)
+        hdr = hdr << 8 | in[i];
+    size_t data = n - 8 - (size_t)hdr;
+    out[0] = 1, out[1] = (uint8_t)data, out[2] = (uint8_t)(data >> 8);
+    memcpy(out + 3, in + 8, n - 8);
+    snprintf(seed, sizeof seed, "json-%s", name);
+    put("fuzz_safetensors", seed, out, n - 5);
+}
+
 static const char tiny_src[] =          /* fuzz_safetensors.c's model */
     "model tiny\n"
     "input x : f32[3]\n"
@@ -52,10 +80,11 @@ static void safetensors_seeds(void)
         abort();
     RtExec *ex = rt_exec_interp_new(g, 1, err, sizeof err);
     rt_exec_init_params(ex, 1);
-    snprintf(path, sizeof path, "%s/fuzz_safetensors/checkpoint.safetensors", dir);
+    snprintf(path, sizeof path, "/tmp/fuzz-seed-%d.safetensors", (int)getpid());
     RtCounters c = {12, 3, 4, 42};
     if (!rt_checkpoint_save(path, &ex, 1, &c, err, sizeof err))
         abort();
+    st_seed(path, "checkpoint");
     rt_exec_free(ex);
     ir_graph_free(g);
     diag_fini(&d);
@@ -73,12 +102,12 @@ static void safetensors_seeds(void)
         {.name = "empty", .dtype = ST_F32, .rank = 2, .shape = {0, 7}, .data = f32, .nbytes = 0},
     };
     const char *meta[] = {"format", "pt", "note", "\"quoted\" \\ \xc3\xa9"};
-    snprintf(path, sizeof path, "%s/fuzz_safetensors/dtypes.safetensors", dir);
     if (!st_save(path, t, 6, meta, 2, err, sizeof err))
         abort();
-    snprintf(path, sizeof path, "%s/fuzz_safetensors/one.safetensors", dir);
+    st_seed(path, "dtypes");
     if (!st_save(path, t + 1, 1, NULL, 0, err, sizeof err))
         abort();
+    st_seed(path, "one");
 }
 
 /* -------------------------------------------------------------- idx */
