@@ -175,16 +175,32 @@ static bool read_header(Src *s, uint32_t magic, int ndims, uint32_t *dims, char 
   return true;
 }
 
-/* n * feat pixels, converted chunk by chunk into out->x (pixel / 255). */
+/* Grows x (*have floats) to hold at least `need` of `total`, doubling. */
+static bool grow_pixels(float **x, size_t *have, size_t need, size_t total) {
+  size_t want = *have * 2 < total ? *have * 2 : total;
+  if (want < need) want = need;
+  float *nx = realloc(*x, want * sizeof *nx);
+  if (!nx) return false;
+  *x = nx;
+  *have = want;
+  return true;
+}
+
+/* n * feat pixels, converted chunk by chunk into out->x (pixel / 255). x grows
+ * with the data read, so a header that promises more images than the file
+ * holds fails as truncated instead of allocating what it promises. */
 static bool read_pixels(Src *s, RtDataset *out, char *err, size_t cap) {
   size_t total = (size_t)out->n * (size_t)out->feat;
-  out->x = malloc((total ? total : 1) * sizeof *out->x);
+  size_t have = total < IDX_CHUNK ? total : IDX_CHUNK;
+  out->x = malloc((have ? have : 1) * sizeof *out->x);
   uint8_t *buf = malloc(IDX_CHUNK);
   bool ok =
-      (out->x && buf) || rt_fail_path(err, cap, s->path, "out of memory for %zu pixels", total);
+      (out->x && buf) || rt_fail_path(err, cap, s->path, "out of memory for %zu pixels", have);
   for (size_t at = 0; ok && at < total; at += IDX_CHUNK) {
     size_t k = total - at < IDX_CHUNK ? total - at : IDX_CHUNK;
     ok = read_exact(s, buf, k, "the pixel data", err, cap);
+    if (ok && at + k > have && !grow_pixels(&out->x, &have, at + k, total))
+      ok = rt_fail_path(err, cap, s->path, "out of memory for %zu pixels", at + k);
     for (size_t i = 0; ok && i < k; i++) out->x[at + i] = (float)buf[i] / 255.0f;
   }
   free(buf);
