@@ -12,7 +12,7 @@
  *             ds   = att ⊙ (datt - Σ_j att·datt) / √HD            loop
  *             dq_h = ds @ k_h,  dk_h = dsᵀ @ q_h                  NN, TN
  * Scratch: att and datt/ds, T×T floats each. Row sums are double, as in
- * runtime/kernels_attn.c; the products are sgemm (float).
+ * runtime/kernels/attn.c; the products are sgemm (float).
  */
 #include <math.h>
 

@@ -7,7 +7,7 @@
  *   matmul_grad_x  dx (R, IN)  = dy (R, OUT) @ wᵀ               NT
  *   matmul_grad_w  dw (IN, OUT) = xᵀ @ dy                       TN
  * conv2d goes one image at a time through an im2col matrix in the scratch
- * area, col (C·K·K, OH·OW) (layout in runtime/kernels_conv.c):
+ * area, col (C·K·K, OH·OW) (layout in runtime/kernels/conv.c):
  *   forward   y_n (O, OH·OW) = w (O, C·K·K) @ col_n              NN
  *   grad_w    dw (O, C·K·K)  = Σ_n dy_n @ col_nᵀ                 NT, beta 1
  *   grad_x    dcol = wᵀ @ dy_n (TN), scattered back by col2im.

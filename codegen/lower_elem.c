@@ -125,7 +125,7 @@ static LLVMValueRef rotl(Lw *w, LLVMValueRef x, int k)
     return LLVMBuildOr(w->m->b, shl(w, x, k), shr(w, x, 64 - k), "");
 }
 
-/* splitmix64 (runtime/rng.c): advances *x, returns the mixed output. */
+/* splitmix64 (runtime/data/rng.c): advances *x, returns the mixed output. */
 static LLVMValueRef splitmix(Lw *w, LLVMValueRef *x)
 {
     *x = LLVMBuildAdd(w->m->b, *x, u64c(w, 0x9e3779b97f4a7c15ULL), "");

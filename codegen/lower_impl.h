@@ -16,7 +16,7 @@
  * lower_norm.c (softmax, layernorm, losses, embedding), lower_attn.c
  * (attention), lower_optim.c (clipping, updates).
  *
- * Numerics follow the reference kernels (runtime/kernels.h): reductions
+ * Numerics follow the reference kernels (runtime/kernels/kernels.h): reductions
  * accumulate in double and round once, matrix products are sgemm, gelu and
  * sigmoid are computed in double, dropout draws the interpreter's xoshiro
  * stream. What differs is only the order of some double sums and FMA

@@ -6,7 +6,7 @@
  * embedding gather / scatter-add.
  *
  * Rows are the leading dims flattened (R) by the last dim (C or D). Every row
- * reduction accumulates in double and rounds once (runtime/kernels_norm.c),
+ * reduction accumulates in double and rounds once (runtime/kernels/norm.c),
  * so results agree with the interpreter to float rounding.
  */
 #include "lower_impl.h"

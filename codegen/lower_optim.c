@@ -4,7 +4,7 @@
  * writes p and the state in place.
  *
  * The per-element arithmetic is float in the order of the reference
- * (runtime/kernels_optim.c, PyTorch's single-tensor code); hyper-parameters
+ * (runtime/kernels/optim.c, PyTorch's single-tensor code); hyper-parameters
  * derived from the step's lr and count (Adam's bias corrections, AdamW's
  * shrink factor) are formed in double once per call and rounded to float.
  */

@@ -11,12 +11,16 @@ if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
 endif()
 
 set(LNET_FUZZ_SAN -fsanitize=address,undefined -fno-sanitize-recover=undefined)
-file(GLOB LNET_FUZZ_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/ir/*.c
-     ${CMAKE_SOURCE_DIR}/frontend/*.c ${CMAKE_SOURCE_DIR}/passes/*.c
-     ${CMAKE_SOURCE_DIR}/runtime/*.c)
+set(LNET_FUZZ_DIRS ir frontend passes ${LNET_RUNTIME_DIRS})
+set(LNET_FUZZ_SRCS "")
+foreach(d ${LNET_FUZZ_DIRS})
+  file(GLOB s CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${d}/*.c)
+  list(APPEND LNET_FUZZ_SRCS ${s})
+endforeach()
 add_library(lnet_fuzz_core STATIC ${LNET_FUZZ_SRCS})
-target_include_directories(lnet_fuzz_core PUBLIC ${CMAKE_SOURCE_DIR}/ir
-  ${CMAKE_SOURCE_DIR}/frontend ${CMAKE_SOURCE_DIR}/passes ${CMAKE_SOURCE_DIR}/runtime)
+foreach(d ${LNET_FUZZ_DIRS})
+  target_include_directories(lnet_fuzz_core PUBLIC ${CMAKE_SOURCE_DIR}/${d})
+endforeach()
 target_compile_options(lnet_fuzz_core PRIVATE -g -O1 -fsanitize=fuzzer-no-link ${LNET_FUZZ_SAN})
 target_link_libraries(lnet_fuzz_core PUBLIC PkgConfig::OPENBLAS ZLIB::ZLIB Threads::Threads m)
 

@@ -1,5 +1,5 @@
 /* test_kernels_grad.c — finite-difference gradient checks of every
- * differentiable reference kernel (runtime/kernels.h).
+ * differentiable reference kernel (runtime/kernels/kernels.h).
  *
  * For one op and one shape: fill the inputs from a fixed-seed generator, run
  * the forward, draw a random r of the output's shape, and take the scalar

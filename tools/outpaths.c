@@ -57,7 +57,7 @@ static size_t read_head(const char *path, char *buf, size_t n)
 
 /* An lnet checkpoint: safetensors (an 8-byte little-endian header length,
  * then the JSON header) whose __metadata__, written first, names lnet's
- * format (runtime/checkpoint.c). */
+ * format (runtime/io/checkpoint.c). */
 static bool is_checkpoint(const char *path)
 {
     char buf[8 + 4096 + 1];

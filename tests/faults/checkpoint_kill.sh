@@ -3,7 +3,7 @@
 #
 # A tiny run (MODEL with 32-wide layers, 256 training images written by
 # write_idx.sh, 2 steps) saves over an existing checkpoint while the test hook
-# LNET_FAULT_KILL_AFTER_BYTES=N (runtime/safetensors_save.c) kills it with
+# LNET_FAULT_KILL_AFTER_BYTES=N (runtime/io/safetensors_save.c) kills it with
 # SIGKILL once N bytes of the temporary are written, for N across the whole
 # file: the length prefix, the JSON header, the data, the last bytes, the
 # complete file just before the rename; LNET_FAULT_KILL_AFTER_RENAME=1 kills
