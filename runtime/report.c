@@ -1,10 +1,8 @@
 /* report.c — what a training run tells the user: the step log (CSV or JSON
  * lines), the progress line, and the final JSON report. */
 #include "rt_impl.h"
-#include "trainer.h"
+#include "schedule.h"
 #include "json.h"
-
-#include <cblas.h>
 
 #include <errno.h>
 #include <math.h>
@@ -20,7 +18,7 @@ const char *rt_head_name(const Trainer *t, int h)
 {
     if (h == 0)
         return "task";
-    const IrNode *n = t->st[t->heads[h].stage].spec.g->nodes[t->heads[h].node];
+    const IrNode *n = t->st[t->heads[h].block].spec.g->nodes[t->heads[h].node];
     return n->name ? n->name : "aux";
 }
 
@@ -153,6 +151,15 @@ void rt_progress(Trainer *t, bool epoch_end)
             t->o->progress_tty ? "\r\033[K" : "", (long long)ep, t->g->train.epochs,
             (long long)t->c.step, (long long)t->total_steps, t->loss[0], rate(t),
             (int)(eta / 60), (int)fmod(eta, 60));
+    if (t->kind == RT_SCHED_LOCAL) {
+        fputs(" | workers", out);
+        for (int w = 0; w < t->n_workers; w++)
+            if (t->ws[w].first_block == t->ws[w].last_block)
+                fprintf(out, " b%d×%d", t->ws[w].first_block + 1, t->ws[w].threads);
+            else
+                fprintf(out, " b%d-%d×%d", t->ws[w].first_block + 1, t->ws[w].last_block + 1,
+                        t->ws[w].threads);
+    }
     if (epoch_end) {
         fputs(" | ", out);
         print_eval(t, out);
@@ -170,21 +177,9 @@ static void write_eval(FILE *f, const Trainer *t, const RtEval *e)
     fprintf(f, ",\"test_accuracy\":%.6g,\"examples\":%lld}", e->accuracy, (long long)e->examples);
 }
 
-static const char *schedule_name(const Trainer *t)
+static bool is_baseline(const Trainer *t)
 {
-    switch (t->o->baseline) {
-    case RT_BASELINE_DATA_PARALLEL: return "data-parallel";
-    case RT_BASELINE_PIPELINE:      return "pipeline";
-    default:                        return t->o->local && t->K > 1 ? "local" : "sequential";
-    }
-}
-
-/* Threads that train: the schedule's workers, else OpenBLAS's. */
-static int thread_count(const Trainer *t)
-{
-    if (t->n_workers > 0)
-        return t->n_workers;
-    return t->o->local && t->K > 1 ? t->K : openblas_get_num_threads();
+    return t->kind == RT_SCHED_DATA_PARALLEL || t->kind == RT_SCHED_PIPELINE;
 }
 
 bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t errcap)
@@ -203,15 +198,17 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
     fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"%s\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
                "\"threads\":%d,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
                "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",
-            (t->K > 1 || g->n_blocks > 1) && t->o->baseline == RT_BASELINE_NONE
+            (t->K > 1 || g->n_blocks > 1) && !is_baseline(t)
                 ? ir_method_name(g->local.method) : "backprop",
-            t->K, schedule_name(t), t->ex[0]->ops->name, res->compile_ms, thread_count(t),
+            t->K, t->sched->name, t->ex[0]->ops->name, res->compile_ms, t->cores,
             t->feed.batch,
             res->epochs_done, (long long)res->steps, res->wall_s, res->samples_per_s,
             (long long)rt_peak_rss_bytes());
     write_eval(f, t, &t->eval[0]);
-    if (t->o->baseline == RT_BASELINE_PIPELINE)
+    if (t->kind == RT_SCHED_PIPELINE)
         fprintf(f, ",\"microbatches\":%d", t->o->microbatches);
+    if (t->n_shared > 0)
+        fprintf(f, ",\"overlap_delay\":%d", t->overlap_delay);
     fputs(",\"heads\":[", f);
     for (int h = 0; h < t->n_heads; h++) {
         fprintf(f, "%s{\"name\":", h ? "," : "");
@@ -235,9 +232,11 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
     fputs("],\"workers\":[", f);
     for (int k = 0; k < res->n_workers; k++) {
         const RtWorkerStats *w = &res->workers[k];
-        fprintf(f, "%s{\"block\":%d,\"steps\":%lld,\"busy_s\":%.3f,\"wait_in_s\":%.3f,"
-                   "\"wait_out_s\":%.3f,\"examples_per_s\":%.1f}",
-                k ? "," : "", k + 1, (long long)w->steps, w->busy_s, w->wait_in_s, w->wait_out_s,
+        fprintf(f, "%s{\"worker\":%d,\"blocks\":[%d,%d],\"threads\":%d,\"steps\":%lld,"
+                   "\"busy_s\":%.3f,\"wait_in_s\":%.3f,\"wait_out_s\":%.3f,"
+                   "\"examples_per_s\":%.1f}",
+                k ? "," : "", k + 1, w->first_block + 1, w->last_block + 1, w->threads,
+                (long long)w->steps, w->busy_s, w->wait_in_s, w->wait_out_s,
                 res->wall_s > 0 ? (double)w->steps * t->feed.batch / res->wall_s : 0);
     }
     fputs("]}\n", f);

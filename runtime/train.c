@@ -1,26 +1,28 @@
-/* train.c — the training loop behind `lnet train` (see train.h).
+#define _GNU_SOURCE     /* sched_getaffinity */
+/* train.c — the trainer behind `lnet train` (see train.h, trainer.h).
  *
- * A model is K blocks, each its own step graph and executor. One step of the
- * sequential (lockstep) schedule: fill the batch into block 0's input and
- * every block's label buffer, then for k = 0..K-1 run block k's step
- * (forward, head loss, backward, update) and copy its output into block k+1's
- * input. The local schedule (pipeline.c) runs the same block steps on one
- * thread per block; because every queue is FIFO and each block's arithmetic
- * depends only on its own state and inputs, both give identical numbers.
- * Every epoch ends with an evaluation of every head on the test / validation
- * split and, with --save, a checkpoint.
+ * A model is K blocks, each its own step graph and executor. The trainer
+ * binds them to the data, places them on the core budget (placement.h),
+ * picks the schedule (schedules/schedule.h) and runs epochs of it in
+ * segments that end at evaluations; every epoch ends with an evaluation of
+ * every head and, with --save, a checkpoint. Schedules run the blocks'
+ * steps through the small API at the end of trainer.h; the trainer calls
+ * them only through their table.
  */
 #include "rt_impl.h"
 #include "trainer.h"
 #include "kernels.h"
+#include "schedule.h"
 
-#include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t rt_peak_rss_bytes(void)
 {
@@ -80,14 +82,64 @@ bool rt_check_loss(const Trainer *t, int h, int k, int64_t step, float l, char *
     return false;
 }
 
-bool rt_block_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap)
+size_t rt_value_bytes(const IrGraph *g, int id, int n)
+{
+    const IrType *ty = &g->nodes[id]->type;
+    return (size_t)(ir_type_numel(ty) * (ir_type_batched(ty) ? n : 1)) * 4;
+}
+
+/* Block k's links from blocks >= from into its buffers, the values as they
+ * are now (a shared parameter too: evaluation reads the owner's latest). */
+static void pull_links(Trainer *t, int k, int from, int n)
+{
+    const Block *s = &t->st[k];
+    for (int i = 0; i < s->spec.n_links; i++) {
+        const RtLink *l = &s->spec.links[i];
+        if (l->src_block >= from || l->kind == RT_LINK_PARAM)
+            memcpy(rt_exec_buffer(s->ex, l->node),
+                   rt_exec_buffer(t->st[l->src_block].ex, l->src_node),
+                   rt_value_bytes(s->spec.g, l->node, n));
+    }
+}
+
+/* Block k's links for a training step: values from blocks >= from, shared
+ * parameters at the version the delay allows. */
+static bool pull_for_step(Trainer *t, int k, int from, int64_t step, char *err,
+                          size_t errcap)
+{
+    const Block *s = &t->st[k];
+    for (int i = 0; i < s->spec.n_links; i++) {
+        const RtLink *l = &s->spec.links[i];
+        if (l->kind == RT_LINK_PARAM) {
+            if (!rt_shared_param_read(&t->shared[s->shared[i]].p, step,
+                                      rt_exec_buffer(s->ex, l->node))) {
+                snprintf(err, errcap, "stopped");
+                return false;
+            }
+        } else if (l->src_block >= from) {
+            memcpy(rt_exec_buffer(s->ex, l->node),
+                   rt_exec_buffer(t->st[l->src_block].ex, l->src_node),
+                   rt_value_bytes(s->spec.g, l->node, t->feed.batch));
+        }
+    }
+    return true;
+}
+
+bool rt_block_step(Trainer *t, int k, int from, int64_t step, float *losses, char *err,
+                   size_t errcap)
 {
     Block *s = &t->st[k];
+    if (!pull_for_step(t, k, from, step, err, errcap))
+        return false;
     RtStepArgs a = {.n = t->feed.batch, .lr = rt_lr_at(t, step), .step = step + 1,
                     .seed = t->c.seed, .train = true};
     rt_exec_step(s->ex, &a);
+    for (int i = 0; i < t->n_shared; i++)
+        if (t->shared[i].owner == k)
+            rt_shared_param_publish(&t->shared[i].p, step,
+                                    rt_exec_buffer(s->ex, t->shared[i].owner_node));
     for (int h = 0; h < t->n_heads; h++) {
-        if (t->heads[h].stage != k)
+        if (t->heads[h].block != k)
             continue;
         losses[h] = rt_exec_scalar(s->ex, t->heads[h].node);
         if (!rt_check_loss(t, h, k, step, losses[h], err, errcap))
@@ -96,22 +148,10 @@ bool rt_block_step(Trainer *t, int k, int64_t step, float *losses, char *err, si
     return true;
 }
 
-/* Bytes of node id's value in g for n examples. */
-static size_t value_bytes(const IrGraph *g, int id, int n)
+void rt_trainer_abort(Trainer *t)
 {
-    const IrType *ty = &g->nodes[id]->type;
-    return (size_t)(ir_type_numel(ty) * (ir_type_batched(ty) ? n : 1)) * 4;
-}
-
-/* Copies every value block k reads from other blocks into its buffers. */
-static void pull_links(Trainer *t, int k, int n)
-{
-    const Block *s = &t->st[k];
-    for (int i = 0; i < s->spec.n_links; i++) {
-        const RtLink *l = &s->spec.links[i];
-        memcpy(rt_exec_buffer(s->ex, l->node), rt_exec_buffer(t->st[l->src_stage].ex, l->src_node),
-               value_bytes(s->spec.g, l->node, n));
-    }
+    for (int i = 0; i < t->n_shared; i++)
+        rt_shared_param_close(&t->shared[i].p);
 }
 
 /* The batch's labels into every block that reads labels (from block 0's). */
@@ -148,11 +188,13 @@ static void evaluate(Trainer *t)
         spread_labels(t, y, (int)n);
         RtStepArgs a = {.n = (int)n, .step = t->c.step + 1, .seed = t->c.seed, .train = false};
         for (int k = 0; k < t->K; k++) {
-            pull_links(t, k, (int)n);
+            pull_links(t, k, 0, (int)n);
+            rt_team_bind(t->team[t->st[k].worker]);
             rt_exec_forward(t->st[k].ex, &a);
         }
+        rt_team_bind(NULL);
         for (int h = 0; h < t->n_heads; h++) {
-            RtExec *ex = t->st[t->heads[h].stage].ex;
+            RtExec *ex = t->st[t->heads[h].block].ex;
             sum[h] += (double)rt_exec_scalar(ex, t->heads[h].node) * (double)n;
             correct[h] += rt_exec_correct(ex, t->heads[h].node);
         }
@@ -166,40 +208,25 @@ static void evaluate(Trainer *t)
     }
 }
 
-/* The batch in the blocks' buffers through every block, by the schedule. */
-static bool run_blocks(Trainer *t, char *err, size_t errcap)
+void rt_trainer_feed_blocks(Trainer *t, int64_t index)
 {
-    switch (t->o->baseline) {
-    case RT_BASELINE_DATA_PARALLEL:
-        return rt_dp_step(t, t->c.step, t->loss, err, errcap);
-    case RT_BASELINE_PIPELINE:
-        return rt_gpipe_step(t, t->c.step, t->loss, err, errcap);
-    default:
-        for (int k = 0; k < t->K; k++) {
-            pull_links(t, k, t->feed.batch);
-            if (!rt_block_step(t, k, t->c.step, t->loss, err, errcap))
-                return false;
-        }
-        return true;
-    }
+    int32_t *y = label_buffer(t);
+    rt_feed_train_batch(&t->feed, t->c.epoch, index,
+                        rt_exec_buffer(t->st[0].ex, t->st[0].spec.in_x), y);
+    spread_labels(t, y, t->feed.batch);
 }
 
-/* One lockstep step of every block on the next batch. */
-static bool step(Trainer *t, char *err, size_t errcap)
+bool rt_trainer_step_done(Trainer *t, int64_t step, int64_t index, const float *losses,
+                          char *err, size_t errcap)
 {
-    RtFeed *f = &t->feed;
-    int32_t *y = label_buffer(t);
-    rt_feed_train_batch(f, t->c.epoch, t->c.step_in_epoch,
-                        rt_exec_buffer(t->st[0].ex, t->st[0].spec.in_x), y);
-    spread_labels(t, y, f->batch);
-    t->lr = rt_lr_at(t, t->c.step);
-    double t0 = rt_now_s();
-    if (!run_blocks(t, err, errcap))
-        return false;
-    t->train_s += rt_now_s() - t0;
-    t->c.step++;
-    t->c.step_in_epoch++;
+    memcpy(t->loss, losses, (size_t)t->n_heads * sizeof *t->loss);
+    t->c.step = step + 1;
+    t->c.step_in_epoch = index + 1;
     t->steps_run++;
+    t->lr = rt_lr_at(t, step);
+    if (!rt_log_step(t, err, errcap))
+        return false;
+    rt_progress(t, false);
     return true;
 }
 
@@ -235,22 +262,9 @@ static bool evaluate_and_log(Trainer *t, char *err, size_t errcap)
     return rt_log_eval(t, err, errcap);
 }
 
-static bool train_sequential(Trainer *t, char *err, size_t errcap)
-{
-    while (t->c.step_in_epoch < t->steps_per_epoch && !done(t)) {
-        if (!step(t, err, errcap) || !rt_log_step(t, err, errcap))
-            return false;
-        rt_progress(t, false);
-        if (t->o->eval_every > 0 && t->c.step % t->o->eval_every == 0 &&
-            !evaluate_and_log(t, err, errcap))
-            return false;
-    }
-    return true;
-}
-
-/* The local schedule runs the epoch in segments that end at --eval-every
- * points (the pipeline drains, every head is evaluated, training goes on). */
-static bool train_local(Trainer *t, char *err, size_t errcap)
+/* The epoch in segments that end at --eval-every points and --max-steps:
+ * the schedule runs each, then every head is evaluated, training goes on. */
+static bool train_epoch(Trainer *t, char *err, size_t errcap)
 {
     while (t->c.step_in_epoch < t->steps_per_epoch && !done(t)) {
         int64_t end = t->steps_per_epoch;
@@ -259,26 +273,22 @@ static bool train_local(Trainer *t, char *err, size_t errcap)
         int64_t every = t->o->eval_every;
         if (every > 0 && every - t->c.step % every < end - t->c.step_in_epoch)
             end = t->c.step_in_epoch + (every - t->c.step % every);
-        if (!rt_pipeline_epoch(t, end)) {
-            snprintf(err, errcap, "%s", t->err);
+        double t0 = rt_now_s();
+        t->seg_start_s = t0;
+        bool ok = t->sched->run(t, end, err, errcap);
+        t->train_s += rt_now_s() - t0;
+        t->seg_start_s = 0;
+        if (!ok)
             return false;
-        }
         if (every > 0 && t->c.step % every == 0 && !evaluate_and_log(t, err, errcap))
             return false;
     }
     return true;
 }
 
-/* The local schedule's threads run the blocks (else: steps from this thread). */
-static bool uses_local(const Trainer *t)
-{
-    return t->o->local && t->K > 1 && t->o->baseline == RT_BASELINE_NONE;
-}
-
 static bool run_epoch(Trainer *t, char *err, size_t errcap)
 {
-    bool ok = uses_local(t) ? train_local(t, err, errcap) : train_sequential(t, err, errcap);
-    if (!ok)
+    if (!train_epoch(t, err, errcap))
         return false;
     if (t->c.step_in_epoch >= t->steps_per_epoch) {
         t->c.epoch++;
@@ -315,13 +325,13 @@ static void plan_exec(const Trainer *t, int k, RtExec *e)
     for (int j = 0; j < t->K; j++)
         for (int i = 0; i < t->st[j].spec.n_links; i++) {
             const RtLink *l = &t->st[j].spec.links[i];
-            if (l->src_stage == k && l->src_node >= 0 && l->src_node < g->n_nodes)
+            if (l->src_block == k && l->src_node >= 0 && l->src_node < g->n_nodes)
                 keep[l->src_node] = 1;
             if (j == k)
                 keep[l->node] = 1;
         }
     for (int h = 0; h < t->n_heads; h++)
-        if (t->heads[h].stage == k)
+        if (t->heads[h].block == k)
             keep[t->heads[h].node] = 1;
     rt_exec_plan(e, keep);
     free(keep);
@@ -343,26 +353,26 @@ RtExec *rt_make_exec(const Trainer *t, const IrGraph *g, int max_batch, char *er
     return e;
 }
 
-static bool make_stage(Trainer *t, int k, const RtBlockSpec *spec, char *err, size_t errcap)
+static bool make_block(Trainer *t, int k, const RtBlockSpec *spec, char *err, size_t errcap)
 {
     Block *s = &t->st[k];
     s->spec = *spec;
     s->x_elems = elems(spec->g, spec->in_x);
     s->y_elems = elems(spec->g, spec->in_y);
     s->link_bytes = calloc((size_t)spec->n_links + 1, sizeof *s->link_bytes);
-    if (!s->link_bytes) {
+    s->shared = malloc(((size_t)spec->n_links + 1) * sizeof *s->shared);
+    if (!s->link_bytes || !s->shared) {
         snprintf(err, errcap, "out of memory");
         return false;
     }
-    s->payload = k == 0 ? (size_t)(t->feed.batch * s->x_elems) * 4 : 0;
     for (int i = 0; i < spec->n_links; i++) {
         const RtLink *l = &spec->links[i];
-        if (l->src_stage < 0 || l->src_stage >= t->K || l->node < 0 || l->src_node < 0) {
+        if (l->src_block < 0 || l->src_block >= t->K || l->node < 0 || l->src_node < 0) {
             snprintf(err, errcap, "block %d reads from a block that does not exist", k + 1);
             return false;
         }
-        s->link_bytes[i] = value_bytes(spec->g, l->node, t->feed.batch);
-        s->payload += s->link_bytes[i];
+        s->link_bytes[i] = rt_value_bytes(spec->g, l->node, t->feed.batch);
+        s->shared[i] = -1;
     }
     s->ex = rt_make_exec(t, spec->g, t->feed.batch, err, errcap);
     if (!s->ex)
@@ -386,10 +396,10 @@ static bool blas_room(const Trainer *t, char *err, size_t errcap)
     struct rlimit r;
     if (getrlimit(RLIMIT_AS, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
         return true;
-    bool dp = t->o->baseline == RT_BASELINE_DATA_PARALLEL;
-    bool staged = uses_local(t) || t->o->baseline == RT_BASELINE_PIPELINE;
-    int n = staged ? t->K : dp ? t->o->replicas : 1;    /* threads running products */
-    int threads = uses_local(t) ? t->K + 1 : n > 1 ? n : 0;     /* local: and a loader */
+    /* threads running products: the core budget (the pipeline: a thread per
+     * stage); threads started: those but the caller, and local's loader */
+    int n = t->kind == RT_SCHED_PIPELINE ? t->K : t->cores;
+    int threads = n - 1 + (t->kind == RT_SCHED_LOCAL);
     size_t bytes = (size_t)n * RT_BLAS_BUFFER_BYTES + (size_t)threads * THREAD_BYTES +
                    SLACK_BYTES;
     void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -405,6 +415,108 @@ static bool blas_room(const Trainer *t, char *err, size_t errcap)
     return false;
 }
 
+const char *rt_sched_name(RtSchedKind s)
+{
+    switch (s) {
+    case RT_SCHED_DEFAULT:       return "default";
+    case RT_SCHED_SEQUENTIAL:    return "sequential";
+    case RT_SCHED_LOCAL:         return "local";
+    case RT_SCHED_DATA_PARALLEL: return "data-parallel";
+    case RT_SCHED_PIPELINE:      return "pipeline";
+    }
+    return "?";
+}
+
+int rt_available_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* The schedule, the core budget and the placement: decided once, here. */
+static bool choose_schedule(Trainer *t, char *err, size_t errcap)
+{
+    static const RtSchedule *const table[] = {
+        [RT_SCHED_SEQUENTIAL] = &rt_schedule_sequential,
+        [RT_SCHED_LOCAL] = &rt_schedule_local,
+        [RT_SCHED_DATA_PARALLEL] = &rt_schedule_data_parallel,
+        [RT_SCHED_PIPELINE] = &rt_schedule_pipeline,
+    };
+    t->kind = t->o->schedule;
+    if (t->kind == RT_SCHED_DEFAULT)
+        t->kind = t->K > 1 ? RT_SCHED_LOCAL : RT_SCHED_SEQUENTIAL;
+    if (t->kind == RT_SCHED_LOCAL && t->K == 1)
+        t->kind = RT_SCHED_SEQUENTIAL;      /* one block: nothing to overlap */
+    t->sched = table[t->kind];
+    t->cores = t->o->cores > 0 ? t->o->cores : rt_available_cores();
+    int D = t->o->overlap_delay;
+    t->overlap_delay = D >= 0 ? D : t->kind == RT_SCHED_LOCAL ? 1 : 0;
+    if (t->kind == RT_SCHED_PIPELINE && t->K > t->cores) {
+        snprintf(err, errcap, "--schedule pipeline runs one thread per stage: %d stages need %d "
+                 "cores, but the budget is %d (--threads); use fewer stages (--blocks)",
+                 t->K, t->K, t->cores);
+        return false;
+    }
+    double cost[RT_MAX_BLOCKS];
+    for (int k = 0; k < t->K; k++)
+        cost[k] = t->st[k].spec.cost;
+    bool placed = t->kind == RT_SCHED_LOCAL || t->kind == RT_SCHED_SEQUENTIAL;
+    rt_place(cost, t->K, placed ? t->cores : 1, &t->place);
+    for (int k = 0; k < t->K; k++)
+        t->st[k].worker = rt_place_worker(&t->place, k);
+    for (int w = 0; placed && w < t->place.workers; w++)
+        if (!(t->team[w] = rt_team_new(t->place.threads[w]))) {
+            if (errno == ENOMEM)
+                snprintf(err, errcap, "out of memory for the threads of worker %d", w + 1);
+            else
+                snprintf(err, errcap, "cannot start the threads of worker %d: %s", w + 1,
+                         strerror(errno));
+            return false;
+        }
+    return true;
+}
+
+/* Overlap's shared parameters: one version ring per RT_LINK_PARAM link. */
+static bool share_params(Trainer *t, char *err, size_t errcap)
+{
+    int n = 0;
+    for (int k = 0; k < t->K; k++)
+        for (int i = 0; i < t->st[k].spec.n_links; i++)
+            n += t->st[k].spec.links[i].kind == RT_LINK_PARAM;
+    if (n == 0)
+        return true;
+    if (t->kind == RT_SCHED_LOCAL && t->overlap_delay == 0) {
+        snprintf(err, errcap, "the local schedule runs overlapping windows with a delay of at "
+                 "least 1 (--overlap-delay 0 is the lockstep semantics: use --schedule "
+                 "sequential)");
+        return false;
+    }
+    t->shared = calloc((size_t)n, sizeof *t->shared);
+    if (!t->shared) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    for (int k = 0; k < t->K; k++)
+        for (int i = 0; i < t->st[k].spec.n_links; i++) {
+            const RtLink *l = &t->st[k].spec.links[i];
+            if (l->kind != RT_LINK_PARAM)
+                continue;
+            Shared *sh = &t->shared[t->n_shared];
+            *sh = (Shared){l->src_block, l->src_node, k, l->node, {0}};
+            const void *v = rt_exec_buffer(t->st[l->src_block].ex, l->src_node);
+            if (!rt_shared_param_init(&sh->p, rt_value_bytes(t->st[k].spec.g, l->node, 1),
+                                      t->overlap_delay, v, t->c.step)) {
+                snprintf(err, errcap, "out of memory");
+                return false;
+            }
+            t->st[k].shared[i] = t->n_shared++;
+        }
+    return true;
+}
+
 /* Builds everything a run needs. A stop signal while it compiles returns
  * early (true: nothing failed; the run then does nothing). */
 static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap)
@@ -413,14 +525,12 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
         snprintf(err, errcap, "%d blocks: lnet supports 1 to %d", t->K, RT_MAX_BLOCKS);
         return false;
     }
-    if (t->o->blas_threads > 0)
-        openblas_set_num_threads(t->o->blas_threads);
     if (!rt_feed_open(&t->feed, t->g, t->o, err, errcap))
         return false;
     for (int k = 0; k < t->K; k++) {
         if (rt_stopping(t))
             return true;
-        if (!make_stage(t, k, &specs[k], err, errcap))
+        if (!make_block(t, k, &specs[k], err, errcap))
             return false;
     }
     collect_heads(t);
@@ -434,26 +544,28 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
     t->total_steps = t->steps_per_epoch * t->g->train.epochs;
     if (t->o->max_steps > 0 && t->o->max_steps < t->total_steps)
         t->total_steps = t->o->max_steps;
-    if (uses_local(t) && !rt_pipeline_init(t, err, errcap))
+    if (!choose_schedule(t, err, errcap) || !share_params(t, err, errcap))
         return false;
-    if (t->o->baseline == RT_BASELINE_DATA_PARALLEL && !rt_dp_init(t, err, errcap))
+    if (!blas_room(t, err, errcap) || !t->sched->init(t, err, errcap))
         return false;
-    if (t->o->baseline == RT_BASELINE_PIPELINE && !rt_gpipe_init(t, err, errcap))
-        return false;
-    return blas_room(t, err, errcap) && rt_log_open(t, err, errcap);
+    return rt_log_open(t, err, errcap);
 }
 
 static void teardown(Trainer *t)
 {
     char err[8];
     rt_log_close(t, err, sizeof err);   /* closed already, unless the run failed */
-    if (uses_local(t))
-        rt_pipeline_fini(t);
-    rt_dp_fini(t);
-    rt_gpipe_fini(t);
+    if (t->sched)
+        t->sched->fini(t);
+    for (int i = 0; i < t->n_shared; i++)
+        rt_shared_param_fini(&t->shared[i].p);
+    free(t->shared);
+    for (int w = 0; w < RT_MAX_BLOCKS; w++)
+        rt_team_free(t->team[w]);
     for (int k = 0; k < t->K; k++) {
         rt_exec_free(t->st[k].ex);
         free(t->st[k].link_bytes);
+        free(t->st[k].shared);
     }
     rt_feed_close(&t->feed);
 }
@@ -482,9 +594,11 @@ static void fill_result(Trainer *t, RtTrainResult *res)
     res->reached = t->reached;
     res->reached_s = t->reached_s;
     res->reached_step = t->reached_step;
-    res->n_workers = uses_local(t) ? t->K : t->n_workers;
+    res->n_workers = t->n_workers;
     for (int k = 0; k < res->n_workers && k < 64; k++)
         res->workers[k] = t->ws[k];
+    res->cores = t->cores;
+    res->overlap_delay = t->overlap_delay;
 }
 
 bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const RtTrainOpts *o,
@@ -499,6 +613,7 @@ bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const R
     t->o = o;
     t->K = K;
     memset(res, 0, sizeof *res);
+    rt_blas_single_threaded(true);     /* the schedule's teams are the parallelism */
     bool ok = setup(t, st, err, errcap);
     t->start_s = rt_now_s();
     while (ok && !o->eval_only && t->c.epoch < model->train.epochs && !done(t))
@@ -521,6 +636,7 @@ bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const R
     res->steps_run = t->steps_run;
     teardown(t);
     free(t);
+    rt_blas_single_threaded(false);
     return ok;
 }
 
@@ -534,6 +650,6 @@ bool rt_train(const IrGraph *g, const RtTrainOpts *o, RtTrainResult *res, char *
         if (g->nodes[i]->op == IR_OP_LABEL)
             in_y = i;
     }
-    RtBlockSpec one = {g, in_x, in_y, 0, NULL};
+    RtBlockSpec one = {g, in_x, in_y, 0, NULL, 0};
     return rt_train_blocks(g, &one, 1, o, res, err, errcap);
 }

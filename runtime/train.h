@@ -34,13 +34,25 @@
 typedef RtExec *(*RtExecFactory)(const IrGraph *g, int max_batch, void *ctx, char *err,
                                  size_t errcap);
 
-/* The backprop baselines (data-parallel and pipeline schedules), which run a
- * whole backprop graph instead of local blocks; see docs/architecture.md. */
+/* How the blocks run (runtime/schedules/, docs/architecture.md):
+ *   SEQUENTIAL     every block in turn on one thread (lockstep);
+ *   LOCAL          the blocks on min(K, cores) worker threads, activations
+ *                  forward through bounded queues; the same numbers;
+ *   DATA_PARALLEL  backprop baseline: one graph, `cores` replicas on slices;
+ *   PIPELINE       backprop baseline: GPipe stages, `microbatches` per batch.
+ * DEFAULT is LOCAL with several blocks, else SEQUENTIAL. */
 typedef enum {
-    RT_BASELINE_NONE,           /* the blocks' own schedule: local or sequential */
-    RT_BASELINE_DATA_PARALLEL,  /* one backprop graph, `replicas` threads on batch slices */
-    RT_BASELINE_PIPELINE,       /* backprop stages (GPipe), `microbatches` per batch */
-} RtBaseline;
+    RT_SCHED_DEFAULT,
+    RT_SCHED_SEQUENTIAL,
+    RT_SCHED_LOCAL,
+    RT_SCHED_DATA_PARALLEL,
+    RT_SCHED_PIPELINE,
+} RtSchedKind;
+
+const char *rt_sched_name(RtSchedKind s);
+
+/* The cores this process may run on (its CPU affinity mask). */
+int rt_available_cores(void);
 
 typedef struct RtTrainOpts {
     RtExecFactory make_exec;    /* NULL: reference interpreter */
@@ -56,22 +68,25 @@ typedef struct RtTrainOpts {
     const char *resume_path;    /* checkpoint to continue from */
     bool quiet;                 /* no progress output */
     bool eval_only;             /* no training: evaluate (after resume_path) */
-    bool local;                 /* schedule: blocks on worker threads (else in lockstep) */
-    bool schedule_explicit;     /* the user chose the schedule */
+    RtSchedKind schedule;       /* DEFAULT: local with several blocks, else sequential */
     volatile sig_atomic_t *stop; /* set non-zero (by a signal handler): finish the step,
                                    evaluate, save, stop; NULL: never */
     double target_accuracy;     /* stop at the first evaluation reaching it (0: off) */
-    RtBaseline baseline;        /* NONE: `local` picks the schedule */
-    int replicas;               /* data-parallel: replicas, one thread each (divides batch) */
     int microbatches;           /* pipeline: micro-batches per batch (divides batch) */
     int queue_cap;              /* local: activations in flight between neighbours (>= 1) */
-    int blas_threads;           /* OpenBLAS threads (0: leave as set by the environment) */
+    int cores;                  /* the core budget: no schedule runs more compute threads
+                                   (0: every available core); data-parallel: its replicas */
+    int overlap_delay;          /* overlap: the earlier window reads the shared parameters
+                                   this many updates late (-1: 1 for local, 0 sequential) */
     bool progress_tty;          /* redraw one progress line (a terminal) */
     FILE *out;                  /* progress and summary (stdout) */
 } RtTrainOpts;
 
-/* Per-worker telemetry of the local schedule. */
+/* Per-worker telemetry of a threaded schedule: which blocks the worker runs
+ * (local) and on how many threads its products run. */
 typedef struct RtWorkerStats {
+    int first_block, last_block;    /* 0-based, inclusive */
+    int threads;
     int64_t steps;
     double busy_s, wait_in_s, wait_out_s;
 } RtWorkerStats;
@@ -103,16 +118,24 @@ typedef struct RtTrainResult {
     int64_t reached_step;
     int n_blocks;
     int64_t act_bytes[64];      /* per block: bytes of its executor's value buffers */
-    int n_workers;              /* local schedule: one per block */
+    int n_workers;              /* the schedule's threads (local: min(K, cores)) */
     RtWorkerStats workers[64];
+    int cores;                  /* the core budget the run used */
+    int overlap_delay;          /* overlap: the staleness the run used */
 } RtTrainResult;
 
 /* A value one block reads from another block: before each step, the buffer
- * of src_node in block src_stage is copied into this block's `node` (the
- * detached activation from the previous block; with overlap, gradient
- * contributions and shared parameters). */
+ * of src_node in block src_block is copied into this block's `node`.
+ *   RT_LINK_VALUE  from an earlier block: the detached activation, or
+ *                  overlap's gradient contribution to a shared parameter;
+ *   RT_LINK_PARAM  overlap: a parameter the later window src_block owns and
+ *                  this earlier window reads, RtTrainOpts.overlap_delay
+ *                  updates late (runtime/schedules/shared_param.h). */
+typedef enum { RT_LINK_VALUE, RT_LINK_PARAM } RtLinkKind;
+
 typedef struct RtLink {
-    int node, src_stage, src_node;
+    int node, src_block, src_node;
+    RtLinkKind kind;
 } RtLink;
 
 /* One block of a model: its own step graph (forward, head loss, backward,
@@ -123,6 +146,8 @@ typedef struct RtBlockSpec {
     int in_y;               /* the label node, -1 if the block reads none */
     int n_links;
     const RtLink *links;    /* borrowed */
+    double cost;            /* forward + backward + head FLOPs per example (0: unknown);
+                               places the blocks on workers */
 } RtBlockSpec;
 
 /* Trains the K blocks of `model`. `model` (the whole graph) gives the

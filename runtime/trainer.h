@@ -1,13 +1,20 @@
-/* trainer.h — the training loop's state, shared by train.c (the loop),
- * pipeline.c (the local schedule's threads) and report.c (step log, progress
- * line, final JSON report). */
-#ifndef LNET_RT_TRAIN_IMPL_H
-#define LNET_RT_TRAIN_IMPL_H
+/* trainer.h — the trainer's state and the small API the schedules call.
+ *
+ * The trainer (train.c: data feed, evaluation, checkpoints; report.c: step
+ * log, progress line, report) owns the blocks and their executors and calls
+ * a schedule only through the table in schedules/schedule.h. A schedule
+ * calls back only through the functions below: run a block's step, load a
+ * batch, say a step is done. Nothing here calls a schedule's functions.
+ */
+#ifndef LNET_RT_TRAINER_H
+#define LNET_RT_TRAINER_H
 
+#include "blas.h"
 #include "checkpoint.h"
 #include "exec.h"
 #include "feed.h"
-#include "queue.h"
+#include "placement.h"
+#include "shared_param.h"
 #include "train.h"
 
 #include <pthread.h>
@@ -15,17 +22,27 @@
 #define RT_MAX_HEADS 64
 #define RT_MAX_BLOCKS 64
 
+struct RtSchedule;
+
 typedef struct Block {
     RtBlockSpec spec;
     RtExec *ex;
     int64_t x_elems, y_elems;       /* data and label elements per example (4 bytes each) */
     size_t *link_bytes;             /* per link: bytes at the full batch */
-    size_t payload;                 /* bytes a message into this block carries besides labels */
+    int *shared;                    /* per link: its index in Trainer.shared (-1: a value) */
+    int worker;                     /* the placement's worker that runs the block */
 } Block;
 
 typedef struct Head {
-    int stage, node;
+    int block, node;
 } Head;
+
+/* Overlap: a parameter the later window `owner` updates and the earlier
+ * window `reader` reads overlap_delay updates late. */
+typedef struct Shared {
+    int owner, owner_node, reader, reader_node;
+    RtSharedParam p;
+} Shared;
 
 typedef struct Trainer {
     const IrGraph *g;               /* the whole model: config and data binding */
@@ -38,7 +55,7 @@ typedef struct Trainer {
     int64_t steps_per_epoch, total_steps, steps_run;
     int n_heads;
     Head heads[RT_MAX_HEADS];       /* the task loss first */
-    float loss[RT_MAX_HEADS];       /* of the last step (local: each block's latest) */
+    float loss[RT_MAX_HEADS];       /* of the last finished step */
     RtEval eval[RT_MAX_HEADS];      /* of the last evaluation */
     bool evaluated;
     bool saved;                     /* a checkpoint was written */
@@ -46,31 +63,67 @@ typedef struct Trainer {
     double reached_s;
     int64_t reached_step;
     float lr;
-    double start_s, train_s;        /* wall clock start; time inside steps */
-    double seg_start_s;             /* local: when the running pipeline segment started (0: none) */
+    double start_s, train_s;        /* wall clock start; time inside the schedule */
+    double seg_start_s;             /* when the running segment started (0: none) */
     double last_progress_s;
     FILE *log;
     bool log_csv;
-    /* the baseline schedules (RtTrainOpts.baseline) */
-    struct RtDp *dp;                /* dataparallel.c */
-    struct RtGpipe *gp;             /* gpipe.c */
-    int n_workers;                  /* ws[] entries filled by the schedule (0: none) */
-    /* the local schedule */
-    RtQueue q[RT_MAX_BLOCKS];       /* q[k] feeds block k */
+    /* how the blocks run */
+    RtSchedKind kind;               /* resolved: never DEFAULT */
+    const struct RtSchedule *sched;
+    void *sched_state;              /* the schedule's own */
+    int cores;                      /* the core budget N */
+    RtPlacement place;              /* sequential and local: blocks onto workers */
+    RtTeam *team[RT_MAX_BLOCKS];    /* per worker: the threads of its products */
+    int overlap_delay;
+    int n_shared;
+    Shared *shared;
+    int n_workers;                  /* ws[] entries the schedule fills */
     RtWorkerStats ws[RT_MAX_BLOCKS];
-    float *loss_ring;               /* ring_rows × RT_MAX_HEADS: losses by step */
-    int64_t ring_rows;
-    pthread_mutex_t mu;             /* guards failed/err below */
-    bool failed;
-    char err[512];
 } Trainer;
 
-/* A message into block k: this header, the labels, then the payload (block
- * 0: the data batch; later blocks: the values of their links, in order). */
-typedef struct Msg {
-    int64_t epoch, index, step;
-    int n;
-} Msg;
+/* ------------------------------------------------ the API schedules call */
+
+/* Block k's step on the batch in its buffers: its links from blocks >= from
+ * are copied in first (earlier ones arrived in a message), a shared
+ * parameter it reads is taken at the version the delay allows (waiting for
+ * its owner), and after the update the parameters it owns are published.
+ * Products run on the calling thread's team. losses[h] gets block k's heads'
+ * losses. False (with err) on a non-finite loss or when a wait was cut short
+ * by rt_trainer_abort. */
+bool rt_block_step(Trainer *t, int k, int from, int64_t step, float *losses, char *err,
+                   size_t errcap);
+/* Batch `index` of the current epoch into block 0's input and every block's
+ * label buffer (the sequential and the backprop schedules). */
+void rt_trainer_feed_blocks(Trainer *t, int64_t index);
+/* The step `step` (batch `index` of the epoch) is finished; losses has every
+ * head's loss of it: counters, log row, progress line. False (with err) when
+ * the log cannot be written. Called in step order, one call at a time. */
+bool rt_trainer_step_done(Trainer *t, int64_t step, int64_t index, const float *losses,
+                          char *err, size_t errcap);
+/* Wakes every thread waiting on a shared parameter, for good (a worker failed). */
+void rt_trainer_abort(Trainer *t);
+
+float rt_lr_at(const Trainer *t, int64_t step);
+/* RtTrainOpts.stop is set: finish the step, evaluate, save, stop. */
+bool rt_stopping(const Trainer *t);
+/* A new executor for g (RtTrainOpts.make_exec, else the interpreter). */
+RtExec *rt_make_exec(const Trainer *t, const IrGraph *g, int max_batch, char *err,
+                     size_t errcap);
+/* False (with err) when loss l of head h, block k, is not finite. */
+bool rt_check_loss(const Trainer *t, int h, int k, int64_t step, float l, char *err,
+                   size_t errcap);
+/* Bytes of node id's value in block graph g for n examples. */
+size_t rt_value_bytes(const IrGraph *g, int id, int n);
+
+/* The dropout seed of part p of a batch (a data-parallel replica, a pipeline
+ * micro-batch): part 0 keeps the run's seed, so one part is plain backprop. */
+static inline uint64_t rt_part_seed(uint64_t seed, int p)
+{
+    return p ? seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)p) : seed;
+}
+
+/* ------------------------------------------------------------- report.c */
 
 const char *rt_head_name(const Trainer *t, int h);
 /* The step log: every call returns false with err ("cannot write log
@@ -83,61 +136,7 @@ bool rt_log_eval(Trainer *t, char *err, size_t errcap);
 void rt_progress(Trainer *t, bool epoch_end);
 bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t errcap);
 int64_t rt_peak_rss_bytes(void);
-
-/* train.c: one block's step on the batch in its input buffers; false (with
- * err) on a non-finite loss. */
-bool rt_block_step(Trainer *t, int k, int64_t step, float *losses, char *err, size_t errcap);
-float rt_lr_at(const Trainer *t, int64_t step);
-/* Training seconds so far, including a pipeline segment in progress. */
+/* Training seconds so far, including a segment in progress. */
 double rt_train_elapsed(const Trainer *t);
-/* RtTrainOpts.stop is set: finish the step, evaluate, save, stop. */
-bool rt_stopping(const Trainer *t);
-/* train.c: a new executor for g (RtTrainOpts.make_exec, else the interpreter). */
-RtExec *rt_make_exec(const Trainer *t, const IrGraph *g, int max_batch, char *err,
-                     size_t errcap);
-/* train.c: false (with err) when loss l of head h, block k, is not finite. */
-bool rt_check_loss(const Trainer *t, int h, int k, int64_t step, float l, char *err,
-                   size_t errcap);
-
-/* The dropout seed of part p of a batch (a data-parallel replica, a pipeline
- * micro-batch): part 0 keeps the run's seed, so one part is plain backprop. */
-static inline uint64_t rt_part_seed(uint64_t seed, int p)
-{
-    return p ? seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)p) : seed;
-}
-
-/* The parameter gradients of a graph as one index space (dataparallel.c). */
-typedef struct RtGrads {
-    int n;                  /* parameters with a gradient */
-    int *node;              /* their gradient nodes */
-    int64_t *start;         /* n + 1 prefix sums of their element counts */
-} RtGrads;
-
-bool rt_grads_init(RtGrads *gr, const IrGraph *g);
-void rt_grads_fini(RtGrads *gr);
-/* Over elements [lo, hi) of the space: e[0]'s gradients become the sum of
- * e[0..n)'s, added in that order, times scale (deterministic, and the same
- * whatever the split of the range between threads). */
-void rt_grads_reduce(const RtGrads *gr, RtExec *const *e, int n, float scale, int64_t lo,
-                     int64_t hi);
-
-/* dataparallel.c: RtTrainOpts.replicas copies of the one backprop graph
- * (block 0, whose executor is replica 0), one thread each. rt_dp_step runs
- * the batch already in block 0's input and label buffers. */
-bool rt_dp_init(Trainer *t, char *err, size_t errcap);
-bool rt_dp_step(Trainer *t, int64_t step, float *losses, char *err, size_t errcap);
-void rt_dp_fini(Trainer *t);
-/* gpipe.c: the K blocks are stages of one backprop graph (links carry the
- * activation forward and its gradient back); RtTrainOpts.microbatches per
- * batch, one thread per stage, one update per batch. */
-bool rt_gpipe_init(Trainer *t, char *err, size_t errcap);
-bool rt_gpipe_step(Trainer *t, int64_t step, float *losses, char *err, size_t errcap);
-void rt_gpipe_fini(Trainer *t);
-
-/* pipeline.c: trains batches [c.step_in_epoch, end) of the current epoch
- * with one thread per block; false with t->err on failure. */
-bool rt_pipeline_epoch(Trainer *t, int64_t end);
-bool rt_pipeline_init(Trainer *t, char *err, size_t errcap);
-void rt_pipeline_fini(Trainer *t);
 
 #endif

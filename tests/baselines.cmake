@@ -3,8 +3,8 @@
 # schedule and its thread count.
 set(LNET_BL_TRAIN "$<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --exec interp --train-limit 512 --test-limit 64 --quiet")
 lnet_cli_test(cli_data_parallel_threads_must_divide_batch 1
-  "the batch \\(128\\) must be a multiple of the thread count \\(3\\)"
-  "${LNET_BL_TRAIN} --schedule data-parallel --threads 3")
+  "the batch \\(127\\) must be a multiple of the thread count \\(2\\)"
+  "${LNET_BL_TRAIN} --schedule data-parallel --threads 2 --batch 127")
 lnet_cli_test(cli_pipeline_too_many_stages 1
   "cannot cut this model into 9 stages: it has 4 legal cut points"
   "${LNET_BL_TRAIN} --schedule pipeline --blocks 9")

@@ -26,11 +26,15 @@ lnet_cli_test(cli_readme_cost_transcript 0 "2 transcripts checked"
 lnet_cli_test(cli_sigint_saves_checkpoint 0 "task +loss"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET} train ${MLP} --method backprop --exec interp --train-limit 25600 --test-limit 100 --save $d/c.ckpt --quiet & p=$!; sleep 3; kill -INT $p; wait $p; rc=$?; test $rc -eq 130 || exit 1; test -s $d/c.ckpt && ${LNET} eval ${MLP} --method backprop --load $d/c.ckpt --test-limit 100")
 
-# --threads N sets OpenBLAS's thread count for the sequential backprop run:
-# with the environment at 1 (OPENBLAS_NUM_THREADS, as for every test), the
-# report says 2 with --threads 2 and 1 without the flag.
-lnet_cli_test(cli_threads_option_is_honoured 0 "\"threads\":2,[^\\n]*\\n[^\\n]*\"threads\":1,"
-  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; t='${LNET} train ${MLP} --method backprop --max-steps 2 --train-limit 256 --test-limit 32 --quiet'; $t --threads 2 --report $d/a.json && $t --report $d/b.json && cat $d/a.json $d/b.json")
+# --threads N is the core budget (default: every core this process may use):
+# the report says 1 with --threads 1 and the machine's count without the flag
+# (whatever OPENBLAS_NUM_THREADS says), and its worker runs on that many.
+lnet_cli_test(cli_threads_option_is_honoured 0 "threads ok"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; n=$(nproc); t='${LNET} train ${MLP} --method backprop --max-steps 2 --train-limit 256 --test-limit 32 --quiet'; $t --threads 1 --report $d/a.json && $t --report $d/b.json && cat $d/a.json $d/b.json && grep -q '\"threads\":1,.*\"workers\":\\[{[^}]*\"threads\":1,' $d/a.json && grep -q \"\\\"threads\\\":$n,\" $d/b.json && echo threads ok")
+# More threads than cores: a warning, and the cores there are.
+lnet_cli_test(cli_threads_beyond_the_machine_warns 0
+  "warning: --threads 4096: only [0-9]+ cores? (is|are) available to this process; using [0-9]+(?s:.*)threads ok"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET} train ${MLP} --method chunked --blocks 2 --threads 4096 --exec interp --max-steps 2 --train-limit 256 --test-limit 32 --quiet --report $d/r.json && grep -q \"\\\"threads\\\":$(nproc),\" $d/r.json && echo threads ok")
 
 lnet_cli_test(cli_expect_checks_exit_code 1 "" "${LNET} check ${MLP}")
 set_tests_properties(cli_expect_checks_exit_code PROPERTIES WILL_FAIL TRUE)

@@ -268,8 +268,8 @@ static void dp_equals_backprop(const char *model, const char *opt, bool jit, dou
     RtTrainOpts o = train_opts(jit, ref);
     double l_ref = train(g, &o);
     o = train_opts(jit, a);
-    o.baseline = RT_BASELINE_DATA_PARALLEL;
-    o.replicas = 2;
+    o.schedule = RT_SCHED_DATA_PARALLEL;
+    o.cores = 2;
     double l_dp = train(g, &o);
     o.save_path = b;
     double l_again = train(g, &o);
@@ -297,8 +297,8 @@ Test(data_parallel, threads_must_divide_the_batch)
 {
     IrGraph *g = compile(with_opt(fm_mlp, SGD), "shape,verify,autodiff,optimizer");
     RtTrainOpts o = train_opts(false, NULL);
-    o.baseline = RT_BASELINE_DATA_PARALLEL;
-    o.replicas = 3;
+    o.schedule = RT_SCHED_DATA_PARALLEL;
+    o.cores = 3;
     RtTrainResult r;
     char err[512];
     cr_assert_not(rt_train(g, &o, &r, err, sizeof err));
@@ -332,11 +332,12 @@ static bool make_stages(Stages *s, const char *src, int K, char *err, size_t err
     int nl = 0;
     for (int k = 0; ok && k < s->bs.n; k++) {
         const PassBlock *b = &s->bs.b[k];
-        s->spec[k] = (RtBlockSpec){b->g, -1, -1, 0, &s->links[nl]};
+        s->spec[k] = (RtBlockSpec){b->g, -1, -1, 0, &s->links[nl], 0};
         for (int i = 0; i < b->n_inputs; i++) {
             const PassBlockInput *in = &b->inputs[i];
             if (in->kind != PASS_IO_DATA)
-                s->links[nl++] = (RtLink){in->node, in->src_block, in->src_node}, s->spec[k].n_links++;
+                s->links[nl++] = (RtLink){in->node, in->src_block, in->src_node,
+                                   in->kind == PASS_IO_PARAM ? RT_LINK_PARAM : RT_LINK_VALUE}, s->spec[k].n_links++;
             else if (b->g->nodes[in->node]->op == IR_OP_LABEL)
                 s->spec[k].in_y = in->node;
             else
@@ -354,7 +355,8 @@ static void free_stages(Stages *s)
 
 static double train_pipeline(Stages *s, RtTrainOpts *o, int M)
 {
-    o->baseline = RT_BASELINE_PIPELINE;
+    o->schedule = RT_SCHED_PIPELINE;
+    o->cores = s->bs.n;         /* one thread per stage */
     o->microbatches = M;
     RtTrainResult r;
     char err[512];
@@ -413,7 +415,7 @@ Test(pipeline, microbatches_must_divide_the_batch)
     char err[512];
     cr_assert(make_stages(&s, with_opt(fm_mlp, SGD), 2, err, sizeof err), "%s", err);
     RtTrainOpts o = train_opts(false, NULL);
-    o.baseline = RT_BASELINE_PIPELINE;
+    o.schedule = RT_SCHED_PIPELINE;
     o.microbatches = 3;
     RtTrainResult r;
     cr_assert_not(rt_train_blocks(s.g, s.spec, s.bs.n, &o, &r, err, sizeof err));

@@ -323,12 +323,13 @@ static void make_specs(Train *t)
     for (int k = 0; k < BLOCKS; k++) {
         const PassBlock *b = &t->bs.b[k];
         RtBlockSpec *s = &t->specs[k];
-        *s = (RtBlockSpec){b->g, -1, -1, 0, t->links + used};
+        *s = (RtBlockSpec){b->g, -1, -1, 0, t->links + used, 0};
         for (int i = 0; i < b->n_inputs; i++) {
             const PassBlockInput *in = &b->inputs[i];
             if (in->kind != PASS_IO_DATA) {
                 cr_assert_lt(used, 16);
-                t->links[used++] = (RtLink){in->node, in->src_block, in->src_node};
+                t->links[used++] = (RtLink){in->node, in->src_block, in->src_node,
+                                   in->kind == PASS_IO_PARAM ? RT_LINK_PARAM : RT_LINK_VALUE};
                 s->n_links++;
             } else if (b->g->nodes[in->node]->op == IR_OP_LABEL) {
                 s->in_y = in->node;
@@ -439,7 +440,7 @@ static void train_case(bool local)
 {
     Train t;
     train_setup(&t);
-    t.o.local = local;
+    t.o.schedule = local ? RT_SCHED_LOCAL : RT_SCHED_SEQUENTIAL;
     char err[512];
     fa_arm(0, FA_ONCE);
     bool ok = rt_train_blocks(t.g, t.specs, BLOCKS, &t.o, &t.ref, err, sizeof err);

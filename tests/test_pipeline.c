@@ -1,8 +1,9 @@
-/* test_pipeline.c — the local schedule (one thread per block, FIFO queues)
- * gives bit-identical parameters, optimizer state and losses to the
- * sequential lockstep schedule, for K = 2, 3, 4 blocks and queue capacities
- * 1 and 4, over repeated runs (METHOD.md §3). The block graphs are built by
- * hand here, so this suite tests the runtime independently of the passes.
+/* test_pipeline.c — the local schedule (min(K, N) workers, each running a
+ * contiguous group of blocks, FIFO queues between them) gives bit-identical
+ * parameters, optimizer state and losses to the sequential lockstep
+ * schedule, for K = 1..5 blocks on N = 1..4 cores and queue capacities 1 to
+ * 4, over repeated runs. The block graphs are built by hand here, so this
+ * suite tests the runtime independently of the passes.
  */
 #include <criterion/criterion.h>
 
@@ -65,25 +66,27 @@ static void *read_all(const char *path, size_t *n)
     return p;
 }
 
-static void run(int K, bool local, int cap, const char *ckpt, RtTrainResult *r, const char *log)
+static void run(int K, int N, bool local, int cap, const char *ckpt, RtTrainResult *r,
+                const char *log)
 {
-    IrGraph *g[4];
-    RtBlockSpec spec[4];
-    RtLink links[4];
-    int out[4], act[4];
+    IrGraph *g[5];
+    RtBlockSpec spec[5];
+    RtLink links[5];
+    int out[5], act[5];
     for (int k = 0; k < K; k++) {
         g[k] = block(k, K, &spec[k].in_x, &spec[k].in_y, &act[k], &out[k]);
         spec[k].g = g[k];
         spec[k].n_links = 0;
         spec[k].links = NULL;
+        spec[k].cost = k == 0 ? 784 * 16 : 16 * 16 + (k % 2) * 200;   /* unequal groups */
         if (k > 0) {    /* block k reads block k-1's activation */
-            links[k] = (RtLink){act[k], k - 1, out[k - 1]};
+            links[k] = (RtLink){act[k], k - 1, out[k - 1], RT_LINK_VALUE};
             spec[k].n_links = 1;
             spec[k].links = &links[k];
         }
     }
-    RtTrainOpts o = {.train_limit = 320, .test_limit = 100, .quiet = true, .local = local,
-                     .queue_cap = cap, .save_path = ckpt, .log_path = log};
+    RtTrainOpts o = {.train_limit = 320, .test_limit = 100, .quiet = true, .schedule = local ? RT_SCHED_LOCAL : RT_SCHED_SEQUENTIAL,
+                     .cores = N, .queue_cap = cap, .save_path = ckpt, .log_path = log};
     char err[256];
     /* the model graph for config and data binding: block 0's input, the label */
     cr_assert(rt_train_blocks(g[0], spec, K, &o, r, err, sizeof err), "%s", err);
@@ -109,7 +112,7 @@ static char *losses_of_log(const char *path)
     return out;
 }
 
-static void expect_same(int K, int cap)
+static void expect_same(int K, int N, int cap, int reps)
 {
     char a[128], b[128];
     snprintf(a, sizeof a, "/tmp/lnet_pipe_%d_seq.ckpt", (int)getpid());
@@ -118,23 +121,28 @@ static void expect_same(int K, int cap)
     snprintf(la, sizeof la, "/tmp/lnet_pipe_%d_seq.csv", (int)getpid());
     snprintf(lb, sizeof lb, "/tmp/lnet_pipe_%d_loc.csv", (int)getpid());
     RtTrainResult rs, rl;
-    run(K, false, cap, a, &rs, la);
+    run(K, N, false, cap, a, &rs, la);
     char *log_seq = losses_of_log(la);
-    for (int rep = 0; rep < 3; rep++) {
-        run(K, true, cap, b, &rl, lb);
+    for (int rep = 0; rep < reps; rep++) {
+        run(K, N, true, cap, b, &rl, lb);
         char *log_loc = losses_of_log(lb);
-        cr_expect_str_eq(log_loc, log_seq, "K=%d cap=%d run %d: the logged losses differ", K,
-                         cap, rep);
+        cr_expect_str_eq(log_loc, log_seq, "K=%d N=%d cap=%d run %d: the logged losses differ",
+                         K, N, cap, rep);
         free(log_loc);
         cr_expect_eq(rl.steps, rs.steps);
-        cr_expect_eq(rl.n_workers, K);
+        int W = K == 1 ? 1 : K < N ? K : N;
+        cr_expect_eq(rl.n_workers, W, "K=%d N=%d: %d workers", K, N, rl.n_workers);
+        int threads = 0;
+        for (int w = 0; w < rl.n_workers; w++)
+            threads += rl.workers[w].threads;
+        cr_expect(K == 1 || threads == N, "K=%d N=%d: %d threads in all", K, N, threads);
         for (int h = 0; h < rs.n_heads; h++)
             cr_expect_eq(rl.heads[h].loss, rs.heads[h].loss, "K=%d cap=%d head %d: %.9g vs %.9g",
                          K, cap, h, rl.heads[h].loss, rs.heads[h].loss);
         size_t na, nb;
         void *pa = read_all(a, &na), *pb = read_all(b, &nb);
         cr_expect(na == nb && memcmp(pa, pb, na) == 0,
-                  "K=%d cap=%d run %d: checkpoints differ", K, cap, rep);
+                  "K=%d N=%d cap=%d run %d: checkpoints differ", K, N, cap, rep);
         free(pa);
         free(pb);
     }
@@ -145,7 +153,16 @@ static void expect_same(int K, int cap)
     unlink(lb);
 }
 
-Test(pipeline, local_equals_sequential_k2_cap1) { expect_same(2, 1); }
-Test(pipeline, local_equals_sequential_k3_cap1) { expect_same(3, 1); }
-Test(pipeline, local_equals_sequential_k4_cap4) { expect_same(4, 4); }
-Test(pipeline, local_equals_sequential_k2_cap4) { expect_same(2, 4); }
+/* K blocks on N = 1..4 cores, queue capacities 1 to 4: the local schedule
+ * (min(K, N) workers) equals the sequential one, run after run. */
+static void every_core_count(int K)
+{
+    for (int N = 1; N <= 4; N++)
+        expect_same(K, N, 1 + (K + N) % 4, 2);
+}
+
+Test(pipeline, local_equals_sequential_k1) { every_core_count(1); }
+Test(pipeline, local_equals_sequential_k2) { every_core_count(2); }
+Test(pipeline, local_equals_sequential_k3) { every_core_count(3); }
+Test(pipeline, local_equals_sequential_k4) { every_core_count(4); }
+Test(pipeline, local_equals_sequential_k5) { every_core_count(5); }

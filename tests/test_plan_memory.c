@@ -592,11 +592,12 @@ static void make_blocks(Blocks *s, bool stages)
     int nl = 0;
     for (int k = 0; k < s->bs.n; k++) {
         const PassBlock *b = &s->bs.b[k];
-        s->spec[k] = (RtBlockSpec){b->g, -1, -1, 0, &s->links[nl]};
+        s->spec[k] = (RtBlockSpec){b->g, -1, -1, 0, &s->links[nl], 0};
         for (int i = 0; i < b->n_inputs; i++) {
             const PassBlockInput *in = &b->inputs[i];
             if (in->kind != PASS_IO_DATA)
-                s->links[nl++] = (RtLink){in->node, in->src_block, in->src_node},
+                s->links[nl++] = (RtLink){in->node, in->src_block, in->src_node,
+                                   in->kind == PASS_IO_PARAM ? RT_LINK_PARAM : RT_LINK_VALUE},
                 s->spec[k].n_links++;
             else if (b->g->nodes[in->node]->op == IR_OP_LABEL)
                 s->spec[k].in_y = in->node;
@@ -666,12 +667,13 @@ static void train_both(Schedule sch)
         o.quiet = true;
         o.save_path = path[run];
         o.make_exec = cg_exec_factory;
-        o.local = sch == LOCAL;
+        o.schedule = sch == LOCAL ? RT_SCHED_LOCAL : RT_SCHED_SEQUENTIAL;
         if (sch == DATA_PARALLEL) {
-            o.baseline = RT_BASELINE_DATA_PARALLEL;
-            o.replicas = 2;
+            o.schedule = RT_SCHED_DATA_PARALLEL;
+            o.cores = 2;
         } else if (sch == PIPELINE) {
-            o.baseline = RT_BASELINE_PIPELINE;
+            o.schedule = RT_SCHED_PIPELINE;
+            o.cores = s.bs.n;       /* one thread per stage */
             o.microbatches = 4;
         }
         char err[512];

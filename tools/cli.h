@@ -69,7 +69,8 @@ bool cli_apply_overrides(const CliCmd *cmd, const CliArgs *a, IrGraph *g);
 /* The runtime's stage table for the split pass's blocks; *links is
  * heap-allocated (free it after training). */
 #include "train.h"
-bool cli_stages(const PassBlocks *bs, RtBlockSpec *specs, RtLink **links);
+bool cli_stages(const PassBlocks *bs, const IrGraph *whole, RtBlockSpec *specs,
+                RtLink **links);
 
 /* ------------------------------------------------ training (train_run.c)
  * Shared by `lnet train`, `lnet eval`, `lnet build` and the trainers that

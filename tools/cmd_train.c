@@ -72,7 +72,7 @@ int cmd_eval(int argc, char **argv)
         cli_print_help(&eval_cmd, stdout);
         return EXIT_OK;
     }
-    RtTrainOpts o = {.quiet = true, .eval_only = true, .out = stdout};
+    RtTrainOpts o = {.quiet = true, .eval_only = true, .out = stdout, .overlap_delay = -1};
     o.resume_path = cli_get(&eval_cmd, &a, "load");
     o.data_dir = cli_get(&eval_cmd, &a, "data-dir");
     o.report_path = cli_get(&eval_cmd, &a, "report");

@@ -33,12 +33,14 @@ const CliOpt cli_train_opts[] = {
     {"report", "FILE", "final JSON summary"},
     {"save", "CKPT", "write a checkpoint at every epoch end (atomically)"},
     {"resume", "CKPT", "continue from a checkpoint"},
-    {"schedule", "S", "local (one thread per block; default with K > 1) | sequential | "
-                      "data-parallel | pipeline (backprop baselines)"},
-    {"queue", "N", "local: activations in flight between neighbouring blocks (1 to 1024, "
+    {"schedule", "S", "local (blocks on min(K, N) worker threads; default with K > 1) | "
+                      "sequential | data-parallel | pipeline (backprop baselines)"},
+    {"threads", "N", "cores the run may use (default: all); local: N / workers threads each; "
+                     "data-parallel: N replicas"},
+    {"queue", "N", "local: batches in flight between neighbouring workers (1 to 1024, "
                    "default 1)"},
-    {"threads", "N", "OpenBLAS threads (default: environment; local: 1 per worker); "
-                     "data-parallel: replicas (default: all cores)"},
+    {"overlap-delay", "D", "overlap: the earlier window reads shared parameters D updates late "
+                           "(default: 1 local, 0 sequential)"},
     {"microbatches", "M", "pipeline: micro-batches per batch (default 4; divides the batch)"},
     {"exec", "E", "jit (LLVM-compiled steps, the default) | interp (reference interpreter)"},
     {"quiet", NULL, "no progress output"},
@@ -75,55 +77,59 @@ static bool long_opt(const CliCmd *cmd, const CliArgs *a, const char *name, long
     return bounded_opt(cmd, a, name, lo, 0x7fffffffL, out);
 }
 
-/* The backprop baselines: data-parallel takes --threads replicas (default:
- * every core), pipeline --microbatches (its threads are its --blocks stages). */
-static bool baseline_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o, int64_t th)
+/* --schedule by name. */
+static bool schedule_kind(const CliCmd *cmd, const char *s, RtSchedKind *kind)
 {
-    int64_t m = 4;
-    if (!long_opt(cmd, a, "microbatches", 1, &m))
-        return false;
-    const char *bad = NULL;
-    if (o->baseline != RT_BASELINE_PIPELINE && cli_get(cmd, a, "microbatches"))
-        bad = "--microbatches applies to --schedule pipeline";
-    else if (o->baseline == RT_BASELINE_PIPELINE && th > 0)
-        bad = "--threads does not apply to --schedule pipeline: it runs one thread per stage "
-              "(--blocks K)";
-    if (bad) {
-        fprintf(stderr, "lnet %s: error: %s\n", cmd->name, bad);
-        return false;
-    }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    o->replicas = th > 0 ? (int)th : cores > 1 ? (int)cores : 1;
-    o->microbatches = (int)m;
-    if (o->baseline != RT_BASELINE_NONE)
-        o->blas_threads = 0;    /* the schedule's threads each run OpenBLAS on one */
-    return true;
+    static const RtSchedKind kinds[] = {RT_SCHED_LOCAL, RT_SCHED_SEQUENTIAL,
+                                        RT_SCHED_DATA_PARALLEL, RT_SCHED_PIPELINE};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (strcmp(s, rt_sched_name(kinds[i])) == 0) {
+            *kind = kinds[i];
+            return true;
+        }
+    fprintf(stderr, "lnet %s: error: --schedule: unknown schedule '%s' (expected local, "
+            "sequential, data-parallel or pipeline)\n", cmd->name, s);
+    return false;
 }
 
-/* --schedule, --queue, --threads, --microbatches */
+/* --threads N: the core budget; more than the machine has gets a warning and
+ * the cores there are. */
+static int core_budget(const CliCmd *cmd, int64_t asked)
+{
+    int there = rt_available_cores();
+    if (asked <= 0)
+        return 0;
+    if (asked > there) {
+        fprintf(stderr, "lnet %s: warning: --threads %lld: only %d core%s available to this "
+                "process; using %d\n", cmd->name, (long long)asked, there,
+                there == 1 ? " is" : "s are", there);
+        return there;
+    }
+    return (int)asked;
+}
+
+/* --schedule, --threads, --queue, --overlap-delay, --microbatches */
 static bool schedule_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
 {
     const char *s = cli_get(cmd, a, "schedule");
-    o->local = true;
-    if (s) {
-        o->schedule_explicit = true;
-        if (strcmp(s, "data-parallel") == 0)
-            o->baseline = RT_BASELINE_DATA_PARALLEL;
-        else if (strcmp(s, "pipeline") == 0)
-            o->baseline = RT_BASELINE_PIPELINE;
-        else if (strcmp(s, "local") != 0 && strcmp(s, "sequential") != 0) {
-            fprintf(stderr, "lnet %s: error: --schedule: unknown schedule '%s' (expected "
-                    "local, sequential, data-parallel or pipeline)\n", cmd->name, s);
-            return false;
-        }
-        o->local = strcmp(s, "local") == 0;
-    }
-    int64_t q = 1, th = 0;
-    if (!bounded_opt(cmd, a, "queue", 1, MAX_QUEUE, &q) || !long_opt(cmd, a, "threads", 1, &th))
+    o->schedule = RT_SCHED_DEFAULT;
+    if (s && !schedule_kind(cmd, s, &o->schedule))
         return false;
+    int64_t q = 1, th = 0, m = 4, d = -1;
+    if (!bounded_opt(cmd, a, "queue", 1, MAX_QUEUE, &q) || !long_opt(cmd, a, "threads", 1, &th) ||
+        !bounded_opt(cmd, a, "overlap-delay", 0, MAX_QUEUE, &d) ||
+        !long_opt(cmd, a, "microbatches", 1, &m))
+        return false;
+    if (o->schedule != RT_SCHED_PIPELINE && cli_get(cmd, a, "microbatches")) {
+        fprintf(stderr, "lnet %s: error: --microbatches applies to --schedule pipeline\n",
+                cmd->name);
+        return false;
+    }
     o->queue_cap = (int)q;
-    o->blas_threads = (int)th;
-    return baseline_opts(cmd, a, o, th);
+    o->cores = core_budget(cmd, th);
+    o->overlap_delay = (int)d;
+    o->microbatches = (int)m;
+    return true;
 }
 
 bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
@@ -278,27 +284,25 @@ static void print_heads(const RtTrainResult *r)
     }
 }
 
-/* Trains the whole graph (one block) or its split blocks. The local schedule
- * is the default with several blocks, except where blocks share parameters
- * (overlap), which only the sequential schedule can run. */
+/* Trains the whole graph (one block) or its split blocks (the local schedule
+ * is the default with several blocks). */
 static bool train_blocks(const CliTrainModel *tm, RtTrainOpts *o, RtTrainResult *res,
                          char *err, size_t errcap)
 {
     const IrGraph *g = tm->m.g;
     err[0] = '\0';
+    if (o->overlap_delay >= 0 && g->local.method != METHOD_OVERLAP) {
+        snprintf(err, errcap, "--overlap-delay applies to --method overlap (this run's method "
+                 "is %s)", ir_method_name(g->local.method));
+        return false;
+    }
     if (tm->bs.n == 0)
         return rt_train(g, o, res, err, errcap);
     RtBlockSpec specs[CLI_MAX_BLOCKS];
     RtLink *links = NULL;
-    if (!cli_stages(&tm->bs, specs, &links)) {
+    if (!cli_stages(&tm->bs, g, specs, &links)) {
         snprintf(err, errcap, "out of memory");
         return false;
-    }
-    if (o->local && g->local.method == METHOD_OVERLAP && !o->schedule_explicit) {
-        o->local = false;   /* windows share a layer: lockstep */
-        if (!o->quiet)
-            fprintf(stderr, "lnet: note: overlap windows share parameters; using the "
-                    "sequential schedule\n");
     }
     bool ok = rt_train_blocks(g, specs, tm->bs.n, o, res, err, errcap);
     free(links);

@@ -9,6 +9,7 @@
 #include "blas.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,19 +95,23 @@ RtTeam *rt_team_new(int threads)
     pthread_cond_init(&t->go, NULL);
     pthread_cond_init(&t->done, NULL);
     t->n = 1;
-    for (int i = 1; i < threads; i++) {
+    int why = 0;
+    for (int i = 1; i < threads && !why; i++) {
         Helper *h = malloc(sizeof *h);
-        if (!h)
+        if (!h) {
+            why = ENOMEM;
             break;
+        }
         *h = (Helper){t, i};
-        if (pthread_create(&t->th[i], NULL, helper_main, h) != 0) {
+        if ((why = pthread_create(&t->th[i], NULL, helper_main, h)) != 0) {
             free(h);
             break;
         }
         t->n++;
     }
-    if (t->n < threads) {
+    if (why) {
         rt_team_free(t);
+        errno = why;
         return NULL;
     }
     return t;

@@ -18,7 +18,8 @@
 typedef struct RtTeam RtTeam;
 
 /* A team of `threads` (the calling thread and threads - 1 helpers, started
- * now); NULL when a thread cannot be started. rt_team_new(1) has no helper. */
+ * now); NULL with errno ENOMEM when memory ran out, else pthread_create's
+ * error (a thread could not be started). rt_team_new(1) has no helper. */
 RtTeam *rt_team_new(int threads);
 void rt_team_free(RtTeam *team);
 int rt_team_threads(const RtTeam *team);

@@ -1,4 +1,4 @@
-/* dataparallel.c — the data-parallel backprop baseline: N replicas of the
+/* data_parallel.c — the data-parallel backprop baseline: N replicas of the
  * whole backprop graph, each on its own thread and its own slice of the
  * batch, their gradients summed before one update.
  *
@@ -21,9 +21,9 @@
  * (rt_part_seed), as they would across the rows of one batch.
  */
 #include "rt_impl.h"
-#include "trainer.h"
+#include "schedule.h"
+#include "grads.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,56 +52,6 @@ struct RtDp {
     pthread_t th[RT_MAX_REPLICAS];
     Replica who[RT_MAX_REPLICAS];
 };
-
-/* ------------------------------------------------------------- gradients */
-
-bool rt_grads_init(RtGrads *gr, const IrGraph *g)
-{
-    memset(gr, 0, sizeof *gr);
-    gr->node = malloc((size_t)(g->n_nodes + 1) * sizeof *gr->node);
-    gr->start = calloc((size_t)(g->n_nodes + 1), sizeof *gr->start);
-    if (!gr->node || !gr->start)
-        return false;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const IrNode *p = g->nodes[i];
-        if (p->op != IR_OP_PARAM || p->grad < 0)
-            continue;
-        gr->node[gr->n] = p->grad;
-        gr->start[gr->n + 1] = gr->start[gr->n] + ir_type_numel(&p->type);
-        gr->n++;
-    }
-    return true;
-}
-
-void rt_grads_fini(RtGrads *gr)
-{
-    free(gr->node);
-    free(gr->start);
-    memset(gr, 0, sizeof *gr);
-}
-
-void rt_grads_reduce(const RtGrads *gr, RtExec *const *e, int n, float scale, int64_t lo,
-                     int64_t hi)
-{
-    for (int j = 0; j < gr->n && lo < hi; j++) {
-        int64_t a = gr->start[j], b = gr->start[j + 1];
-        if (b <= lo || a >= hi)
-            continue;
-        int64_t from = (lo > a ? lo : a) - a, to = (hi < b ? hi : b) - a;
-        float *g0 = rt_exec_buffer(e[0], gr->node[j]);
-        for (int64_t c = from; c < to; c += 4096) {     /* a cache-sized chunk at a time */
-            int64_t end = c + 4096 < to ? c + 4096 : to;
-            for (int r = 1; r < n; r++) {
-                const float *gq = rt_exec_buffer(e[r], gr->node[j]);
-                for (int64_t i = c; i < end; i++)
-                    g0[i] += gq[i];
-            }
-            if (scale != 1.0f)
-                for (int64_t i = c; i < end; i++)
-                    g0[i] *= scale;
-        }
-    }
-}
 
 /* ------------------------------------------------------------ one step */
 
@@ -173,9 +123,9 @@ static void *replica_main(void *arg)
     return NULL;
 }
 
-bool rt_dp_step(Trainer *t, int64_t step, float *losses, char *err, size_t errcap)
+static bool dp_step(Trainer *t, int64_t step, float *losses, char *err, size_t errcap)
 {
-    RtDp *dp = t->dp;
+    RtDp *dp = t->sched_state;
     dp->args = (RtStepArgs){.n = dp->slice, .lr = rt_lr_at(t, step), .step = step + 1,
                             .seed = t->c.seed, .train = true};
     double t0 = rt_now_s();
@@ -231,12 +181,13 @@ static bool check_request(const Trainer *t, int n, char *err, size_t errcap)
     return false;
 }
 
-bool rt_dp_init(Trainer *t, char *err, size_t errcap)
+static bool dp_init(Trainer *t, char *err, size_t errcap)
 {
-    int n = t->o->replicas;
+    int n = t->cores;
     if (!check_request(t, n, err, errcap))
         return false;
-    RtDp *dp = t->dp = calloc(1, sizeof *dp);
+    RtDp *dp = calloc(1, sizeof *dp);
+    t->sched_state = dp;
     if (!dp || !rt_grads_init(&dp->grads, t->st[0].spec.g)) {
         snprintf(err, errcap, "out of memory");
         return false;
@@ -248,7 +199,6 @@ bool rt_dp_init(Trainer *t, char *err, size_t errcap)
     for (int r = 1; r < n; r++)
         if (!make_replica(dp, r, err, errcap))
             return false;
-    openblas_set_num_threads(1);    /* the replicas are the parallelism */
     if (pthread_barrier_init(&dp->bar, NULL, (unsigned)n) != 0) {
         snprintf(err, errcap, "cannot create the replicas' barrier");
         return false;
@@ -269,12 +219,14 @@ bool rt_dp_init(Trainer *t, char *err, size_t errcap)
     pthread_cond_broadcast(&dp->gate);
     pthread_mutex_unlock(&dp->mu);
     t->n_workers = n;
+    for (int r = 0; r < n; r++)
+        t->ws[r] = (RtWorkerStats){.first_block = 0, .last_block = 0, .threads = 1};
     return true;
 }
 
-void rt_dp_fini(Trainer *t)
+static void dp_fini(Trainer *t)
 {
-    RtDp *dp = t->dp;
+    RtDp *dp = t->sched_state;
     if (!dp)
         return;
     if (dp->open) {                 /* every thread waits at the step's first barrier */
@@ -297,5 +249,20 @@ void rt_dp_fini(Trainer *t)
         rt_exec_free(dp->rep[r]);
     rt_grads_fini(&dp->grads);
     free(dp);
-    t->dp = NULL;
+    t->sched_state = NULL;
 }
+
+static bool dp_run(Trainer *t, int64_t end, char *err, size_t errcap)
+{
+    float loss[RT_MAX_HEADS];
+    bool ok = true;
+    for (int64_t i = t->c.step_in_epoch; ok && i < end && !rt_stopping(t); i++) {
+        int64_t step = t->c.step;
+        rt_trainer_feed_blocks(t, i);
+        ok = dp_step(t, step, loss, err, errcap) &&
+             rt_trainer_step_done(t, step, i, loss, err, errcap);
+    }
+    return ok;
+}
+
+const RtSchedule rt_schedule_data_parallel = {"data-parallel", dp_init, dp_run, dp_fini};

@@ -26,9 +26,10 @@
  * after its last backward, and the next step starts once every stage is done.
  */
 #include "rt_impl.h"
-#include "trainer.h"
+#include "schedule.h"
+#include "grads.h"
+#include "queue.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -182,9 +183,9 @@ static void *stage_main(void *arg)
     }
 }
 
-bool rt_gpipe_step(Trainer *t, int64_t step, float *losses, char *err, size_t errcap)
+static bool gpipe_step(Trainer *t, int64_t step, float *losses, char *err, size_t errcap)
 {
-    RtGpipe *gp = t->gp;
+    RtGpipe *gp = t->sched_state;
     gp->args = (RtStepArgs){.n = gp->micro, .lr = rt_lr_at(t, step), .step = step + 1,
                             .seed = t->c.seed, .train = true};
     pthread_mutex_lock(&gp->mu);
@@ -198,12 +199,12 @@ bool rt_gpipe_step(Trainer *t, int64_t step, float *losses, char *err, size_t er
         pthread_cond_wait(&gp->done, &gp->mu);
     pthread_mutex_unlock(&gp->mu);
     for (int h = 0; h < t->n_heads; h++) {
-        const GpStage *s = &gp->st[t->heads[h].stage];
+        const GpStage *s = &gp->st[t->heads[h].block];
         float sum = 0;
         for (int m = 0; m < gp->M; m++)
             sum += rt_exec_scalar(s->mb[m], t->heads[h].node);
         losses[h] = sum / (float)gp->M;
-        if (!rt_check_loss(t, h, t->heads[h].stage, step, losses[h], err, errcap))
+        if (!rt_check_loss(t, h, t->heads[h].block, step, losses[h], err, errcap))
             return false;
     }
     return true;
@@ -225,10 +226,10 @@ static bool find_boundaries(RtGpipe *gp)
             return false;
         for (int i = 0; i < sp->n_links; i++) {
             const RtLink *l = &sp->links[i];
-            if (l->src_stage == k - 1 && gp->st[k].act_in < 0) {
+            if (l->src_block == k - 1 && gp->st[k].act_in < 0) {
                 gp->st[k].act_in = l->node;
                 gp->st[k - 1].act_out = l->src_node;
-            } else if (l->src_stage == k + 1 && gp->st[k].seed < 0) {
+            } else if (l->src_block == k + 1 && gp->st[k].seed < 0) {
                 gp->st[k].seed = l->node;
                 gp->st[k + 1].dx = l->src_node;
             } else {
@@ -307,12 +308,13 @@ static bool start_threads(RtGpipe *gp, char *err, size_t errcap)
     return true;
 }
 
-bool rt_gpipe_init(Trainer *t, char *err, size_t errcap)
+static bool gpipe_init(Trainer *t, char *err, size_t errcap)
 {
     int M = t->o->microbatches;
     if (!check_request(t, M, err, errcap))
         return false;
-    RtGpipe *gp = t->gp = calloc(1, sizeof *gp);
+    RtGpipe *gp = calloc(1, sizeof *gp);
+    t->sched_state = gp;
     if (!gp) {
         snprintf(err, errcap, "out of memory");
         return false;
@@ -326,14 +328,15 @@ bool rt_gpipe_init(Trainer *t, char *err, size_t errcap)
     for (int k = 0; k < gp->K; k++)
         if (!make_stage(gp, k, err, errcap))
             return false;
-    openblas_set_num_threads(1);    /* the stages are the parallelism */
     t->n_workers = gp->K;
+    for (int k = 0; k < gp->K; k++)
+        t->ws[k] = (RtWorkerStats){.first_block = k, .last_block = k, .threads = 1};
     return start_threads(gp, err, errcap);
 }
 
-void rt_gpipe_fini(Trainer *t)
+static void gpipe_fini(Trainer *t)
 {
-    RtGpipe *gp = t->gp;
+    RtGpipe *gp = t->sched_state;
     if (!gp)
         return;
     if (gp->sync_ready) {
@@ -356,5 +359,20 @@ void rt_gpipe_fini(Trainer *t)
         rt_queue_fini(&gp->bq[k]);
     }
     free(gp);
-    t->gp = NULL;
+    t->sched_state = NULL;
 }
+
+static bool gpipe_run(Trainer *t, int64_t end, char *err, size_t errcap)
+{
+    float loss[RT_MAX_HEADS];
+    bool ok = true;
+    for (int64_t i = t->c.step_in_epoch; ok && i < end && !rt_stopping(t); i++) {
+        int64_t step = t->c.step;
+        rt_trainer_feed_blocks(t, i);
+        ok = gpipe_step(t, step, loss, err, errcap) &&
+             rt_trainer_step_done(t, step, i, loss, err, errcap);
+    }
+    return ok;
+}
+
+const RtSchedule rt_schedule_pipeline = {"pipeline", gpipe_init, gpipe_run, gpipe_fini};

@@ -1,260 +1,337 @@
-/* pipeline.c — the local schedule: one worker thread per block, bounded FIFO
- * queues of detached activations between neighbours, and a loader thread that
- * feeds block 0.
+/* local.c — the local schedule: the blocks on W = min(K, cores) worker
+ * threads, bounded FIFO queues of detached activations between neighbouring
+ * workers, and a loader thread that feeds worker 0.
  *
- * Worker k takes (activation, labels) of batch t from q[k], copies them into
- * its executor's input buffers, releases the slot, runs its step and pushes
- * its output for batch t into q[k+1]. No barrier and no backward message:
- * block 1 may be several batches ahead of block K. Each queue is FIFO and each
- * worker's arithmetic depends only on its own state and inputs, so the numbers
- * are exactly those of the sequential schedule, whatever the timing.
+ * Worker w runs the contiguous group of blocks the placement gave it
+ * (placement.h), in order, on each batch, its products on its own team of
+ * threads. It takes (labels, values) of batch t from q[w] — the values its
+ * blocks read from the previous worker's — copies them into its executors'
+ * input buffers, releases the slot, runs its blocks' steps (a block's links
+ * from earlier blocks of the same group are copied directly) and pushes what
+ * the next worker's blocks read into q[w+1]. No barrier and no backward
+ * message: worker 0 may be several batches ahead of worker W-1. Overlap's
+ * shared parameters are the one value that goes backward, through a version
+ * ring with a fixed delay (shared_param.h), never through a queue. Each
+ * queue is FIFO and each block's arithmetic depends only on its own state,
+ * its inputs and the versions the delay fixes, so the numbers are exactly
+ * those of the sequential schedule, whatever the timing.
  */
 #include "rt_impl.h"
-#include "trainer.h"
+#include "schedule.h"
+#include "queue.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+/* A message into worker w: this header (64 bytes), the labels, then the
+ * payload (worker 0: the data batch; later workers: the values their blocks
+ * read from the previous worker's, in block and link order). */
+typedef struct Msg {
+    int64_t epoch, index, step;
+    int n;
+} Msg;
+
+typedef struct Local {
+    Trainer *t;
+    int W;
+    RtQueue q[RT_MAX_BLOCKS];       /* q[w] feeds worker w */
+    size_t y_bytes;                 /* one batch of labels, padded to 64 */
+    float *loss_ring;               /* ring_rows × RT_MAX_HEADS: losses by step */
+    int64_t ring_rows;
+    pthread_mutex_t mu;             /* guards the ring, failed, err and step_done */
+    bool failed;
+    char err[512];
+} Local;
 
 typedef struct {
-    Trainer *t;
-    int k;
-    int64_t start, end;     /* batches of the epoch to train (loader only) */
-    int64_t step0, epoch;   /* global step of batch `start`, the epoch (loader only) */
-    int32_t *y;             /* labels of the batch in flight (blocks without a label input) */
+    Local *L;
+    int w;                          /* -1: the loader */
+    int64_t start, end;             /* loader: batches of the epoch to feed */
+    int32_t *y;                     /* labels of the batch in flight */
 } Worker;
 
-/* Bytes of one batch of labels (every block reads the same label tensor). */
-static size_t y_bytes(const Trainer *t)
+static int first_block(const Local *L, int w) { return L->t->place.first[w]; }
+
+/* A link into a block of worker w that arrives in worker w's messages. */
+static bool arrives(const Local *L, int w, const RtLink *l)
 {
-    int64_t m = 0;
-    for (int k = 0; k < t->K; k++)
-        m = t->st[k].y_elems > m ? t->st[k].y_elems : m;
-    return (size_t)(t->feed.batch * m) * 4;
+    return l->kind == RT_LINK_VALUE && l->src_block < first_block(L, w);
 }
 
 static int32_t *msg_y(Msg *m) { return (int32_t *)((unsigned char *)m + 64); }
-static unsigned char *msg_payload(const Trainer *t, Msg *m)
+static unsigned char *msg_payload(const Local *L, Msg *m)
 {
-    return (unsigned char *)m + 64 + ((y_bytes(t) + 63) & ~(size_t)63);
+    return (unsigned char *)m + 64 + L->y_bytes;
 }
 
 /* Records the first failure and wakes every thread. */
-static void fail(Trainer *t, const char *msg)
+static void fail(Local *L, const char *msg)
 {
-    pthread_mutex_lock(&t->mu);
-    if (!t->failed) {
-        t->failed = true;
-        snprintf(t->err, sizeof t->err, "%s", msg);
+    pthread_mutex_lock(&L->mu);
+    if (!L->failed) {
+        L->failed = true;
+        snprintf(L->err, sizeof L->err, "%s", msg);
     }
-    pthread_mutex_unlock(&t->mu);
-    for (int k = 0; k < t->K; k++)
-        rt_queue_close(&t->q[k]);
+    pthread_mutex_unlock(&L->mu);
+    for (int w = 0; w < L->W; w++)
+        rt_queue_close(&L->q[w]);
+    rt_trainer_abort(L->t);
 }
 
 static void *loader_main(void *arg)
 {
-    Worker *w = arg;
-    Trainer *t = w->t;
-    for (int64_t i = w->start; i < w->end && !rt_stopping(t); i++) {
-        Msg *m = rt_queue_reserve(&t->q[0], NULL);
+    Worker *me = arg;
+    Local *L = me->L;
+    Trainer *t = L->t;
+    int64_t step0 = t->c.step;
+    for (int64_t i = me->start; i < me->end && !rt_stopping(t); i++) {
+        Msg *m = rt_queue_reserve(&L->q[0], NULL);
         if (!m)
             break;
-        *m = (Msg){w->epoch, i, w->step0 + (i - w->start), t->feed.batch};
-        rt_feed_train_batch(&t->feed, w->epoch, i, msg_payload(t, m), msg_y(m));
-        rt_queue_publish(&t->q[0]);
+        *m = (Msg){t->c.epoch, i, step0 + (i - me->start), t->feed.batch};
+        rt_feed_train_batch(&t->feed, t->c.epoch, i, msg_payload(L, m), msg_y(m));
+        rt_queue_publish(&L->q[0]);
     }
-    rt_queue_close(&t->q[0]);
+    rt_queue_close(&L->q[0]);
     return NULL;
 }
 
-/* Copies the message into block k's input buffers; returns its header. */
-static Msg receive(Worker *w, Msg *m)
+/* The message into the buffers of worker w's blocks; returns its header. */
+static Msg receive(Worker *me, Msg *m)
 {
-    Trainer *t = w->t;
-    Block *s = &t->st[w->k];
-    unsigned char *p = msg_payload(t, m);
-    memcpy(w->y, msg_y(m), y_bytes(t));
-    if (s->spec.in_y >= 0)
-        memcpy(rt_exec_buffer(s->ex, s->spec.in_y), w->y, (size_t)(m->n * s->y_elems) * 4);
-    if (w->k == 0) {
-        memcpy(rt_exec_buffer(s->ex, s->spec.in_x), p, (size_t)(m->n * s->x_elems) * 4);
-        return *m;
-    }
-    for (int i = 0; i < s->spec.n_links; i++) {
-        memcpy(rt_exec_buffer(s->ex, s->spec.links[i].node), p, s->link_bytes[i]);
-        p += s->link_bytes[i];
+    Local *L = me->L;
+    Trainer *t = L->t;
+    unsigned char *p = msg_payload(L, m);
+    memcpy(me->y, msg_y(m), L->y_bytes);
+    for (int k = first_block(L, me->w); k < t->place.first[me->w + 1]; k++) {
+        Block *s = &t->st[k];
+        if (s->spec.in_y >= 0)
+            memcpy(rt_exec_buffer(s->ex, s->spec.in_y), me->y, (size_t)(m->n * s->y_elems) * 4);
+        if (k == 0) {
+            memcpy(rt_exec_buffer(s->ex, s->spec.in_x), p, (size_t)(m->n * s->x_elems) * 4);
+            continue;
+        }
+        for (int i = 0; i < s->spec.n_links; i++)
+            if (arrives(L, me->w, &s->spec.links[i])) {
+                memcpy(rt_exec_buffer(s->ex, s->spec.links[i].node), p, s->link_bytes[i]);
+                p += s->link_bytes[i];
+            }
     }
     return *m;
 }
 
-/* Packs what block k+1 reads from block k (its links) into its queue. */
-static bool send(Worker *w, const Msg *h)
+/* Packs what worker w+1's blocks read from this worker's into q[w+1]. */
+static bool send(Worker *me, const Msg *h)
 {
-    Trainer *t = w->t;
-    const Block *s = &t->st[w->k], *next = &t->st[w->k + 1];
-    Msg *o = rt_queue_reserve(&t->q[w->k + 1], &t->ws[w->k].wait_out_s);
+    Local *L = me->L;
+    Trainer *t = L->t;
+    int next = me->w + 1;
+    Msg *o = rt_queue_reserve(&L->q[next], &t->ws[me->w].wait_out_s);
     if (!o)
         return false;
     *o = *h;
-    memcpy(msg_y(o), w->y, y_bytes(t));
-    unsigned char *p = msg_payload(t, o);
-    for (int i = 0; i < next->spec.n_links; i++) {
-        memcpy(p, rt_exec_buffer(s->ex, next->spec.links[i].src_node), next->link_bytes[i]);
-        p += next->link_bytes[i];
+    memcpy(msg_y(o), me->y, L->y_bytes);
+    unsigned char *p = msg_payload(L, o);
+    for (int k = first_block(L, next); k < t->place.first[next + 1]; k++) {
+        const Block *s = &t->st[k];
+        for (int i = 0; i < s->spec.n_links; i++) {
+            const RtLink *l = &s->spec.links[i];
+            if (!arrives(L, next, l))
+                continue;
+            memcpy(p, rt_exec_buffer(t->st[l->src_block].ex, l->src_node), s->link_bytes[i]);
+            p += s->link_bytes[i];
+        }
     }
-    rt_queue_publish(&t->q[w->k + 1]);
+    rt_queue_publish(&L->q[next]);
     return true;
 }
 
-/* The last block finished batch h: advance the counters, log, show progress. */
-/* Each block's losses of step s, kept until the last block finishes s. A
- * block can be ahead of the last one by at most the batches in flight (queue
- * slots plus one per worker), which the ring's size bounds. */
-static float *ring_row(Trainer *t, int64_t step)
+/* Each block's losses of step s are kept until the last worker finishes s.
+ * A worker can be ahead of the last one by at most the batches in flight
+ * (queue slots plus one per worker), which the ring's size bounds. */
+static float *ring_row(Local *L, int64_t step)
 {
-    return t->loss_ring + (size_t)(step % t->ring_rows) * RT_MAX_HEADS;
+    return L->loss_ring + (size_t)(step % L->ring_rows) * RT_MAX_HEADS;
 }
 
-static void record_losses(Trainer *t, int k, int64_t step, const float *loss)
+static void record_losses(Local *L, int k, int64_t step, const float *loss)
 {
-    pthread_mutex_lock(&t->mu);
-    float *row = ring_row(t, step);
-    for (int i = 0; i < t->n_heads; i++)
-        if (t->heads[i].stage == k)
+    pthread_mutex_lock(&L->mu);
+    float *row = ring_row(L, step);
+    for (int i = 0; i < L->t->n_heads; i++)
+        if (L->t->heads[i].block == k)
             row[i] = loss[i];
-    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_unlock(&L->mu);
 }
 
-/* The last block finished batch h: every block's loss of that step is in the
- * ring, so the log row is the same whatever the thread timing. A failed log
- * write stops the pipeline. */
-static void finish_step(Trainer *t, const Msg *h, const float *loss)
+/* The last worker finished batch h: every block's loss of that step is in
+ * the ring, so the log row is the same whatever the thread timing. */
+static bool finish_step(Local *L, const Msg *h, char *err, size_t errcap)
 {
-    char err[512];
-    record_losses(t, t->K - 1, h->step, loss);
-    pthread_mutex_lock(&t->mu);
-    memcpy(t->loss, ring_row(t, h->step), (size_t)t->n_heads * sizeof *t->loss);
-    t->c.step = h->step + 1;
-    t->c.step_in_epoch = h->index + 1;
-    t->steps_run++;
-    t->lr = rt_lr_at(t, h->step);
-    bool logged = rt_log_step(t, err, sizeof err);
-    rt_progress(t, false);
-    pthread_mutex_unlock(&t->mu);
-    if (!logged)
-        fail(t, err);
+    pthread_mutex_lock(&L->mu);
+    bool ok = rt_trainer_step_done(L->t, h->step, h->index, ring_row(L, h->step), err, errcap);
+    pthread_mutex_unlock(&L->mu);
+    return ok;
+}
+
+/* Worker w's blocks on one batch; false (with err) on failure. */
+static bool run_group(Worker *me, const Msg *h, float *loss, char *err, size_t errcap)
+{
+    Trainer *t = me->L->t;
+    int from = first_block(me->L, me->w);
+    for (int k = from; k < t->place.first[me->w + 1]; k++) {
+        if (!rt_block_step(t, k, from, h->step, loss, err, errcap))
+            return false;
+        record_losses(me->L, k, h->step, loss);
+    }
+    return true;
 }
 
 static void *worker_main(void *arg)
 {
-    Worker *w = arg;
-    Trainer *t = w->t;
-    RtWorkerStats *ws = &t->ws[w->k];
+    Worker *me = arg;
+    Local *L = me->L;
+    Trainer *t = L->t;
+    RtWorkerStats *ws = &t->ws[me->w];
+    bool last = me->w + 1 == L->W;
     float loss[RT_MAX_HEADS];
     char err[512];
+    rt_team_bind(t->team[me->w]);
     for (;;) {
-        Msg *m = rt_queue_take(&t->q[w->k], &ws->wait_in_s);
+        Msg *m = rt_queue_take(&L->q[me->w], &ws->wait_in_s);
         if (!m)
             break;
-        Msg h = receive(w, m);
-        rt_queue_release(&t->q[w->k]);
+        Msg h = receive(me, m);
+        rt_queue_release(&L->q[me->w]);
         double t0 = rt_now_s();
-        bool ok = rt_block_step(t, w->k, h.step, loss, err, sizeof err);
+        bool ok = run_group(me, &h, loss, err, sizeof err);
         ws->busy_s += rt_now_s() - t0;
+        ok = ok && (last ? finish_step(L, &h, err, sizeof err) : send(me, &h));
         if (!ok) {
-            fail(t, err);
+            fail(L, err);   /* only the first failure is kept */
             break;
         }
         ws->steps++;
-        if (w->k + 1 < t->K) {
-            record_losses(t, w->k, h.step, loss);
-            if (!send(w, &h))
-                break;
-        } else {
-            finish_step(t, &h, loss);
-        }
     }
-    if (w->k + 1 < t->K)
-        rt_queue_close(&t->q[w->k + 1]);
+    rt_team_bind(NULL);
+    if (!last)
+        rt_queue_close(&L->q[me->w + 1]);
     return NULL;
 }
 
-bool rt_pipeline_init(Trainer *t, char *err, size_t errcap)
+/* Every value a block reads from another worker must come from the
+ * previous one (the only queue into it). */
+static bool check_links(Local *L, char *err, size_t errcap)
 {
-    pthread_mutex_init(&t->mu, NULL);
-    for (int k = 0; k < t->K; k++) {
-        for (int i = 0; i < t->st[k].spec.n_links; i++) {
-            int src = t->st[k].spec.links[i].src_stage;
-            if (src != k - 1) {
-                snprintf(err, errcap, "the local schedule passes values only forward to the next "
-                         "block, but block %d reads from block %d (overlap shares parameters "
-                         "between windows); use --schedule sequential", k + 1, src + 1);
-                return false;
+    Trainer *t = L->t;
+    for (int w = 1; w < L->W; w++)
+        for (int k = first_block(L, w); k < t->place.first[w + 1]; k++)
+            for (int i = 0; i < t->st[k].spec.n_links; i++) {
+                const RtLink *l = &t->st[k].spec.links[i];
+                if (arrives(L, w, l) && l->src_block < first_block(L, w - 1)) {
+                    snprintf(err, errcap, "the local schedule passes values only to the next "
+                             "worker, but block %d (worker %d) reads from block %d (worker %d); "
+                             "use --schedule sequential or more blocks per worker (--threads)",
+                             k + 1, w + 1, l->src_block + 1, t->st[l->src_block].worker + 1);
+                    return false;
+                }
             }
-        }
-    }
-    int cap = t->o->queue_cap > 0 ? t->o->queue_cap : 1;
-    t->ring_rows = (int64_t)t->K * (cap + 2) + 2;
-    t->loss_ring = calloc((size_t)t->ring_rows * RT_MAX_HEADS, sizeof *t->loss_ring);
-    if (!t->loss_ring) {
-        snprintf(err, errcap, "out of memory for the pipeline");
-        return false;
-    }
-    for (int k = 0; k < t->K; k++) {
-        size_t bytes = 64 + ((y_bytes(t) + 63) & ~(size_t)63) + t->st[k].payload;
-        if (!rt_queue_init(&t->q[k], cap, bytes)) {
-            snprintf(err, errcap, "out of memory for the pipeline queues (%d slots of %zu "
-                     "bytes; a smaller --queue needs less)", cap, bytes);
-            return false;
-        }
-    }
-    if (t->o->blas_threads <= 0)
-        openblas_set_num_threads(1);    /* the blocks are the parallelism */
     return true;
 }
 
-void rt_pipeline_fini(Trainer *t)
+/* Bytes of a message into worker w besides its header and labels. */
+static size_t payload_bytes(Local *L, int w)
 {
-    free(t->loss_ring);
-    t->loss_ring = NULL;
-    for (int k = 0; k < t->K; k++)
-        rt_queue_fini(&t->q[k]);
-    pthread_mutex_destroy(&t->mu);
+    Trainer *t = L->t;
+    size_t bytes = w == 0 ? (size_t)(t->feed.batch * t->st[0].x_elems) * 4 : 0;
+    for (int k = first_block(L, w); w > 0 && k < t->place.first[w + 1]; k++)
+        for (int i = 0; i < t->st[k].spec.n_links; i++)
+            if (arrives(L, w, &t->st[k].spec.links[i]))
+                bytes += t->st[k].link_bytes[i];
+    return bytes;
 }
 
-bool rt_pipeline_epoch(Trainer *t, int64_t end)
+static bool local_init(Trainer *t, char *err, size_t errcap)
 {
+    Local *L = calloc(1, sizeof *L);
+    if (!L) {
+        snprintf(err, errcap, "out of memory for the local schedule");
+        return false;
+    }
+    t->sched_state = L;
+    L->t = t;
+    L->W = t->place.workers;
+    pthread_mutex_init(&L->mu, NULL);
+    if (!check_links(L, err, errcap))
+        return false;
+    int64_t ymax = 0;
+    for (int k = 0; k < t->K; k++)
+        ymax = t->st[k].y_elems > ymax ? t->st[k].y_elems : ymax;
+    L->y_bytes = ((size_t)(t->feed.batch * ymax) * 4 + 63) & ~(size_t)63;
+    int cap = t->o->queue_cap > 0 ? t->o->queue_cap : 1;
+    L->ring_rows = (int64_t)L->W * (cap + 2) + 2;
+    L->loss_ring = calloc((size_t)L->ring_rows * RT_MAX_HEADS, sizeof *L->loss_ring);
+    if (!L->loss_ring) {
+        snprintf(err, errcap, "out of memory for the local schedule");
+        return false;
+    }
+    for (int w = 0; w < L->W; w++) {
+        if (!rt_queue_init(&L->q[w], cap, 64 + L->y_bytes + payload_bytes(L, w))) {
+            snprintf(err, errcap, "out of memory for the local schedule's queues");
+            return false;
+        }
+        t->ws[w] = (RtWorkerStats){.first_block = first_block(L, w),
+                                   .last_block = t->place.first[w + 1] - 1,
+                                   .threads = t->place.threads[w]};
+    }
+    t->n_workers = L->W;
+    return true;
+}
+
+static void local_fini(Trainer *t)
+{
+    Local *L = t->sched_state;
+    if (!L)
+        return;
+    free(L->loss_ring);
+    for (int w = 0; w < L->W; w++)
+        if (L->q[w].mem)
+            rt_queue_fini(&L->q[w]);
+    pthread_mutex_destroy(&L->mu);
+    free(L);
+    t->sched_state = NULL;
+}
+
+static bool local_run(Trainer *t, int64_t end, char *err, size_t errcap)
+{
+    Local *L = t->sched_state;
     pthread_t th[RT_MAX_BLOCKS + 1];
     Worker w[RT_MAX_BLOCKS + 1];
     int started = 0;
-    for (int k = 0; k < t->K; k++)
-        rt_queue_reset(&t->q[k]);
-    t->failed = false;
-    double t0 = rt_now_s();
-    t->seg_start_s = t0;
-    for (int k = 0; k <= t->K; k++) {
-        bool loader = k == t->K;
-        w[k] = (Worker){t, loader ? -1 : k, t->c.step_in_epoch, end, t->c.step, t->c.epoch, NULL};
-        if (!loader && !(w[k].y = malloc(y_bytes(t) + 4))) {
-            fail(t, "out of memory for a worker");
+    for (int i = 0; i < L->W; i++)
+        rt_queue_reset(&L->q[i]);
+    L->failed = false;
+    for (int i = 0; i <= L->W; i++) {
+        bool loader = i == L->W;
+        w[i] = (Worker){L, loader ? -1 : i, t->c.step_in_epoch, end, NULL};
+        if (!loader && !(w[i].y = malloc(L->y_bytes + 4))) {
+            fail(L, "out of memory for a worker");
             break;
         }
-        if (pthread_create(&th[k], NULL, loader ? loader_main : worker_main, &w[k]) != 0) {
-            free(w[k].y);
-            fail(t, "cannot start a worker thread");
+        if (pthread_create(&th[i], NULL, loader ? loader_main : worker_main, &w[i]) != 0) {
+            free(w[i].y);
+            fail(L, "cannot start a worker thread");
             break;
         }
         started++;
     }
-    for (int k = 0; k < started; k++)
-        pthread_join(th[k], NULL);
-    for (int k = 0; k < started && k < t->K; k++)
-        free(w[k].y);
-    pthread_mutex_lock(&t->mu);
-    t->train_s += rt_now_s() - t0;
-    t->seg_start_s = 0;
-    pthread_mutex_unlock(&t->mu);
-    return !t->failed;
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < started && i < L->W; i++)
+        free(w[i].y);
+    if (L->failed)
+        snprintf(err, errcap, "%s", L->err);
+    return !L->failed;
 }
+
+const RtSchedule rt_schedule_local = {"local", local_init, local_run, local_fini};

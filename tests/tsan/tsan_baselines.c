@@ -63,7 +63,7 @@ static bool data_parallel(int n, const char *ckpt)
     IrGraph *g = mlp();
     tb_passes(g, "autodiff,optimizer");
     RtBlockSpec one = {g, 0, 2, 0, NULL};   /* image is node 0, class node 2 */
-    RtTrainOpts o = {.baseline = RT_BASELINE_DATA_PARALLEL, .replicas = n};
+    RtTrainOpts o = {.schedule = RT_SCHED_DATA_PARALLEL, .cores = n};
     bool ok = run(g, &one, 1, &o, ckpt);
     ir_graph_free(g);
     return ok;
@@ -86,11 +86,12 @@ static bool pipeline(int K, const char *ckpt)
     int nl = 0;
     for (int k = 0; ok && k < bs.n; k++) {
         const PassBlock *b = &bs.b[k];
-        spec[k] = (RtBlockSpec){b->g, -1, -1, 0, &links[nl]};
+        spec[k] = (RtBlockSpec){b->g, -1, -1, 0, &links[nl], 0};
         for (int i = 0; i < b->n_inputs; i++) {
             const PassBlockInput *in = &b->inputs[i];
             if (in->kind != PASS_IO_DATA) {
-                links[nl++] = (RtLink){in->node, in->src_block, in->src_node};
+                links[nl++] = (RtLink){in->node, in->src_block, in->src_node,
+                                   in->kind == PASS_IO_PARAM ? RT_LINK_PARAM : RT_LINK_VALUE};
                 spec[k].n_links++;
             } else if (b->g->nodes[in->node]->op == IR_OP_LABEL) {
                 spec[k].in_y = in->node;
@@ -99,7 +100,7 @@ static bool pipeline(int K, const char *ckpt)
             }
         }
     }
-    RtTrainOpts o = {.baseline = RT_BASELINE_PIPELINE, .microbatches = 4};
+    RtTrainOpts o = {.schedule = RT_SCHED_PIPELINE, .cores = bs.n, .microbatches = 4};
     ok = ok && run(g, spec, bs.n, &o, ckpt);
     if (bs.b)
         pass_blocks_fini(&bs);

@@ -52,14 +52,14 @@ static bool train(int K, bool local, int cap, const char *ckpt)
     int act[4], out[4];
     for (int k = 0; k < K; k++) {
         g[k] = block(k, K, &spec[k].in_x, &spec[k].in_y, &act[k], &out[k]);
-        spec[k] = (RtBlockSpec){g[k], spec[k].in_x, spec[k].in_y, 0, NULL};
+        spec[k] = (RtBlockSpec){g[k], spec[k].in_x, spec[k].in_y, 0, NULL, 0};
         if (k > 0) {
-            links[k] = (RtLink){act[k], k - 1, out[k - 1]};
+            links[k] = (RtLink){act[k], k - 1, out[k - 1], RT_LINK_VALUE};
             spec[k].n_links = 1;
             spec[k].links = &links[k];
         }
     }
-    RtTrainOpts o = {.train_limit = 160, .test_limit = 40, .quiet = true, .local = local,
+    RtTrainOpts o = {.train_limit = 160, .test_limit = 40, .quiet = true, .schedule = local ? RT_SCHED_LOCAL : RT_SCHED_SEQUENTIAL,
                      .queue_cap = cap, .save_path = ckpt};
     RtTrainResult r;
     char err[256];

@@ -1,0 +1,40 @@
+/* sequential.c — the lockstep schedule: each batch through every block in
+ * turn, on the trainer's thread.
+ *
+ * Block k's products run on the team of the worker the placement gives it,
+ * the same thread count as in the local schedule, so both compute the same
+ * bits (OpenBLAS's results depend on how a product is split). With one
+ * block this is plain backprop on all the cores of the budget.
+ */
+#include "schedule.h"
+
+static bool seq_init(Trainer *t, char *err, size_t errcap)
+{
+    (void)err, (void)errcap;
+    t->n_workers = 1;
+    t->ws[0] = (RtWorkerStats){.first_block = 0, .last_block = t->K - 1,
+                               .threads = t->cores};
+    return true;
+}
+
+static bool seq_run(Trainer *t, int64_t end, char *err, size_t errcap)
+{
+    float loss[RT_MAX_HEADS];
+    bool ok = true;
+    for (int64_t i = t->c.step_in_epoch; ok && i < end && !rt_stopping(t); i++) {
+        int64_t step = t->c.step;
+        rt_trainer_feed_blocks(t, i);
+        for (int k = 0; ok && k < t->K; k++) {
+            rt_team_bind(t->team[t->st[k].worker]);
+            ok = rt_block_step(t, k, 0, step, loss, err, errcap);
+        }
+        rt_team_bind(NULL);
+        t->ws[0].steps += ok;
+        ok = ok && rt_trainer_step_done(t, step, i, loss, err, errcap);
+    }
+    return ok;
+}
+
+static void seq_fini(Trainer *t) { (void)t; }
+
+const RtSchedule rt_schedule_sequential = {"sequential", seq_init, seq_run, seq_fini};
