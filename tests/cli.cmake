@@ -24,7 +24,7 @@ lnet_cli_test(cli_readme_cost_transcript 0 "2 transcripts checked"
 # Ctrl-C stops after the current step, evaluates, saves a checkpoint that
 # resumes, and exits 130 (128 + SIGINT).
 lnet_cli_test(cli_sigint_saves_checkpoint 0 "task +loss"
-  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET} train ${MLP} --method backprop --exec interp --train-limit 25600 --test-limit 100 --save $d/c.ckpt --quiet & p=$!; sleep 3; kill -INT $p; wait $p; rc=$?; test $rc -eq 130 || exit 1; test -s $d/c.ckpt && ${LNET} eval ${MLP} --method backprop --load $d/c.ckpt --test-limit 100")
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET} train ${MLP} --method backprop --exec interp --train-limit 25600 --test-limit 100 --eval-every 1 --log $d/l.json --save $d/c.ckpt --quiet & p=$!; until grep -q train $d/l.json 2>/dev/null || ! kill -0 $p 2>/dev/null; do sleep 0.05; done; kill -INT $p; wait $p; rc=$?; test $rc -eq 130 || exit 1; test -s $d/c.ckpt && ${LNET} eval ${MLP} --method backprop --load $d/c.ckpt --test-limit 100")
 
 # --threads N is the core budget (default: every core this process may use):
 # the report says 1 with --threads 1 and the machine's count without the flag
