@@ -13,12 +13,29 @@ static const char *const counter_names[N_COUNTERS] = {
 
 static bool saved(const IrNode *n) { return n->op == IR_OP_PARAM || n->op == IR_OP_STATE; }
 
+/* Overlap: a shared layer's parameters appear in two blocks, the earlier
+ * window's copy and the owner's (the later block). The owner's is saved;
+ * loading gives both the saved value. */
+static bool owned_later(RtExec *const *ex, int K, int b, const char *name)
+{
+    for (int k = b + 1; k < K; k++)
+        for (int i = 0; i < ex[k]->g->n_nodes; i++)
+            if (saved(ex[k]->g->nodes[i]) && strcmp(ex[k]->g->nodes[i]->name, name) == 0)
+                return true;
+    return false;
+}
+
+static bool written(RtExec *const *ex, int K, int b, const IrNode *n)
+{
+    return saved(n) && !owned_later(ex, K, b, n->name);
+}
+
 static int count_saved(RtExec *const *ex, int K)
 {
     int n = 0;
     for (int k = 0; k < K; k++)
         for (int i = 0; i < ex[k]->g->n_nodes; i++)
-            n += saved(ex[k]->g->nodes[i]);
+            n += written(ex, K, k, ex[k]->g->nodes[i]);
     return n;
 }
 
@@ -69,7 +86,7 @@ bool rt_checkpoint_save(const char *path, RtExec *const *ex, int K, const RtCoun
         const IrGraph *g = ex[b]->g;
         for (int i = 0; i < g->n_nodes; i++) {
             const IrNode *nd = g->nodes[i];
-            if (!saved(nd))
+            if (!written(ex, K, b, nd))
                 continue;
             StTensor *s = &t[k++];
             s->name = (char *)nd->name;

@@ -11,9 +11,11 @@
 static bool seq_init(Trainer *t, char *err, size_t errcap)
 {
     (void)err, (void)errcap;
+    int most = 1;       /* the largest team a block's products run on */
+    for (int w = 0; w < t->place.workers; w++)
+        most = t->place.threads[w] > most ? t->place.threads[w] : most;
     t->n_workers = 1;
-    t->ws[0] = (RtWorkerStats){.first_block = 0, .last_block = t->K - 1,
-                               .threads = t->cores};
+    t->ws[0] = (RtWorkerStats){.first_block = 0, .last_block = t->K - 1, .threads = most};
     return true;
 }
 
