@@ -11,3 +11,11 @@ lnet_cli_test(cli_partition_too_many_blocks_is_user_error 1
 # head is built by the frontend in every pipeline the command runs).
 lnet_cli_test(cli_train_custom_head 0 "\"name\": *\"head1\""
   "$<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp_head.lnet --max-steps 5 --train-limit 640 --test-limit 200 --exec interp --quiet --report /dev/stdout")
+# lnet cost --threads N: the local schedule's placement, as lnet train uses
+# it: greedy's 5 blocks on 2 cores in two contiguous groups, one thread each.
+lnet_cli_test(cli_cost_threads_placement 0
+  "on 2 cores \\(--threads 2\\): 2 workers\\n.*\\n +0 +0-1 +1 +7\\.537 +46\\.8%\\n +1 +2-4 +1 +8\\.561 +53\\.2%\\npredicted speed-up on 2 cores relative to one: 1\\.88x"
+  "$<TARGET_FILE:lnet> cost ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method greedy --threads 2")
+# ... and lnet train runs exactly that placement (the report's workers).
+lnet_cli_test(cli_train_threads_placement 0 "placement ok"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method greedy --threads 2 --exec interp --max-steps 2 --train-limit 256 --test-limit 32 --quiet --report $d/r.json && cat $d/r.json && grep -q '\"workers\":\\[{\"worker\":1,\"blocks\":\\[1,2\\],\"threads\":1,[^}]*},{\"worker\":2,\"blocks\":\\[3,5\\],\"threads\":1,' $d/r.json && echo placement ok")

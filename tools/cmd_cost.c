@@ -6,8 +6,11 @@
  * activations a block holds during a step and what it sends to later blocks,
  * per step at the model's batch size; then the ideal pipeline speed-up of K
  * workers over one worker running every block (total / most expensive block).
+ * With --threads N, also the placement the local schedule would use on N
+ * cores: the blocks' groups, each worker's threads, the predicted speed-up.
  */
 #include "cli.h"
+#include "placement.h"
 
 #include <string.h>
 
@@ -16,6 +19,7 @@ static const CliOpt cost_opts[] = {
     {"blocks", "K", "number of blocks (overrides local)"},
     {"overlap", "W", "overlap window (overrides local)"},
     {"batch", "B", "batch size for the per-step memory and traffic (overrides train)"},
+    {"threads", "N", "also place the blocks on N cores as lnet train --threads N would"},
     {"json", NULL, "print JSON instead of a table"},
     {NULL, NULL, NULL}};
 
@@ -46,7 +50,37 @@ static void print_table(const IrGraph *g, const PassCost *c, FILE *out)
                  "(total / most expensive block)\n", c->n, c->speedup);
 }
 
-static void print_json(const IrGraph *g, const PassCost *c, FILE *out)
+/* The local schedule's placement of c's blocks on N cores. */
+static void place(const PassCost *c, int N, RtPlacement *p)
+{
+    double cost[RT_PLACE_MAX];
+    for (int b = 0; b < c->n && b < RT_PLACE_MAX; b++)
+        cost[b] = c->b[b].fwd + c->b[b].bwd + c->b[b].head;
+    rt_place(cost, c->n < RT_PLACE_MAX ? c->n : RT_PLACE_MAX, N, p);
+}
+
+static void print_placement(const PassCost *c, int N, FILE *out)
+{
+    RtPlacement p;
+    place(c, N, &p);
+    fprintf(out, "\non %d core%s (--threads %d): %d worker%s\n", N, N == 1 ? "" : "s", N,
+            p.workers, p.workers == 1 ? "" : "s");
+    fprintf(out, "%6s %8s %8s %11s %6s\n", "worker", "blocks", "threads", "total MFLOP", "share");
+    for (int w = 0; w < p.workers; w++) {
+        char blocks[32];
+        int a = p.first[w], b = p.first[w + 1] - 1;
+        if (a == b)
+            snprintf(blocks, sizeof blocks, "%d", a);
+        else
+            snprintf(blocks, sizeof blocks, "%d-%d", a, b);
+        fprintf(out, "%6d %8s %8d %11.3f %5.1f%%\n", w, blocks, p.threads[w], p.cost[w] / 1e6,
+                p.total > 0 ? 100 * p.cost[w] / p.total : 0);
+    }
+    fprintf(out, "predicted speed-up on %d core%s relative to one: %.2fx (total / slowest "
+                 "worker's cost per thread)\n", N, N == 1 ? "" : "s", rt_place_speedup(&p));
+}
+
+static void print_json(const IrGraph *g, const PassCost *c, int N, FILE *out)
 {
     fprintf(out, "{\"model\":\"%s\",\"method\":\"%s\",\"blocks\":%d,\"batch\":%d,"
                  "\"per_block\":[", g->model, ir_method_name(g->local.method), c->n, c->batch);
@@ -58,8 +92,19 @@ static void print_json(const IrGraph *g, const PassCost *c, FILE *out)
                 b ? "," : "", b, bc->fwd, bc->bwd, bc->head, bc->fwd + bc->bwd + bc->head,
                 (long long)bc->params, bc->param_bytes, bc->act_bytes, bc->send_bytes);
     }
-    fprintf(out, "],\"total_flops\":%.17g,\"max_block_flops\":%.17g,\"speedup\":%.17g}\n",
+    fprintf(out, "],\"total_flops\":%.17g,\"max_block_flops\":%.17g,\"speedup\":%.17g",
             c->total, c->max, c->speedup);
+    if (N > 0) {
+        RtPlacement p;
+        place(c, N, &p);
+        fprintf(out, ",\"placement\":{\"cores\":%d,\"workers\":[", N);
+        for (int w = 0; w < p.workers; w++)
+            fprintf(out, "%s{\"worker\":%d,\"blocks\":[%d,%d],\"threads\":%d,"
+                         "\"total_flops\":%.17g}", w ? "," : "", w, p.first[w],
+                    p.first[w + 1] - 1, p.threads[w], p.cost[w]);
+        fprintf(out, "],\"speedup\":%.17g}", rt_place_speedup(&p));
+    }
+    fputs("}\n", out);
 }
 
 int cmd_cost(int argc, char **argv)
@@ -72,6 +117,10 @@ int cmd_cost(int argc, char **argv)
         cli_print_help(&cost_cmd, stdout);
         return EXIT_OK;
     }
+    long N = 0;
+    const char *th = cli_get(&cost_cmd, &a, "threads");
+    if (th && !cli_int("threads", th, 1, 4096, &N))
+        return EXIT_USER;
     Diag d;
     diag_init(&d);
     Model m = {0};
@@ -83,9 +132,11 @@ int cmd_cost(int argc, char **argv)
             PassCost c;
             pass_cost(m.g, &c);
             if (cli_flag(&cost_cmd, &a, "json"))
-                print_json(m.g, &c, stdout);
+                print_json(m.g, &c, (int)N, stdout);
             else
                 print_table(m.g, &c, stdout);
+            if (N > 0 && !cli_flag(&cost_cmd, &a, "json"))
+                print_placement(&c, (int)N, stdout);
             pass_cost_fini(&c);
             rc = EXIT_OK;
         }
