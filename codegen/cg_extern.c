@@ -1,20 +1,22 @@
-/* cg_extern.c — what generated code calls outside itself: OpenBLAS's
- * cblas_sgemm, float math (LLVM intrinsics where they exist, libm calls
+/* cg_extern.c — what generated code calls outside itself: the runtime's
+ * rt_sgemm (cblas_sgemm's contract, run on the calling thread's team;
+ * runtime/kernels/blas.h), float math (LLVM intrinsics where they exist, libm calls
  * otherwise) and the memset/memcpy that loop-idiom recognition introduces.
  *
  * The declarations here and the table `cg_symbols` are kept side by side:
  * every name a module may reference is in the table with its address in
  * this process, and the JIT binds exactly these (cg_jit.c). The AOT link
- * resolves the same names from OpenBLAS and libm.
+ * resolves the same names from the runtime library and libm.
  */
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "blas.h"
 #include "cg_impl.h"
 
 const CgSymbol cg_symbols[] = {
-    {"cblas_sgemm", (CgFn)cblas_sgemm},
+    {"rt_sgemm", (CgFn)rt_sgemm},
     {"expf", (CgFn)expf},   {"logf", (CgFn)logf},   {"sqrtf", (CgFn)sqrtf},
     {"tanhf", (CgFn)tanhf}, {"erff", (CgFn)erff},   {"powf", (CgFn)powf},
     {"fabsf", (CgFn)fabsf}, {"fmaxf", (CgFn)fmaxf}, {"fminf", (CgFn)fminf},
@@ -90,7 +92,7 @@ LLVMValueRef cg_fmin(CgModule *m, LLVMValueRef a, LLVMValueRef b)
     return cg_call(m, intrinsic_f32(m, "llvm.minnum"), args, 2);
 }
 
-/* void cblas_sgemm(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE,
+/* void rt_sgemm(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE,
  *                  blasint M, blasint N, blasint K, float alpha,
  *                  const float *A, blasint lda, const float *B, blasint ldb,
  *                  float beta, float *C, blasint ldc);
@@ -99,7 +101,7 @@ void cg_call_sgemm(CgModule *m, const CgGemm *g)
 {
     LLVMTypeRef i32 = m->t_i32, f32 = m->t_f32, p = m->t_ptr;
     LLVMTypeRef pt[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
-    LLVMValueRef fn = cg_extern(m, "cblas_sgemm", LLVMFunctionType(m->t_void, pt, 14, 0));
+    LLVMValueRef fn = cg_extern(m, "rt_sgemm", LLVMFunctionType(m->t_void, pt, 14, 0));
 #define I32(v) LLVMBuildTrunc(m->b, (v), i32, "")
     LLVMValueRef args[14] = {
         cg_i32(m, CblasRowMajor),

@@ -1,7 +1,7 @@
 /* lower_dense.c — kernels for the matrix products (matmul and both of its
  * gradients), conv2d and its gradients, and pooling.
  *
- * Matrix products are single cblas_sgemm calls whose transpose flags and
+ * Matrix products are single rt_sgemm calls (cblas_sgemm's contract) whose transpose flags and
  * leading dimensions read the operands where they lie (no copies):
  *   matmul         y (R, OUT)  = x (R, IN) @ w (IN, OUT)        NN
  *   matmul_grad_x  dx (R, IN)  = dy (R, OUT) @ wᵀ               NT

@@ -7,9 +7,10 @@
  *   forward        y_n (O, OH·OW)   = w (O, C·K·K) @ col_n
  *   weight grad    dw  (O, C·K·K)   = Σ_n dy_n @ col_nᵀ
  *   input grad     dcol (C·K·K, OH·OW) = wᵀ @ dy_n, scattered back by col2im.
- * The products are cblas_sgemm; col2im and the pools sum in float (at most
+ * The products are rt_sgemm (cblas_sgemm on the thread's team); col2im and the pools sum in float (at most
  * K·K terms per element), the global average pool in double. */
 #include "kernels.h"
+#include "blas.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -64,7 +65,7 @@ void rk_conv2d_fwd(float *y, const float *x, const float *w, const RkConv2d *g,
     int CKK = (int)(g->C * g->K * g->K), OHW = (int)(g->OH * g->OW), O = (int)g->O;
     for (int64_t n = 0; n < g->N; n++) {
         im2col(work, x + n * g->C * g->H * g->W, g);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, OHW, CKK,
+        rt_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, OHW, CKK,
                     1.0f, w, CKK, work, OHW, 0.0f, y + n * O * OHW, OHW);
     }
 }
@@ -73,7 +74,7 @@ void rk_conv2d_bwd_input(float *dx, const float *dy, const float *w,
                          const RkConv2d *g, float *work) {
     int CKK = (int)(g->C * g->K * g->K), OHW = (int)(g->OH * g->OW), O = (int)g->O;
     for (int64_t n = 0; n < g->N; n++) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, OHW, O,
+        rt_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, OHW, O,
                     1.0f, w, CKK, dy + n * O * OHW, OHW, 0.0f, work, OHW);
         col2im(dx + n * g->C * g->H * g->W, work, g);
     }
@@ -84,7 +85,7 @@ void rk_conv2d_bwd_weight(float *dw, const float *dy, const float *x,
     int CKK = (int)(g->C * g->K * g->K), OHW = (int)(g->OH * g->OW), O = (int)g->O;
     for (int64_t n = 0; n < g->N; n++) {
         im2col(work, x + n * g->C * g->H * g->W, g);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, OHW,
+        rt_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, OHW,
                     1.0f, dy + n * O * OHW, OHW, work, OHW, n ? 1.0f : 0.0f, dw, CKK);
     }
 }

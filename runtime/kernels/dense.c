@@ -1,10 +1,11 @@
 /* kernels_dense.c — reference kernels for data moves, matmul, bias_add, the
  * binary and scalar arithmetic ops, the activations and dropout.
  *
- * Matrix products call cblas_sgemm (float accumulation, BLAS order); sums over
+ * Matrix products call rt_sgemm (OpenBLAS sgemm: float accumulation, BLAS order); sums over
  * the batch (bias and broadcast gradients) accumulate in double. The
  * elementwise kernels are single loops; see kernels.h for the conventions. */
 #include "kernels.h"
+#include "blas.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -68,17 +69,17 @@ void rk_transpose_bwd(float *dx, const float *dy, int64_t N, int rank,
 void rk_matmul_fwd(float *y, const float *x, const float *w,
                    int64_t R, int64_t IN, int64_t OUT) {
     /* y (R, OUT) = x (R, IN) @ w (IN, OUT) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)OUT, (int)IN,
+    rt_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)OUT, (int)IN,
                 1.0f, x, (int)IN, w, (int)OUT, 0.0f, y, (int)OUT);
 }
 
 void rk_matmul_bwd(float *dx, float *dw, const float *dy, const float *x,
                    const float *w, int64_t R, int64_t IN, int64_t OUT) {
     if (dx) /* dx (R, IN) = dy (R, OUT) @ wᵀ (OUT, IN) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)IN, (int)OUT,
+        rt_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)IN, (int)OUT,
                     1.0f, dy, (int)OUT, w, (int)OUT, 0.0f, dx, (int)IN);
     if (dw) /* dw (IN, OUT) = xᵀ (IN, R) @ dy (R, OUT) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)IN, (int)OUT, (int)R,
+        rt_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)IN, (int)OUT, (int)R,
                     1.0f, x, (int)IN, dy, (int)OUT, 0.0f, dw, (int)OUT);
 }
 
