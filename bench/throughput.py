@@ -31,9 +31,17 @@ CONFIGS = [
     ("backprop-2", ["--method", "backprop", "--threads", "2"]),
     ("data-parallel-2", ["--method", "backprop", "--schedule", "data-parallel", "--threads", "2"]),
     ("pipeline-2", ["--method", "backprop", "--schedule", "pipeline", "--blocks", "2",
-                    "--microbatches", "4"]),
-    ("local-chunked-2", ["--method", "chunked", "--blocks", "2", "--schedule", "local"]),
-    ("local-overlap", ["--method", "overlap", "--threads", "2"]),
+                    "--microbatches", "4", "--threads", "2"]),
+    ("local-chunked-2", ["--method", "chunked", "--blocks", "2", "--schedule", "local",
+                         "--threads", "2"]),
+    ("local-chunked-2-default", ["--method", "chunked", "--blocks", "2"]),
+    ("local-chunked-4", ["--method", "chunked", "--blocks", "4", "--threads", "2"]),
+    ("local-greedy", ["--method", "greedy", "--threads", "2"]),
+    ("overlap-local-d1", ["--method", "overlap", "--schedule", "local", "--threads", "2"]),
+    ("overlap-sequential-d1", ["--method", "overlap", "--schedule", "sequential",
+                               "--overlap-delay", "1", "--threads", "2"]),
+    ("overlap-sequential-d0", ["--method", "overlap", "--schedule", "sequential",
+                               "--overlap-delay", "0", "--threads", "2"]),
 ]
 
 
@@ -87,7 +95,11 @@ def main():
                         notes[name] = rep
                         continue
                     samples.setdefault(name, []).append(v)
-                    acts[name] = (rep.get("act_bytes", []), rep.get("schedule"), rep.get("threads"))
+                    workers = " ".join(f"{w['blocks'][0]}-{w['blocks'][1]}×{w['threads']}"
+                                       for w in rep.get("workers", []))
+                    acts[name] = (rep.get("act_bytes", []), rep.get("schedule"),
+                                  f"{rep.get('threads')} ({workers})" if workers else
+                                  rep.get("threads"))
                 for th in (1, 2) if env_torch else ():
                     v = run_torch(model, batch, th)
                     if v:
@@ -95,7 +107,8 @@ def main():
                 print(".", end="", file=sys.stderr, flush=True)
             base = statistics.median(samples["backprop-1"])
             lines.append(f"\n### {model}, batch {batch}\n")
-            lines.append("| configuration | schedule | threads | median examples/s | runs | "
+            lines.append("| configuration | schedule | threads (worker: blocks×threads) | "
+                         "median examples/s | runs | "
                          "vs backprop-1 | activation MB per block |")
             lines.append("|---|---|---|---|---|---|---|")
             for name in names:

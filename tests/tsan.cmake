@@ -17,3 +17,14 @@ set_tests_properties(tsan_baselines PROPERTIES
   ENVIRONMENT "OPENBLAS_NUM_THREADS=1;TSAN_OPTIONS=halt_on_error=1"
   FAIL_REGULAR_EXPRESSION "WARNING: ThreadSanitizer"
   TIMEOUT 600)
+# The whole command under TSan (interpreter): overlap's windows in parallel
+# with their shared parameters, greedy's 5 blocks packed onto 2 workers, and
+# backprop on a team of 2 (products cut into bands on a helper thread).
+set(LNET_TSAN_TRAIN "$<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --exec interp --threads 2 --max-steps 6 --train-limit 1024 --test-limit 64 --eval-every 3 --quiet")
+add_test(NAME tsan_lnet_schedules
+  COMMAND bash -c "${LNET_TSAN_TRAIN} --method overlap && ${LNET_TSAN_TRAIN} --method greedy && ${LNET_TSAN_TRAIN} --method backprop && echo schedules ok")
+set_tests_properties(tsan_lnet_schedules PROPERTIES
+  ENVIRONMENT "OPENBLAS_NUM_THREADS=1;TSAN_OPTIONS=halt_on_error=1"
+  PASS_REGULAR_EXPRESSION "schedules ok"
+  FAIL_REGULAR_EXPRESSION "WARNING: ThreadSanitizer"
+  TIMEOUT 600)

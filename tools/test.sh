@@ -20,7 +20,7 @@ fi
 
 if [ "${LNET_SKIP_SANITIZE:-0}" != "1" ]; then
   echo "== the local schedule under ThreadSanitizer"
-  tools/build.sh build-tsan -DLNET_TSAN=ON --target tsan_pipeline --target tsan_baselines
+  tools/build.sh build-tsan -DLNET_TSAN=ON --target tsan_pipeline --target tsan_baselines --target lnet
   (cd build-tsan && ctest --no-tests=error --output-on-failure -R tsan_)
 fi
 
