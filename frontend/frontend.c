@@ -7,6 +7,9 @@
  * a def later; fe_compile is the same without keeping them.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,13 +71,39 @@ IrGraph *fe_compile(const char *filename, const char *text, size_t len, Diag *d)
     return g;
 }
 
-char *fe_read_file(const char *path, size_t *len, Diag *d)
+/* Opens path for reading without ever blocking in open(): a FIFO nobody
+ * writes to reads as empty instead of hanging, while a pipe with a writer
+ * (`lnet check <(...)`) still reads to its end. */
+static FILE *open_source(const char *path, Diag *d)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         diag_error(d, IR_LOC_NONE, "cannot open '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
+    if (S_ISDIR(st.st_mode)) {
+        diag_error(d, IR_LOC_NONE, "cannot read '%s': it is a directory", path);
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode))
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        diag_error(d, IR_LOC_NONE, "cannot open '%s': %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+char *fe_read_file(const char *path, size_t *len, Diag *d)
+{
+    FILE *f = open_source(path, d);
+    if (!f)
+        return NULL;
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
     IR_CHECK_ALLOC(buf);

@@ -113,3 +113,9 @@ if(NOT LNET_SANITIZE AND NOT LNET_TSAN)
       "ulimit -v 200000; OPENBLAS_NUM_THREADS=2 timeout -k 5 60 ${LNET_R_BIN} check ${LNET_R_MLP}")
   endif()
 endif()
+
+# A model file that is a FIFO nobody writes to reads as empty (a model error)
+# instead of blocking in open(); a directory is refused; a pipe with a writer
+# (process substitution) still works.
+lnet_cli_test(cli_model_fifo_does_not_block 1 "error: no 'loss' statement(?s:.*)cannot read '[^']*': it is a directory(?s:.*)fmnist_mlp: ok"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; mkfifo $d/m.lnet; timeout 20 ${LNET_R_BIN} check $d/m.lnet; test $? -eq 1 || exit 2; ${LNET_R_BIN} check $d; test $? -eq 1 || exit 3; ${LNET_R_BIN} check <(cat ${LNET_R_MLP}) || exit 4; exit 1")
