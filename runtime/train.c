@@ -216,6 +216,18 @@ void rt_trainer_feed_blocks(Trainer *t, int64_t index)
     spread_labels(t, y, t->feed.batch);
 }
 
+bool rt_trainer_run_batches(Trainer *t, int64_t end, RtBatchStep fn, char *err, size_t errcap)
+{
+    float loss[RT_MAX_HEADS];
+    bool ok = true;
+    for (int64_t i = t->c.step_in_epoch; ok && i < end && !rt_stopping(t); i++) {
+        int64_t step = t->c.step;
+        rt_trainer_feed_blocks(t, i);
+        ok = fn(t, step, loss, err, errcap) && rt_trainer_step_done(t, step, i, loss, err, errcap);
+    }
+    return ok;
+}
+
 bool rt_trainer_step_done(Trainer *t, int64_t step, int64_t index, const float *losses,
                           char *err, size_t errcap)
 {

@@ -101,6 +101,14 @@ void rt_trainer_feed_blocks(Trainer *t, int64_t index);
  * the log cannot be written. Called in step order, one call at a time. */
 bool rt_trainer_step_done(Trainer *t, int64_t step, int64_t index, const float *losses,
                           char *err, size_t errcap);
+/* The schedules that take one batch at a time on the trainer's thread
+ * (sequential and the backprop baselines): batches [c.step_in_epoch, end),
+ * each fed into the blocks' buffers, trained by `step` (losses of every
+ * head), then reported; stops at the first step boundary after rt_stopping. */
+typedef bool (*RtBatchStep)(Trainer *t, int64_t step, float *losses, char *err,
+                            size_t errcap);
+bool rt_trainer_run_batches(Trainer *t, int64_t end, RtBatchStep step, char *err,
+                            size_t errcap);
 /* Wakes every thread waiting on a shared parameter, for good (a worker failed). */
 void rt_trainer_abort(Trainer *t);
 

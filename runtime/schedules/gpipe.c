@@ -364,15 +364,7 @@ static void gpipe_fini(Trainer *t)
 
 static bool gpipe_run(Trainer *t, int64_t end, char *err, size_t errcap)
 {
-    float loss[RT_MAX_HEADS];
-    bool ok = true;
-    for (int64_t i = t->c.step_in_epoch; ok && i < end && !rt_stopping(t); i++) {
-        int64_t step = t->c.step;
-        rt_trainer_feed_blocks(t, i);
-        ok = gpipe_step(t, step, loss, err, errcap) &&
-             rt_trainer_step_done(t, step, i, loss, err, errcap);
-    }
-    return ok;
+    return rt_trainer_run_batches(t, end, gpipe_step, err, errcap);
 }
 
 const RtSchedule rt_schedule_pipeline = {"pipeline", gpipe_init, gpipe_run, gpipe_fini};

@@ -19,22 +19,22 @@ static bool seq_init(Trainer *t, char *err, size_t errcap)
     return true;
 }
 
+/* Every block in turn on the batch in their buffers, each on its team. */
+static bool seq_step(Trainer *t, int64_t step, float *loss, char *err, size_t errcap)
+{
+    bool ok = true;
+    for (int k = 0; ok && k < t->K; k++) {
+        rt_team_bind(t->team[t->st[k].worker]);
+        ok = rt_block_step(t, k, 0, step, loss, err, errcap);
+    }
+    rt_team_bind(NULL);
+    t->ws[0].steps += ok;
+    return ok;
+}
+
 static bool seq_run(Trainer *t, int64_t end, char *err, size_t errcap)
 {
-    float loss[RT_MAX_HEADS];
-    bool ok = true;
-    for (int64_t i = t->c.step_in_epoch; ok && i < end && !rt_stopping(t); i++) {
-        int64_t step = t->c.step;
-        rt_trainer_feed_blocks(t, i);
-        for (int k = 0; ok && k < t->K; k++) {
-            rt_team_bind(t->team[t->st[k].worker]);
-            ok = rt_block_step(t, k, 0, step, loss, err, errcap);
-        }
-        rt_team_bind(NULL);
-        t->ws[0].steps += ok;
-        ok = ok && rt_trainer_step_done(t, step, i, loss, err, errcap);
-    }
-    return ok;
+    return rt_trainer_run_batches(t, end, seq_step, err, errcap);
 }
 
 static void seq_fini(Trainer *t) { (void)t; }
