@@ -2,7 +2,8 @@
  * no other suite reaches: a byte-level model trained on a text corpus (steps
  * per epoch, validation windows, bits per byte in the progress line and the
  * report), the binding errors of text and image data, and the progress line
- * the command line prints without --quiet.
+ * the command line prints without --quiet; a block that fails inside the
+ * local schedule's worker thread stops the run with its error.
  */
 #include <criterion/criterion.h>
 
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define D(...) ((const int64_t[]){__VA_ARGS__})
 
 /* A bigram model over a context of 8 bytes. */
 static const char *const charlm =
@@ -202,4 +205,69 @@ Test(progress, epoch_end_line_on_a_terminal)
               "want '%s' at the end of:\n%s", want, out);
     free(out);
     ir_graph_free(g);
+}
+
+/* Block k of 2 on Fashion-MNIST: dense(16)+relu, a dense(10)+CE head; block 1
+ * reads block 0's activation (as test_pipeline.c builds them). */
+static IrGraph *block(int k, float lr, RtBlockSpec *spec, RtLink *link, int *relu)
+{
+    IrGraph *g = ir_graph_new("two");
+    g->train.batch = 16;
+    g->train.optimizer = OPT_SGD;
+    g->train.lr = lr;
+    int act = k == 0 ? tb_input(g, "image", 2, D(28, 28)) : tb_input(g, "act", 1, D(16));
+    int y = tb_label(g, "class", 10, 0, NULL);
+    int x = k == 0 ? tb_op1(g, IR_OP_FLATTEN, act) : act;
+    char name[16];
+    snprintf(name, sizeof name, "b%d.w", k);
+    int w = tb_param(g, name, 2, D(k ? 16 : 784, 16));
+    snprintf(name, sizeof name, "b%d.b", k);
+    int b = tb_param(g, name, 1, D(16));
+    snprintf(name, sizeof name, "b%d.hw", k);
+    int hw = tb_param(g, name, 2, D(16, 10));
+    snprintf(name, sizeof name, "b%d.hb", k);
+    int hb = tb_param(g, name, 1, D(10));
+    g->nodes[w]->a.init = g->nodes[hw]->a.init = IR_INIT_HE;
+    int out = tb_op1(g, IR_OP_RELU, tb_dense(g, x, w, b));
+    g->loss = tb_op2(g, IR_OP_CROSS_ENTROPY, tb_dense(g, out, hw, hb), y);
+    tb_passes(g, "autodiff,optimizer,verify");
+    *spec = (RtBlockSpec){g, k == 0 ? act : -1, y, 0, NULL, 1};
+    if (k == 0)
+        *relu = out;
+    else {
+        *link = (RtLink){act, 0, *relu, RT_LINK_VALUE};
+        spec->n_links = 1;
+        spec->links = link;
+    }
+    return g;
+}
+
+/* A diverging step (lr 1e30) fails inside a worker thread: the run stops
+ * with the loss error instead of hanging on the other worker's queue, and
+ * writes no checkpoint (a hang fails at the timeout). */
+Test(local_schedule, a_failing_worker_stops_the_run, .timeout = 60)
+{
+    RtBlockSpec spec[2];
+    RtLink link;
+    int relu;
+    IrGraph *g0 = block(0, 1e30f, &spec[0], &link, &relu);
+    IrGraph *g1 = block(1, 1e30f, &spec[1], &link, &relu);
+    RtTrainOpts o = {.train_limit = 320, .test_limit = 32, .quiet = true, .cores = 2,
+                     .schedule = RT_SCHED_LOCAL, .save_path = tmp_path("never.ckpt")};
+    RtTrainResult r;
+    char err[512] = "";
+    cr_expect_not(rt_train_blocks(g0, spec, 2, &o, &r, err, sizeof err));
+    cr_expect(strstr(err, " is NaN at step") || strstr(err, " is infinite at step"), "%s", err);
+    cr_expect_neq(access(o.save_path, F_OK), 0, "a failed run wrote %s", o.save_path);
+    /* the same blocks at a sane rate train, on two workers */
+    ir_graph_free(g0);
+    ir_graph_free(g1);
+    g0 = block(0, 0.05f, &spec[0], &link, &relu);
+    g1 = block(1, 0.05f, &spec[1], &link, &relu);
+    cr_expect(rt_train_blocks(g0, spec, 2, &o, &r, err, sizeof err), "%s", err);
+    cr_expect_eq(r.n_workers, 2);
+    cr_expect_eq(r.steps, 20);
+    unlink(o.save_path);
+    ir_graph_free(g0);
+    ir_graph_free(g1);
 }
