@@ -1,7 +1,8 @@
 /* test_cov_ir.c — the IR verifier (ir/verify.c) against graphs broken by hand:
  * each invariant it checks, one corruption at a time, with the message that
  * names the node. The passes never produce such graphs, so no other suite
- * reaches these errors; a pass with a bug would.
+ * reaches these errors; a pass with a bug would. Also two shape-rule errors a
+ * model can reach (a window larger than its input), with their exact text.
  */
 #include <criterion/criterion.h>
 
@@ -115,4 +116,35 @@ Test(verify, loss_in_range_and_scalar)
     g = compile();
     g->loss = 5;
     expect_broken(g, "verifier: the loss is not a scalar");
+}
+
+/* Shape-rule errors the frontend leaves to ir/shape.c reach the user as
+ * diagnostics at the layer's call, with the shapes. */
+static void expect_shape_error(const char *line, const char *want)
+{
+    char src[256];
+    snprintf(src, sizeof src, "model m\ninput t : f32[16]\n%s\nloss mse(x, x)\n", line);
+    Diag d;
+    diag_init(&d);
+    IrGraph *g = fe_compile("s.lnet", src, strlen(src), &d);
+    cr_expect_null(g, "compiled: %s", line);
+    char *got = tb_diag_text(&d);
+    cr_expect_str_eq(got, want);
+    free(got);
+    ir_graph_free(g);
+    diag_fini(&d);
+}
+
+Test(shape, window_larger_than_the_input)
+{
+    expect_shape_error("x = maxpool(reshape(t, 1, 4, 4), 8)",
+                       "s.lnet:3:5: error: pooling window larger than the input in maxpool: "
+                       "got f32[N,1,4,4]\n"
+                       "x = maxpool(reshape(t, 1, 4, 4), 8)\n"
+                       "    ^\n");
+    expect_shape_error("x = conv2d(reshape(t, 1, 4, 4), 4, 9)",
+                       "s.lnet:3:5: error: kernel larger than the padded input in conv2d: "
+                       "f32[N,1,4,4] vs f32[4,1,9,9]\n"
+                       "x = conv2d(reshape(t, 1, 4, 4), 4, 9)\n"
+                       "    ^\n");
 }
