@@ -24,10 +24,11 @@ cmake --build "$dir" -j "$(nproc)" >/dev/null || exit 1
 
 find "$dir" -name '*.gcda' -delete
 mkdir -p "$dir/cov-bin"
+bin=$(cd "$dir/cov-bin" && pwd)
 real_cc=$(command -v cc)
 printf '#!/bin/sh\nexec %s "$@" --coverage\n' "$real_cc" >"$dir/cov-bin/cc"
 chmod +x "$dir/cov-bin/cc"
-PATH="$root/$dir/cov-bin:$PATH" OPENBLAS_NUM_THREADS=1 \
+PATH="$bin:$PATH" OPENBLAS_NUM_THREADS=1 \
   ctest --test-dir "$dir" -j2 --no-tests=error --output-on-failure
 tests_rc=$?
 
