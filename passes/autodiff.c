@@ -3,7 +3,7 @@
  * Seeds every loss (g->loss and the nodes flagged IR_F_LOSS, e.g. auxiliary
  * heads) with d/dloss = 1 and walks the forward nodes backwards, emitting the
  * ordinary IR ops that compute each operand's gradient. So one pass computes
- * the gradient of Σ_k loss_k, which (METHOD.md §2) is exactly what local
+ * the gradient of Σ_k loss_k, which (docs/method.md §3) is exactly what local
  * training needs once stop_gradient cuts the graph at block inputs.
  *
  * - Gradients that meet at a value are summed with `add`.

@@ -2,7 +2,7 @@
  *
  * The head of block k reads the block's output (its last forward value) and
  * ends in the same loss op as the task loss, against the same target (labels),
- * so every block learns the task (METHOD.md §1). Default heads by the kind of
+ * so every block learns the task (docs/method.md §1). Default heads by the kind of
  * the output, with the task logits' last dimension C as width:
  *   features [N,D]        dense D→C
  *   maps     [N,C',H,W]   global_avg_pool, dense C'→C

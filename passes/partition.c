@@ -10,7 +10,7 @@
  *    previous layer, or into the next one at the start of the graph; a lone
  *    layernorm merges into the next layer (it normalizes that layer's input).
  *    A user cut (IR_F_CUT) always starts a new layer.
- * 3. Blocks (pass_plan_blocks), per METHOD.md §1: backprop one block; greedy
+ * 3. Blocks (pass_plan_blocks), per docs/method.md §1: backprop one block; greedy
  *    one per layer; chunked K contiguous ranges minimising the most expensive
  *    block (a dynamic program over the layer costs, user cuts forced);
  *    overlap windows of w layers, each sharing its first layer with the

@@ -2,7 +2,7 @@
  *
  * Every edge from a value of block a into a node of a later block b becomes
  * an edge from stop_gradient(value), one stop_gradient per (value, block),
- * placed right before its first user and belonging to block b (METHOD.md §2:
+ * placed right before its first user and belonging to block b (docs/method.md §2:
  * in_k = stop_gradient(h_{s_k - 1})). In overlap the copy of a shared layer
  * reads the previous layer's output this way, so the later window cuts the
  * gradient at its own input while the shared parameters still get both

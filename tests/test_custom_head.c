@@ -5,7 +5,7 @@
  *   with per-block parameter names, the frontend's initializers, the def's
  *   source lines, and the task loss on their output; golden IR;
  * - the split per-block graphs compute, bit for bit, what the single graph
- *   Σ_k loss_k computes (METHOD.md §2), for chunked, greedy and overlap;
+ *   Σ_k loss_k computes (docs/method.md §3), for chunked, greedy and overlap;
  * - diagnostics for bad heads (exact text, caret and note);
  * - per-key locations of `local { }`.
  */

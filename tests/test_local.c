@@ -5,7 +5,7 @@
  * - for every method on a small MLP, residual CNN and transformer, running the
  *   split per-block graphs in order gives bit-identical losses, gradients and
  *   parameters to the single partitioned graph (the gradient of Σ_k loss_k,
- *   METHOD.md §2), over several optimizer steps;
+ *   docs/method.md §3), over several optimizer steps;
  * - the chunked and overlap gradients of the PyTorch fixture mlp_local;
  * - the cost model on a tiny MLP, computed by hand.
  */
