@@ -119,3 +119,8 @@ endif()
 # (process substitution) still works.
 lnet_cli_test(cli_model_fifo_does_not_block 1 "error: no 'loss' statement(?s:.*)cannot read '[^']*': it is a directory(?s:.*)fmnist_mlp: ok"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; mkfifo $d/m.lnet; timeout 20 ${LNET_R_BIN} check $d/m.lnet; test $? -eq 1 || exit 2; ${LNET_R_BIN} check $d; test $? -eq 1 || exit 3; ${LNET_R_BIN} check <(cat ${LNET_R_MLP}) || exit 4; exit 1")
+
+# lnet build -o never replaces the model source, a directory or a file that is
+# not an executable (a trainer it built before may be replaced).
+lnet_cli_test(cli_build_output_is_protected 0 "is the same file as the model(?s:.*)exists and is not an executable(?s:.*)is a directory(?s:.*)protected ok"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; cp ${LNET_R_MLP} $d/m.lnet; echo notes > $d/n.txt; ${LNET_R_BIN} build $d/m.lnet -o $d/m.lnet; test $? -eq 1 || exit 2; ${LNET_R_BIN} build $d/m.lnet -o $d/n.txt; test $? -eq 1 || exit 3; ${LNET_R_BIN} build $d/m.lnet -o $d; test $? -eq 1 || exit 4; cmp -s $d/m.lnet ${LNET_R_MLP} && grep -qx notes $d/n.txt && echo protected ok")

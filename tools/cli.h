@@ -117,6 +117,9 @@ uint64_t cli_graph_fingerprint(const IrGraph *g);
  * written (outpaths.c); prints the error and returns false. */
 bool cli_check_outputs(const CliCmd *cmd, const char *model, const RtTrainOpts *o,
                        const char *data);
+/* lnet build -o TRAINER: false (message printed) when TRAINER is the model,
+ * a directory, or an existing file that is not an executable. */
+bool cli_check_trainer_output(const CliCmd *cmd, const char *model, const char *out);
 
 /* Trains tm with o (flushing d's warnings first), prints the summary or, for
  * o->eval_only, every head; returns the exit code: 0, 1 on an error, 128 + the

@@ -227,6 +227,8 @@ int cmd_build(int argc, char **argv)
         fprintf(stderr, "lnet build: error: -o TRAINER is required\n");
         return EXIT_USER;
     }
+    if (!cli_check_trainer_output(&build_cmd, a.file, b.out))
+        return EXIT_USER;
     if (!b.cpu)
         b.cpu = "x86-64-v3";
     b.schedule = cli_get(&build_cmd, &a, "schedule");

@@ -199,3 +199,25 @@ bool cli_check_outputs(const CliCmd *cmd, const char *model, const RtTrainOpts *
     }
     return true;
 }
+
+/* lnet build -o TRAINER: never the model source or a directory, and an
+ * existing file only when it is an executable (ELF), as lnet build writes. */
+bool cli_check_trainer_output(const CliCmd *cmd, const char *model, const char *out)
+{
+    Path m = {.what = "the model", .path = model};
+    Path o = {.what = "-o", .path = out};
+    m.exists = stat(model, &m.st) == 0;
+    o.exists = stat(out, &o.st) == 0;
+    if (!o.exists)
+        return resolve(cmd, &o) && dir_writable(cmd, &o);
+    if (m.exists && same(&o, &m))
+        return fail(cmd, &o, "is the same file as the model '%s'; choose another name", model);
+    if (S_ISDIR(o.st.st_mode))
+        return fail(cmd, &o, "is a directory; give a file name");
+    char head[8];
+    if (S_ISREG(o.st.st_mode) && o.st.st_size > 0 &&
+        (read_head(out, head, 4) < 4 || memcmp(head, "\x7f" "ELF", 4) != 0))
+        return fail(cmd, &o, "exists and is not an executable; remove it or choose another "
+                    "name");
+    return true;
+}
