@@ -46,3 +46,10 @@ lnet_cli_test(cli_ir_pass_options 0
 lnet_cli_test(cli_ir_emit_llvm_per_block 0
   "; block 0\\n(?s:.*)define void @lnet_step\\((?s:.*); block 1\\n(?s:.*)define void @lnet_step\\("
   "${LNET} ir ${MLP} --emit llvm")
+
+# Training flags override the model's train { } section (the log's learning
+# rate, the report's batch), and a bad value is a user error naming the flag.
+lnet_cli_test(cli_train_overrides_take_effect 0 "overrides ok"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET} train ${MLP} --lr 0.0125 --optimizer sgd --schedule-lr constant --batch 64 --seed 7 --max-steps 2 --train-limit 256 --test-limit 32 --quiet --exec interp --log $d/l.csv --report $d/r.json && grep -q '^train,2,0,[0-9.]*,0.0125,' $d/l.csv && grep -q '\"batch\":64,' $d/r.json && echo overrides ok")
+lnet_cli_test(cli_train_bad_override_values 0 "(?s)unknown value 'bogus' \\(expected one of: sgd adam adamw\\).*unknown value 'nope' \\(expected one of: constant warmup cosine\\).*--lr must be positive, got '-1'.*--lr expects a number, got 'abc'.*--batch expects an integer in \\[1, 1048576\\], got '0'.*--overlap expects an integer in \\[2, 4096\\], got '1'.*all refused"
+  "t='${LNET} train ${MLP} --max-steps 1 --train-limit 256 --test-limit 32 --quiet --exec interp'; for f in '--optimizer bogus' '--schedule-lr nope' '--lr -1' '--lr abc' '--batch 0' '--method overlap --overlap 1'; do $t $f 2>&1; test $? -eq 1 || exit 1; done; echo all refused")
