@@ -8,8 +8,8 @@
  * earliest cut, so the placement is a function of the costs alone. */
 static void balance(const double *c, int K, int W, int *first)
 {
-    static double best[RT_PLACE_MAX + 1][RT_PLACE_MAX + 1];
-    static int cut[RT_PLACE_MAX + 1][RT_PLACE_MAX + 1];
+    double best[RT_PLACE_MAX + 1][RT_PLACE_MAX + 1];     /* on the stack: reentrant */
+    int cut[RT_PLACE_MAX + 1][RT_PLACE_MAX + 1];
     double pre[RT_PLACE_MAX + 1] = {0};
     for (int j = 0; j < K; j++)
         pre[j + 1] = pre[j] + c[j];
