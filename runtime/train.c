@@ -118,8 +118,7 @@ static bool pull_for_step(Trainer *t, int k, int from, int64_t step, char *err,
             }
         } else if (l->src_block >= from) {
             memcpy(rt_exec_buffer(s->ex, l->node),
-                   rt_exec_buffer(t->st[l->src_block].ex, l->src_node),
-                   rt_value_bytes(s->spec.g, l->node, t->feed.batch));
+                   rt_exec_buffer(t->st[l->src_block].ex, l->src_node), s->link_bytes[i]);
         }
     }
     return true;
