@@ -209,6 +209,8 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
         fprintf(f, ",\"microbatches\":%d", t->o->microbatches);
     if (t->n_shared > 0)
         fprintf(f, ",\"overlap_delay\":%d", t->overlap_delay);
+    if (res->ranks > 1)
+        fprintf(f, ",\"ranks\":%d", res->ranks);
     fputs(",\"heads\":[", f);
     for (int h = 0; h < t->n_heads; h++) {
         fprintf(f, "%s{\"name\":", h ? "," : "");
@@ -234,10 +236,15 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
         const RtWorkerStats *w = &res->workers[k];
         fprintf(f, "%s{\"worker\":%d,\"blocks\":[%d,%d],\"threads\":%d,\"steps\":%lld,"
                    "\"busy_s\":%.3f,\"wait_in_s\":%.3f,\"wait_out_s\":%.3f,"
-                   "\"examples_per_s\":%.1f}",
+                   "\"examples_per_s\":%.1f",
                 k ? "," : "", k + 1, w->first_block + 1, w->last_block + 1, w->threads,
                 (long long)w->steps, w->busy_s, w->wait_in_s, w->wait_out_s,
                 res->wall_s > 0 ? (double)w->steps * t->feed.batch / res->wall_s : 0);
+        if (res->ranks > 1)     /* what this rank sent to the next, and how fast */
+            fprintf(f, ",\"rank\":%d,\"bytes_sent\":%lld,\"send_s\":%.3f,\"sent_MBps\":%.1f",
+                    w->rank, (long long)w->bytes_sent, w->send_s,
+                    res->wall_s > 0 ? (double)w->bytes_sent / res->wall_s / 1e6 : 0);
+        fputc('}', f);
     }
     fputs("]}\n", f);
     errno = 0;

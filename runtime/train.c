@@ -133,10 +133,21 @@ bool rt_block_step(Trainer *t, int k, int from, int64_t step, float *losses, cha
     RtStepArgs a = {.n = t->feed.batch, .lr = rt_lr_at(t, step), .step = step + 1,
                     .seed = t->c.seed, .train = true};
     rt_exec_step(s->ex, &a);
-    for (int i = 0; i < t->n_shared; i++)
-        if (t->shared[i].owner == k)
-            rt_shared_param_publish(&t->shared[i].p, step,
-                                    rt_exec_buffer(s->ex, t->shared[i].owner_node));
+    for (int i = 0; i < t->n_shared; i++) {
+        Shared *sh = &t->shared[i];
+        if (sh->owner != k)
+            continue;
+        const void *v = rt_exec_buffer(s->ex, sh->owner_node);
+        if (!sh->msg) {
+            rt_shared_param_publish(&sh->p, step, v);
+            continue;
+        }
+        /* the reader is on another rank: the version goes there */
+        *(int64_t *)sh->msg = step;
+        memcpy((char *)sh->msg + 64, v, sh->p.bytes);
+        t->comm->ops->send(t->comm, rt_dist_rank_of(t, sh->reader), RT_TAG_PARAM + i, sh->msg,
+                           64 + sh->p.bytes);
+    }
     for (int h = 0; h < t->n_heads; h++) {
         if (t->heads[h].block != k)
             continue;
@@ -174,7 +185,7 @@ static int32_t *label_buffer(Trainer *t)
 }
 
 /* Mean loss and accuracy of every head over the evaluation split. */
-static void evaluate(Trainer *t)
+static void evaluate_here(Trainer *t)
 {
     RtFeed *f = &t->feed;
     double sum[RT_MAX_HEADS] = {0};
@@ -205,6 +216,18 @@ static void evaluate(Trainer *t)
         t->eval[h].accuracy = rows ? (double)correct[h] / (double)rows : 0;
         t->eval[h].examples = seen;
     }
+}
+
+/* Every head evaluated (a distributed run: by rank 0, on the blocks' latest
+ * parameters, and shared with every rank). */
+static void evaluate(Trainer *t)
+{
+    if (t->comm)
+        rt_dist_gather(t);
+    if (!t->comm || t->rank == 0)
+        evaluate_here(t);
+    if (t->comm)
+        rt_dist_share_eval(t);
 }
 
 void rt_trainer_feed_blocks(Trainer *t, int64_t index)
@@ -251,12 +274,21 @@ static bool save(Trainer *t, char *err, size_t errcap)
     return true;
 }
 
-bool rt_stopping(const Trainer *t) { return t->o->stop && *t->o->stop; }
+/* A distributed run stops where every rank agreed to (rt_dist_agree); only
+ * the rank that reads the data acts on its own signal at once, by feeding no
+ * more batches. */
+bool rt_stopping(const Trainer *t)
+{
+    bool mine = t->o->stop && *t->o->stop;
+    if (t->comm)
+        return t->stop_agreed || (mine && t->b0 == 0);
+    return mine;
+}
 
 static bool done(const Trainer *t)
 {
-    return (t->o->max_steps > 0 && t->c.step >= t->o->max_steps) || rt_stopping(t) ||
-           t->reached;
+    bool stop = t->comm ? t->stop_agreed : rt_stopping(t);
+    return (t->o->max_steps > 0 && t->c.step >= t->o->max_steps) || stop || t->reached;
 }
 
 /* Evaluates, logs, and notes whether the target accuracy is reached; false
@@ -291,6 +323,8 @@ static bool train_epoch(Trainer *t, char *err, size_t errcap)
         t->seg_start_s = 0;
         if (!ok)
             return false;
+        if (t->comm)
+            rt_dist_agree(t);
         if (every > 0 && t->c.step % every == 0 && !evaluate_and_log(t, err, errcap))
             return false;
     }
@@ -385,6 +419,8 @@ static bool make_block(Trainer *t, int k, const RtBlockSpec *spec, char *err, si
         s->link_bytes[i] = rt_value_bytes(spec->g, l->node, t->feed.batch);
         s->shared[i] = -1;
     }
+    if (t->comm && !t->has[k])
+        return true;    /* another rank's block */
     s->ex = rt_make_exec(t, spec->g, t->feed.batch, err, errcap);
     if (!s->ex)
         return false;
@@ -461,6 +497,8 @@ static bool choose_schedule(Trainer *t, char *err, size_t errcap)
         t->kind = t->K > 1 ? RT_SCHED_LOCAL : RT_SCHED_SEQUENTIAL;
     if (t->kind == RT_SCHED_LOCAL && t->K == 1)
         t->kind = RT_SCHED_SEQUENTIAL;      /* one block: nothing to overlap */
+    if (t->comm)
+        t->kind = RT_SCHED_LOCAL;           /* rt_dist_place refused any other */
     t->sched = table[t->kind];
     t->cores = t->o->cores > 0 ? t->o->cores : rt_available_cores();
     int D = t->o->overlap_delay;
@@ -475,9 +513,19 @@ static bool choose_schedule(Trainer *t, char *err, size_t errcap)
     for (int k = 0; k < t->K; k++)
         cost[k] = t->st[k].spec.cost;
     bool placed = t->kind == RT_SCHED_LOCAL || t->kind == RT_SCHED_SEQUENTIAL;
-    rt_place(cost, t->K, placed ? t->cores : 1, &t->place);
-    for (int k = 0; k < t->K; k++)
-        t->st[k].worker = rt_place_worker(&t->place, k);
+    if (t->comm) {
+        /* this rank's blocks [b0, b1) on its own cores; rank 0 evaluates
+         * the other ranks' blocks on its first worker's team */
+        rt_place(cost + t->b0, t->b1 - t->b0, t->cores, &t->place);
+        for (int w = 0; w <= t->place.workers; w++)
+            t->place.first[w] += t->b0;
+        for (int k = 0; k < t->K; k++)
+            t->st[k].worker = k >= t->b0 && k < t->b1 ? rt_place_worker(&t->place, k) : 0;
+    } else {
+        rt_place(cost, t->K, placed ? t->cores : 1, &t->place);
+        for (int k = 0; k < t->K; k++)
+            t->st[k].worker = rt_place_worker(&t->place, k);
+    }
     for (int w = 0; placed && w < t->place.workers; w++)
         if (!(t->team[w] = rt_team_new(t->place.threads[w]))) {
             if (errno == ENOMEM)
@@ -516,10 +564,15 @@ static bool share_params(Trainer *t, char *err, size_t errcap)
             if (l->kind != RT_LINK_PARAM)
                 continue;
             Shared *sh = &t->shared[t->n_shared];
-            *sh = (Shared){l->src_block, l->src_node, k, l->node, {0}};
-            const void *v = rt_exec_buffer(t->st[l->src_block].ex, l->src_node);
-            if (!rt_shared_param_init(&sh->p, rt_value_bytes(t->st[k].spec.g, l->node, 1),
-                                      t->overlap_delay, v, t->c.step)) {
+            *sh = (Shared){l->src_block, l->src_node, k, l->node, {0}, NULL};
+            /* the owner's value (a rank that holds neither block keeps an
+             * unused ring: every rank numbers the shared parameters alike) */
+            RtExec *own = t->st[l->src_block].ex;
+            const void *v = own ? rt_exec_buffer(own, l->src_node) : NULL;
+            size_t bytes = rt_value_bytes(t->st[k].spec.g, l->node, 1);
+            bool remote = t->comm && rt_dist_rank_of(t, k) != rt_dist_rank_of(t, l->src_block);
+            if (!rt_shared_param_init(&sh->p, bytes, t->overlap_delay, v, t->c.step) ||
+                (remote && !(sh->msg = malloc(64 + bytes)))) {
                 snprintf(err, errcap, "out of memory");
                 return false;
             }
@@ -538,19 +591,24 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
     }
     if (!rt_feed_open(&t->feed, t->g, t->o, err, errcap))
         return false;
+    if (t->comm && !rt_dist_place(t, specs, err, errcap))
+        return false;
     for (int k = 0; k < t->K; k++) {
-        if (rt_stopping(t))
+        if (rt_stopping(t) && !t->comm)
             return true;
         if (!make_block(t, k, &specs[k], err, errcap))
             return false;
     }
     collect_heads(t);
     for (int k = 0; k < t->K; k++)
-        plan_exec(t, k, t->st[k].ex);
+        if (t->st[k].ex)
+            plan_exec(t, k, t->st[k].ex);
     t->c = (RtCounters){0, 0, 0, t->g->train.seed};
-    if (t->o->resume_path &&
+    if (t->o->resume_path && (!t->comm || t->rank == 0) &&
         !rt_checkpoint_load(t->o->resume_path, t->ex, t->K, &t->c, err, errcap))
         return false;
+    if (t->comm && t->o->resume_path)
+        rt_dist_scatter(t);
     t->steps_per_epoch = rt_feed_steps_per_epoch(&t->feed);
     t->total_steps = t->steps_per_epoch * t->g->train.epochs;
     if (t->o->max_steps > 0 && t->o->max_steps < t->total_steps)
@@ -568,8 +626,10 @@ static void teardown(Trainer *t)
     rt_log_close(t, err, sizeof err);   /* closed already, unless the run failed */
     if (t->sched)
         t->sched->fini(t);
-    for (int i = 0; i < t->n_shared; i++)
+    for (int i = 0; i < t->n_shared; i++) {
         rt_shared_param_fini(&t->shared[i].p);
+        free(t->shared[i].msg);
+    }
     free(t->shared);
     for (int w = 0; w < RT_MAX_BLOCKS; w++)
         rt_team_free(t->team[w]);
@@ -591,14 +651,14 @@ static void fill_result(Trainer *t, RtTrainResult *res)
     res->final = t->eval[0];
     res->is_text = t->feed.text;
     for (int k = 0; k < t->K; k++)
-        res->compile_ms += t->st[k].ex->compile_ms;
+        res->compile_ms += t->st[k].ex ? t->st[k].ex->compile_ms : 0;
     res->n_heads = t->n_heads < 16 ? t->n_heads : 16;
     for (int h = 0; h < res->n_heads; h++) {
         res->heads[h] = t->eval[h];
         snprintf(res->head_names[h], sizeof res->head_names[h], "%s", rt_head_name(t, h));
     }
     for (int k = 0; k < t->K && k < 64; k++)
-        res->act_bytes[k] = t->st[k].ex->act_bytes > 0
+        res->act_bytes[k] = t->st[k].ex && t->st[k].ex->act_bytes > 0
                                 ? t->st[k].ex->act_bytes
                                 : rt_graph_act_bytes(t->st[k].spec.g, t->feed.batch);
     res->n_blocks = t->K;
@@ -610,6 +670,7 @@ static void fill_result(Trainer *t, RtTrainResult *res)
         res->workers[k] = t->ws[k];
     res->cores = t->cores;
     res->overlap_delay = t->overlap_delay;
+    res->ranks = t->comm ? t->ranks : 1;
 }
 
 bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const RtTrainOpts *o,
@@ -620,9 +681,16 @@ bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const R
         snprintf(err, errcap, "out of memory");
         return false;
     }
+    /* a distributed run: rank 0 alone logs, reports and saves */
+    RtTrainOpts mine = *o;
+    if (o->comm && o->comm->rank != 0) {
+        mine.log_path = mine.report_path = mine.save_path = NULL;
+        mine.quiet = true;
+    }
     t->g = model;
-    t->o = o;
+    t->o = &mine;
     t->K = K;
+    t->comm = o->comm;
     memset(res, 0, sizeof *res);
     rt_blas_single_threaded(true);     /* the schedule's teams are the parallelism */
     bool ok = setup(t, st, err, errcap);
@@ -630,7 +698,8 @@ bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const R
     while (ok && !o->eval_only && t->c.epoch < model->train.epochs && !done(t))
         ok = run_epoch(t, err, errcap);
     /* stopped before the first step (while compiling): nothing to report */
-    bool idle = rt_stopping(t) && t->steps_run == 0 && !o->eval_only;
+    bool stopped = t->comm ? t->stop_agreed : rt_stopping(t);
+    bool idle = stopped && t->steps_run == 0 && !o->eval_only;
     if (ok && !idle && !t->evaluated)
         evaluate(t);    /* nothing left to train: still report the numbers */
     char lerr[512];
@@ -638,11 +707,13 @@ bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const R
         snprintf(err, errcap, "%s", lerr);
         ok = false;
     }
+    if (ok && !idle && t->comm)
+        rt_dist_gather_stats(t);
     if (ok && !idle) {
         fill_result(t, res);
         ok = rt_report_write(t, res, err, errcap);
     }
-    res->interrupted = rt_stopping(t);
+    res->interrupted = t->comm ? t->stop_agreed : rt_stopping(t);
     res->saved = t->saved;
     res->steps_run = t->steps_run;
     teardown(t);

@@ -10,6 +10,7 @@
 #ifndef LNET_RT_TRAIN_H
 #define LNET_RT_TRAIN_H
 
+#include "comm.h"
 #include "exec.h"
 #include "ir.h"
 
@@ -78,6 +79,8 @@ typedef struct RtTrainOpts {
                                    (0: every available core); data-parallel: its replicas */
     int overlap_delay;          /* overlap: the earlier window reads the shared parameters
                                    this many updates late (-1: 1 for local, 0 sequential) */
+    RtComm *comm;               /* the ranks of a distributed run (comm.h); NULL: this
+                                   process trains every block */
     bool progress_tty;          /* redraw one progress line (a terminal) */
     FILE *out;                  /* progress and summary (stdout) */
 } RtTrainOpts;
@@ -85,10 +88,13 @@ typedef struct RtTrainOpts {
 /* Per-worker telemetry of a threaded schedule: which blocks the worker runs
  * (local) and on how many threads its products run. */
 typedef struct RtWorkerStats {
+    int rank;                       /* the process (distributed runs; else 0) */
     int first_block, last_block;    /* 0-based, inclusive */
     int threads;
     int64_t steps;
     double busy_s, wait_in_s, wait_out_s;
+    int64_t bytes_sent;             /* to the next rank (the rank's last worker) */
+    double send_s;                  /* seconds its sends took, overlapped with compute */
 } RtWorkerStats;
 
 /* Evaluation of one loss (the task head or an auxiliary head). */
@@ -118,7 +124,9 @@ typedef struct RtTrainResult {
     int64_t reached_step;
     int n_blocks;
     int64_t act_bytes[64];      /* per block: bytes of its executor's value buffers */
-    int n_workers;              /* the schedule's threads (local: min(K, cores)) */
+    int n_workers;              /* the schedule's threads (local: min(K, cores); distributed:
+                                   every rank's) */
+    int ranks;                  /* processes of a distributed run (1: none) */
     RtWorkerStats workers[64];
     int cores;                  /* the core budget the run used */
     int overlap_delay;          /* overlap: the staleness the run used */

@@ -42,6 +42,8 @@ typedef struct Head {
 typedef struct Shared {
     int owner, owner_node, reader, reader_node;
     RtSharedParam p;
+    void *msg;                      /* distributed, owner and reader on two ranks: the
+                                       message of one version (64-byte header, value) */
 } Shared;
 
 typedef struct Trainer {
@@ -80,6 +82,15 @@ typedef struct Trainer {
     Shared *shared;
     int n_workers;                  /* ws[] entries the schedule fills */
     RtWorkerStats ws[RT_MAX_BLOCKS];
+    /* a distributed run (comm != NULL; dist.c): group g of the blocks runs on
+     * rank ranks - 1 - g, so rank 0 holds the last blocks and sees every
+     * step's losses, and rank ranks - 1 reads the data */
+    RtComm *comm;
+    int rank, ranks;
+    RtPlacement groups;             /* the blocks onto ranks: groups.first[g] ... */
+    int b0, b1;                     /* this rank's blocks [b0, b1) */
+    bool has[RT_MAX_BLOCKS];        /* this rank holds an executor for block k */
+    bool stop_agreed;               /* a stop every rank has agreed on */
 } Trainer;
 
 /* ------------------------------------------------ the API schedules call */
@@ -130,6 +141,28 @@ static inline uint64_t rt_part_seed(uint64_t seed, int p)
 {
     return p ? seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)p) : seed;
 }
+
+/* --------------------------------------------------------------- dist.c */
+
+/* The rank that trains block k. */
+int rt_dist_rank_of(const Trainer *t, int k);
+/* Places the blocks on the ranks (this rank's b0, b1, has[]); false (with
+ * err) when there are fewer blocks than ranks or a schedule other than local
+ * was asked for. */
+bool rt_dist_place(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap);
+/* Rank 0's parameters, optimizer states and counters to every rank that
+ * holds the blocks (after rank 0 resumed from a checkpoint). */
+void rt_dist_scatter(Trainer *t);
+/* Every block's parameters and optimizer states to rank 0, from the rank
+ * that trains it (before rank 0 evaluates or saves). */
+void rt_dist_gather(Trainer *t);
+/* Rank 0's evaluation to every rank. */
+void rt_dist_share_eval(Trainer *t);
+/* After a segment: every rank's stop request and counters, agreed; aborts
+ * the job when the ranks' counters differ (they cannot, short of a bug). */
+void rt_dist_agree(Trainer *t);
+/* Every rank's worker telemetry into rank 0's ws[] (in rank order). */
+void rt_dist_gather_stats(Trainer *t);
 
 /* ------------------------------------------------------------- report.c */
 

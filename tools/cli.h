@@ -131,6 +131,18 @@ int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts
  * Training (not o->eval_only) catches the stop signals first. */
 int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o);
 
+/* ------------------------------------------- distributed runs (mpi.c) */
+
+/* Joins the job when a launcher (mpirun) started this process: the ranks of
+ * a distributed run, or NULL when it is the only one. Set by cli_use_mpi()
+ * in a build with MPI; NULL in one without (a run under mpirun with more
+ * than one rank is then refused with a clear error). */
+extern RtComm *(*cli_comm_start)(const char *prog);
+void cli_use_mpi(void);
+/* The ranks a launcher started this process among (its environment; 1 when
+ * none did). */
+int cli_launcher_ranks(void);
+
 /* ------------------------------------------------- process (process.c) */
 
 /* At the start of main(): ignores SIGXFSZ (a write past `ulimit -f` fails

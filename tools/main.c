@@ -38,6 +38,9 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     cli_process_init("lnet");
+#ifdef LNET_HAVE_MPI
+    cli_use_mpi();
+#endif
     if (argc < 2) {
         usage(stderr);
         return EXIT_USER;

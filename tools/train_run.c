@@ -323,6 +323,35 @@ static void print_stop(const CliCmd *cmd, const RtTrainOpts *o, const RtTrainRes
                 o->save_path ? "" : " (no --save)");
 }
 
+RtComm *(*cli_comm_start)(const char *prog);
+
+int cli_launcher_ranks(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 0)
+            return atoi(v);
+    }
+    return 1;
+}
+
+/* This process's place in a distributed run; false (with the error
+ * printed) when it was started as one rank of several by a build without
+ * MPI. */
+static bool join_ranks(const CliCmd *cmd, RtComm **comm)
+{
+    char prog[64];
+    snprintf(prog, sizeof prog, "lnet %s", cmd->name);
+    *comm = cli_comm_start ? cli_comm_start(prog) : NULL;
+    if (cli_comm_start || cli_launcher_ranks() <= 1)
+        return true;
+    fprintf(stderr, "lnet %s: error: started by mpirun as one of %d ranks, but this lnet was "
+            "built without MPI; install libopenmpi-dev and build again (tools/setup.sh does "
+            "both)\n", cmd->name, cli_launcher_ranks());
+    return false;
+}
+
 int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts *opts, Diag *d)
 {
     RtTrainOpts o = *opts;
@@ -330,13 +359,25 @@ int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts
     RtTrainResult res;
     char err[512];
     const char *data = o.data_dir ? o.data_dir : tm->m.g->train.data_path;
-    if (!cli_check_outputs(cmd, tm->file, &o, data))
+    if (!join_ranks(cmd, &o.comm))
         return EXIT_USER;
+    RtComm *c = o.comm;
+    if (c && c->rank != 0)
+        o.quiet = true;         /* rank 0 prints the run */
+    if (!cli_check_outputs(cmd, tm->file, &o, data)) {
+        if (c)
+            c->ops->abort(c, "stopping every rank (the error above)");
+        return EXIT_USER;
+    }
     if (!train_blocks(tm, &o, &res, err, sizeof err)) {
+        if (c)
+            c->ops->abort(c, err[0] ? err : "stopping every rank (the error above)");
         if (err[0])
             fprintf(stderr, "lnet %s: error: %s\n", cmd->name, err);
         return EXIT_USER;
     }
+    if (c && c->rank != 0)
+        return res.interrupted ? 128 + *o.stop : EXIT_OK;
     if (res.interrupted) {
         print_stop(cmd, &o, &res);
         if (res.steps_run == 0)

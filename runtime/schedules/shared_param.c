@@ -19,7 +19,10 @@ bool rt_shared_param_init(RtSharedParam *s, size_t bytes, int delay, const void 
     s->bytes = bytes;
     s->delay = delay;
     s->base = s->published = base;
-    memcpy(slot(s, base), value, bytes);
+    if (value)
+        memcpy(slot(s, base), value, bytes);
+    else
+        memset(slot(s, base), 0, bytes);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     return true;

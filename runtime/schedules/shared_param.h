@@ -32,7 +32,8 @@ typedef struct RtSharedParam {
     pthread_cond_t cv;
 } RtSharedParam;
 
-/* Caller-owned s; `value` (bytes) is version `base`. False: out of memory. */
+/* Caller-owned s; `value` (bytes; NULL: zeros) is version `base`. False: out of
+ * memory. */
 bool rt_shared_param_init(RtSharedParam *s, size_t bytes, int delay, const void *value,
                           int64_t base);
 void rt_shared_param_fini(RtSharedParam *s);
