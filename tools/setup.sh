@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   llvm-19-dev libzstd-dev
   libopenblas-pthread-dev zlib1g-dev libcriterion-dev
+  libopenmpi-dev openmpi-bin
   dataset-fashion-mnist fortunes gnuplot-nox
 )
 
