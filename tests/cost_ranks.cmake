@@ -19,6 +19,10 @@ lnet_cli_test(cost_ranks_labels_padded_to_64 0 "rank 1 -> 0 +544 +320 +64 +160 "
 lnet_cli_test(cost_ranks_measured_token_model 0
   "measured, median of 2 steps after 3 warm-up \\(JIT\\)\\nblock +step ms\\n +0 +[0-9]+\\.[0-9]{3}\\n +1 +[0-9]+\\.[0-9]{3}\\n(.|\\n)*rank 1 -> 0 +27968 +320 +3072 +24576 (.|\\n)*predicted throughput: [0-9]+ examples/s on 2 ranks; [0-9]+ on one rank"
   "$<TARGET_FILE:lnet> cost ${CMAKE_SOURCE_DIR}/tests/golden_local/transformer.lnet --ranks 2 --measure 2")
+# ... and the JSON's block times are measured ones, not the FLOPs at the
+# assumed rate (50 GFLOP/s) that --measure 0 uses.
+lnet_cli_test(cost_ranks_measured_times_are_not_assumed 0 "measured json ok"
+  "$<TARGET_FILE:lnet> cost ${CMAKE_SOURCE_DIR}/tests/golden_local/transformer.lnet --ranks 2 --measure 2 --json | python3 -c \"import json, sys; d = json.load(sys.stdin); r = d['ranks']; t = r['block_step_s']; a = [b['total_flops'] * d['batch'] / 50e9 for b in d['per_block']]; assert r['times'] == 'measured' and len(t) == 2 and all(x > 0 and abs(x - y) > 1e-3 * y for x, y in zip(t, a)), (t, a); print('measured json ok')\"")
 # --measure 0: the times are the FLOPs at an assumed rate, and the output says so.
 lnet_cli_test(cost_ranks_measure_0_says_assumed 0
   "step time of each block on one thread: assumed, not measured \\(its FLOPs at 50 GFLOP/s\\)(.|\\n)*assumed times\\)"
