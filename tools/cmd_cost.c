@@ -21,9 +21,10 @@
  *      sum of its blocks' times over its threads, a rank's time its slowest
  *      worker's;
  *   3. links: each step, group g sends group g+1 one message — a header,
- *      the labels (padded to 64 bytes) and the values that blocks after the
- *      cut read from blocks before it — taking bytes / bandwidth + latency;
- *      a sender thread overlaps it with compute;
+ *      the labels (padded to 64 bytes) and the values that group g+1's
+ *      blocks read from earlier blocks, once per link as the runtime packs
+ *      them — taking bytes / bandwidth + latency; a sender thread overlaps
+ *      it with compute;
  *   4. the step takes the slowest of all of these, times the
  *      oversubscription max(1, R·N / cores); examples/s = batch / step,
  *      printed for R and for one rank (every block on N threads).
@@ -144,7 +145,7 @@ typedef struct RankModel {
     RtPlacement inner[RT_PLACE_MAX];    /* group g's blocks on its N threads */
     double group_s[RT_PLACE_MAX];       /* group g's compute time per step */
     double label_bytes;                 /* per message, padded to 64 */
-    double act_bytes[RT_PLACE_MAX];     /* message g -> g+1: values across the cut */
+    double act_bytes[RT_PLACE_MAX];     /* message g -> g+1: what group g+1 reads */
     bool param_links;                   /* overlap's shared parameters cross a cut */
     double oversub, step_s, one_s;      /* R ranks; one rank on N threads */
 } RankModel;
@@ -170,13 +171,12 @@ static double group_s(const RankModel *m, int first, int n, RtPlacement *p)
     return t;
 }
 
-/* Bytes per step of the values that blocks >= cut read from blocks < cut,
- * each value once (the runtime's links, at the model's batch). *param: a
- * shared parameter (overlap) is read across the cut, either way. */
-static double cut_bytes(const CliTrainModel *tm, int cut, int batch, bool *param)
+/* Bytes per step of the values that the next group's blocks [cut, end) read
+ * from blocks before the cut: the payload the runtime packs, link by link
+ * at the model's batch. *param: a shared parameter (overlap) is read across
+ * the cut, either way. */
+static double cut_bytes(const CliTrainModel *tm, int cut, int end, int batch, bool *param)
 {
-    bool *sent = calloc((size_t)tm->m.g->n_nodes + 1, sizeof *sent);
-    IR_CHECK_ALLOC(sent);
     double bytes = 0;
     for (int k = 0; k < tm->bs.n; k++)
         for (int i = 0; i < tm->bs.b[k].n_inputs; i++) {
@@ -185,13 +185,11 @@ static double cut_bytes(const CliTrainModel *tm, int cut, int batch, bool *param
                 continue;
             if (in->kind == PASS_IO_PARAM)
                 *param = true;
-            if (in->kind == PASS_IO_PARAM || k < cut || sent[in->orig])
-                continue;
-            sent[in->orig] = true;
-            const IrType *t = &tm->blocks[k]->nodes[in->node]->type;
-            bytes += 4.0 * (double)ir_type_numel(t) * (ir_type_batched(t) ? batch : 1);
+            else if (k >= cut && k < end) {
+                const IrType *t = &tm->blocks[k]->nodes[in->node]->type;
+                bytes += 4.0 * (double)ir_type_numel(t) * (ir_type_batched(t) ? batch : 1);
+            }
         }
-    free(sent);
     return bytes;
 }
 
@@ -236,7 +234,8 @@ static bool rank_model(const PassCost *c, const CliTrainModel *tm, const RankOpt
         m->group_s[g] = group_s(m, first, n, &m->inner[g]);
         slowest = m->group_s[g] > slowest ? m->group_s[g] : slowest;
         if (g + 1 < o->R) {
-            m->act_bytes[g] = cut_bytes(tm, first + n, m->batch, &m->param_links);
+            m->act_bytes[g] = cut_bytes(tm, first + n, m->groups.first[g + 2], m->batch,
+                                        &m->param_links);
             slowest = link_s(m, g) > slowest ? link_s(m, g) : slowest;
         }
     }
