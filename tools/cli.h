@@ -167,4 +167,15 @@ int cmd_cost(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 
+/* ------------------------------------ block step times (cost_measure.c) */
+
+/* The single-thread time of one training step of each of tm's blocks, at
+ * the model's batch, in secs[0 .. tm->n_blocks): each block compiled with
+ * the JIT as `lnet train` compiles it, its inputs and labels filled with
+ * deterministic values in range, its step run `warmup` times and then
+ * `steps` (>= 1) times on the calling thread; the median of those. OpenBLAS
+ * runs single-threaded meanwhile. false + err when a block cannot be built. */
+bool cli_measure_blocks(const CliTrainModel *tm, int steps, int warmup, double *secs, char *err,
+                        size_t errcap);
+
 #endif
