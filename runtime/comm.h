@@ -44,6 +44,7 @@ enum {
     RT_TAG_STATS = 3,       /* telemetry to rank 0 at the end */
     RT_TAG_EVAL = 4,        /* rank 0's evaluation, to every rank */
     RT_TAG_PARAM = 16,      /* + i: overlap's shared parameter i, backward */
+    RT_TAG_GRAD = 128,      /* + k: block k's gradients between the replicas of its group */
 };
 
 #endif

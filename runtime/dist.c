@@ -21,20 +21,28 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Ranks: replica p of group g is rank (G - 1 - g) * P + p. */
+static int groups(const Trainer *t) { return t->ranks / t->replicas; }
+static int group_of_rank(const Trainer *t, int r) { return groups(t) - 1 - r / t->replicas; }
+
 int rt_dist_rank_of(const Trainer *t, int k)
 {
-    return t->ranks - 1 - rt_place_worker(&t->groups, k);
+    return (groups(t) - 1 - rt_place_worker(&t->groups, k)) * t->replicas;
 }
+
+int rt_dist_peer(const Trainer *t, int k) { return rt_dist_rank_of(t, k) + t->replica; }
 
 /* Rank r needs an executor for block k. */
 static bool needs(const Trainer *t, int r, int k)
 {
-    if (r == 0 || rt_dist_rank_of(t, k) == r)
+    int g = group_of_rank(t, r);
+    if (r == 0 || rt_place_worker(&t->groups, k) == g)
         return true;
     for (int j = 0; j < t->K; j++)
         for (int i = 0; i < t->st[j].spec.n_links; i++) {
             const RtLink *l = &t->st[j].spec.links[i];
-            if (l->kind == RT_LINK_PARAM && l->src_block == k && rt_dist_rank_of(t, j) == r)
+            if (l->kind == RT_LINK_PARAM && l->src_block == k &&
+                rt_place_worker(&t->groups, j) == g)
                 return true;
         }
     return false;
@@ -44,12 +52,26 @@ bool rt_dist_place(Trainer *t, const RtBlockSpec *specs, char *err, size_t errca
 {
     t->rank = t->comm->rank;
     t->ranks = t->comm->size;
-    if (t->K < t->ranks) {
-        snprintf(err, errcap, "%d ranks need at least %d blocks, but the model has %d; use "
-                 "--blocks %d or more, or fewer ranks (mpirun -np)", t->ranks, t->ranks, t->K,
-                 t->ranks);
+    int P = t->replicas = t->o->replicas > 1 ? t->o->replicas : 1;
+    if (t->ranks % P != 0) {
+        snprintf(err, errcap, "--replicas %d: the %d ranks (mpirun -np) must be a multiple of "
+                 "the replicas (ranks = block groups x replicas)", P, t->ranks);
         return false;
     }
+    if (t->feed.batch % P != 0) {
+        snprintf(err, errcap, "--replicas %d: the batch of %d must be a multiple of the "
+                 "replicas (they split it)", P, t->feed.batch);
+        return false;
+    }
+    int G = t->ranks / P;
+    if (t->K < G) {
+        snprintf(err, errcap, "%d ranks%s need at least %d blocks, but the model has %d; use "
+                 "--blocks %d or more, or fewer ranks (mpirun -np)", t->ranks,
+                 P > 1 ? " in groups of replicas" : "", G, t->K, G);
+        return false;
+    }
+    t->replica = t->rank % P;
+    t->n_step = t->feed.batch / P;
     if (t->o->schedule != RT_SCHED_DEFAULT && t->o->schedule != RT_SCHED_LOCAL) {
         snprintf(err, errcap, "--schedule %s runs in one process; under mpirun with %d ranks "
                  "the blocks train with the local schedule", rt_sched_name(t->o->schedule),
@@ -65,8 +87,8 @@ bool rt_dist_place(Trainer *t, const RtBlockSpec *specs, char *err, size_t errca
         cost[k] = specs[k].cost;
         t->st[k].spec = specs[k];   /* the links, for needs() */
     }
-    rt_place(cost, t->K, t->ranks, &t->groups);
-    int g = t->ranks - 1 - t->rank;
+    rt_place(cost, t->K, G, &t->groups);
+    int g = group_of_rank(t, t->rank);
     t->b0 = t->groups.first[g];
     t->b1 = t->groups.first[g + 1];
     for (int k = 0; k < t->K; k++)
@@ -171,4 +193,55 @@ void rt_dist_gather_stats(Trainer *t)
             t->ws[j] = t->ws[j - 1];
             t->ws[j - 1] = w;
         }
+}
+
+void rt_dist_reduce(Trainer *t, int k, float *losses)
+{
+    RtComm *c = t->comm;
+    Block *s = &t->st[k];
+    const RtGrads *gr = &s->grads;
+    int64_t n = gr->start[gr->n];
+    float *buf = s->gbuf;
+    size_t bytes = (size_t)(n + RT_MAX_HEADS) * sizeof *buf;
+    int lead = t->rank - t->replica, tag = RT_TAG_GRAD + k;
+    if (t->replica > 0) {
+        for (int j = 0; j < gr->n; j++)
+            memcpy(buf + gr->start[j], rt_exec_buffer(s->ex, gr->node[j]),
+                   (size_t)(gr->start[j + 1] - gr->start[j]) * sizeof *buf);
+        memcpy(buf + n, losses, RT_MAX_HEADS * sizeof *buf);
+        c->ops->send(c, lead, tag, buf, bytes);
+        c->ops->recv(c, lead, tag, buf, bytes);
+    } else {
+        /* the sum in replica order, scaled, as the data-parallel schedule */
+        float sum[RT_MAX_HEADS];
+        for (int h = 0; h < t->n_heads; h++)
+            sum[h] = t->heads[h].block == k ? 0.0f + losses[h] : 0;
+        for (int p = 1; p < t->replicas; p++) {
+            c->ops->recv(c, lead + p, tag, buf, bytes);
+            for (int j = 0; j < gr->n; j++) {
+                float *g = rt_exec_buffer(s->ex, gr->node[j]);
+                const float *q = buf + gr->start[j];
+                for (int64_t i = 0, m = gr->start[j + 1] - gr->start[j]; i < m; i++)
+                    g[i] += q[i];
+            }
+            for (int h = 0; h < t->n_heads; h++)
+                sum[h] += t->heads[h].block == k ? buf[n + h] : 0;
+        }
+        float scale = 1.0f / (float)t->replicas;
+        for (int j = 0; j < gr->n; j++) {
+            float *g = rt_exec_buffer(s->ex, gr->node[j]);
+            for (int64_t i = 0, m = gr->start[j + 1] - gr->start[j]; i < m; i++)
+                buf[gr->start[j] + i] = g[i] *= scale;
+        }
+        for (int h = 0; h < t->n_heads; h++)
+            buf[n + h] = sum[h] / (float)t->replicas;
+        for (int p = 1; p < t->replicas; p++)
+            c->ops->send(c, lead + p, tag, buf, bytes);
+    }
+    for (int j = 0; j < gr->n && t->replica > 0; j++)
+        memcpy(rt_exec_buffer(s->ex, gr->node[j]), buf + gr->start[j],
+               (size_t)(gr->start[j + 1] - gr->start[j]) * sizeof *buf);
+    for (int h = 0; h < t->n_heads; h++)
+        if (t->heads[h].block == k)
+            losses[h] = buf[n + h];
 }

@@ -130,9 +130,24 @@ bool rt_block_step(Trainer *t, int k, int from, int64_t step, float *losses, cha
     Block *s = &t->st[k];
     if (!pull_for_step(t, k, from, step, err, errcap))
         return false;
-    RtStepArgs a = {.n = t->feed.batch, .lr = rt_lr_at(t, step), .step = step + 1,
+    RtStepArgs a = {.n = t->n_step, .lr = rt_lr_at(t, step), .step = step + 1,
                     .seed = t->c.seed, .train = true};
-    rt_exec_step(s->ex, &a);
+    if (t->replicas > 1) {
+        /* this replica's part of the batch; the update from every part's */
+        a.seed = rt_part_seed(a.seed, t->replica);
+        rt_exec_forward(s->ex, &a);
+        rt_exec_backward(s->ex, &a);
+        for (int h = 0; h < t->n_heads; h++)
+            if (t->heads[h].block == k)
+                losses[h] = rt_exec_scalar(s->ex, t->heads[h].node);
+        rt_dist_reduce(t, k, losses);
+        rt_exec_update(s->ex, &a);
+    } else {
+        rt_exec_step(s->ex, &a);
+        for (int h = 0; h < t->n_heads; h++)
+            if (t->heads[h].block == k)
+                losses[h] = rt_exec_scalar(s->ex, t->heads[h].node);
+    }
     for (int i = 0; i < t->n_shared; i++) {
         Shared *sh = &t->shared[i];
         if (sh->owner != k)
@@ -145,13 +160,12 @@ bool rt_block_step(Trainer *t, int k, int from, int64_t step, float *losses, cha
         /* the reader is on another rank: the version goes there */
         *(int64_t *)sh->msg = step;
         memcpy((char *)sh->msg + 64, v, sh->p.bytes);
-        t->comm->ops->send(t->comm, rt_dist_rank_of(t, sh->reader), RT_TAG_PARAM + i, sh->msg,
+        t->comm->ops->send(t->comm, rt_dist_peer(t, sh->reader), RT_TAG_PARAM + i, sh->msg,
                            64 + sh->p.bytes);
     }
     for (int h = 0; h < t->n_heads; h++) {
         if (t->heads[h].block != k)
             continue;
-        losses[h] = rt_exec_scalar(s->ex, t->heads[h].node);
         if (!rt_check_loss(t, h, k, step, losses[h], err, errcap))
             return false;
     }
@@ -416,7 +430,7 @@ static bool make_block(Trainer *t, int k, const RtBlockSpec *spec, char *err, si
             snprintf(err, errcap, "block %d reads from a block that does not exist", k + 1);
             return false;
         }
-        s->link_bytes[i] = rt_value_bytes(spec->g, l->node, t->feed.batch);
+        s->link_bytes[i] = rt_value_bytes(spec->g, l->node, t->n_step);
         s->shared[i] = -1;
     }
     if (t->comm && !t->has[k])
@@ -426,6 +440,19 @@ static bool make_block(Trainer *t, int k, const RtBlockSpec *spec, char *err, si
         return false;
     t->ex[k] = s->ex;
     rt_exec_init_params(s->ex, t->g->train.seed);
+    if (t->replicas > 1 && k >= t->b0 && k < t->b1) {
+        if (!rt_exec_has_phases(s->ex)) {
+            snprintf(err, errcap, "--replicas needs an executor with separate backward and "
+                     "update phases (--exec jit), not '%s'", s->ex->ops->name);
+            return false;
+        }
+        if (!rt_grads_init(&s->grads, spec->g) ||
+            !(s->gbuf = malloc((size_t)(s->grads.start[s->grads.n] + RT_MAX_HEADS) *
+                               sizeof *s->gbuf))) {
+            snprintf(err, errcap, "out of memory");
+            return false;
+        }
+    }
     return true;
 }
 
@@ -591,6 +618,8 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
     }
     if (!rt_feed_open(&t->feed, t->g, t->o, err, errcap))
         return false;
+    t->n_step = t->feed.batch;
+    t->replicas = 1;
     if (t->comm && !rt_dist_place(t, specs, err, errcap))
         return false;
     for (int k = 0; k < t->K; k++) {
@@ -637,6 +666,8 @@ static void teardown(Trainer *t)
         rt_exec_free(t->st[k].ex);
         free(t->st[k].link_bytes);
         free(t->st[k].shared);
+        rt_grads_fini(&t->st[k].grads);
+        free(t->st[k].gbuf);
     }
     rt_feed_close(&t->feed);
 }

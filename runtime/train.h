@@ -81,6 +81,8 @@ typedef struct RtTrainOpts {
                                    this many updates late (-1: 1 for local, 0 sequential) */
     RtComm *comm;               /* the ranks of a distributed run (comm.h); NULL: this
                                    process trains every block */
+    int replicas;               /* distributed: copies of each block group that split the
+                                   batch and sum their gradients (0, 1: none) */
     bool progress_tty;          /* redraw one progress line (a terminal) */
     FILE *out;                  /* progress and summary (stdout) */
 } RtTrainOpts;

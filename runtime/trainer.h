@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "exec.h"
 #include "feed.h"
+#include "grads.h"
 #include "placement.h"
 #include "shared_param.h"
 #include "train.h"
@@ -31,6 +32,8 @@ typedef struct Block {
     size_t *link_bytes;             /* per link: bytes at the full batch */
     int *shared;                    /* per link: its index in Trainer.shared (-1: a value) */
     int worker;                     /* the placement's worker that runs the block */
+    RtGrads grads;                  /* distributed with replicas: the gradients summed */
+    float *gbuf;                    /* over replicas, and the message that carries them */
 } Block;
 
 typedef struct Head {
@@ -87,7 +90,9 @@ typedef struct Trainer {
      * step's losses, and rank ranks - 1 reads the data */
     RtComm *comm;
     int rank, ranks;
-    RtPlacement groups;             /* the blocks onto ranks: groups.first[g] ... */
+    int replicas, replica;          /* P copies of each group, split the batch; this one's */
+    int n_step;                     /* examples per step on this rank: batch / replicas */
+    RtPlacement groups;             /* the blocks onto ranks' groups: groups.first[g] ... */
     int b0, b1;                     /* this rank's blocks [b0, b1) */
     bool has[RT_MAX_BLOCKS];        /* this rank holds an executor for block k */
     bool stop_agreed;               /* a stop every rank has agreed on */
@@ -144,8 +149,14 @@ static inline uint64_t rt_part_seed(uint64_t seed, int p)
 
 /* --------------------------------------------------------------- dist.c */
 
-/* The rank that trains block k. */
+/* The rank that trains block k (with replicas: replica 0 of its group). */
 int rt_dist_rank_of(const Trainer *t, int k);
+/* The rank that trains block k in this rank's replica. */
+int rt_dist_peer(const Trainer *t, int k);
+/* Replicas: block k's gradients (after its backward phase) become their
+ * sum over the group's replicas, in replica order, times 1 / replicas, and
+ * losses[h] of its heads the replicas' mean, on every replica. */
+void rt_dist_reduce(Trainer *t, int k, float *losses);
 /* Places the blocks on the ranks (this rank's b0, b1, has[]); false (with
  * err) when there are fewer blocks than ranks or a schedule other than local
  * was asked for. */

@@ -59,3 +59,18 @@ lnet_cli_test(mpi_eval_refused 1 "lnet eval runs in one process: start it withou
 # one rank under mpirun is a plain run
 lnet_cli_test(mpi_one_rank_is_a_plain_run 0 "fmnist_mlp: 2 steps"
   "${LNET_MPIRUN} -np 1 $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --max-steps 2 --train-limit 256 --test-limit 32")
+
+# hybrid local x data parallelism: --replicas P copies of each block group
+# split the batch and sum their gradients in replica order. With one block
+# that is the data-parallel baseline, bit for bit (same order, same scale);
+# with two groups x two replicas, a run equals its repeat bit for bit.
+lnet_cli_test(mpi_replicas_2_one_block_equals_data_parallel 0 "the same training: 6 steps"
+  "LAUNCH_B='${LNET_MPIRUN} -np 2' ${LNET_MPI_TC}/fmnist_mlp.lnet '${LNET_MPI_MLP} --method backprop' '--schedule data-parallel --threads 2' '--replicas 2 --threads 1'")
+lnet_cli_test(mpi_replicas_2_of_2_groups_repeat_bit_for_bit 0 "the same training: 6 steps"
+  "LAUNCH_A='${LNET_MPIRUN} -np 4' LAUNCH_B='${LNET_MPIRUN} -np 4' ${LNET_MPI_TC}/fmnist_mlp.lnet '${LNET_MPI_MLP} --method chunked --blocks 2 --replicas 2 --threads 1' '' ''")
+lnet_cli_test(mpi_replicas_must_divide_ranks 1 "--replicas 2: the 3 ranks \\(mpirun -np\\) must be a multiple of the replicas"
+  "${LNET_MPIRUN} -np 3 $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --replicas 2 --max-steps 1 --quiet")
+lnet_cli_test(mpi_replicas_must_divide_batch 1 "--replicas 2: the batch of 25 must be a multiple of the replicas"
+  "${LNET_MPIRUN} -np 2 $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --replicas 2 --batch 25 --max-steps 1 --quiet")
+lnet_cli_test(mpi_replicas_need_mpirun 1 "--replicas 2 applies to a distributed run: start it with mpirun -np R"
+  "$<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --replicas 2 --max-steps 1 --quiet")

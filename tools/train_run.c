@@ -42,6 +42,8 @@ const CliOpt cli_train_opts[] = {
     {"overlap-delay", "D", "overlap: the earlier window reads shared parameters D updates late "
                            "(default: 1 local, 0 sequential)"},
     {"microbatches", "M", "pipeline: micro-batches per batch (default 4; divides the batch)"},
+    {"replicas", "P", "under mpirun -np R: P copies of each block group (R = groups x P) "
+                      "split each batch and sum their gradients (default 1)"},
     {"exec", "E", "jit (LLVM-compiled steps, the default) | interp (reference interpreter)"},
     {"quiet", NULL, "no progress output"},
     {NULL, NULL, NULL}};
@@ -125,6 +127,10 @@ static bool schedule_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
                 cmd->name);
         return false;
     }
+    int64_t p = 1;
+    if (!long_opt(cmd, a, "replicas", 1, &p))
+        return false;
+    o->replicas = (int)p;
     o->queue_cap = (int)q;
     o->cores = core_budget(cmd, th);
     o->overlap_delay = (int)d;
@@ -362,6 +368,11 @@ int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts
     if (!join_ranks(cmd, &o.comm))
         return EXIT_USER;
     RtComm *c = o.comm;
+    if (!c && o.replicas > 1) {
+        fprintf(stderr, "lnet %s: error: --replicas %d applies to a distributed run: start it "
+                "with mpirun -np R, R a multiple of %d\n", cmd->name, o.replicas, o.replicas);
+        return EXIT_USER;
+    }
     if (c && c->rank != 0)
         o.quiet = true;         /* rank 0 prints the run */
     if (!cli_check_outputs(cmd, tm->file, &o, data)) {

@@ -131,8 +131,18 @@ static void *loader_main(void *arg)
         Msg *m = rt_queue_reserve(&L->q[0], NULL);
         if (!m)
             break;
-        *m = (Msg){.epoch = t->c.epoch, .index = i, .step = step0 + (i - me->start), .n = t->feed.batch};
-        rt_feed_train_batch(&t->feed, t->c.epoch, i, msg_payload(L, m), msg_y(m));
+        *m = (Msg){.epoch = t->c.epoch, .index = i, .step = step0 + (i - me->start),
+                   .n = t->n_step};
+        unsigned char *x = msg_payload(L, m);
+        int32_t *y = msg_y(m);
+        rt_feed_train_batch(&t->feed, t->c.epoch, i, x, y);
+        if (t->replicas > 1) {
+            /* this replica's part of the batch */
+            size_t xb = (size_t)(t->n_step * t->st[0].x_elems) * 4;
+            size_t yb = (size_t)(t->n_step * t->st[0].y_elems) * 4;
+            memmove(x, x + (size_t)t->replica * xb, xb);
+            memmove(y, (unsigned char *)y + (size_t)t->replica * yb, yb);
+        }
         rt_queue_publish(&L->q[0]);
     }
     rt_queue_close(&L->q[0]);
@@ -186,7 +196,7 @@ static void *shared_main(void *arg)
     Trainer *t = me->L->t;
     Shared *sh = &t->shared[me->shared];
     for (;;) {
-        t->comm->ops->recv(t->comm, rt_dist_rank_of(t, sh->owner), RT_TAG_PARAM + me->shared,
+        t->comm->ops->recv(t->comm, rt_dist_peer(t, sh->owner), RT_TAG_PARAM + me->shared,
                            sh->msg, 64 + sh->p.bytes);
         int64_t step = *(int64_t *)sh->msg;
         if (step < 0)
@@ -258,7 +268,7 @@ static size_t pack(const Trainer *t, int a, int b, unsigned char *p)
 /* The next group's blocks [b1, end) (a distributed run). */
 static int next_group_end(const Trainer *t)
 {
-    return t->groups.first[t->ranks - t->rank + 1];
+    return t->groups.first[rt_place_worker(&t->groups, t->b1) + 1];
 }
 
 /* Packs what worker w+1's blocks read from this worker's into q[w+1] (the
@@ -370,7 +380,7 @@ static bool check_links(Local *L, char *err, size_t errcap)
             if (l->kind == RT_LINK_VALUE && l->src_block < first_block(L, L->W - 1)) {
                 snprintf(err, errcap, "ranks pass values only to the next rank's first worker, "
                          "but block %d (rank %d) reads from block %d (rank %d); use fewer ranks "
-                         "or threads per rank", k + 1, t->rank - 1, l->src_block + 1,
+                         "or threads per rank", k + 1, L->next_rank, l->src_block + 1,
                          rt_dist_rank_of(t, l->src_block));
                 return false;
             }
@@ -403,8 +413,8 @@ static bool local_init(Trainer *t, char *err, size_t errcap)
     pthread_mutex_init(&L->mu, NULL);
     L->receive = t->comm && t->b0 > 0;
     L->send = t->comm && t->b1 < t->K;
-    L->prev_rank = t->rank + 1;
-    L->next_rank = t->rank - 1;
+    L->prev_rank = t->rank + t->replicas;      /* the same replica of the groups around */
+    L->next_rank = t->rank - t->replicas;
     if (!check_links(L, err, errcap))
         return false;
     int64_t ymax = 0;
@@ -458,12 +468,12 @@ static void local_fini(Trainer *t)
  * receives (its block reads them) or sends (its block owns them). */
 static bool receives_shared(const Trainer *t, int i)
 {
-    return t->shared[i].msg && rt_dist_rank_of(t, t->shared[i].reader) == t->rank;
+    return t->shared[i].msg && rt_dist_peer(t, t->shared[i].reader) == t->rank;
 }
 
 static bool sends_shared(const Trainer *t, int i)
 {
-    return t->shared[i].msg && rt_dist_rank_of(t, t->shared[i].owner) == t->rank;
+    return t->shared[i].msg && rt_dist_peer(t, t->shared[i].owner) == t->rank;
 }
 
 static bool local_run(Trainer *t, int64_t end, char *err, size_t errcap)
@@ -507,7 +517,7 @@ static bool local_run(Trainer *t, int64_t end, char *err, size_t errcap)
             for (int s = 0; s < t->n_shared; s++)
                 if (sends_shared(t, s)) {
                     *(int64_t *)t->shared[s].msg = -1;
-                    t->comm->ops->send(t->comm, rt_dist_rank_of(t, t->shared[s].reader),
+                    t->comm->ops->send(t->comm, rt_dist_peer(t, t->shared[s].reader),
                                        RT_TAG_PARAM + s, t->shared[s].msg, 64);
                 }
     }
