@@ -27,12 +27,16 @@ lnet_cli_test(cost_ranks_measured_times_are_not_assumed 0 "measured json ok"
 lnet_cli_test(cost_ranks_measure_0_says_assumed 0
   "step time of each block on one thread: assumed, not measured \\(its FLOPs at 50 GFLOP/s\\)(.|\\n)*assumed times\\)"
   "$<TARGET_FILE:lnet> cost ${LNET_COST_MLP} --ranks 2 --measure 0")
-# The step is the slowest rank or link times the oversubscription: at 1 KB/s
-# (--link 1e-6) the link takes 4928 ms + 2 us, and 2 ranks × 2 threads on 2
-# cores are oversubscribed twice: 9856.004 ms.
-lnet_cli_test(cost_ranks_link_bound_oversubscribed 0
-  "predicted step 9856\\.004 ms \\(slowest rank or link, assumed times\\); oversubscription 2\\.00 \\(2 x 2 threads on 2 cores\\)"
+# The step is the slowest rank or link: at 1 KB/s (--link 1e-6) the link
+# takes 4928 ms + 2 us, far above the work the 2 cores share.
+lnet_cli_test(cost_ranks_link_bound 0
+  "predicted step 4928\\.002 ms \\(slowest rank or link, assumed times\\); core sharing 1\\.00 \\(2 x 2 threads on 2 cores\\)"
   "$<TARGET_FILE:lnet> cost ${LNET_COST_MLP} --ranks 2 --threads 2 --cores 2 --link 1e-6 --measure 0")
+# ... and no less than every block's work shared by the cores when the ranks
+# ask for more threads than there are: 2 ranks on 1 core take the whole work.
+lnet_cli_test(cost_ranks_cores_shared 0
+  "core sharing (1\\.[0-9][1-9]|1\\.[1-9][0-9]|[2-9]\\.[0-9][0-9]) \\(2 x 1 threads on 1 cores\\)"
+  "$<TARGET_FILE:lnet> cost ${LNET_COST_MLP} --ranks 2 --threads 1 --cores 1 --measure 0")
 # Three ranks of greedy's four blocks: rank 0 holds the last two, each a
 # worker of its own on --threads 2.
 lnet_cli_test(cost_ranks_three_ranks_greedy 0

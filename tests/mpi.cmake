@@ -74,3 +74,10 @@ lnet_cli_test(mpi_replicas_must_divide_batch 1 "--replicas 2: the batch of 25 mu
   "${LNET_MPIRUN} -np 2 $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --replicas 2 --batch 25 --max-steps 1 --quiet")
 lnet_cli_test(mpi_replicas_need_mpirun 1 "--replicas 2 applies to a distributed run: start it with mpirun -np R"
   "$<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --replicas 2 --max-steps 1 --quiet")
+
+# lnet build --mpi: a trainer that runs under mpirun as lnet train does (the
+# same bits as the threaded schedule); a trainer built without it says so
+lnet_cli_test(mpi_built_trainer_equals_threaded 0 "same checkpoint"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; m=${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet; f='--method chunked --blocks 2 --train-limit 1280 --test-limit 128 --max-steps 6 --quiet'; $<TARGET_FILE:lnet> build $m --mpi -o $d/t --quiet && $<TARGET_FILE:lnet> train $m $f --threads 2 --save $d/a.ckpt && ${LNET_MPIRUN} -np 2 $d/t $f --threads 1 --save $d/b.ckpt && cmp $d/a.ckpt $d/b.ckpt && echo same checkpoint")
+lnet_cli_test(mpi_plain_trainer_refuses_ranks 1 "error: started by mpirun as one of 2 ranks, but this program was built without MPI \\(a trainer: build it with 'lnet build --mpi'"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:lnet> build ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet -o $d/t --quiet && ${LNET_MPIRUN} -np 2 $d/t --max-steps 1 --quiet")

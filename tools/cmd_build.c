@@ -31,6 +31,8 @@ static const CliOpt build_opts[] = {
     {"optimizer", "OPT", "sgd | adam | adamw (fixed in the trainer)"},
     {"schedule", "S", "pipeline: compile the pipeline baseline's stages instead of the "
                       "blocks (fixed in the trainer)"},
+    {"mpi", NULL, "a trainer that also runs under mpirun -np R, as 'lnet train' does "
+                  "(links Open MPI)"},
     {"keep-temps", NULL, "keep the objects and the generated C file (printed)"},
     {"quiet", NULL, "print nothing on success"},
     {NULL, NULL, NULL}};
@@ -103,6 +105,7 @@ typedef struct Build {
     const char *schedule;       /* "pipeline" or NULL (the trainer chooses) */
     char dir[256], info[300];
     bool keep, quiet;
+    bool mpi;                   /* link the trainer with Open MPI */
     CgBackend *aot;
 } Build;
 
@@ -132,10 +135,21 @@ static bool compile_blocks(Build *b, const CliTrainModel *tm, Diag *d)
     return true;
 }
 
+static const char *const plain_libs[] = {LNET_TRAINER_LINK, NULL};
+#ifdef LNET_TRAINER_MPI_LINK
+static const char *const mpi_link[] = {LNET_TRAINER_MPI_LINK, NULL};
+static const char *const *const mpi_libs = mpi_link;
+#else
+static const char *const *const mpi_libs = NULL;
+#endif
+
 static bool link_trainer(Build *b, const CliTrainModel *tm, const char *file, Diag *d)
 {
-    static const char *const libs[] = {LNET_TRAINER_LINK};
-    enum { N_LIBS = sizeof libs / sizeof libs[0] };
+    const char *const *libs = b->mpi ? mpi_libs : plain_libs;
+    enum { MAX_LIBS = 64 };
+    int N_LIBS = 0;
+    while (libs[N_LIBS] && N_LIBS < MAX_LIBS)
+        N_LIBS++;
     for (int i = 0; i < N_LIBS; i++) {
         if (libs[i][0] == '/' && access(libs[i], R_OK) != 0) {
             diag_error(d, IR_LOC_NONE, "cannot link a trainer: '%s' is missing (lnet build "
@@ -150,8 +164,8 @@ static bool link_trainer(Build *b, const CliTrainModel *tm, const char *file, Di
         diag_error(d, IR_LOC_NONE, "cannot write '%s': %s", b->info, strerror(errno));
         return false;
     }
-    const char *extra[N_LIBS + 2] = {b->info};
-    memcpy(extra + 1, libs, sizeof libs);
+    const char *extra[MAX_LIBS + 2] = {b->info};
+    memcpy(extra + 1, libs, (size_t)N_LIBS * sizeof *libs);
     return cg_aot_link(b->aot, extra, b->out, d);
 }
 
@@ -222,7 +236,13 @@ int cmd_build(int argc, char **argv)
     }
     Build b = {.out = cli_get(&build_cmd, &a, "output"), .cpu = cli_get(&build_cmd, &a, "cpu"),
                .keep = cli_flag(&build_cmd, &a, "keep-temps"),
-               .quiet = cli_flag(&build_cmd, &a, "quiet")};
+               .quiet = cli_flag(&build_cmd, &a, "quiet"),
+               .mpi = cli_flag(&build_cmd, &a, "mpi")};
+    if (b.mpi && !mpi_libs) {
+        fprintf(stderr, "lnet build: error: --mpi: this lnet was built without Open MPI; "
+                "install libopenmpi-dev and build lnet again (tools/setup.sh does both)\n");
+        return EXIT_USER;
+    }
     if (!b.out) {
         fprintf(stderr, "lnet build: error: -o TRAINER is required\n");
         return EXIT_USER;

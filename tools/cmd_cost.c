@@ -25,9 +25,12 @@
  *      blocks read from earlier blocks, once per link as the runtime packs
  *      them — taking bytes / bandwidth + latency; a sender thread overlaps
  *      it with compute;
- *   4. the step takes the slowest of all of these, times the
- *      oversubscription max(1, R·N / cores); examples/s = batch / step,
- *      printed for R and for one rank (every block on N threads).
+ *   4. the step takes the slowest of all of these, and no less than every
+ *      block's work shared by the cores when the ranks ask for more threads
+ *      (R·N) than there are cores: the core-sharing factor is that bound over
+ *      the slowest rank or link (1 when the cores suffice); examples/s =
+ *      batch / step, printed for R and for one rank (every block on N
+ *      threads).
  */
 #include "cli.h"
 #include "placement.h"
@@ -239,11 +242,16 @@ static bool rank_model(const PassCost *c, const CliTrainModel *tm, const RankOpt
             slowest = link_s(m, g) > slowest ? link_s(m, g) : slowest;
         }
     }
-    double over = (double)o->R * o->N / o->C, over1 = (double)o->N / o->C;
-    m->oversub = over > 1 ? over : 1;
+    /* the cores bound: every block's work shares the C cores */
+    double work = 0;
+    for (int k = 0; k < m->K; k++)
+        work += m->block_s[k];
+    double shared = o->R * o->N > o->C ? work / o->C : 0;
+    m->oversub = slowest > 0 && shared > slowest ? shared / slowest : 1;
     m->step_s = slowest * m->oversub;
     RtPlacement one;
-    m->one_s = group_s(m, 0, m->K, &one) * (over1 > 1 ? over1 : 1);
+    double one_s = group_s(m, 0, m->K, &one), one_shared = o->N > o->C ? work / o->C : 0;
+    m->one_s = one_shared > one_s ? one_shared : one_s;
     return true;
 }
 
@@ -317,7 +325,7 @@ static void print_ranks(const RankModel *m, FILE *out)
     print_block_times(m, out);
     print_rank_table(m, out);
     print_links(m, out);
-    fprintf(out, "\npredicted step %.3f ms (slowest rank or link%s); oversubscription %.2f "
+    fprintf(out, "\npredicted step %.3f ms (slowest rank or link%s); core sharing %.2f "
                  "(%d x %d threads on %d cores)\n", 1e3 * m->step_s,
             m->o.measure > 0 ? "" : ", assumed times", m->oversub, o->R, o->N, o->C);
     fprintf(out, "predicted throughput: %.0f examples/s on %d rank%s; %.0f on one rank with "
@@ -356,7 +364,7 @@ static void json_ranks(const RankModel *m, FILE *out)
                 g ? "," : "", o->R - 1 - g, o->R - 2 - g,
                 HEADER_BYTES + m->label_bytes + m->act_bytes[g], HEADER_BYTES,
                 m->label_bytes, m->act_bytes[g], link_s(m, g));
-    fprintf(out, "],\"oversubscription\":%.17g,\"step_s\":%.17g,\"examples_per_s\":%.17g,"
+    fprintf(out, "],\"core_sharing\":%.17g,\"step_s\":%.17g,\"examples_per_s\":%.17g,"
                  "\"one_rank\":{\"step_s\":%.17g,\"examples_per_s\":%.17g}}", m->oversub,
             m->step_s, m->batch / m->step_s, m->one_s, m->batch / m->one_s);
 }

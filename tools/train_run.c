@@ -352,9 +352,10 @@ static bool join_ranks(const CliCmd *cmd, RtComm **comm)
     *comm = cli_comm_start ? cli_comm_start(prog) : NULL;
     if (cli_comm_start || cli_launcher_ranks() <= 1)
         return true;
-    fprintf(stderr, "lnet %s: error: started by mpirun as one of %d ranks, but this lnet was "
-            "built without MPI; install libopenmpi-dev and build again (tools/setup.sh does "
-            "both)\n", cmd->name, cli_launcher_ranks());
+    fprintf(stderr, "%s: error: started by mpirun as one of %d ranks, but this program was "
+            "built without MPI (a trainer: build it with 'lnet build --mpi'; lnet itself: "
+            "install libopenmpi-dev and build again, as tools/setup.sh does)\n", prog,
+            cli_launcher_ranks());
     return false;
 }
 

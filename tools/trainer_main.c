@@ -220,5 +220,8 @@ int main(int argc, char **argv)
     static Trainer t;
     make_cmd(&t, argc > 0 ? argv[0] : "trainer");
     cli_process_init(t.prog);
+#ifdef LNET_HAVE_MPI
+    cli_use_mpi();      /* built by `lnet build --mpi` */
+#endif
     return run(&t, argc, argv);
 }
