@@ -152,6 +152,8 @@ void rt_progress(Trainer *t, bool epoch_end)
             (long long)t->c.step, (long long)t->total_steps, t->loss[0], rate(t),
             (int)(eta / 60), (int)fmod(eta, 60));
     if (t->kind == RT_SCHED_LOCAL) {
+        if (t->comm)    /* rank 0's own workers: the last group */
+            fprintf(out, " | rank 0 of %d", t->ranks);
         fputs(" | workers", out);
         for (int w = 0; w < t->n_workers; w++)
             if (t->ws[w].first_block == t->ws[w].last_block)

@@ -389,7 +389,7 @@ int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts
         return EXIT_USER;
     }
     if (c && c->rank != 0)
-        return res.interrupted ? 128 + *o.stop : EXIT_OK;
+        return res.interrupted && *o.stop ? 128 + *o.stop : EXIT_OK;
     if (res.interrupted) {
         print_stop(cmd, &o, &res);
         if (res.steps_run == 0)
@@ -399,7 +399,8 @@ int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts
         print_heads(&res);
     else if (!o.quiet)
         print_summary(tm->m.g, &res);
-    return res.interrupted ? 128 + *o.stop : EXIT_OK;
+    /* a distributed run stopped by a signal to another rank: not an error here */
+    return res.interrupted && *o.stop ? 128 + *o.stop : EXIT_OK;
 }
 
 int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o)
