@@ -8,7 +8,7 @@
 if(NOT LNET_HAVE_CODEGEN)
   return()
 endif()
-set(LNET_ONNX_DATA /usr/share/libonnx-testdata/data/node)
+set(LNET_ONNX_DATA /usr/share/libonnx-testdata/data)
 set(LNET_ONNX_TABLE ${CMAKE_CURRENT_BINARY_DIR}/onnx_conformance.md)
 
 add_executable(onnx_runner onnx/runner.c onnx/onnx_pb.c onnx/onnx_map.c)
@@ -16,12 +16,12 @@ target_compile_options(onnx_runner PRIVATE -Wall -Wextra -Wshadow -Wstrict-proto
                        -Wmissing-prototypes)
 target_link_libraries(onnx_runner PRIVATE lnet_codegen lnet_runtime lnet_ir m)
 
-if(EXISTS ${LNET_ONNX_DATA})
+if(EXISTS ${LNET_ONNX_DATA}/node)
   lnet_cli_test(onnx_conformance 0 "onnx: [0-9]+ cases, [0-9]+ applicable, ([0-9]+) passing, 0 failing"
-    "$<TARGET_FILE:onnx_runner> ${LNET_ONNX_DATA} --table ${LNET_ONNX_TABLE}")
+    "$<TARGET_FILE:onnx_runner> ${LNET_ONNX_DATA}/node ${LNET_ONNX_DATA}/pytorch-converted ${LNET_ONNX_DATA}/pytorch-operator --table ${LNET_ONNX_TABLE}")
 else()
   lnet_cli_test(onnx_conformance 0 "never"
-    "echo 'onnx_conformance: error: ${LNET_ONNX_DATA} is missing: install libonnx-testdata (tools/setup.sh)'; exit 1")
+    "echo 'onnx_conformance: error: ${LNET_ONNX_DATA}/node is missing: install libonnx-testdata (tools/setup.sh)'; exit 1")
 endif()
 set_tests_properties(onnx_conformance PROPERTIES FIXTURES_SETUP onnx_table)
 lnet_cli_test(onnx_conformance_doc 0 ""

@@ -17,7 +17,13 @@
  *     (buf = αbuf + g) on buf = v/β with lr = rβ; Nesterov only when β = 1;
  *   - Adam: ONNX folds the bias corrections into the learning rate and adds
  *     ε to √v; lnet (PyTorch's Adam) adds ε to √v̂ = √v/√(1-β2ᵗ), so lnet's
- *     ε = ONNX's ε / √(1-β2ᵗ) gives the same update.
+ *     ε = ONNX's ε / √(1-β2ᵗ) gives the same update. At T = 0 ONNX corrects
+ *     nothing: lnet runs step 1 with lr = r(1-β1)/√(1-β2), ε / √(1-β2);
+ *   - Max / Min of two tensors are a + relu(b - a) and a - relu(a - b);
+ *   - the moves (Flatten, Reshape, Transpose, Squeeze, Unsqueeze) and the
+ *     reductions take the whole ONNX tensor as one example (batch 1), so
+ *     that its first axis can move too; ReduceSum / ReduceMean /
+ *     ReduceSumSquare are a product with a constant column (ones or 1/R).
  */
 #include "onnx_map.h"
 
@@ -53,11 +59,6 @@ static double attr_f(const OxMap *m, const char *name, double dflt)
     return a && a->kind == OX_ATTR_FLOAT ? a->f : dflt;
 }
 
-static bool has_input(const OxMap *m, int k)
-{
-    return k < m->node->n_in && m->node->in[k][0] != '\0' && k < m->n_in;
-}
-
 /* Which data-set tensor feeds node input k (graph inputs are named). */
 static int input_index(const OxMap *m, int k)
 {
@@ -67,11 +68,18 @@ static int input_index(const OxMap *m, int k)
     return -1;
 }
 
-static const OxTensor *input(const OxMap *m, int k)
+const OxTensor *ox_map_input(const OxMap *m, int k)
 {
-    int i = has_input(m, k) ? input_index(m, k) : -1;
+    if (k >= m->node->n_in || m->node->in[k][0] == '\0')
+        return NULL;
+    for (int i = 0; i < m->model->n_init; i++)
+        if (strcmp(m->model->init[i].name, m->node->in[k]) == 0)
+            return &m->model->init[i];
+    int i = input_index(m, k);
     return i >= 0 ? &m->in[i] : NULL;
 }
+
+static const OxTensor *input(const OxMap *m, int k) { return ox_map_input(m, k); }
 
 static int source(OxMap *m, IrOp op, IrDType dt, bool batched, int rank, const int64_t *dim)
 {
@@ -91,19 +99,22 @@ static int source(OxMap *m, IrOp op, IrDType dt, bool batched, int rank, const i
 static int batched(OxMap *m, int k, IrDType dt)
 {
     const OxTensor *t = input(m, k);
-    if (!t || t->rank < 1 || t->rank > IR_MAX_DIMS) {
+    int whole = m->whole;
+    if (!t || t->rank + whole < 1 || t->rank + whole > IR_MAX_DIMS) {
         m->failed = true;
         why(m, "input %d cannot be a batched lnet input", k);
         return -1;
     }
-    if (m->batch && m->batch != t->dim[0]) {
+    int64_t dim[IR_MAX_DIMS] = {1}, n = whole ? 1 : t->dim[0];
+    memcpy(dim + whole, t->dim, (size_t)t->rank * sizeof *dim);
+    if (m->batch && m->batch != n) {
         m->failed = true;
         why(m, "inputs disagree on the batch");
         return -1;
     }
-    m->batch = (int)t->dim[0];
-    int id = source(m, dt == IR_I32 ? IR_OP_LABEL : IR_OP_INPUT, dt, true, t->rank, t->dim);
-    m->feed[input_index(m, k)] = id;
+    m->batch = (int)n;
+    int id = source(m, dt == IR_I32 ? IR_OP_LABEL : IR_OP_INPUT, dt, true, t->rank + whole, dim);
+    m->feed[k] = id;
     return id;
 }
 
@@ -119,7 +130,7 @@ static int param_as(OxMap *m, int k, int rank, const int64_t *dim)
     }
     int id = rank < 0 ? source(m, IR_OP_PARAM, IR_F32, false, t->rank, t->dim)
                       : source(m, IR_OP_PARAM, IR_F32, false, rank, dim);
-    m->feed[input_index(m, k)] = id;
+    m->feed[k] = id;
     return id;
 }
 
@@ -280,6 +291,34 @@ static const char *variadic(OxMap *m, bool mean)
     return NULL;
 }
 
+/* Max / Min of k inputs: a + relu(b - a), a - relu(a - b), chained. */
+static const char *extremum(OxMap *m, bool max)
+{
+    int k = m->node->n_in;
+    if (!all_float(m))
+        return dtype_reason(m);
+    for (int i = 1; i < k; i++) {
+        const char *r = binary_reason(m, 0, i);
+        if (r)
+            return r;
+        if (input(m, i)->rank != input(m, 0)->rank)
+            return "broadcasting other than equal shapes";
+    }
+    int acc = batched(m, 0, IR_F32);
+    if (k == 1)
+        acc = op1(m, IR_OP_STOP_GRADIENT, acc, (IrAttrs){0});
+    for (int i = 1; i < k; i++) {
+        int b = batched(m, i, IR_F32);
+        int d = op1(m, IR_OP_RELU, max ? op2(m, IR_OP_SUB, b, acc) : op2(m, IR_OP_SUB, acc, b),
+                    (IrAttrs){0});
+        acc = op2(m, max ? IR_OP_ADD : IR_OP_SUB, acc, d);
+    }
+    m->result[0] = acc;
+    return NULL;
+}
+
+static const char *map_max(OxMap *m) { return extremum(m, true); }
+static const char *map_min(OxMap *m) { return extremum(m, false); }
 static const char *map_sum(OxMap *m) { return variadic(m, false); }
 static const char *map_mean(OxMap *m) { return variadic(m, true); }
 
@@ -311,7 +350,7 @@ static const char *map_gemm(OxMap *m)
     int64_t rows = ta ? a->dim[1] : a->dim[0], cols = tb ? b->dim[0] : b->dim[1];
     /* Y is batched [rows, cols] unless transA makes it lnet's unbatched [I,O]. */
     bool c_full = c && c->rank == 2 && c->dim[0] == rows && c->dim[1] == cols;
-    bool c_row = c && c->rank == 1 && c->dim[0] == cols && cols > 1;
+    bool c_row = c && c->rank >= 1 && c->dim[c->rank - 1] == cols && c->n == cols;     /* [cols], [1,cols] */
     if (c && !c_full && !(c_row && !ta))
         return "a C that broadcasts other than along the batch";
     int y;
@@ -324,7 +363,8 @@ static const char *map_gemm(OxMap *m)
     if (alpha != 1.0f)
         y = op1(m, IR_OP_MUL_SCALAR, y, (IrAttrs){.scalar = alpha});
     if (c) {
-        int cn = c_full && !ta ? batched(m, 2, IR_F32) : param(m, 2);
+        int cn = c_full && !ta ? batched(m, 2, IR_F32)
+                 : c_full ? param(m, 2) : param_as(m, 2, 1, &cols);
         if (beta != 1.0f)
             cn = op1(m, IR_OP_MUL_SCALAR, cn, (IrAttrs){.scalar = beta});
         y = op2(m, IR_OP_ADD, y, cn);
@@ -431,16 +471,50 @@ static const char *map_gap(OxMap *m)
 
 /* ---------------------------------------------------------------- moves */
 
+/* The moves take the whole ONNX tensor as one example (batch 1), so that
+ * every ONNX axis is one lnet can move. */
+
+/* reshape of a whole-tensor value to ONNX dims d[0..rank) (all >= 1). */
+static int reshape_whole(OxMap *m, int x, int rank, const int64_t *d)
+{
+    int64_t w[IR_MAX_DIMS] = {1};
+    if (rank < 1 || rank + 1 > IR_MAX_DIMS) {
+        m->failed = true;
+        why(m, "reshape to rank %d", rank);
+        return -1;
+    }
+    memcpy(w + 1, d, (size_t)rank * sizeof *d);
+    return reshape(m, x, rank + 1, w);
+}
+
+static const char *shape_reason(const OxMap *m, const OxTensor *out)
+{
+    if (m->in[0].dtype != OX_FLOAT)
+        return dtype_reason(m);
+    if (m->in[0].rank + 1 > IR_MAX_DIMS || out->rank + 1 > IR_MAX_DIMS)
+        return "more dimensions than lnet's 5 besides the batch";
+    if (out->rank == 0)
+        return "a scalar result (lnet keeps a batch axis and at least one more)";
+    for (int i = 0; i < out->rank; i++)
+        if (out->dim[i] < 1)
+            return "an empty tensor (lnet's dims are positive)";
+    return NULL;
+}
+
+/* Flatten, Reshape, Squeeze, Unsqueeze: a reshape to the output's shape,
+ * which the expected output gives (the mapping checks it is the op's:
+ * the element count, and for Reshape the target resolved as ONNX does). */
 static const char *map_flatten(OxMap *m)
 {
     const OxTensor *x = input(m, 0);
     int64_t axis = attr_i(m, "axis", 1);
     axis += axis < 0 ? x->rank : 0;
-    if (!all_float(m))
-        return dtype_reason(m);
-    if (axis != 1)
-        return why(m, "axis %lld merges or splits the batch axis", (long long)axis);
-    m->result[0] = op1(m, IR_OP_FLATTEN, batched(m, 0, IR_F32), (IrAttrs){0});
+    int64_t d[2] = {prod(x->dim, 0, (int)axis), prod(x->dim, (int)axis, x->rank)};
+    const char *r = shape_reason(m, &m->out[0]);
+    if (r)
+        return r;
+    m->whole = true;
+    m->result[0] = reshape_whole(m, batched(m, 0, IR_F32), 2, d);
     return NULL;
 }
 
@@ -449,9 +523,10 @@ static const char *map_flatten(OxMap *m)
 static const char *map_reshape(OxMap *m)
 {
     const OxTensor *x = input(m, 0), *s = input(m, 1);
-    if (x->dtype != OX_FLOAT)
-        return dtype_reason(m);
-    if (!s || s->rank != 1 || s->n < 1 || s->n > IR_MAX_DIMS || x->rank < 1)
+    const char *r = shape_reason(m, &m->out[0]);
+    if (r)
+        return r;
+    if (!s || !s->v || s->rank != 1 || s->n < 1 || s->n > IR_MAX_DIMS - 1)
         return "a target shape lnet cannot hold";
     int64_t d[IR_MAX_DIMS], known = 1;
     int infer = -1;
@@ -466,12 +541,22 @@ static const char *map_reshape(OxMap *m)
     }
     if (infer >= 0)
         d[infer] = known ? x->n / known : 0;
-    if (d[0] != x->dim[0])
-        return why(m, "moves elements across the batch axis (first dim %lld to %lld)",
-                   (long long)x->dim[0], (long long)d[0]);
-    if (s->n < 2)
-        return "a 1-D result (lnet keeps a batch axis and at least one more)";
-    m->result[0] = reshape(m, batched(m, 0, IR_F32), (int)s->n, d);
+    m->whole = true;
+    m->result[0] = reshape_whole(m, batched(m, 0, IR_F32), (int)s->n, d);
+    return NULL;
+}
+
+/* Squeeze / Unsqueeze: the output's dims are the input's with 1s dropped or
+ * inserted; the runner checks the output's shape against lnet's. */
+static const char *map_squeeze(OxMap *m)
+{
+    const char *r = shape_reason(m, &m->out[0]);
+    if (r)
+        return r;
+    if (m->out[0].n != input(m, 0)->n)
+        return "an element count that changes";
+    m->whole = true;
+    m->result[0] = reshape_whole(m, batched(m, 0, IR_F32), m->out[0].rank, m->out[0].dim);
     return NULL;
 }
 
@@ -479,19 +564,80 @@ static const char *map_transpose(OxMap *m)
 {
     const OxTensor *x = input(m, 0);
     const OxAttr *p = ox_attr(m->node, "perm");
-    if (!all_float(m))
-        return dtype_reason(m);
+    const char *r = shape_reason(m, &m->out[0]);
+    if (r)
+        return r;
     IrAttrs a = {0};
-    for (int i = 0; i < x->rank; i++) {
-        int64_t v = p ? (i < p->n ? p->is[i] : -1) : x->rank - 1 - i;
-        if (i == 0 && v != 0)
-            return "moves the batch axis";
-        if (i > 0)
-            a.perm[i - 1] = (int)v - 1;
-    }
+    for (int i = 0; i < x->rank; i++)
+        a.perm[i] = p ? (i < p->n ? (int)p->is[i] : -1) : x->rank - 1 - i;
+    m->whole = true;
     m->result[0] = op1(m, IR_OP_TRANSPOSE, batched(m, 0, IR_F32), a);
     return NULL;
 }
+
+/* The reduced axes (axes attribute, or input 1 from opset 13/18 on; none
+ * given: every axis unless noop_with_empty_axes) as a bit mask; -1 when the
+ * reduction is the identity. */
+static int reduced_axes(const OxMap *m, int rank)
+{
+    const OxAttr *a = ox_attr(m->node, "axes");
+    const OxTensor *t = input(m, 1);
+    int mask = 0, n = a ? a->n : t && t->v ? (int)t->n : 0;
+    for (int i = 0; i < n; i++) {
+        int64_t v = a ? a->is[i] : (int64_t)t->v[i];
+        mask |= 1 << (v + (v < 0 ? rank : 0));
+    }
+    if (n == 0)
+        mask = attr_i(m, "noop_with_empty_axes", 0) ? -1 : (1 << rank) - 1;
+    return mask;
+}
+
+/* ReduceSum / ReduceMean / ReduceSumSquare: the reduced axes moved last and
+ * merged into one, then a product with a constant column of ones (or 1/R):
+ * x[1, kept.., R] . c[R, 1] -> [1, kept.., 1], reshaped to the output. */
+static const char *reduce(OxMap *m, bool mean, bool square_first)
+{
+    const OxTensor *x = input(m, 0);
+    const char *r = shape_reason(m, &m->out[0]);
+    if (r)
+        return r;
+    int mask = reduced_axes(m, x->rank);
+    m->whole = true;
+    int y = batched(m, 0, IR_F32);
+    if (mask < 0) {     /* noop_with_empty_axes and no axes: the identity */
+        m->result[0] = op1(m, IR_OP_STOP_GRADIENT, y, (IrAttrs){0});
+        return NULL;
+    }
+    if (square_first)
+        y = op2(m, IR_OP_MUL, y, y);
+    IrAttrs t = {0};
+    int64_t d[IR_MAX_DIMS], R = 1;
+    int kept = 0;
+    for (int i = 0; i < x->rank; i++)
+        if (!(mask >> i & 1)) {
+            t.perm[kept] = i;
+            d[kept++] = x->dim[i];
+        }
+    for (int i = 0, j = kept; i < x->rank; i++)
+        if (mask >> i & 1) {
+            t.perm[j++] = i;
+            R *= x->dim[i];
+        }
+    y = op1(m, IR_OP_TRANSPOSE, y, t);
+    d[kept] = R;
+    y = reshape_whole(m, y, kept + 1, d);
+    int64_t col[2] = {R, 1};
+    int c = source(m, IR_OP_PARAM, IR_F32, false, 2, col);
+    m->fill = c;
+    m->fill_value = mean ? 1.0f / (float)R : 1.0f;
+    y = op2(m, IR_OP_MATMUL, y, c);
+    m->result[0] = reshape_whole(m, y, m->out[0].rank, m->out[0].dim);
+    return NULL;
+}
+
+static const char *map_reducesum(OxMap *m) { return reduce(m, false, false); }
+static const char *map_reducemean(OxMap *m) { return reduce(m, true, false); }
+static const char *map_reducesumsquare(OxMap *m) { return reduce(m, false, true); }
 
 /* ---------------------------------------------------------- normalizers */
 
@@ -505,22 +651,24 @@ static const char *softmax(OxMap *m, IrOp o)
     axis += axis < 0 ? x->rank : 0;
     if (!all_float(m))
         return dtype_reason(m);
-    if (axis == 0)
-        return "normalizes along the batch axis";
-    int r = x->rank, in = batched(m, 0, IR_F32);
-    if (axis == r - 1) {
+    /* along axis 0: the whole tensor is one example (lnet's axes: ld) */
+    int off = axis == 0, r = x->rank + off, a = (int)axis + off;
+    int64_t ld[IR_MAX_DIMS] = {1}, flat[IR_MAX_DIMS];
+    if (r > IR_MAX_DIMS)
+        return "more dimensions than lnet's 5 besides the batch";
+    memcpy(ld + off, x->dim, (size_t)x->rank * 8);
+    m->whole = off;
+    int in = batched(m, 0, IR_F32);
+    if (a == r - 1) {
         m->result[0] = op1(m, o, in, (IrAttrs){0});
     } else if (old) {
-        int64_t d[2] = {x->dim[0], prod(x->dim, (int)axis, r)};
-        (void)d;
-        int64_t flat[IR_MAX_DIMS];
-        memcpy(flat, x->dim, (size_t)axis * 8);
-        flat[axis] = prod(x->dim, (int)axis, r);
-        int y = op1(m, o, reshape(m, in, (int)axis + 1, flat), (IrAttrs){0});
-        m->result[0] = reshape(m, y, r, x->dim);
+        memcpy(flat, ld, (size_t)a * 8);
+        flat[a] = prod(ld, a, r);
+        int y = op1(m, o, reshape(m, in, a + 1, flat), (IrAttrs){0});
+        m->result[0] = reshape(m, y, r, ld);
     } else {
-        int y = op1(m, o, swap_axes(m, in, r, (int)axis, r - 1), (IrAttrs){0});
-        m->result[0] = swap_axes(m, y, r, (int)axis, r - 1);
+        int y = op1(m, o, swap_axes(m, in, r, a, r - 1), (IrAttrs){0});
+        m->result[0] = swap_axes(m, y, r, a, r - 1);
     }
     return NULL;
 }
@@ -536,25 +684,31 @@ static const char *map_layernorm(OxMap *m)
     axis += axis < 0 ? x->rank : 0;
     if (!all_float(m))
         return dtype_reason(m);
-    if (axis == 0)
-        return "normalizes along the batch axis";
     if (m->node->n_out > 1)
         return "the Mean and InvStdDev outputs (lnet keeps them inside its kernel)";
-    int r = x->rank, in = batched(m, 0, IR_F32);
-    int64_t dd = prod(x->dim, (int)axis, r), flat[IR_MAX_DIMS];
-    memcpy(flat, x->dim, (size_t)axis * 8);
-    flat[axis] = dd;
-    int xs = axis == r - 1 ? in : reshape(m, in, (int)axis + 1, flat);
+    /* from axis 0: the whole tensor is one example (lnet's axes: ld) */
+    int off = axis == 0, r = x->rank + off, a = (int)axis + off;
+    int64_t ld[IR_MAX_DIMS] = {1}, flat[IR_MAX_DIMS];
+    if (r > IR_MAX_DIMS)
+        return "more dimensions than lnet's 5 besides the batch";
+    memcpy(ld + off, x->dim, (size_t)x->rank * 8);
+    m->whole = off;
+    int in = batched(m, 0, IR_F32);
+    int64_t dd = prod(ld, a, r);
+    memcpy(flat, ld, (size_t)a * 8);
+    flat[a] = dd;
+    int xs = a == r - 1 ? in : reshape(m, in, a + 1, flat);
     int g = param_as(m, 1, 1, &dd), b;
     if (input(m, 2)) {
         b = param_as(m, 2, 1, &dd);
     } else {
         b = source(m, IR_OP_PARAM, IR_F32, false, 1, &dd);
-        m->zeros = b;
+        m->fill = b;
+        m->fill_value = 0.0f;
     }
-    IrAttrs a = {.eps = (float)attr_f(m, "epsilon", 1e-5)};
-    int y = op(m, IR_OP_LAYERNORM, (int[]){xs, g, b}, 3, a);
-    m->result[0] = axis == r - 1 ? y : reshape(m, y, r, x->dim);
+    IrAttrs at = {.eps = (float)attr_f(m, "epsilon", 1e-5)};
+    int y = op(m, IR_OP_LAYERNORM, (int[]){xs, g, b}, 3, at);
+    m->result[0] = a == r - 1 ? y : reshape(m, y, r, ld);
     return NULL;
 }
 
@@ -666,17 +820,19 @@ static const char *optimizer(OxMap *m, bool adam)
     double t = T->v[0], alpha = attr_f(m, "alpha", 0.9), beta = attr_f(m, "beta", 0.999);
     double wd = attr_f(m, "norm_coefficient", 0);
     IrAttrs a = {.weight_decay = (float)wd};
-    m->step = true;
     m->t = (int64_t)t;
     m->lr = (float)R->v[0];
     if (adam) {
-        if (t < 1)
-            return "T = 0 (ONNX then skips the bias correction; lnet's steps count from 1)";
         if (attr_f(m, "norm_coefficient_post", 0) != 0)
             return "norm_coefficient_post (lnet's decay scales by the learning rate)";
         a.beta1 = (float)alpha;
         a.beta2 = (float)beta;
-        a.eps = (float)(attr_f(m, "epsilon", 1e-6) / sqrt(1 - pow(beta, t)));
+        a.eps = (float)(attr_f(m, "epsilon", 0) / sqrt(1 - pow(beta, t)));
+        if (t < 1) {    /* no bias correction: lnet's step 1, its corrections undone */
+            m->t = 1;
+            a.eps = (float)(attr_f(m, "epsilon", 0) / sqrt(1 - beta));
+            m->lr = (float)(R->v[0] * (1 - alpha) / sqrt(1 - beta));
+        }
     } else {
         const OxAttr *mode = ox_attr(m->node, "mode");
         a.nesterov = mode && strcmp(mode->s, "nesterov") == 0;
@@ -687,7 +843,7 @@ static const char *optimizer(OxMap *m, bool adam)
         a.momentum = (float)alpha;
         m->lr = (float)(R->v[0] * b);
         for (int i = 0; i < k; i++)
-            m->feed_scale[input_index(m, 2 + 2 * k + i)] = 1 / b;
+            m->feed_scale[2 + 2 * k + i] = 1 / b;
         for (int i = 0; i < k; i++)
             m->result_scale[k + i] = b;
     }
@@ -715,19 +871,21 @@ static const struct { const char *op; MapFn fn; } maps[] = {
     {"Relu", map_relu}, {"Tanh", map_tanh}, {"Sigmoid", map_sigmoid}, {"Neg", map_neg},
     {"Identity", map_identity},
     {"Add", map_add}, {"Sub", map_sub}, {"Mul", map_mul}, {"Div", map_div},
-    {"Sum", map_sum}, {"Mean", map_mean},
+    {"Sum", map_sum}, {"Mean", map_mean}, {"Max", map_max}, {"Min", map_min},
     {"MatMul", map_matmul}, {"Gemm", map_gemm}, {"Conv", map_conv},
     {"MaxPool", map_maxpool}, {"AveragePool", map_avgpool},
     {"GlobalAveragePool", map_gap}, {"Flatten", map_flatten}, {"Reshape", map_reshape},
-    {"Transpose", map_transpose}, {"Softmax", map_softmax}, {"LogSoftmax", map_logsoftmax},
+    {"Transpose", map_transpose}, {"Squeeze", map_squeeze}, {"Unsqueeze", map_squeeze},
+    {"ReduceSum", map_reducesum}, {"ReduceMean", map_reducemean},
+    {"ReduceSumSquare", map_reducesumsquare}, {"Softmax", map_softmax}, {"LogSoftmax", map_logsoftmax},
     {"LayerNormalization", map_layernorm}, {"Dropout", map_dropout}, {"Gather", map_gather},
     {"SoftmaxCrossEntropyLoss", map_sce}, {"Adam", map_adam}, {"Momentum", map_momentum},
 };
 
 const char *const ox_mapped_ops[] = {
-    "Relu", "Tanh", "Sigmoid", "Neg", "Identity", "Add", "Sub", "Mul", "Div", "Sum", "Mean",
+    "Relu", "Tanh", "Sigmoid", "Neg", "Identity", "Add", "Sub", "Mul", "Div", "Sum", "Mean", "Max", "Min",
     "MatMul", "Gemm", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
-    "Reshape", "Transpose", "Softmax", "LogSoftmax", "LayerNormalization", "Dropout",
+    "Reshape", "Transpose", "Squeeze", "Unsqueeze", "ReduceSum", "ReduceMean", "ReduceSumSquare", "Softmax", "LogSoftmax", "LayerNormalization", "Dropout",
     "Gather", "SoftmaxCrossEntropyLoss", "Adam", "Momentum", NULL,
 };
 
@@ -740,8 +898,8 @@ const char *ox_map(OxMap *m)
         if (strcmp(maps[i].op, m->node->op) != 0)
             continue;
         for (int k = 0; k < m->node->n_in; k++)
-            if (has_input(m, k) && input_index(m, k) < 0)
-                return "an input that is not a graph input";
+            if (m->node->in[k][0] && !input(m, k))
+                return "an input that is neither a graph input nor an initializer";
         const char *r = maps[i].fn(m);
         return m->failed ? NULL : r;
     }

@@ -22,13 +22,16 @@ typedef struct OxMap {
     /* what the mapping fills */
     IrGraph *g;
     int batch;                  /* the n the executors run with (0: none batched) */
-    int feed[OX_MAX_IO];        /* lnet node loaded with ONNX input k, -1: none */
+    bool whole;                 /* each batched input is the whole ONNX tensor as one
+                                 * example (batch 1), not split along its first dim */
+    int feed[OX_MAX_IO];        /* lnet node loaded with the node's input k, -1: none */
     double feed_scale[OX_MAX_IO];   /* loaded value = ONNX value * feed_scale */
     int result[OX_MAX_IO];      /* lnet node compared with ONNX output k */
     double result_scale[OX_MAX_IO]; /* ONNX value = lnet value * result_scale */
-    int zeros;                  /* a param the runner zeroes (absent bias), -1: none */
-    bool step;                  /* run the whole step (updates), else forward only */
-    float lr;                   /* step arguments when step is set */
+    int fill;                   /* a param the runner fills with fill_value (a constant:
+                                 * an absent bias, a reduction's ones), -1: none */
+    float fill_value;
+    float lr;                   /* step arguments (optimizer updates) */
     int64_t t;
     char why[160];              /* the reason a mapping refuses, or a shape error */
     bool failed;                /* a shape rule refused a node the mapping built */
@@ -39,6 +42,10 @@ typedef struct OxMap {
  * refusing a node the mapping built is an error, not a reason: m->failed is
  * set and the runner reports a failure (m->why says what). */
 const char *ox_map(OxMap *m);
+
+/* The tensor of the node's input k: an initializer of the model, or the data
+ * set's tensor of that graph input; NULL when omitted. */
+const OxTensor *ox_map_input(const OxMap *m, int k);
 
 /* The op families the runner maps, for the table (NULL-terminated). */
 extern const char *const ox_mapped_ops[];

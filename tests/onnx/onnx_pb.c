@@ -399,8 +399,14 @@ static void graph(Rd r, OxModel *m, bool *bad)
             }
             node(sub(&r), &m->node[m->n_nodes++], bad);
         } else if (f == 5 && w == 2) {
-            m->n_init++;
-            sub(&r);
+            Rd t = sub(&r);
+            char err[80];
+            if (t.bad || m->n_init >= OX_MAX_INIT ||
+                !ox_tensor_parse(t.p, (size_t)(t.end - t.p), &m->init[m->n_init++], err,
+                                 sizeof err)) {
+                *bad = true;
+                return;
+            }
         } else if ((f == 11 || f == 12) && w == 2) {
             int *k = f == 11 ? &m->n_in : &m->n_out;
             if (*k >= OX_MAX_IO) {
@@ -459,6 +465,9 @@ bool ox_model_read(const char *path, OxModel *m, char *err, size_t errcap)
 
 void ox_model_fini(OxModel *m)
 {
+    for (int i = 0; i < m->n_init; i++)
+        ox_tensor_fini(&m->init[i]);
+    m->n_init = 0;
     free(m->node);
     m->node = NULL;
 }

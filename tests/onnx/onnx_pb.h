@@ -19,6 +19,7 @@
 #define OX_MAX_IO 16            /* inputs or outputs of a node or graph */
 #define OX_MAX_ATTRS 16
 #define OX_MAX_NODES 64
+#define OX_MAX_INIT 16          /* initializers (weights stored in the model) */
 #define OX_MAX_INTS 16          /* ints / floats of one attribute */
 #define OX_MAX_ELEMS (1 << 24)  /* elements of one tensor */
 #define OX_NAME 64              /* names are truncated to this (NUL included) */
@@ -64,6 +65,7 @@ typedef struct OxModel {
     int64_t opset;              /* version of the default domain "" (0: not given) */
     int n_nodes, n_in, n_out, n_init;
     OxNode *node;               /* n_nodes, heap */
+    OxTensor init[OX_MAX_INIT]; /* n_init initializers */
     char in[OX_MAX_IO][OX_NAME], out[OX_MAX_IO][OX_NAME];
     bool in_other[OX_MAX_IO], out_other[OX_MAX_IO];    /* a sequence, optional, map...: not a tensor */
 } OxModel;
