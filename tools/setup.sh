@@ -9,7 +9,7 @@ PACKAGES=(
   llvm-19-dev libzstd-dev
   libopenblas-pthread-dev zlib1g-dev libcriterion-dev
   libopenmpi-dev openmpi-bin
-  dataset-fashion-mnist fortunes gnuplot-nox
+  dataset-fashion-mnist fortunes gnuplot-nox libonnx-testdata
 )
 
 missing=()
