@@ -82,16 +82,6 @@ lnet_cli_test(mpi_built_trainer_equals_threaded 0 "same checkpoint"
 lnet_cli_test(mpi_plain_trainer_refuses_ranks 1 "error: started by mpirun as one of 2 ranks, but this program was built without MPI \\(a trainer: build it with 'lnet build --mpi'"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:lnet> build ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet -o $d/t --quiet && ${LNET_MPIRUN} -np 2 $d/t --max-steps 1 --quiet")
 
-# Open MPI itself leaks at exit (and unloads the plugins that allocated, so
-# the stacks cannot be suppressed by name): the ASan build runs these tests
-# without LeakSanitizer, every other ASan check on. Leaks in lnet's own code
-# are caught by the single-process tests.
-get_property(lnet_mpi_tests DIRECTORY PROPERTY TESTS)
-foreach(t ${lnet_mpi_tests})
-  if(t MATCHES "^mpi_")
-    set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
-  endif()
-endforeach()
 
 # SIGTERM to every rank (what a batch scheduler sends a job's processes):
 # the data rank stops feeding, the batches in flight finish, the ranks agree,
@@ -103,3 +93,14 @@ lnet_cli_test(mpi_sigterm_to_rank_0_stops_at_the_next_evaluation 0 "stopped by S
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; m=${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet; ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe -np 2 $<TARGET_FILE:lnet> train $m --threads 1 --save $d/c.ckpt --log $d/l.jsonl --eval-every 20 --test-limit 256 --quiet & p=$!; for i in $(seq 600); do [ -s $d/l.jsonl ] && break; sleep 0.1; done; kill -TERM $(pgrep -f -- \"--save $d/c.ckpt\" | while read q; do grep -qz '^OMPI_COMM_WORLD_RANK=0$' /proc/$q/environ && echo $q; done); wait $p; echo rc=$?")
 set_tests_properties(mpi_sigterm_saves_a_checkpoint mpi_sigterm_to_rank_0_stops_at_the_next_evaluation
   PROPERTIES TIMEOUT 120)
+
+# Open MPI itself leaks at exit (and unloads the plugins that allocated, so
+# the stacks cannot be suppressed by name): the ASan build runs these tests
+# without LeakSanitizer, every other ASan check on. Leaks in lnet's own code
+# are caught by the single-process tests.
+get_property(lnet_mpi_tests DIRECTORY PROPERTY TESTS)
+foreach(t ${lnet_mpi_tests})
+  if(t MATCHES "^mpi_")
+    set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+  endif()
+endforeach()
