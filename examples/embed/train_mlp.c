@@ -31,7 +31,7 @@ static void make_batch(const float *patterns, int classes, int64_t size, int n, 
     for (int i = 0; i < n; i++) {
         y[i] = (int32_t)(uniform(rng) * classes);
         for (int64_t j = 0; j < size; j++)
-            x[i * size + j] = patterns[y[i] * size + j] + 0.5f * (float)(uniform(rng) - 0.5);
+            x[i * size + j] = patterns[y[i] * size + j] + 4.0f * (float)(uniform(rng) - 0.5);
     }
 }
 
