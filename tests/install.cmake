@@ -33,3 +33,10 @@ lnet_cli_test(install_files 0 "installed files ok"
 
 set_tests_properties(install_lnet_builds_trainer install_missing_libraries_is_user_error
   install_embed_pkg_config install_files PROPERTIES RESOURCE_LOCK lnet_install TIMEOUT 120)
+
+# every error of the C library, through a program built against the prefix
+# (tests/install/api_errors.c): each failing call returns its message
+lnet_cli_test(install_embed_api_errors 0
+  "(?s)syntax: tiny-bad.lnet:2:[0-9]+: error: .*method: unknown method 'sideways'.*blocks: blocks = -1: expected 1 to 64.*file: .*/nonexistent/model.lnet.*n=0: n = 0: a batch holds 1 to 4 examples.*label: label 1 is 3, not a class in \\[0, 3\\).*step 1, loss 1\\.09.*param name: no parameter named 'nope'.*param count: parameter 'dense_0.w' holds 32 floats, not 33.*load: /nonexistent/c.safetensors: .*save: /nonexistent/c.safetensors: .*parameters 4, dense_0.w holds 32, unknown holds -1, index 99: none\\n0 unexpected results"
+  "${LNET_INSTALL_INTO} && export PKG_CONFIG_PATH=$P/lib/pkgconfig && cc -std=c11 -Wall -Werror ${CMAKE_CURRENT_SOURCE_DIR}/install/api_errors.c $(pkg-config --cflags --libs lnet) -o $d/errors && $d/errors")
+set_tests_properties(install_embed_api_errors PROPERTIES RESOURCE_LOCK lnet_install TIMEOUT 120)

@@ -148,7 +148,7 @@ static LnetModel *create(const char *name, const char *text, const char *method,
         }
     }
     if (blocks < 0 || blocks > CLI_MAX_BLOCKS) {
-        fail(err, "blocks: %d is not between 1 and %d", blocks, CLI_MAX_BLOCKS);
+        fail(err, "blocks = %d: expected 1 to %d (0: the model's)", blocks, CLI_MAX_BLOCKS);
         return NULL;
     }
     LnetModel *m = calloc(1, sizeof *m);
