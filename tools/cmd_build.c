@@ -3,9 +3,9 @@
  * The model is compiled for training exactly as `lnet train` compiles it
  * (train_run.c), every block's step module is written as an object file for
  * a portable CPU level (the AOT target), and `cc` links those objects with
- * a generated C file and the static libraries of this build tree that need
- * no LLVM (trainer_main.c's main, the training driver, the runtime, the
- * passes and the frontend). The generated file embeds the model's text, the
+ * a generated C file and lnet's static libraries that need no LLVM
+ * (trainer_main.c's main, the training driver, the runtime, the passes and
+ * the frontend), found next to lnet's own executable (cmd_build_libdir). The generated file embeds the model's text, the
  * flags fixed now (method, blocks, overlap, optimizer: they shape the code),
  * the entry points of each block and the fingerprint of each block's graph;
  * the trainer rebuilds the graphs from the text at start-up and checks them.
@@ -135,38 +135,108 @@ static bool compile_blocks(Build *b, const CliTrainModel *tm, Diag *d)
     return true;
 }
 
-static const char *const plain_libs[] = {LNET_TRAINER_LINK, NULL};
-#ifdef LNET_TRAINER_MPI_LINK
-static const char *const mpi_link[] = {LNET_TRAINER_MPI_LINK, NULL};
+static const char *const plain_libs[] = {LNET_TRAINER_LIBS, NULL};
+static const char *const plain_sys[] = {LNET_TRAINER_SYSLIBS, NULL};
+#ifdef LNET_TRAINER_MPI_LIBS
+static const char *const mpi_link[] = {LNET_TRAINER_MPI_LIBS, NULL};
+static const char *const mpi_sys[] = {LNET_TRAINER_MPI_SYSLIBS, NULL};
 static const char *const *const mpi_libs = mpi_link;
 #else
 static const char *const *const mpi_libs = NULL;
+static const char *const *const mpi_sys = NULL;
 #endif
 
-static bool link_trainer(Build *b, const CliTrainModel *tm, const char *file, Diag *d)
+/* The folder of the static libraries a trainer links: LNET_LIBDIR_FROM_BIN
+ * from the folder of lnet's executable (PREFIX/bin/lnet: PREFIX/lib/lnet)
+ * when it holds them, else that folder itself (lnet run from its build
+ * tree). Never a path compiled in: an installed lnet works in any prefix
+ * and a build tree may be moved. false + err when neither holds them. */
+bool cmd_build_libdir(char *dir, size_t cap, char *err, size_t errcap)
 {
-    const char *const *libs = b->mpi ? mpi_libs : plain_libs;
-    enum { MAX_LIBS = 64 };
-    int N_LIBS = 0;
-    while (libs[N_LIBS] && N_LIBS < MAX_LIBS)
-        N_LIBS++;
-    for (int i = 0; i < N_LIBS; i++) {
-        if (libs[i][0] == '/' && access(libs[i], R_OK) != 0) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        snprintf(err, errcap, "cannot find lnet's own executable (/proc/self/exe): %s",
+                 strerror(errno));
+        return false;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    *slash = '\0';
+    char probe[8192];
+    const char *const tries[2] = {LNET_LIBDIR_FROM_BIN, "."};
+    for (int i = 0; i < 2; i++) {
+        snprintf(probe, sizeof probe, "%s/%s/%s", exe, tries[i], plain_libs[0]);
+        if (access(probe, R_OK) == 0) {
+            int len = snprintf(dir, cap, "%s/%s", exe, tries[i]);
+            if (len > 0 && (size_t)len < cap && realpath(dir, probe)) {
+                snprintf(dir, cap, "%s", probe);
+                return true;
+            }
+        }
+    }
+    snprintf(err, errcap, "lnet's libraries are missing: no %s in %s/%s nor in %s (install "
+             "lnet with 'cmake --install', or build every target of its build tree)",
+             plain_libs[0], exe, LNET_LIBDIR_FROM_BIN, exe);
+    return false;
+}
+
+/* cc's library arguments: -Wl,--start-group, DIR/lib... of lnet, the
+ * group's end, the system libraries; NULL-terminated in out (heap strings
+ * for lnet's, freed by free_link). */
+static bool link_args(const char *dir, bool mpi, const char **out, int cap, Diag *d)
+{
+    const char *const *libs = mpi ? mpi_libs : plain_libs;
+    const char *const *sys = mpi ? mpi_sys : plain_sys;
+    int n = 0;
+    out[n++] = "-Wl,--start-group";
+    for (int i = 0; libs[i] && n < cap - 2; i++) {
+        char *p = malloc(strlen(dir) + strlen(libs[i]) + 2);
+        if (!p)
+            return false;
+        sprintf(p, "%s/%s", dir, libs[i]);
+        out[n++] = p;
+        if (access(p, R_OK) != 0) {
             diag_error(d, IR_LOC_NONE, "cannot link a trainer: '%s' is missing (lnet build "
-                       "links the static libraries of the build tree lnet was built in; "
-                       "build every target there)", libs[i]);
+                       "links the static libraries installed with lnet, or those of the "
+                       "build tree it runs from; build every target there)", p);
+            out[n] = NULL;
             return false;
         }
     }
-    const char *slash = strrchr(file, '/');
-    snprintf(b->info, sizeof b->info, "%s/lnet_trainer_info.c", b->dir);
-    if (!write_info(b->info, tm, slash ? slash + 1 : file, b->cpu, b->schedule)) {
-        diag_error(d, IR_LOC_NONE, "cannot write '%s': %s", b->info, strerror(errno));
+    out[n++] = "-Wl,--end-group";
+    for (int i = 0; sys[i] && n < cap - 1; i++)
+        out[n++] = sys[i];
+    out[n] = NULL;
+    return true;
+}
+
+static void free_link(const char **args)
+{
+    for (int i = 1; args[i] && strcmp(args[i], "-Wl,--end-group") != 0; i++)
+        free((char *)args[i]);
+}
+
+static bool link_trainer(Build *b, const CliTrainModel *tm, const char *file, Diag *d)
+{
+    enum { MAX_ARGS = 64 };
+    char dir[4096], err[8192];
+    if (!cmd_build_libdir(dir, sizeof dir, err, sizeof err)) {
+        diag_error(d, IR_LOC_NONE, "cannot link a trainer: %s", err);
         return false;
     }
-    const char *extra[MAX_LIBS + 2] = {b->info};
-    memcpy(extra + 1, libs, (size_t)N_LIBS * sizeof *libs);
-    return cg_aot_link(b->aot, extra, b->out, d);
+    const char *extra[MAX_ARGS + 2] = {NULL};
+    bool ok = link_args(dir, b->mpi, extra + 1, MAX_ARGS, d);
+    const char *slash = strrchr(file, '/');
+    snprintf(b->info, sizeof b->info, "%s/lnet_trainer_info.c", b->dir);
+    if (ok && !write_info(b->info, tm, slash ? slash + 1 : file, b->cpu, b->schedule)) {
+        diag_error(d, IR_LOC_NONE, "cannot write '%s': %s", b->info, strerror(errno));
+        ok = false;
+    }
+    extra[0] = b->info;
+    ok = ok && cg_aot_link(b->aot, extra, b->out, d);
+    free_link(extra + 1);
+    return ok;
 }
 
 /* Removes what the build wrote to its temporary folder. */

@@ -35,6 +35,17 @@ static void usage(FILE *out)
           "'lnet --version' prints the version.\n", out);
 }
 
+/* The version, LLVM's, and where `lnet build` finds its libraries. */
+static void version(void)
+{
+    printf("lnet %s\nLLVM %s\n", LNET_VERSION, LNET_LLVM_VERSION);
+    char dir[4096], err[8192];
+    if (cmd_build_libdir(dir, sizeof dir, err, sizeof err))
+        printf("libraries: %s\n", dir);
+    else
+        printf("libraries: none (%s)\n", err);
+}
+
 int main(int argc, char **argv)
 {
     cli_process_init("lnet");
@@ -51,7 +62,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(verb, "--version") == 0) {
-        printf("lnet %s\n", LNET_VERSION);
+        version();
         return EXIT_OK;
     }
     for (int i = 0; i < N_SUB; i++)
