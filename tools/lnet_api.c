@@ -1,4 +1,4 @@
-/* lnet_api.c — the embedding library of include/lnet/lnet.h over the pieces
+/* lnet_api.c — the embedding library of lnet.h (tools/lnet/, installed as <lnet/lnet.h>) over the pieces
  * `lnet train` uses.
  *
  * A model is compiled exactly as `lnet train` compiles it (cli_train_model:

@@ -212,7 +212,7 @@ static bool read_pixels(Src *s, RtDataset *out, char *err, size_t cap) {
 static bool read_images(const char *path, int64_t limit, RtDataset *out, uint32_t *count,
                         char *err, size_t cap) {
   Src s;
-  uint32_t d[3];
+  uint32_t d[3] = {0, 0, 0};
   bool ok = src_open(&s, path, err, cap) && read_header(&s, IDX_MAGIC_IMAGES, 3, d, err, cap);
   if (ok && (d[1] == 0 || d[2] == 0 || (uint64_t)d[1] * d[2] > IDX_MAX_PIXELS))
     ok = rt_fail_path(err, cap, path, "bad image size %ux%u", d[1], d[2]);
@@ -234,7 +234,7 @@ static bool read_images(const char *path, int64_t limit, RtDataset *out, uint32_
 static bool read_labels(const char *path, uint32_t img_count, int n_classes, RtDataset *out,
                         char *err, size_t cap) {
   Src s;
-  uint32_t cnt;
+  uint32_t cnt = 0;
   uint8_t *buf = NULL;
   bool ok = src_open(&s, path, err, cap) && read_header(&s, IDX_MAGIC_LABELS, 1, &cnt, err, cap);
   if (ok && cnt != img_count)
