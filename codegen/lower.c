@@ -204,10 +204,12 @@ static bool emit_body(Lw *w)
     case IR_OP_ADD_SCALAR:
     case IR_OP_MUL_SCALAR:
     case IR_OP_RELU:
+    case IR_OP_LEAKY_RELU:
     case IR_OP_GELU:
     case IR_OP_TANH:
     case IR_OP_SIGMOID:
     case IR_OP_RELU_GRAD:
+    case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:

@@ -69,6 +69,10 @@ static LLVMValueRef value(Lw *w, LLVMValueRef i, LLVMValueRef bi)
     case IR_OP_MUL_SCALAR: return cg_fmul(m, a, cg_f32(m, n->a.scalar));
     case IR_OP_RELU: return sel(w, fgt0(w, a), a, zero);
     case IR_OP_RELU_GRAD: return sel(w, fgt0(w, ld(w, 1, i)), a, zero);
+    case IR_OP_LEAKY_RELU:
+        return sel(w, fgt0(w, a), a, cg_fmul(m, a, cg_f32(m, n->a.scalar)));
+    case IR_OP_LEAKY_RELU_GRAD:
+        return sel(w, fgt0(w, ld(w, 1, i)), a, cg_fmul(m, a, cg_f32(m, n->a.scalar)));
     case IR_OP_GELU: return gelu(w, a);
     case IR_OP_GELU_GRAD: return gelu_grad(w, a, ld(w, 1, i));
     case IR_OP_TANH: return cg_math(m, CG_MATH_TANH, a);

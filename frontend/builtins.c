@@ -5,6 +5,7 @@
  * parameters live in layers.c. The table order is the order of
  * docs/language.md; `uses` counts each builtin's calls for parameter names.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -49,6 +50,20 @@ static Value bi_dropout(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc)
     }
     IrAttrs a = {.p = (float)p};
     return tensor(lower_emit(L, IR_OP_DROPOUT, &b->v[0].node, 1, &a, loc));
+}
+
+/* leaky_relu(x, slope=0.01): slope·x for x <= 0 */
+static Value bi_leaky_relu(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc)
+{
+    (void)s;
+    double slope = b->v[1].num;
+    if (!(fabs(slope) <= FLT_MAX)) {      /* finite as an f32 */
+        lower_error(L, b->loc[1], "argument 'slope' of 'leaky_relu' must be a finite number, "
+                    "got %g", slope);
+        return NONE;
+    }
+    IrAttrs a = {.scalar = (float)slope};
+    return tensor(lower_emit(L, IR_OP_LEAKY_RELU, &b->v[0].node, 1, &a, loc));
 }
 
 /* Reads the extras of a call as integers in [lo, hi]. */
@@ -170,6 +185,7 @@ static const ArgSpec DENSE[] = {T("x"), R("units"), N("bias", 1), {"init", ARG_A
 static const ArgSpec CONV[] = {T("x"), R("out"), N("kernel", 3), N("stride", 1),
                                N("padding", 0), N("bias", 1), {"init", ARG_AST, false, 0}};
 static const ArgSpec POOL[] = {T("x"), N("kernel", 2), N("stride", 0)};
+static const ArgSpec LEAKY[] = {T("x"), N("slope", 0.01)};
 static const ArgSpec DROPOUT[] = {T("x"), N("p", 0.1)};
 static const ArgSpec LAYERNORM[] = {T("x"), N("eps", 1e-5)};
 static const ArgSpec EMBEDDING[] = {T("ids"), R("vocab"), R("dim"), {"init", ARG_AST, false, 0}};
@@ -189,6 +205,7 @@ static const Builtin builtins[] = {
     {VSPEC("reshape", X, 1), bi_reshape, IR_OP_RESHAPE},
     {VSPEC("transpose", X, 1), bi_transpose, IR_OP_TRANSPOSE},
     {SPEC("relu", X), bi_unary, IR_OP_RELU},
+    {SPEC("leaky_relu", LEAKY), bi_leaky_relu, IR_OP_LEAKY_RELU},
     {SPEC("gelu", X), bi_unary, IR_OP_GELU},
     {SPEC("tanh", X), bi_unary, IR_OP_TANH},
     {SPEC("sigmoid", X), bi_unary, IR_OP_SIGMOID},

@@ -55,6 +55,7 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
     case IR_OP_ADD_SCALAR:
     case IR_OP_MUL_SCALAR:
     case IR_OP_RELU:
+    case IR_OP_LEAKY_RELU:
     case IR_OP_DROPOUT:
         flops = out;
         break;
@@ -134,6 +135,7 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
     case IR_OP_SLICE_LAST:
     case IR_OP_BIAS_GRAD:
     case IR_OP_RELU_GRAD:
+    case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_DROPOUT_GRAD:
     case IR_OP_MAXPOOL_GRAD:
     case IR_OP_AVGPOOL_GRAD:

@@ -199,7 +199,7 @@ typedef struct IrAttrs {
     int stride, padding, kernel;
     int heads;
     int classes;                    /* label: number of classes */
-    float scalar;                   /* add_scalar, mul_scalar */
+    float scalar;                   /* add_scalar, mul_scalar, leaky_relu (the slope) */
     float eps;                      /* layernorm */
     float p;                        /* dropout probability */
     int salt;                       /* dropout: id of the forward node (mask seed) */

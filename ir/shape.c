@@ -398,6 +398,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_ADD_SCALAR:
     case IR_OP_MUL_SCALAR:
     case IR_OP_RELU:
+    case IR_OP_LEAKY_RELU:
     case IR_OP_GELU:
     case IR_OP_TANH:
     case IR_OP_SIGMOID:
@@ -429,6 +430,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_ATTENTION_GRAD:  return rule_attention_grad(&c);
     case IR_OP_LAYERNORM_GRAD_G: return rule_layernorm_grad_g(&c);
     case IR_OP_RELU_GRAD:
+    case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:

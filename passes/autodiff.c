@@ -180,6 +180,11 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
         acc(ad, x, scaled(ad, dy, n->a.scalar, n), n);
         return true;
     case IR_OP_RELU:    acc(ad, x, emit2(ad, IR_OP_RELU_GRAD, dy, x, n), n); return true;
+    case IR_OP_LEAKY_RELU: {
+        int in[2] = {dy, x};
+        acc(ad, x, emit(ad, IR_OP_LEAKY_RELU_GRAD, in, 2, &n->a, n), n);
+        return true;
+    }
     case IR_OP_GELU:    acc(ad, x, emit2(ad, IR_OP_GELU_GRAD, dy, x, n), n); return true;
     case IR_OP_TANH:    acc(ad, x, emit2(ad, IR_OP_TANH_GRAD, dy, n->id, n), n); return true;
     case IR_OP_SIGMOID: acc(ad, x, emit2(ad, IR_OP_SIGMOID_GRAD, dy, n->id, n), n); return true;
@@ -251,6 +256,7 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_BIAS_GRAD:
     case IR_OP_DIV_GRAD_B:
     case IR_OP_RELU_GRAD:
+    case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:

@@ -171,9 +171,12 @@ static void elementwise_on(IrGraph *g, int rank, const int64_t *dims)
     op_a(g, IR_OP_ADD_SCALAR, x, (IrAttrs){.scalar = 0.5f});
     op_a(g, IR_OP_MUL_SCALAR, x, (IrAttrs){.scalar = -1.5f});
     tb_op1(g, IR_OP_RELU, x);
+    op_a(g, IR_OP_LEAKY_RELU, x, (IrAttrs){.scalar = 0.2f});
+    op_a(g, IR_OP_LEAKY_RELU, x, (IrAttrs){.scalar = -1.5f});
     tb_op1(g, IR_OP_GELU, x);
     int th = tb_op1(g, IR_OP_TANH, x), sg = tb_op1(g, IR_OP_SIGMOID, x);
     tb_op2(g, IR_OP_RELU_GRAD, y, x);
+    op_a2(g, IR_OP_LEAKY_RELU_GRAD, y, x, (IrAttrs){.scalar = 0.2f});
     tb_op2(g, IR_OP_GELU_GRAD, y, x);
     tb_op2(g, IR_OP_TANH_GRAD, y, th);
     tb_op2(g, IR_OP_SIGMOID_GRAD, y, sg);

@@ -666,6 +666,21 @@ Test(diag, dropout_p)
         "                        ^\n");
 }
 
+Test(diag, leaky_relu_slope)
+{
+    expect_diag("input x : f32[8]\n"
+        "loss mse(leaky_relu(x, 1e39), x)\n",
+        "bad.lnet:2:24: error: argument 'slope' of 'leaky_relu' must be a finite number, "
+        "got 1e+39\n"
+        "loss mse(leaky_relu(x, 1e39), x)\n"
+        "                       ^\n");
+    expect_diag("input x : f32[8]\n"
+        "loss mse(leaky_relu(x, slope = x), x)\n",
+        "bad.lnet:2:32: error: argument 'slope' of 'leaky_relu' must be a number, got a tensor\n"
+        "loss mse(leaky_relu(x, slope = x), x)\n"
+        "                               ^\n");
+}
+
 Test(diag, bad_init)
 {
     expect_diag("input x : f32[8]\n"

@@ -1,7 +1,7 @@
 /* test_gradcheck.c — whole-graph gradient checks: autodiff through the
  * interpreter against central finite differences, for graphs that use every
  * differentiable op that the fixture tests do not (sub, mul, div with a
- * broadcast operand, scalar ops, tanh, sigmoid, softmax, log_softmax,
+ * broadcast operand, scalar ops, leaky_relu, tanh, sigmoid, softmax, log_softmax,
  * transpose, reshape, flatten, avgpool, mse, and the mse target gradient).
  *
  * The forward runs in float, so differences use h = 1e-2 and the check is
@@ -91,6 +91,22 @@ Test(gradcheck, elementwise_and_broadcast)
     y = tb_op(g, IR_OP_MUL_SCALAR, &y, 1, &s);
     y = tb_op(g, IR_OP_ADD_SCALAR, &y, 1, &s);
     y = tb_op2(g, IR_OP_MUL, tb_op1(g, IR_OP_SIGMOID, y), tb_op1(g, IR_OP_GELU, y));
+    g->loss = tb_op2(g, IR_OP_MSE, y, t);
+    check_graph(g, 3, 2, (int[]){x, t});
+    ir_graph_free(g);
+}
+
+Test(gradcheck, leaky_relu)
+{
+    /* Both sides of the kink, with a slope that is neither 0 nor 1: a rule
+     * that drops the slope, or uses relu's gradient, is off by O(1). */
+    IrGraph *g = ir_graph_new("leaky");
+    int x = tb_input(g, "x", 1, D(6));
+    int t = tb_input(g, "t", 1, D(4));
+    int w = tb_param(g, "w", 2, D(6, 4));
+    int y = tb_op2(g, IR_OP_MATMUL, x, w);
+    y = tb_op(g, IR_OP_LEAKY_RELU, &y, 1, &(IrAttrs){.scalar = 0.2f});
+    y = tb_op(g, IR_OP_LEAKY_RELU, &y, 1, &(IrAttrs){.scalar = -0.5f});
     g->loss = tb_op2(g, IR_OP_MSE, y, t);
     check_graph(g, 3, 2, (int[]){x, t});
     ir_graph_free(g);

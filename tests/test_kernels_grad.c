@@ -244,7 +244,8 @@ Test(grad, binary_ops_with_broadcast) {
         }
 }
 
-/* a[0] = op: 0 add_scalar, 1 mul_scalar, 2 relu, 3 gelu, 4 tanh, 5 sigmoid */
+/* a[0] = op: 0 add_scalar, 1 mul_scalar, 2 relu, 3 gelu, 4 tanh, 5 sigmoid,
+ * 6 leaky_relu (slope c->s) */
 static void unary_fwd(Case *c) {
     int64_t L = c->len[0];
     switch (c->a[0]) {
@@ -253,6 +254,7 @@ static void unary_fwd(Case *c) {
     case 2: rk_relu_fwd(c->out, c->in[0], L); break;
     case 3: rk_gelu_fwd(c->out, c->in[0], L); break;
     case 4: rk_tanh_fwd(c->out, c->in[0], L); break;
+    case 6: rk_leaky_relu_fwd(c->out, c->in[0], c->s, L); break;
     default: rk_sigmoid_fwd(c->out, c->in[0], L); break;
     }
 }
@@ -264,23 +266,25 @@ static void unary_bwd(Case *c, const float *dy, float *const *d) {
     case 2: rk_relu_bwd(d[0], dy, c->in[0], L); break;
     case 3: rk_gelu_bwd(d[0], dy, c->in[0], L); break;
     case 4: rk_tanh_bwd(d[0], dy, c->out, L); break;
+    case 6: rk_leaky_relu_bwd(d[0], dy, c->in[0], c->s, L); break;
     default: rk_sigmoid_bwd(d[0], dy, c->out, L); break;
     }
 }
 
 Test(grad, scalar_ops_and_activations) {
-    static const char *ops[6] = {"add_scalar", "mul_scalar", "relu", "gelu", "tanh", "sigmoid"};
+    static const char *ops[7] = {"add_scalar", "mul_scalar", "relu", "gelu", "tanh", "sigmoid",
+                                 "leaky_relu"};
     int64_t sizes[3] = {1, 17, 64};
-    for (int op = 0; op < 6; op++)
+    for (int op = 0; op < 7; op++)
         for (int s = 0; s < 3; s++) {
             Case c;
             char name[64];
             snprintf(name, sizeof name, "%s L%lld", ops[op], (long long)sizes[s]);
             case_start(&c, name, sizes[s]);
             float *x = case_in(&c, sizes[s], true, -3, 3);
-            for (int64_t i = 0; op == 2 && i < sizes[s]; i++)   /* relu: off the kink */
+            for (int64_t i = 0; (op == 2 || op == 6) && i < sizes[s]; i++)   /* off the kink */
                 if (fabsf(x[i]) < 2.5f * (float)STEP) x[i] = x[i] < 0 ? -0.1f : 0.1f;
-            c.a[0] = op, c.s = -1.7f;
+            c.a[0] = op, c.s = op == 6 ? 0.2f : -1.7f;
             c.fwd = unary_fwd, c.bwd = unary_bwd;
             grad_check(&c);
         }

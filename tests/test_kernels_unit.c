@@ -118,6 +118,21 @@ Test(loss, cross_entropy_counts_correct) {
     cr_expect_float_eq(loss, (float)((l0 + l1 + l2) / 3), 1e-6f);
 }
 
+Test(activation, leaky_relu_slope_and_zero_side) {
+    float x[4] = {-2, 0, 3, -0.5f}, dy[4] = {1, 4, 2, -2}, y[4], dx[4];
+    rk_leaky_relu_fwd(y, x, 0.2f, 4);
+    cr_expect_float_eq(y[0], -0.4f, EPS);
+    cr_expect_eq(y[1], 0.0f);
+    cr_expect_eq(y[2], 3.0f);
+    cr_expect_float_eq(y[3], -0.1f, EPS);
+    rk_leaky_relu_bwd(dx, dy, x, 0.2f, 4);
+    /* x > 0 -> dy, else slope·dy: x = 0 takes the slope's side, as PyTorch does */
+    cr_expect_float_eq(dx[0], 0.2f, EPS);
+    cr_expect_float_eq(dx[1], 0.8f, EPS);
+    cr_expect_eq(dx[2], 2.0f);
+    cr_expect_float_eq(dx[3], -0.4f, EPS);
+}
+
 Test(dropout, mask_from_uniforms) {
     float x[4] = {1, 2, 3, 4}, u[4] = {0.1f, 0.5f, 0.25f, 0.9f}, y[4], mask[4];
     rk_dropout_fwd(y, mask, x, u, 0.25f, 4);

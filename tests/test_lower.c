@@ -264,6 +264,17 @@ Test(lower, simple_ops_and_dropout)
     ir_graph_free(g);
 }
 
+Test(lower, leaky_relu_slope)
+{
+    IrGraph *g = with_head("h = leaky_relu(x)\nh = leaky_relu(h, 0.2)\n"
+                           "h = leaky_relu(h, slope = -0.5)\nloss mse(h, x)");
+    expect_ops(g, 2, "leaky_relu leaky_relu leaky_relu mse");
+    cr_expect_float_eq(g->nodes[2]->a.scalar, 0.01f, 1e-9, "PyTorch's and ONNX's default");
+    cr_expect_float_eq(g->nodes[3]->a.scalar, 0.2f, 1e-9);
+    cr_expect_float_eq(g->nodes[4]->a.scalar, -0.5f, 1e-9);
+    ir_graph_free(g);
+}
+
 Test(lower, cut_flags_the_current_value)
 {
     IrGraph *g = with_head("h = relu(x)\ncut h\nh = relu(h)\nloss mse(h, x)");

@@ -93,6 +93,8 @@ static bool build_op(OpGraph *o, IrOp code)
     case IR_OP_GLOBAL_AVG_POOL:
     case IR_OP_STOP_GRADIENT:
         return op(o, code, (int[]){data(o, 0, 3, D(2, 4, 4))}, 1, none);
+    case IR_OP_LEAKY_RELU:
+        return op(o, code, (int[]){data(o, 0, 3, D(2, 4, 4))}, 1, (IrAttrs){.scalar = 0.2f});
     case IR_OP_DROPOUT:
         return op(o, code, (int[]){data(o, 0, 2, D(3, 4))}, 1, (IrAttrs){.p = 0.5f});
     case IR_OP_RESHAPE:
@@ -134,6 +136,7 @@ static bool build_op(OpGraph *o, IrOp code)
     case IR_OP_BIAS_GRAD:
     case IR_OP_DIV_GRAD_B:
     case IR_OP_RELU_GRAD:
+    case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:

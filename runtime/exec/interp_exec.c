@@ -247,6 +247,7 @@ void interp_exec(RtInterp *in, const IrNode *n)
     case IR_OP_ADD_SCALAR: rk_add_scalar_fwd(OUT(x), F(x, 0), n->a.scalar, L); return;
     case IR_OP_MUL_SCALAR: rk_mul_scalar_fwd(OUT(x), F(x, 0), n->a.scalar, L); return;
     case IR_OP_RELU: rk_relu_fwd(OUT(x), F(x, 0), L); return;
+    case IR_OP_LEAKY_RELU: rk_leaky_relu_fwd(OUT(x), F(x, 0), n->a.scalar, L); return;
     case IR_OP_GELU: rk_gelu_fwd(OUT(x), F(x, 0), L); return;
     case IR_OP_TANH: rk_tanh_fwd(OUT(x), F(x, 0), L); return;
     case IR_OP_SIGMOID: rk_sigmoid_fwd(OUT(x), F(x, 0), L); return;
@@ -309,6 +310,9 @@ void interp_exec(RtInterp *in, const IrNode *n)
             OUT(x)[i] = -F(x, 0)[i] * F(x, 1)[i] / (F(x, 2)[i % B] * F(x, 2)[i % B]);
         return;
     case IR_OP_RELU_GRAD: rk_relu_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
+    case IR_OP_LEAKY_RELU_GRAD:
+        rk_leaky_relu_bwd(OUT(x), F(x, 0), F(x, 1), n->a.scalar, L);
+        return;
     case IR_OP_GELU_GRAD: rk_gelu_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
     case IR_OP_TANH_GRAD: rk_tanh_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
     case IR_OP_SIGMOID_GRAD: rk_sigmoid_bwd(OUT(x), F(x, 0), F(x, 1), L); return;

@@ -178,6 +178,13 @@ void rk_relu_bwd(float *dx, const float *dy, const float *x, int64_t L) {
     for (int64_t i = 0; i < L; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+void rk_leaky_relu_fwd(float *y, const float *x, float slope, int64_t L) {
+    for (int64_t i = 0; i < L; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+}
+void rk_leaky_relu_bwd(float *dx, const float *dy, const float *x, float slope, int64_t L) {
+    for (int64_t i = 0; i < L; i++) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
+}
+
 /* gelu(x) = x·Φ(x), Φ the standard normal CDF; gelu'(x) = Φ(x) + x·φ(x). */
 void rk_gelu_fwd(float *y, const float *x, int64_t L) {
     for (int64_t i = 0; i < L; i++) {

@@ -121,11 +121,15 @@ void rk_add_scalar_bwd(float *dx, const float *dy, int64_t L);
 void rk_mul_scalar_fwd(float *y, const float *x, float s, int64_t L);
 void rk_mul_scalar_bwd(float *dx, const float *dy, float s, int64_t L);
 
-/* Activations, all (L). The backward reads what it needs: relu and gelu the
- * input x, tanh and sigmoid the output y. relu'(0) = 0 (PyTorch's choice).
+/* Activations, all (L). The backward reads what it needs: relu, leaky_relu
+ * and gelu the input x, tanh and sigmoid the output y. relu'(0) = 0 and
+ * leaky_relu'(0) = slope (PyTorch's choices: x > 0 takes the identity side).
  * gelu is the exact form 0.5·x·(1 + erf(x/√2)), computed in double. */
 void rk_relu_fwd(float *y, const float *x, int64_t L);
 void rk_relu_bwd(float *dx, const float *dy, const float *x, int64_t L);
+/* y = x for x > 0, slope·x otherwise;  dx = dy for x > 0, slope·dy otherwise */
+void rk_leaky_relu_fwd(float *y, const float *x, float slope, int64_t L);
+void rk_leaky_relu_bwd(float *dx, const float *dy, const float *x, float slope, int64_t L);
 void rk_gelu_fwd(float *y, const float *x, int64_t L);
 void rk_gelu_bwd(float *dx, const float *dy, const float *x, int64_t L);
 void rk_tanh_fwd(float *y, const float *x, int64_t L);

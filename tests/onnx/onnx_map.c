@@ -216,6 +216,10 @@ static const char *unary(OxMap *m, IrOp o, IrAttrs a)
 }
 
 static const char *map_relu(OxMap *m) { return unary(m, IR_OP_RELU, (IrAttrs){0}); }
+static const char *map_leaky_relu(OxMap *m)
+{
+    return unary(m, IR_OP_LEAKY_RELU, (IrAttrs){.scalar = (float)attr_f(m, "alpha", 0.01)});
+}
 static const char *map_tanh(OxMap *m) { return unary(m, IR_OP_TANH, (IrAttrs){0}); }
 static const char *map_sigmoid(OxMap *m) { return unary(m, IR_OP_SIGMOID, (IrAttrs){0}); }
 static const char *map_neg(OxMap *m)
@@ -868,8 +872,8 @@ static const char *map_momentum(OxMap *m) { return optimizer(m, false); }
 /* ---------------------------------------------------------------- table */
 
 static const struct { const char *op; MapFn fn; } maps[] = {
-    {"Relu", map_relu}, {"Tanh", map_tanh}, {"Sigmoid", map_sigmoid}, {"Neg", map_neg},
-    {"Identity", map_identity},
+    {"Relu", map_relu}, {"LeakyRelu", map_leaky_relu}, {"Tanh", map_tanh},
+    {"Sigmoid", map_sigmoid}, {"Neg", map_neg}, {"Identity", map_identity},
     {"Add", map_add}, {"Sub", map_sub}, {"Mul", map_mul}, {"Div", map_div},
     {"Sum", map_sum}, {"Mean", map_mean}, {"Max", map_max}, {"Min", map_min},
     {"MatMul", map_matmul}, {"Gemm", map_gemm}, {"Conv", map_conv},
@@ -883,7 +887,8 @@ static const struct { const char *op; MapFn fn; } maps[] = {
 };
 
 const char *const ox_mapped_ops[] = {
-    "Relu", "Tanh", "Sigmoid", "Neg", "Identity", "Add", "Sub", "Mul", "Div", "Sum", "Mean", "Max", "Min",
+    "Relu", "LeakyRelu", "Tanh", "Sigmoid", "Neg", "Identity", "Add", "Sub", "Mul", "Div", "Sum",
+    "Mean", "Max", "Min",
     "MatMul", "Gemm", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
     "Reshape", "Transpose", "Squeeze", "Unsqueeze", "ReduceSum", "ReduceMean", "ReduceSumSquare", "Softmax", "LogSoftmax", "LayerNormalization", "Dropout",
     "Gather", "SoftmaxCrossEntropyLoss", "Adam", "Momentum", NULL,
