@@ -83,12 +83,13 @@ lnet_cli_test(mpi_plain_trainer_refuses_ranks 1 "error: started by mpirun as one
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:lnet> build ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet -o $d/t --quiet && ${LNET_MPIRUN} -np 2 $d/t --max-steps 1 --quiet")
 
 
-# SIGTERM to every rank (what a batch scheduler sends a job's processes):
+# SIGTERM to every rank (what a batch scheduler sends a job's processes; not
+# to mpirun, which would pass it on again later and kill a rank mid-save):
 # the data rank stops feeding, the batches in flight finish, the ranks agree,
 # rank 0 saves; the checkpoint loads. Also a signal to rank 0 alone, which
 # stops at the next evaluation point (--eval-every 20).
 lnet_cli_test(mpi_sigterm_saves_a_checkpoint 0 "stopped by SIGTERM after step [0-9]+; checkpoint saved(.|\\n)*task +loss"
-  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; m=${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet; ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe -np 2 $<TARGET_FILE:lnet> train $m --threads 1 --save $d/c.ckpt --log $d/l.jsonl --eval-every 20 --test-limit 256 --quiet & p=$!; for i in $(seq 600); do [ -s $d/l.jsonl ] && break; sleep 0.1; done; pkill -TERM -f -- \"--save $d/c.ckpt\"; wait $p; echo rc=$?; $<TARGET_FILE:lnet> eval $m --load $d/c.ckpt --test-limit 256")
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; m=${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet; ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe -np 2 $<TARGET_FILE:lnet> train $m --threads 1 --save $d/c.ckpt --log $d/l.jsonl --eval-every 20 --test-limit 256 --quiet & p=$!; for i in $(seq 600); do [ -s $d/l.jsonl ] && break; sleep 0.1; done; kill -TERM $(pgrep -f -- \"--save $d/c.ckpt\" | while read q; do grep -qz '^OMPI_COMM_WORLD_RANK=' /proc/$q/environ && echo $q; done); wait $p; echo rc=$?; $<TARGET_FILE:lnet> eval $m --load $d/c.ckpt --test-limit 256")
 lnet_cli_test(mpi_sigterm_to_rank_0_stops_at_the_next_evaluation 0 "stopped by SIGTERM after step [0-9]*[02468]0; checkpoint saved"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; m=${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet; ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe -np 2 $<TARGET_FILE:lnet> train $m --threads 1 --save $d/c.ckpt --log $d/l.jsonl --eval-every 20 --test-limit 256 --quiet & p=$!; for i in $(seq 600); do [ -s $d/l.jsonl ] && break; sleep 0.1; done; kill -TERM $(pgrep -f -- \"--save $d/c.ckpt\" | while read q; do grep -qz '^OMPI_COMM_WORLD_RANK=0$' /proc/$q/environ && echo $q; done); wait $p; echo rc=$?")
 set_tests_properties(mpi_sigterm_saves_a_checkpoint mpi_sigterm_to_rank_0_stops_at_the_next_evaluation
