@@ -38,6 +38,7 @@
 #ifndef LNET_PASS_H
 #define LNET_PASS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define LNET_PASS_ABI_VERSION 1

@@ -25,7 +25,7 @@ static bool load_pass(const CliCmd *c, const char *path)
     static int n_loaded;
     /* dlopen searches the library path for a name without '/': a plug-in
      * is a file, so make it a path */
-    char file[4096];
+    char file[4096 + 2];
     snprintf(file, sizeof file, "%s%s", strchr(path, '/') ? "" : "./", path);
     void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -59,6 +59,20 @@ static bool load_pass(const CliCmd *c, const char *path)
     fprintf(stderr, "lnet %s: error: --load-pass %s: %s\n", c->name, path, err);
     dlclose(h);
     return false;
+}
+
+/* --load-pass LIB[,LIB...]: each in turn. */
+static bool load_passes(const CliCmd *c, const char *list)
+{
+    while (*list) {
+        size_t len = strcspn(list, ",");
+        char path[4096];
+        snprintf(path, sizeof path, "%.*s", (int)len, list);
+        if (len > 0 && !load_pass(c, path))
+            return false;
+        list += len + (list[len] == ',');
+    }
+    return true;
 }
 
 static bool enum_value(const char *opt, const char *s, const char *(*name)(int), int count,
@@ -103,7 +117,7 @@ static bool section_enums(const CliCmd *c, const CliArgs *a, IrGraph *g)
     const char *s;
     int v = 0;
     chosen_partitioner = NULL;
-    if ((s = cli_get(c, a, "load-pass")) && !load_pass(c, s))
+    if ((s = cli_get(c, a, "load-pass")) && !load_passes(c, s))
         return false;
     if ((s = cli_get(c, a, "method"))) {
         /* a plug-in's method: contiguous blocks like chunked, chosen by it */
