@@ -27,9 +27,12 @@
  * run blocks across a user cut (`cut` in the model), or share layers between
  * blocks (that is the built-in `overlap`).
  *
- * Lifetime. lnet never unloads a plug-in. Every pointer lnet passes
- * (LnetPartition, strings it returns) is borrowed and valid only during the
- * call that received it; strings a plug-in passes in are copied.
+ * Lifetime. lnet never unloads a plug-in. The LnetPassApi table lives as
+ * long as the process (a plug-in may keep it, e.g. as a method's user data).
+ * Every other pointer lnet passes (LnetPartition, the registry, strings it
+ * returns) is borrowed and valid only during the call that received it;
+ * strings a plug-in passes in are copied. Node and layer arguments out of
+ * range give 0, -1 or NULL, never a crash.
  *
  * Stability. A new function is added at the end of LnetPassApi and does not
  * change LNET_PASS_ABI_VERSION; any other change does, and lnet refuses a
@@ -141,7 +144,9 @@ typedef struct LnetPassApi {
 int lnet_pass_plugin_init(const LnetPassApi *api, LnetPassRegistry *reg);
 typedef int (*LnetPassPluginInitFn)(const LnetPassApi *api, LnetPassRegistry *reg);
 
-/* The ABI stamp, checked before anything in the plug-in runs. */
+/* The ABI stamp, checked before anything in the plug-in runs (declared
+ * here so that it has external linkage in C++ too). */
+extern const int lnet_pass_plugin_abi;
 #define LNET_PASS_PLUGIN const int lnet_pass_plugin_abi = LNET_PASS_ABI_VERSION
 
 #ifdef __cplusplus
