@@ -14,7 +14,8 @@
  *    one per layer; chunked K contiguous ranges minimising the most expensive
  *    block (a dynamic program over the layer costs, user cuts forced);
  *    overlap windows of w layers, each sharing its first layer with the
- *    previous window.
+ *    previous window. A plug-in's method (PassCtx.partitioner, plugin.c)
+ *    chooses contiguous layer ranges instead.
  * 4. The pass writes the blocks into the graph. Overlap duplicates each shared
  *    layer: the original belongs to the earlier window (its head reads it),
  *    the copy to the later one, computed from the layer's input; the layers
@@ -375,9 +376,13 @@ bool pass_partition(IrGraph *g, PassCtx *ctx)
         return false;
     PassPlan p;
     bool ok = pass_plan_layers(g, &p, ctx->diag);
-    if (ok && g->local.method == METHOD_CHUNKED && g->local.blocks != 1)
+    const PassPartitioner *plugin = g->local.method != METHOD_BACKPROP ? ctx->partitioner : NULL;
+    if (ok && (plugin || (g->local.method == METHOD_CHUNKED && g->local.blocks != 1)))
         ok = pass_plan_costs(g, &p, ctx);
-    ok = ok && pass_plan_blocks(g, &p, ctx->diag);
+    if (plugin)
+        ok = ok && pass_plan_plugin(g, &p, plugin, ctx->diag);
+    else
+        ok = ok && pass_plan_blocks(g, &p, ctx->diag);
     if (ok)
         pass_plan_apply(g, &p);
     pass_plan_fini(&p);

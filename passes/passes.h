@@ -10,8 +10,11 @@
 #define LNET_PASSES_H
 
 #include "ir.h"
+#include "lnet_pass.h"
 
 typedef struct PassBlocks PassBlocks;
+/* A partition method a plug-in registered (lnet_pass.h, plugin.c). */
+typedef struct PassPartitioner PassPartitioner;
 
 typedef struct PassCtx {
     Diag *diag;                 /* borrowed: where errors go */
@@ -30,6 +33,9 @@ typedef struct PassCtx {
     /* Where the `split` pass leaves its per-block graphs (caller-owned,
      * pass_blocks_fini); NULL: split only checks that the graph splits. */
     PassBlocks *blocks;
+    /* A plug-in's partition method that chooses the blocks instead of
+     * g->local.method's (unless that is backprop); NULL: the built-in one. */
+    const PassPartitioner *partitioner;
 } PassCtx;
 
 /* Fills ctx with defaults: no printing, no timing, verify_each on. */
@@ -109,6 +115,22 @@ double pass_plan_block_cost(const PassPlan *p, int first, int last);
  * costs. Impossible requests are errors at the relevant source line. */
 bool pass_plan_blocks(const IrGraph *g, PassPlan *p, Diag *d);
 void pass_plan_fini(PassPlan *p);
+
+/* ---------------------------------------------------- plug-in methods
+ *
+ * Plug-ins (lnet_pass.h) register partition methods by name into one
+ * process-wide registry. Loading the library is the caller's (dlopen, then
+ * the plug-in's lnet_pass_plugin_init given here).
+ */
+/* Runs a plug-in's init with the API table; origin (its path) names it in
+ * messages. All or nothing: false + err (no method of it stays registered)
+ * when init fails or registers a bad or taken name. */
+bool pass_plugin_init(LnetPassPluginInitFn init, const char *origin, char *err, size_t errcap);
+/* The registered method named `name`, or NULL. */
+const PassPartitioner *pass_partitioner_find(const char *name);
+const char *pass_partitioner_name(const PassPartitioner *m);
+/* The registered methods' names, space-separated ("" when none). */
+void pass_partitioner_names(char *buf, size_t cap);
 
 /* ------------------------------------------------------------------ split
  *

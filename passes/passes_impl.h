@@ -68,4 +68,8 @@ bool pass_aux_heads_tolerant(IrGraph *g, PassCtx *ctx, bool *failed);
  * shared layers copied for the later window). */
 void pass_plan_apply(IrGraph *g, const PassPlan *p);
 
+/* Chooses the blocks with plug-in method m (p has its layers and, when the
+ * model has a loss, their costs); its errors go to d. */
+bool pass_plan_plugin(const IrGraph *g, PassPlan *p, const PassPartitioner *m, Diag *d);
+
 #endif

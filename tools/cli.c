@@ -177,4 +177,5 @@ void model_pass_ctx(const Model *m, PassCtx *ctx, Diag *d)
         ctx->build_head = build_head;
         ctx->head_ctx = m->fe;
     }
+    ctx->partitioner = cli_partitioner();
 }

@@ -65,6 +65,14 @@ void model_pass_ctx(const Model *m, PassCtx *ctx, Diag *d);
 /* Applies the --method/--blocks/--overlap/--epochs/--batch/--lr/... overrides
  * that a subcommand accepts to the graph's train and local sections. */
 bool cli_apply_overrides(const CliCmd *cmd, const CliArgs *a, IrGraph *g);
+/* --load-pass LIB[,LIB...] (in cli_apply_overrides, before --method) dlopen()s a
+ * plug-in and registers its partition methods (docs/passes.md); --method
+ * NAME then picks one: this returns it (NULL: a built-in method), and
+ * model_pass_ctx gives it to the passes. */
+const PassPartitioner *cli_partitioner(void);
+/* The option-table line of --load-pass. */
+#define CLI_LOAD_PASS_OPT \
+    {"load-pass", "LIB[,LIB]", "load partition plug-ins: their methods are --method NAMEs"}
 
 /* The runtime's stage table for the split pass's blocks; *links is
  * heap-allocated (free it after training). */

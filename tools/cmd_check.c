@@ -9,9 +9,10 @@
 #define LOCAL_OPTS                                                              \
     {"method", "M", "backprop | greedy | chunked | overlap (overrides local)"}, \
     {"blocks", "K", "number of blocks (overrides local)"},                     \
-    {"overlap", "W", "overlap window (overrides local)"}
+    {"overlap", "W", "overlap window (overrides local)"},                      \
+    CLI_LOAD_PASS_OPT
 
-static const CliOpt check_opts[] = {{NULL, NULL, NULL}};
+static const CliOpt check_opts[] = {CLI_LOAD_PASS_OPT, {NULL, NULL, NULL}};
 static const CliCmd check_cmd = {
     "check", "FILE", "Parse, lower and shape-check a model; print a summary.", check_opts, NULL};
 

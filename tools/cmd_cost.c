@@ -43,6 +43,7 @@ static const CliOpt cost_opts[] = {
     {"method", "M", "backprop | greedy | chunked | overlap (overrides local)"},
     {"blocks", "K", "number of blocks (overrides local)"},
     {"overlap", "W", "overlap window (overrides local)"},
+    CLI_LOAD_PASS_OPT,
     {"batch", "B", "batch size for the per-step memory and traffic (overrides train)"},
     {"threads", "N", "also place the blocks on N cores as lnet train --threads N would"
                      " (with --ranks: N per rank, default 1)"},

@@ -51,6 +51,7 @@ static const CliOpt eval_opts[] = {
     {"method", "M", "backprop | greedy | chunked | overlap (as trained)"},
     {"blocks", "K", "number of blocks (as trained)"},
     {"overlap", "W", "overlap window (as trained)"},
+    CLI_LOAD_PASS_OPT,
     {"data-dir", "DIR", "data location (IDX folder, or text file/folder)"},
     {"test-limit", "N", "use the first N test examples (text: validation windows)"},
     {"report", "FILE", "JSON summary"},

@@ -4,7 +4,76 @@
  */
 #include "cli.h"
 
+#include <dlfcn.h>
 #include <string.h>
+
+/* The plug-in method --method chose (model_pass_ctx hands it to the passes). */
+static const PassPartitioner *chosen_partitioner;
+
+const PassPartitioner *cli_partitioner(void)
+{
+    return chosen_partitioner;
+}
+
+/* --load-pass PATH: dlopen()s the plug-in, checks its ABI stamp and runs its
+ * init (lnet_pass.h). Loading the same library again (a command compiles the
+ * model twice) does nothing: dlopen returns the handle it already has. */
+static bool load_pass(const CliCmd *c, const char *path)
+{
+    enum { MAX_LOADED = 16 };
+    static void *loaded[MAX_LOADED];
+    static int n_loaded;
+    /* dlopen searches the library path for a name without '/': a plug-in
+     * is a file, so make it a path */
+    char file[4096 + 2];
+    snprintf(file, sizeof file, "%s%s", strchr(path, '/') ? "" : "./", path);
+    void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "lnet %s: error: --load-pass %s: cannot load: %s\n", c->name, path,
+                dlerror());
+        return false;
+    }
+    for (int i = 0; i < n_loaded; i++)
+        if (loaded[i] == h) {
+            dlclose(h);     /* drops the extra reference only */
+            return true;
+        }
+    const int *abi = dlsym(h, "lnet_pass_plugin_abi");
+    /* ISO C has no function-pointer cast from void *; POSIX guarantees it works */
+    LnetPassPluginInitFn init;
+    *(void **)&init = dlsym(h, "lnet_pass_plugin_init");
+    char err[512] = "";
+    if (!abi || !init)
+        snprintf(err, sizeof err, "not an lnet pass plug-in: no %s (see docs/passes.md)",
+                 !abi ? "lnet_pass_plugin_abi (LNET_PASS_PLUGIN;)"
+                      : "entry point lnet_pass_plugin_init");
+    else if (*abi != LNET_PASS_ABI_VERSION)
+        snprintf(err, sizeof err, "built for pass ABI version %d; this lnet has version %d "
+                 "(rebuild it against this lnet's lnet_pass.h)", *abi, LNET_PASS_ABI_VERSION);
+    else if (n_loaded == MAX_LOADED)
+        snprintf(err, sizeof err, "more than %d plug-ins", MAX_LOADED);
+    if (!err[0] && pass_plugin_init(init, path, err, sizeof err)) {
+        loaded[n_loaded++] = h;
+        return true;
+    }
+    fprintf(stderr, "lnet %s: error: --load-pass %s: %s\n", c->name, path, err);
+    dlclose(h);
+    return false;
+}
+
+/* --load-pass LIB[,LIB...]: each in turn. */
+static bool load_passes(const CliCmd *c, const char *list)
+{
+    while (*list) {
+        size_t len = strcspn(list, ",");
+        char path[4096];
+        snprintf(path, sizeof path, "%.*s", (int)len, list);
+        if (len > 0 && !load_pass(c, path))
+            return false;
+        list += len + (list[len] == ',');
+    }
+    return true;
+}
 
 static bool enum_value(const char *opt, const char *s, const char *(*name)(int), int count,
                        int *out)
@@ -18,6 +87,10 @@ static bool enum_value(const char *opt, const char *s, const char *(*name)(int),
     fprintf(stderr, "lnet: error: --%s: unknown value '%s' (expected one of:", opt, s);
     for (int i = 0; i < count; i++)
         fprintf(stderr, " %s", name(i));
+    char plugins[512];
+    pass_partitioner_names(plugins, sizeof plugins);
+    if (strcmp(opt, "method") == 0 && plugins[0])
+        fprintf(stderr, ", or a plug-in's: %s", plugins);
     fputs(")\n", stderr);
     return false;
 }
@@ -42,9 +115,15 @@ static bool int_opt(const CliCmd *c, const CliArgs *a, const char *name, long lo
 static bool section_enums(const CliCmd *c, const CliArgs *a, IrGraph *g)
 {
     const char *s;
-    int v;
+    int v = 0;
+    chosen_partitioner = NULL;
+    if ((s = cli_get(c, a, "load-pass")) && !load_passes(c, s))
+        return false;
     if ((s = cli_get(c, a, "method"))) {
-        if (!enum_value("method", s, method_name, METHOD_COUNT, &v))
+        /* a plug-in's method: contiguous blocks like chunked, chosen by it */
+        if ((chosen_partitioner = pass_partitioner_find(s)))
+            v = METHOD_CHUNKED;
+        else if (!enum_value("method", s, method_name, METHOD_COUNT, &v))
             return false;
         g->local.method = (IrMethod)v;
         g->local.method_loc = IR_LOC_NONE;     /* not the file's value any more */

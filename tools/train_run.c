@@ -24,6 +24,7 @@ const CliOpt cli_train_opts[] = {
     {"method", "M", "backprop | greedy | chunked | overlap"},
     {"blocks", "K", "number of blocks"},
     {"overlap", "W", "overlap window"},
+    CLI_LOAD_PASS_OPT,
     {"data-dir", "DIR", "data location (IDX folder, or text file/folder)"},
     {"train-limit", "N", "use the first N training examples"},
     {"test-limit", "N", "use the first N test examples (text: validation windows)"},
