@@ -14,22 +14,41 @@
 
 #define NO_GRAD_NORM 1e-8      /* a gradient norm below this is none */
 
-/* L2 norms of block k's parameters and of their gradients, after its step
- * (the memory plan keeps the gradients of parameters). */
+/* Sum of squares of x[0..n): eight float lanes (vectorizable), added up in
+ * double every 4096 elements. */
+static double sum_sq(const float *x, int64_t n)
+{
+    double total = 0;
+    for (int64_t c = 0; c < n; c += 4096) {
+        int64_t end = c + 4096 < n ? c + 4096 : n, i = c;
+        float lane[8] = {0};
+        for (; i + 8 <= end; i += 8)
+            for (int l = 0; l < 8; l++)
+                lane[l] += x[i + l] * x[i + l];
+        for (; i < end; i++)
+            lane[0] += x[i] * x[i];
+        for (int l = 0; l < 8; l++)
+            total += lane[l];
+    }
+    return total;
+}
+
+/* L2 norms of block k's parameters' gradients (after its step: the memory
+ * plan keeps the gradients of parameters) and, when the log shows the
+ * ratio, of the parameters. */
 static RtHealth measure(const Trainer *t, int k, float lr)
 {
     const Block *s = &t->st[k];
     const IrGraph *g = s->spec.g;
+    bool ratio = t->log != NULL;
     double ww = 0, gg = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *p = g->nodes[i];
         if (p->op != IR_OP_PARAM || p->grad < 0)
             continue;
-        const float *w = rt_exec_buffer(s->ex, i), *d = rt_exec_buffer(s->ex, p->grad);
-        for (int64_t j = 0, n = ir_type_numel(&p->type); j < n; j++) {
-            ww += (double)w[j] * w[j];
-            gg += (double)d[j] * d[j];
-        }
+        int64_t n = ir_type_numel(&p->type);
+        gg += sum_sq(rt_exec_buffer(s->ex, p->grad), n);
+        ww += ratio ? sum_sq(rt_exec_buffer(s->ex, i), n) : 0;
     }
     double gn = sqrt(gg), wn = sqrt(ww);
     return (RtHealth){.grad_norm = (float)gn, .update_ratio = wn > 0 ? (float)(lr * gn / wn) : 0,
@@ -60,6 +79,16 @@ static int chance_classes(const Trainer *t, int k, const float *losses)
     return 0;
 }
 
+/* Whether g has a parameter with a gradient (else its gradient norm is 0
+ * and says nothing). */
+static bool has_grads(const IrGraph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == IR_OP_PARAM && g->nodes[i]->grad >= 0)
+            return true;
+    return false;
+}
+
 bool rt_block_watch(Trainer *t, int k, int64_t step, float lr, const float *losses, char *err,
                     size_t errcap)
 {
@@ -70,7 +99,8 @@ bool rt_block_watch(Trainer *t, int k, int64_t step, float lr, const float *loss
         return true;    /* off, reported already, or another replica reports it */
     int classes = chance_classes(t, k, losses);
     s->chance_run = classes ? s->chance_run + 1 : 0;
-    s->still_run = s->health.grad_norm < NO_GRAD_NORM ? s->still_run + 1 : 0;
+    bool still = s->health.grad_norm < NO_GRAD_NORM && has_grads(s->spec.g);
+    s->still_run = still ? s->still_run + 1 : 0;
     if (s->chance_run < n && s->still_run < n)
         return true;
     s->dead = true;
