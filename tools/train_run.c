@@ -29,7 +29,10 @@ const CliOpt cli_train_opts[] = {
     {"test-limit", "N", "use the first N test examples (text: validation windows)"},
     {"eval-every", "N", "also evaluate every N steps"},
     {"target-accuracy", "A", "stop at the first evaluation reaching test accuracy A (0.88)"},
-    {"log", "FILE", "step log: CSV if FILE ends in .csv, JSON lines otherwise"},
+    {"log", "FILE", "step log: CSV if FILE ends in .csv, JSON lines otherwise; a training "
+                    "row has each head's loss and each block's health: the L2 norm of its "
+                    "parameters' gradients (grad_norm) and lr x that / the L2 norm of its "
+                    "parameters (update_ratio, SGD's update/weight ratio)"},
     {"report", "FILE", "final JSON summary"},
     {"save", "CKPT", "write a checkpoint at every epoch end (atomically)"},
     {"resume", "CKPT", "continue from a checkpoint"},
