@@ -237,6 +237,14 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
         fprintf(f, ",\"overlap_delay\":%d", t->overlap_delay);
     if (res->ranks > 1)
         fprintf(f, ",\"ranks\":%d", res->ranks);
+    if (res->dead_blocks > 0) {
+        /* 1-based, as the warning names them (this rank's blocks) */
+        fputs(",\"dead_blocks\":[", f);
+        for (int k = 0, n = 0; k < t->K; k++)
+            if (t->st[k].dead)
+                fprintf(f, "%s%d", n++ ? "," : "", k + 1);
+        fputc(']', f);
+    }
     fputs(",\"heads\":[", f);
     for (int h = 0; h < t->n_heads; h++) {
         fprintf(f, "%s{\"name\":", h ? "," : "");

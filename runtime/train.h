@@ -135,7 +135,8 @@ typedef struct RtTrainResult {
     RtWorkerStats workers[64];
     int cores;                  /* the core budget the run used */
     int overlap_delay;          /* overlap: the staleness the run used */
-    int dead_blocks;            /* blocks reported dead (RtTrainOpts.dead_block_steps) */
+    int dead_blocks;            /* blocks reported dead (RtTrainOpts.dead_block_steps; the
+                                   report lists them) */
 } RtTrainResult;
 
 /* A value one block reads from another block: before each step, the buffer
