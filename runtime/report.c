@@ -50,6 +50,8 @@ bool rt_log_open(Trainer *t, char *err, size_t errcap)
         fputs(RT_LOG_CSV_HEAD "train_s,lr,examples_per_s", t->log);
         for (int h = 0; h < t->n_heads; h++)
             fprintf(t->log, ",loss_%s,acc_%s", rt_head_name(t, h), rt_head_name(t, h));
+        for (int k = 1; k <= t->K; k++)
+            fprintf(t->log, ",grad_norm_%d,update_ratio_%d", k, k);
         fputc('\n', t->log);
     }
     return !ferror(t->log) || log_failed(t, err, errcap);
@@ -72,6 +74,19 @@ static double rate(const Trainer *t)
     return el > 0 ? (double)t->steps_run * t->feed.batch / el : 0;
 }
 
+/* The step's health of every block this process holds (rt_block_watch). */
+static void log_health(const Trainer *t, FILE *f)
+{
+    fputs(",\"blocks\":[", f);
+    for (int k = 0, n = 0; k < t->K; k++) {
+        const RtHealth *h = &t->health[k];
+        if (h->known)
+            fprintf(f, "%s{\"block\":%d,\"grad_norm\":%.6g,\"update_ratio\":%.6g}",
+                    n++ ? "," : "", k + 1, h->grad_norm, h->update_ratio);
+    }
+    fputc(']', f);
+}
+
 static void log_row(Trainer *t, const char *kind, bool eval)
 {
     FILE *f = t->log;
@@ -83,6 +98,12 @@ static void log_row(Trainer *t, const char *kind, bool eval)
                 fprintf(f, ",%.6g,%.6g", t->eval[h].loss, t->eval[h].accuracy);
             else
                 fprintf(f, ",%.6g,", t->loss[h]);
+        }
+        for (int k = 0; k < t->K; k++) {
+            if (eval || !t->health[k].known)
+                fputs(",,", f);
+            else
+                fprintf(f, ",%.6g,%.6g", t->health[k].grad_norm, t->health[k].update_ratio);
         }
         fputc('\n', f);
         return;
@@ -102,7 +123,10 @@ static void log_row(Trainer *t, const char *kind, bool eval)
             fprintf(f, ",\"accuracy\":%.6g", t->eval[h].accuracy);
         fputc('}', f);
     }
-    fputs("]}\n", f);
+    fputc(']', f);
+    if (!eval)
+        log_health(t, f);
+    fputs("}\n", f);
 }
 
 /* A row is buffered: a failed write shows as the stream's error flag, seen
@@ -213,6 +237,14 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
         fprintf(f, ",\"overlap_delay\":%d", t->overlap_delay);
     if (res->ranks > 1)
         fprintf(f, ",\"ranks\":%d", res->ranks);
+    if (res->dead_blocks > 0) {
+        /* 1-based, as the warning names them (this rank's blocks) */
+        fputs(",\"dead_blocks\":[", f);
+        for (int k = 0, n = 0; k < t->K; k++)
+            if (t->st[k].dead)
+                fprintf(f, "%s%d", n++ ? "," : "", k + 1);
+        fputc(']', f);
+    }
     fputs(",\"heads\":[", f);
     for (int h = 0; h < t->n_heads; h++) {
         fprintf(f, "%s{\"name\":", h ? "," : "");

@@ -169,7 +169,7 @@ bool rt_block_step(Trainer *t, int k, int from, int64_t step, float *losses, cha
         if (!rt_check_loss(t, h, k, step, losses[h], err, errcap))
             return false;
     }
-    return true;
+    return !t->watch || rt_block_watch(t, k, step, a.lr, losses, err, errcap);
 }
 
 void rt_trainer_abort(Trainer *t)
@@ -268,6 +268,8 @@ bool rt_trainer_step_done(Trainer *t, int64_t step, int64_t index, const float *
                           char *err, size_t errcap)
 {
     memcpy(t->loss, losses, (size_t)t->n_heads * sizeof *t->loss);
+    for (int k = 0; k < t->K && !t->health_by_schedule; k++)
+        t->health[k] = t->st[k].health;
     t->c.step = step + 1;
     t->c.step_in_epoch = index + 1;
     t->steps_run++;
@@ -620,6 +622,7 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
         return false;
     t->n_step = t->feed.batch;
     t->replicas = 1;
+    t->watch = t->o->log_path || t->o->dead_block_steps > 0;
     if (t->comm && !rt_dist_place(t, specs, err, errcap))
         return false;
     for (int k = 0; k < t->K; k++) {
@@ -702,6 +705,8 @@ static void fill_result(Trainer *t, RtTrainResult *res)
     res->cores = t->cores;
     res->overlap_delay = t->overlap_delay;
     res->ranks = t->comm ? t->ranks : 1;
+    for (int k = 0; k < t->K; k++)
+        res->dead_blocks += t->st[k].dead;
 }
 
 bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const RtTrainOpts *o,

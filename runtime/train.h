@@ -83,6 +83,9 @@ typedef struct RtTrainOpts {
                                    process trains every block */
     int replicas;               /* distributed: copies of each block group that split the
                                    batch and sum their gradients (0, 1: none) */
+    int dead_block_steps;       /* warn when a block's loss stays at chance level, or its
+                                   gradient norm below 1e-8, this many steps in a row (0: off) */
+    bool fail_on_dead_block;    /* ... and stop with an error instead */
     bool progress_tty;          /* redraw one progress line (a terminal) */
     FILE *out;                  /* progress and summary (stdout) */
 } RtTrainOpts;
@@ -132,6 +135,8 @@ typedef struct RtTrainResult {
     RtWorkerStats workers[64];
     int cores;                  /* the core budget the run used */
     int overlap_delay;          /* overlap: the staleness the run used */
+    int dead_blocks;            /* blocks reported dead (RtTrainOpts.dead_block_steps; the
+                                   report lists them) */
 } RtTrainResult;
 
 /* A value one block reads from another block: before each step, the buffer

@@ -25,6 +25,15 @@
 
 struct RtSchedule;
 
+/* A block's health after a step (train.c, watch_block): the L2 norm of its
+ * parameters' gradients, and the learning rate times that over the L2 norm
+ * of its parameters — the update-to-weight ratio of a plain SGD step (the
+ * update itself is not kept; momentum and Adam scale it differently). */
+typedef struct RtHealth {
+    float grad_norm, update_ratio;
+    bool known;                     /* computed: health is on and this rank holds the block */
+} RtHealth;
+
 typedef struct Block {
     RtBlockSpec spec;
     RtExec *ex;
@@ -34,6 +43,10 @@ typedef struct Block {
     int worker;                     /* the placement's worker that runs the block */
     RtGrads grads;                  /* distributed with replicas: the gradients summed */
     float *gbuf;                    /* over replicas, and the message that carries them */
+    /* written by the thread that runs the block's steps */
+    RtHealth health;                /* after its latest step */
+    int64_t chance_run, still_run;  /* consecutive steps at chance loss / with no gradient */
+    bool dead;                      /* reported dead (once) */
 } Block;
 
 typedef struct Head {
@@ -61,6 +74,10 @@ typedef struct Trainer {
     int n_heads;
     Head heads[RT_MAX_HEADS];       /* the task loss first */
     float loss[RT_MAX_HEADS];       /* of the last finished step */
+    bool watch;                     /* blocks' health computed (a log, or the dead-block check) */
+    bool health_by_schedule;        /* the schedule fills health[] before each step_done (local:
+                                       the blocks run ahead of the finishing thread) */
+    RtHealth health[RT_MAX_BLOCKS]; /* of the last finished step (the log) */
     RtEval eval[RT_MAX_HEADS];      /* of the last evaluation */
     bool evaluated;
     bool saved;                     /* a checkpoint was written */
@@ -105,15 +122,24 @@ typedef struct Trainer {
  * parameter it reads is taken at the version the delay allows (waiting for
  * its owner), and after the update the parameters it owns are published.
  * Products run on the calling thread's team. losses[h] gets block k's heads'
- * losses. False (with err) on a non-finite loss or when a wait was cut short
+ * losses, and the block's health (Block.health, t->watch) is measured and
+ * checked for a dead block. False (with err) on a non-finite loss, a dead
+ * block under RtTrainOpts.fail_on_dead_block, or when a wait was cut short
  * by rt_trainer_abort. */
 bool rt_block_step(Trainer *t, int k, int from, int64_t step, float *losses, char *err,
                    size_t errcap);
+/* After block k's step (losses has its heads' losses, lr the step's rate):
+ * its health into Block.health, and the dead-block check
+ * (RtTrainOpts.dead_block_steps): a warning on stderr once per block, or
+ * false (with err) under fail_on_dead_block. health.c. */
+bool rt_block_watch(Trainer *t, int k, int64_t step, float lr, const float *losses, char *err,
+                    size_t errcap);
 /* Batch `index` of the current epoch into block 0's input and every block's
  * label buffer (the sequential and the backprop schedules). */
 void rt_trainer_feed_blocks(Trainer *t, int64_t index);
 /* The step `step` (batch `index` of the epoch) is finished; losses has every
- * head's loss of it: counters, log row, progress line. False (with err) when
+ * head's loss of it (and health[] every block's health, when the schedule
+ * fills it; else it is taken from the blocks): counters, log row, progress line. False (with err) when
  * the log cannot be written. Called in step order, one call at a time. */
 bool rt_trainer_step_done(Trainer *t, int64_t step, int64_t index, const float *losses,
                           char *err, size_t errcap);

@@ -30,7 +30,10 @@ const CliOpt cli_train_opts[] = {
     {"test-limit", "N", "use the first N test examples (text: validation windows)"},
     {"eval-every", "N", "also evaluate every N steps"},
     {"target-accuracy", "A", "stop at the first evaluation reaching test accuracy A (0.88)"},
-    {"log", "FILE", "step log: CSV if FILE ends in .csv, JSON lines otherwise"},
+    {"log", "FILE", "step log: CSV if FILE ends in .csv, JSON lines otherwise; a training "
+                    "row has each head's loss and each block's health: the L2 norm of its "
+                    "parameters' gradients (grad_norm) and lr x that / the L2 norm of its "
+                    "parameters (update_ratio, SGD's update/weight ratio)"},
     {"report", "FILE", "final JSON summary"},
     {"save", "CKPT", "write a checkpoint at every epoch end (atomically)"},
     {"resume", "CKPT", "continue from a checkpoint"},
@@ -46,6 +49,11 @@ const CliOpt cli_train_opts[] = {
     {"replicas", "P", "under mpirun -np R: P copies of each block group (R = groups x P) "
                       "split each batch and sum their gradients (default 1)"},
     {"exec", "E", "jit (LLVM-compiled steps, the default) | interp (reference interpreter)"},
+    {"dead-block-steps", "N", "warn when a block's head loss stays at chance level (within 1% "
+                              "of ln(classes)) or its gradient norm below 1e-8 for N steps in "
+                              "a row (default 200; 0: off)"},
+    {"fail-on-dead-block", NULL, "a dead block (--dead-block-steps) is an error: the run stops "
+                                 "with exit status 1, the last checkpoint kept"},
     {"quiet", NULL, "no progress output"},
     {NULL, NULL, NULL}};
 
@@ -148,6 +156,11 @@ bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
     o->resume_path = cli_get(cmd, a, "resume");
     o->data_dir = cli_get(cmd, a, "data-dir");
     o->quiet = cli_flag(cmd, a, "quiet");
+    o->fail_on_dead_block = cli_flag(cmd, a, "fail-on-dead-block");
+    int64_t dead = 200;
+    if (!bounded_opt(cmd, a, "dead-block-steps", 0, 0x7fffffffL, &dead))
+        return false;
+    o->dead_block_steps = (int)dead;
     o->progress_tty = isatty(STDOUT_FILENO);
     o->out = stdout;
     const char *acc = cli_get(cmd, a, "target-accuracy");

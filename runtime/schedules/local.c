@@ -53,6 +53,7 @@ typedef struct Local {
     RtQueue q[RT_MAX_BLOCKS + 1];   /* q[w] feeds worker w; q[W]: the outbox to the next rank */
     size_t y_bytes;                 /* one batch of labels, padded to 64 */
     float *loss_ring;               /* ring_rows × RT_MAX_HEADS: losses by step */
+    RtHealth *health_ring;          /* ring_rows × RT_MAX_BLOCKS: blocks' health by step */
     int64_t ring_rows;
     pthread_mutex_t mu;             /* guards the ring, failed, err and step_done */
     bool failed;
@@ -103,7 +104,8 @@ static void fail(Local *L, const char *msg)
     rt_trainer_abort(L->t);
 }
 
-/* Each block's losses of step s are kept until the last worker finishes s.
+/* Each block's losses and health of step s are kept until the last worker
+ * finishes s.
  * A worker can be ahead of the last one by at most the batches in flight
  * (queue slots plus one per worker), which the ring's size bounds. */
 static float *ring_row(Local *L, int64_t step)
@@ -118,6 +120,7 @@ static void record_losses(Local *L, int k, int64_t step, const float *loss)
     for (int i = 0; i < L->t->n_heads; i++)
         if (L->t->heads[i].block == k)
             row[i] = loss[i];
+    L->health_ring[(step % L->ring_rows) * RT_MAX_BLOCKS + k] = L->t->st[k].health;
     pthread_mutex_unlock(&L->mu);
 }
 
@@ -301,11 +304,14 @@ static bool send(Worker *me, const Msg *h)
     return true;
 }
 
-/* The last worker finished batch h: every block's loss of that step is in
- * the ring, so the log row is the same whatever the thread timing. */
+/* The last worker finished batch h: every block's loss and health of that
+ * step are in the rings, so the log row is the same whatever the thread
+ * timing (a distributed run: the health of this rank's blocks only). */
 static bool finish_step(Local *L, const Msg *h, char *err, size_t errcap)
 {
     pthread_mutex_lock(&L->mu);
+    memcpy(L->t->health, L->health_ring + (h->step % L->ring_rows) * RT_MAX_BLOCKS,
+           sizeof L->t->health);
     bool ok = rt_trainer_step_done(L->t, h->step, h->index, ring_row(L, h->step), err, errcap);
     pthread_mutex_unlock(&L->mu);
     return ok;
@@ -424,7 +430,9 @@ static bool local_init(Trainer *t, char *err, size_t errcap)
     int cap = t->o->queue_cap > 0 ? t->o->queue_cap : 1;
     L->ring_rows = (int64_t)L->W * (cap + 2) + 2;
     L->loss_ring = calloc((size_t)L->ring_rows * RT_MAX_HEADS, sizeof *L->loss_ring);
-    if (!L->loss_ring) {
+    L->health_ring = calloc((size_t)L->ring_rows * RT_MAX_BLOCKS, sizeof *L->health_ring);
+    t->health_by_schedule = true;
+    if (!L->loss_ring || !L->health_ring) {
         snprintf(err, errcap, "out of memory for the local schedule");
         return false;
     }
@@ -456,6 +464,7 @@ static void local_fini(Trainer *t)
     if (!L)
         return;
     free(L->loss_ring);
+    free(L->health_ring);
     for (int w = 0; w < L->W + L->send; w++)
         if (L->q[w].mem)
             rt_queue_fini(&L->q[w]);
