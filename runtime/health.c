@@ -93,13 +93,14 @@ bool rt_block_watch(Trainer *t, int k, int64_t step, float lr, const float *loss
                     size_t errcap)
 {
     Block *s = &t->st[k];
-    s->health = measure(t, k, lr);
+    bool grads = t->log || t->o->watch_grads;
+    s->health = grads ? measure(t, k, lr) : (RtHealth){0};
     int64_t n = t->o->dead_block_steps;
     if (n <= 0 || s->dead || t->replica > 0)
         return true;    /* off, reported already, or another replica reports it */
     int classes = chance_classes(t, k, losses);
     s->chance_run = classes ? s->chance_run + 1 : 0;
-    bool still = s->health.grad_norm < NO_GRAD_NORM && has_grads(s->spec.g);
+    bool still = grads && s->health.grad_norm < NO_GRAD_NORM && has_grads(s->spec.g);
     s->still_run = still ? s->still_run + 1 : 0;
     if (s->chance_run < n && s->still_run < n)
         return true;

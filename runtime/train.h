@@ -86,6 +86,8 @@ typedef struct RtTrainOpts {
     int dead_block_steps;       /* warn when a block's loss stays at chance level, or its
                                    gradient norm below 1e-8, this many steps in a row (0: off) */
     bool fail_on_dead_block;    /* ... and stop with an error instead */
+    bool watch_grads;           /* the vanished-gradient rule too (a pass over the
+                                   gradients each step; always on with a log) */
     bool progress_tty;          /* redraw one progress line (a terminal) */
     FILE *out;                  /* progress and summary (stdout) */
 } RtTrainOpts;

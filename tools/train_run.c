@@ -51,7 +51,8 @@ const CliOpt cli_train_opts[] = {
     {"exec", "E", "jit (LLVM-compiled steps, the default) | interp (reference interpreter)"},
     {"dead-block-steps", "N", "warn when a block's head loss stays at chance level (within 1% "
                               "of ln(classes)) or its gradient norm below 1e-8 for N steps in "
-                              "a row (default 200; 0: off)"},
+                              "a row (default 200; 0: off; the gradient rule runs with --log or "
+                              "when this flag is given)"},
     {"fail-on-dead-block", NULL, "a dead block (--dead-block-steps) is an error: the run stops "
                                  "with exit status 1, the last checkpoint kept"},
     {"quiet", NULL, "no progress output"},
@@ -161,6 +162,10 @@ bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
     if (!bounded_opt(cmd, a, "dead-block-steps", 0, 0x7fffffffL, &dead))
         return false;
     o->dead_block_steps = (int)dead;
+    /* the chance-level rule is free; the gradient rule reads every gradient
+     * each step, so by default only a run that logs (and measures them for
+     * the log anyway) or asks for the check by name pays for it */
+    o->watch_grads = cli_get(cmd, a, "dead-block-steps") || cli_flag(cmd, a, "fail-on-dead-block");
     o->progress_tty = isatty(STDOUT_FILENO);
     o->out = stdout;
     const char *acc = cli_get(cmd, a, "target-accuracy");
