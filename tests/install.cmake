@@ -29,7 +29,7 @@ lnet_cli_test(install_embed_pkg_config 0
 
 # what the install rules put in the prefix; the man page has every command
 lnet_cli_test(install_files 0 "installed files ok"
-  "${LNET_INSTALL_INTO} && for f in bin/lnet share/man/man1/lnet.1 include/lnet/lnet.h lib/liblnet.a lib/pkgconfig/lnet.pc lib/lnet/liblnet_trainer.a lib/lnet/liblnet_cli.a lib/lnet/liblnet_cgexec.a lib/lnet/liblnet_frontend.a lib/lnet/liblnet_passes.a lib/lnet/liblnet_runtime.a lib/lnet/liblnet_ir.a share/lnet/examples/fmnist_mlp.lnet share/lnet/examples/embed/train_mlp.c share/doc/lnet/README.md share/doc/lnet/cli.md; do test -f $P/$f || { echo missing $f; exit 1; }; done && for c in CHECK IR DOT TRAIN COST EVAL BUILD; do grep -q \"^.SH \\\"LNET $c\\\"\" $P/share/man/man1/lnet.1 || { echo man: no $c; exit 1; }; done && echo installed files ok")
+  "${LNET_INSTALL_INTO} && for f in bin/lnet share/man/man1/lnet.1 include/lnet/lnet.h include/lnet/lnet_pass.h lib/liblnet.a lib/pkgconfig/lnet.pc lib/lnet/liblnet_trainer.a lib/lnet/liblnet_cli.a lib/lnet/liblnet_cgexec.a lib/lnet/liblnet_frontend.a lib/lnet/liblnet_passes.a lib/lnet/liblnet_runtime.a lib/lnet/liblnet_ir.a share/lnet/examples/fmnist_mlp.lnet share/lnet/examples/embed/train_mlp.c share/doc/lnet/README.md share/doc/lnet/cli.md; do test -f $P/$f || { echo missing $f; exit 1; }; done && for c in CHECK IR DOT TRAIN COST EVAL BUILD; do grep -q \"^.SH \\\"LNET $c\\\"\" $P/share/man/man1/lnet.1 || { echo man: no $c; exit 1; }; done && echo installed files ok")
 
 set_tests_properties(install_lnet_builds_trainer install_missing_libraries_is_user_error
   install_embed_pkg_config install_files PROPERTIES RESOURCE_LOCK lnet_install TIMEOUT 120)
