@@ -96,3 +96,86 @@ bool cli_apply_overrides(const CliCmd *c, const CliArgs *a, IrGraph *g)
         g->train.data_path = s;
     return true;
 }
+
+/* ------------------------------------------------- checkpoint partition */
+
+/* The checkpoint a command continues or evaluates, or NULL. */
+static const char *ckpt_path(const CliCmd *c, const CliArgs *a)
+{
+    const char *s = cli_get(c, a, "resume");
+    return s ? s : cli_get(c, a, "load");
+}
+
+int cli_ckpt_partition_adopt(const CliCmd *c, const CliArgs *a, bool adopt, IrGraph *g,
+                             RtPartition *rec)
+{
+    const char *path = ckpt_path(c, a);
+    char err[512];
+    int r = path ? rt_checkpoint_partition(path, rec, err, sizeof err) : 0;
+    if (r < 0)
+        fprintf(stderr, "lnet %s: error: %s\n", c->name, err);
+    if (r <= 0 || !adopt)
+        return r;
+    if (!cli_get(c, a, "method")) {
+        g->local.method = rec->method;
+        g->local.method_loc = IR_LOC_NONE;
+    }
+    if (rec->method == METHOD_BACKPROP)
+        return r;
+    if (!cli_get(c, a, "blocks")) {
+        g->local.blocks = rec->blocks;
+        g->local.blocks_loc = IR_LOC_NONE;
+    }
+    if (rec->method == METHOD_OVERLAP && !cli_get(c, a, "overlap")) {
+        g->local.overlap = rec->overlap;
+        g->local.overlap_loc = IR_LOC_NONE;
+    }
+    return r;
+}
+
+/* Appends " --NAME VALUE" when the command gives --NAME. */
+static void asked(const CliCmd *c, const CliArgs *a, const char *name, char *out, size_t cap)
+{
+    const char *v = cli_get(c, a, name);
+    size_t n = strlen(out);
+    if (v && n < cap)
+        snprintf(out + n, cap - n, "%s--%s %s", n ? " " : "", name, v);
+}
+
+bool cli_ckpt_partition_check(const CliCmd *c, const CliArgs *a, const RtPartition *rec,
+                              const CliTrainModel *tm, bool trainer)
+{
+    RtPartition run;
+    rt_partition_of(tm->blocks, tm->n_blocks, &run);
+    if (rt_partition_equal(rec, &run))
+        return true;
+    char want[96], have[96], ask[160] = "";
+    rt_partition_str(rec, want, sizeof want);
+    rt_partition_str(&run, have, sizeof have);
+    const char *path = ckpt_path(c, a);
+    if (strcmp(want, have) == 0) {
+        fprintf(stderr, "lnet %s: error: %s was trained with %s but another cut of the model "
+                "into blocks (its blocks hold other tensors: was the model changed?)\n",
+                c->name, path, want);
+        return false;
+    }
+    if (rec->method != run.method) {
+        asked(c, a, "method", ask, sizeof ask);
+        asked(c, a, "schedule", ask, sizeof ask);
+    }
+    if (rec->blocks != run.blocks)
+        asked(c, a, "blocks", ask, sizeof ask);
+    if (rec->overlap != run.overlap)
+        asked(c, a, "overlap", ask, sizeof ask);
+    if (trainer)
+        fprintf(stderr, "lnet %s: error: %s was trained with %s, but this trainer runs %s "
+                "(fixed by lnet build: build one with the checkpoint's flags)\n", c->name, path,
+                want, have);
+    else if (ask[0])
+        fprintf(stderr, "lnet %s: error: %s was trained with %s, but the command asks for "
+                "%s\n", c->name, path, want, ask);
+    else
+        fprintf(stderr, "lnet %s: error: %s was trained with %s, but this run has %s\n",
+                c->name, path, want, have);
+    return false;
+}

@@ -193,17 +193,9 @@ static bool pipeline_model(CliTrainModel *tm, PassCtx *ctx, Diag *d)
     return true;
 }
 
-bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliTrainModel *tm,
-                     Diag *d)
+/* The overridden model compiled into tm's blocks. */
+static bool compile_blocks(const CliCmd *cmd, const CliArgs *a, CliTrainModel *tm, Diag *d)
 {
-    memset(tm, 0, sizeof *tm);
-    tm->file = a->file;
-    if (text)
-        model_load_text(a->file, text, d, &tm->m);
-    else
-        model_load(a->file, d, &tm->m);
-    if (!tm->m.g || !cli_apply_overrides(cmd, a, tm->m.g))
-        return false;
     PassCtx ctx;
     model_pass_ctx(&tm->m, &ctx, d);
     const char *sched = cli_get(cmd, a, "schedule");
@@ -232,6 +224,26 @@ bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliT
     for (int k = 0; k < tm->bs.n; k++)
         tm->blocks[tm->n_blocks++] = tm->bs.b[k].g;
     return true;
+}
+
+/* A checkpoint's recorded partition is the default for what the command
+ * does not give (a trainer's flags were fixed at build time: it only checks). */
+bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliTrainModel *tm,
+                     Diag *d)
+{
+    memset(tm, 0, sizeof *tm);
+    tm->file = a->file;
+    if (text)
+        model_load_text(a->file, text, d, &tm->m);
+    else
+        model_load(a->file, d, &tm->m);
+    RtPartition rec;
+    int has = 0;
+    if (!tm->m.g || !cli_apply_overrides(cmd, a, tm->m.g) ||
+        (has = cli_ckpt_partition_adopt(cmd, a, !text, tm->m.g, &rec)) < 0)
+        return false;
+    return compile_blocks(cmd, a, tm, d) &&
+           (!has || cli_ckpt_partition_check(cmd, a, &rec, tm, text != NULL));
 }
 
 void cli_train_model_free(CliTrainModel *tm)
