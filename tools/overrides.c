@@ -4,7 +4,9 @@
  */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool enum_value(const char *opt, const char *s, const char *(*name)(int), int count,
                        int *out)
@@ -106,13 +108,42 @@ static const char *ckpt_path(const CliCmd *c, const CliArgs *a)
     return s ? s : cli_get(c, a, "load");
 }
 
+/* This process's rank under a launcher (0 when none started it). */
+static int launcher_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i]))
+            return atoi(getenv(vars[i]));
+    return 0;
+}
+
+/* Under mpirun, rank 0 loads the checkpoint and sends the others their
+ * parameters, so a rank on another machine may not have the file. It needs
+ * the record only to take the partition from it: when the command gives
+ * the partition (or a trainer fixed it), rank 0 alone checks it; else the
+ * rank cannot know it. */
+static int remote_rank_without_file(const CliCmd *c, const CliArgs *a, bool adopt,
+                                    const char *path)
+{
+    if (cli_launcher_ranks() <= 1 || launcher_rank() == 0 || access(path, F_OK) == 0)
+        return 1;
+    const char *m = cli_get(c, a, "method");
+    if (!adopt || (m && (strcmp(m, "backprop") == 0 || cli_get(c, a, "blocks"))))
+        return 0;
+    fprintf(stderr, "lnet %s: error: %s: no such file on rank %d's machine; each rank takes "
+            "the partition from the checkpoint: copy it there, or give --method and --blocks "
+            "(and --overlap) as trained\n", c->name, path, launcher_rank());
+    return -1;
+}
+
 int cli_ckpt_partition_adopt(const CliCmd *c, const CliArgs *a, bool adopt, IrGraph *g,
                              RtPartition *rec)
 {
     const char *path = ckpt_path(c, a);
     char err[512];
-    int r = path ? rt_checkpoint_partition(path, rec, err, sizeof err) : 0;
-    if (r < 0)
+    int r = path ? remote_rank_without_file(c, a, adopt, path) : 0;
+    if (r > 0 && (r = rt_checkpoint_partition(path, rec, err, sizeof err)) < 0)
         fprintf(stderr, "lnet %s: error: %s\n", c->name, err);
     if (r <= 0 || !adopt)
         return r;

@@ -1,5 +1,6 @@
 /* checkpoint.c — see checkpoint.h. */
 #include "checkpoint.h"
+#include "json.h"
 #include "rng.h"
 #include "safetensors.h"
 
@@ -118,13 +119,20 @@ static bool meta_int(const char *s, long lo, long hi, int *out)
     return true;
 }
 
-static bool parse_partition(const StFile *f, RtPartition *p)
+/* Metadata value by key, a string of at most cap - 1 bytes, or NULL. */
+static const char *meta_str(const RtJson *m, const char *key, size_t cap)
 {
-    char m[32], b[24], w[24], fp[24], bal[24];
-    if (!st_meta_get(f, "lnet.method", m, sizeof m) || !st_meta_get(f, "lnet.blocks", b, sizeof b) ||
-        !st_meta_get(f, "lnet.overlap", w, sizeof w) ||
-        !st_meta_get(f, "lnet.partition", fp, sizeof fp) ||
-        !st_meta_get(f, "lnet.balance", bal, sizeof bal) || strcmp(bal, "flops") != 0)
+    const RtJson *v = rt_json_get(m, key);
+    return v && v->kind == RT_JSON_STRING && v->len < cap && strlen(v->str) == v->len ? v->str
+                                                                                     : NULL;
+}
+
+static bool parse_partition(const RtJson *meta, RtPartition *p)
+{
+    const char *m = meta_str(meta, "lnet.method", 32), *b = meta_str(meta, "lnet.blocks", 24),
+               *w = meta_str(meta, "lnet.overlap", 24), *fp = meta_str(meta, "lnet.partition", 24),
+               *bal = meta_str(meta, "lnet.balance", 24);
+    if (!m || !b || !w || !fp || !bal || strcmp(bal, "flops") != 0)
         return false;
     int i = 0;
     while (i < METHOD_COUNT && strcmp(ir_method_name((IrMethod)i), m) != 0)
@@ -136,18 +144,27 @@ static bool parse_partition(const StFile *f, RtPartition *p)
            meta_int(w, 0, 1 << 16, &p->overlap);
 }
 
-/* 1 record read, 0 none (no lnet.method key), -1 a bad one. */
+/* 1 record read, 0 none (neither lnet.method nor lnet.blocks), -1 a bad one
+ * or no memory to read it (st_load checked that the metadata parses). */
 static int read_partition(const StFile *f, const char *path, RtPartition *p, char *err,
                           size_t errcap)
 {
-    char m[32];
-    if (!st_meta_get(f, "lnet.method", m, sizeof m) && !st_meta_get(f, "lnet.blocks", m, sizeof m))
+    if (!f->metadata_json)
         return 0;
-    if (parse_partition(f, p))
-        return 1;
-    snprintf(err, errcap, "checkpoint '%s': its partition record (lnet.method, lnet.blocks, "
-             "lnet.overlap, lnet.balance, lnet.partition) is damaged", path);
-    return -1;
+    RtJson meta;
+    char jerr[128];
+    if (!rt_json_parse(f->metadata_json, strlen(f->metadata_json), &meta, jerr, sizeof jerr)) {
+        snprintf(err, errcap, "out of memory reading checkpoint '%s'", path);
+        return -1;
+    }
+    int r = !rt_json_get(&meta, "lnet.method") && !rt_json_get(&meta, "lnet.blocks") ? 0
+            : parse_partition(&meta, p)                                              ? 1
+                                                                                     : -1;
+    rt_json_free(&meta);
+    if (r < 0)
+        snprintf(err, errcap, "checkpoint '%s': its partition record (lnet.method, lnet.blocks, "
+                 "lnet.overlap, lnet.balance, lnet.partition) is damaged", path);
+    return r;
 }
 
 int rt_checkpoint_partition(const char *path, RtPartition *p, char *err, size_t errcap)
