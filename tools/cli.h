@@ -76,6 +76,7 @@ const PassPartitioner *cli_partitioner(void);
 
 /* The runtime's stage table for the split pass's blocks; *links is
  * heap-allocated (free it after training). */
+#include "checkpoint.h"
 #include "train.h"
 bool cli_stages(const PassBlocks *bs, const IrGraph *whole, RtBlockSpec *specs,
                 RtLink **links);
@@ -114,6 +115,17 @@ typedef struct CliTrainModel {
  * initialized: free it with cli_train_model_free. */
 bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliTrainModel *tm,
                      Diag *d);
+/* The partition recorded in the checkpoint cmd continues (--resume) or
+ * evaluates (--load), in *rec: returns 1, 0 when there is none (no such flag,
+ * or an older checkpoint), -1 with the error printed. With adopt, the
+ * --method/--blocks/--overlap the command does not give are set in g from
+ * the record (before compiling, as the overrides are). */
+int cli_ckpt_partition_adopt(const CliCmd *cmd, const CliArgs *a, bool adopt, IrGraph *g,
+                             RtPartition *rec);
+/* After compiling: false, with a message naming the record and what the
+ * command asks for, when tm's blocks are not the recorded partition. */
+bool cli_ckpt_partition_check(const CliCmd *cmd, const CliArgs *a, const RtPartition *rec,
+                              const CliTrainModel *tm, bool trainer);
 void cli_train_model_free(CliTrainModel *tm);
 
 /* A hash of g's code-relevant content (its printed IR minus the `train`

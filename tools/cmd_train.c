@@ -48,9 +48,9 @@ int cmd_train(int argc, char **argv)
 
 static const CliOpt eval_opts[] = {
     {"load", "CKPT", "checkpoint to evaluate (required)"},
-    {"method", "M", "backprop | greedy | chunked | overlap (as trained)"},
-    {"blocks", "K", "number of blocks (as trained)"},
-    {"overlap", "W", "overlap window (as trained)"},
+    {"method", "M", "backprop | greedy | chunked | overlap (default: as trained)"},
+    {"blocks", "K", "number of blocks (default: as trained)"},
+    {"overlap", "W", "overlap window (default: as trained)"},
     CLI_LOAD_PASS_OPT,
     {"data-dir", "DIR", "data location (IDX folder, or text file/folder)"},
     {"test-limit", "N", "use the first N test examples (text: validation windows)"},
@@ -61,7 +61,11 @@ static const CliCmd eval_cmd = {
     "eval", "FILE --load CKPT [options]",
     "Evaluate a checkpoint on the model's test / validation split: the task head\n"
     "and every auxiliary head.",
-    eval_opts, NULL};
+    eval_opts,
+    "The checkpoint records the partition it was trained with (lnet train --save):\n"
+    "--method, --blocks and --overlap default to it, and other values are refused.\n"
+    "A checkpoint without the record (written before lnet kept it) needs them as\n"
+    "trained.\n"};
 
 int cmd_eval(int argc, char **argv)
 {

@@ -5,7 +5,9 @@
 #include "cli.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The plug-in method --method chose (model_pass_ctx hands it to the passes). */
 static const PassPartitioner *chosen_partitioner;
@@ -174,4 +176,116 @@ bool cli_apply_overrides(const CliCmd *c, const CliArgs *a, IrGraph *g)
     if ((s = cli_get(c, a, "data-dir")))
         g->train.data_path = s;
     return true;
+}
+
+/* ------------------------------------------------- checkpoint partition */
+
+/* The checkpoint a command continues or evaluates, or NULL. */
+static const char *ckpt_path(const CliCmd *c, const CliArgs *a)
+{
+    const char *s = cli_get(c, a, "resume");
+    return s ? s : cli_get(c, a, "load");
+}
+
+/* This process's rank under a launcher (0 when none started it). */
+static int launcher_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i]))
+            return atoi(getenv(vars[i]));
+    return 0;
+}
+
+/* Under mpirun, rank 0 loads the checkpoint and sends the others their
+ * parameters, so a rank on another machine may not have the file. It needs
+ * the record only to take the partition from it: when the command gives
+ * the partition (or a trainer fixed it), rank 0 alone checks it; else the
+ * rank cannot know it. */
+static int remote_rank_without_file(const CliCmd *c, const CliArgs *a, bool adopt,
+                                    const char *path)
+{
+    if (cli_launcher_ranks() <= 1 || launcher_rank() == 0 || access(path, F_OK) == 0)
+        return 1;
+    const char *m = cli_get(c, a, "method");
+    if (!adopt || (m && (strcmp(m, "backprop") == 0 || cli_get(c, a, "blocks"))))
+        return 0;
+    fprintf(stderr, "lnet %s: error: %s: no such file on rank %d's machine; each rank takes "
+            "the partition from the checkpoint: copy it there, or give --method and --blocks "
+            "(and --overlap) as trained\n", c->name, path, launcher_rank());
+    return -1;
+}
+
+int cli_ckpt_partition_adopt(const CliCmd *c, const CliArgs *a, bool adopt, IrGraph *g,
+                             RtPartition *rec)
+{
+    const char *path = ckpt_path(c, a);
+    char err[512];
+    int r = path ? remote_rank_without_file(c, a, adopt, path) : 0;
+    if (r > 0 && (r = rt_checkpoint_partition(path, rec, err, sizeof err)) < 0)
+        fprintf(stderr, "lnet %s: error: %s\n", c->name, err);
+    if (r <= 0 || !adopt)
+        return r;
+    if (!cli_get(c, a, "method")) {
+        g->local.method = rec->method;
+        g->local.method_loc = IR_LOC_NONE;
+    }
+    if (rec->method == METHOD_BACKPROP)
+        return r;
+    if (!cli_get(c, a, "blocks")) {
+        g->local.blocks = rec->blocks;
+        g->local.blocks_loc = IR_LOC_NONE;
+    }
+    if (rec->method == METHOD_OVERLAP && !cli_get(c, a, "overlap")) {
+        g->local.overlap = rec->overlap;
+        g->local.overlap_loc = IR_LOC_NONE;
+    }
+    return r;
+}
+
+/* Appends " --NAME VALUE" when the command gives --NAME. */
+static void asked(const CliCmd *c, const CliArgs *a, const char *name, char *out, size_t cap)
+{
+    const char *v = cli_get(c, a, name);
+    size_t n = strlen(out);
+    if (v && n < cap)
+        snprintf(out + n, cap - n, "%s--%s %s", n ? " " : "", name, v);
+}
+
+bool cli_ckpt_partition_check(const CliCmd *c, const CliArgs *a, const RtPartition *rec,
+                              const CliTrainModel *tm, bool trainer)
+{
+    RtPartition run;
+    rt_partition_of(tm->blocks, tm->n_blocks, &run);
+    if (rt_partition_equal(rec, &run))
+        return true;
+    char want[96], have[96], ask[160] = "";
+    rt_partition_str(rec, want, sizeof want);
+    rt_partition_str(&run, have, sizeof have);
+    const char *path = ckpt_path(c, a);
+    if (strcmp(want, have) == 0) {
+        fprintf(stderr, "lnet %s: error: %s was trained with %s but another cut of the model "
+                "into blocks (its blocks hold other tensors: was the model changed?)\n",
+                c->name, path, want);
+        return false;
+    }
+    if (rec->method != run.method) {
+        asked(c, a, "method", ask, sizeof ask);
+        asked(c, a, "schedule", ask, sizeof ask);
+    }
+    if (rec->blocks != run.blocks)
+        asked(c, a, "blocks", ask, sizeof ask);
+    if (rec->overlap != run.overlap)
+        asked(c, a, "overlap", ask, sizeof ask);
+    if (trainer)
+        fprintf(stderr, "lnet %s: error: %s was trained with %s, but this trainer runs %s "
+                "(fixed by lnet build: build one with the checkpoint's flags)\n", c->name, path,
+                want, have);
+    else if (ask[0])
+        fprintf(stderr, "lnet %s: error: %s was trained with %s, but the command asks for "
+                "%s\n", c->name, path, want, ask);
+    else
+        fprintf(stderr, "lnet %s: error: %s was trained with %s, but this run has %s\n",
+                c->name, path, want, have);
+    return false;
 }

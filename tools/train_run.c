@@ -78,6 +78,10 @@ const char cli_train_notes[] =
     "a report; --save may replace the checkpoint it resumes), never the model, the data\n"
     "or another output; each directory must be writable. Any other file is refused.\n"
     "\n"
+    "A checkpoint records the run's partition: --resume takes --method, --blocks and\n"
+    "--overlap from it when they are not given, and refuses other values (under\n"
+    "mpirun every rank reads it, unless --method and --blocks are given).\n"
+    "\n"
     "SIGINT (Ctrl-C), SIGTERM and SIGHUP stop a run after the current step: it evaluates,\n"
     "saves the checkpoint (--save) and exits with 128 + the signal (130, 143, 129). A\n"
     "second signal ends it at once, without saving. Exit status: 0 done, 1 error, 130,\n"
@@ -212,17 +216,9 @@ static bool pipeline_model(CliTrainModel *tm, PassCtx *ctx, Diag *d)
     return true;
 }
 
-bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliTrainModel *tm,
-                     Diag *d)
+/* The overridden model compiled into tm's blocks. */
+static bool compile_blocks(const CliCmd *cmd, const CliArgs *a, CliTrainModel *tm, Diag *d)
 {
-    memset(tm, 0, sizeof *tm);
-    tm->file = a->file;
-    if (text)
-        model_load_text(a->file, text, d, &tm->m);
-    else
-        model_load(a->file, d, &tm->m);
-    if (!tm->m.g || !cli_apply_overrides(cmd, a, tm->m.g))
-        return false;
     PassCtx ctx;
     model_pass_ctx(&tm->m, &ctx, d);
     const char *sched = cli_get(cmd, a, "schedule");
@@ -251,6 +247,26 @@ bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliT
     for (int k = 0; k < tm->bs.n; k++)
         tm->blocks[tm->n_blocks++] = tm->bs.b[k].g;
     return true;
+}
+
+/* A checkpoint's recorded partition is the default for what the command
+ * does not give (a trainer's flags were fixed at build time: it only checks). */
+bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliTrainModel *tm,
+                     Diag *d)
+{
+    memset(tm, 0, sizeof *tm);
+    tm->file = a->file;
+    if (text)
+        model_load_text(a->file, text, d, &tm->m);
+    else
+        model_load(a->file, d, &tm->m);
+    RtPartition rec;
+    int has = 0;
+    if (!tm->m.g || !cli_apply_overrides(cmd, a, tm->m.g) ||
+        (has = cli_ckpt_partition_adopt(cmd, a, !text, tm->m.g, &rec)) < 0)
+        return false;
+    return compile_blocks(cmd, a, tm, d) &&
+           (!has || cli_ckpt_partition_check(cmd, a, &rec, tm, text != NULL));
 }
 
 void cli_train_model_free(CliTrainModel *tm)

@@ -260,6 +260,41 @@ bool st_load(const char *path, StFile *out, char *err, size_t errcap) {
   return ok;
 }
 
+/* The header's __metadata__ object, or nothing. */
+static bool header_metadata(const char *path, const char *hdr, size_t hlen, StFile *out, char *err,
+                            size_t cap) {
+  RtJson root;
+  char jerr[200];
+  if (!rt_json_parse(hdr, hlen, &root, jerr, sizeof jerr))
+    return rt_fail_path(err, cap, path, "bad JSON header: %s", jerr);
+  bool ok = root.kind == RT_JSON_OBJECT || rt_fail_path(err, cap, path, "header is not a JSON object");
+  for (int i = 0; ok && i < root.n; i++)
+    if (strcmp(root.keys[i], "__metadata__") == 0)
+      ok = parse_metadata(path, hdr, &root.items[i], out, err, cap);
+  rt_json_free(&root);
+  return ok;
+}
+
+bool st_load_metadata(const char *path, StFile *out, char *err, size_t errcap) {
+  memset(out, 0, sizeof *out);
+  int64_t size = 0;
+  int fd = rt_input_open(path, &size, err, errcap);
+  if (fd < 0) return false;
+  FILE *fp = fdopen(fd, "rb");
+  if (!fp) {
+    close(fd);
+    return rt_fail_path(err, errcap, path, "cannot open: %s", strerror(errno));
+  }
+  char *hdr = NULL;
+  size_t hlen = 0;
+  bool ok = load_header(path, fp, size, &hdr, &hlen, err, errcap) &&
+            header_metadata(path, hdr, hlen, out, err, errcap);
+  free(hdr);
+  fclose(fp);
+  if (!ok) st_free(out);
+  return ok;
+}
+
 const StTensor *st_find(const StFile *f, const char *name) {
   for (int i = 0; i < f->n; i++)
     if (strcmp(f->t[i].name, name) == 0) return &f->t[i];

@@ -52,6 +52,12 @@ typedef struct StFile {
  * leaves *out empty, and writes one line "PATH: what is wrong" into err. */
 bool st_load(const char *path, StFile *out, char *err, size_t errcap);
 
+/* Reads only the header of path and keeps its __metadata__ (out->n is 0, no
+ * tensor is read or checked: st_load does that): what a caller needs before
+ * it knows which tensors to expect. Same errors as st_load for the length,
+ * the JSON and the metadata. */
+bool st_load_metadata(const char *path, StFile *out, char *err, size_t errcap);
+
 /* Tensor by name, or NULL. */
 const StTensor *st_find(const StFile *f, const char *name);
 
