@@ -159,6 +159,8 @@ int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o);
  * than one rank is then refused with a clear error). */
 extern RtComm *(*cli_comm_start)(const char *prog);
 void cli_use_mpi(void);
+/* A launcher (mpirun) started this process: its environment says so. */
+bool cli_under_launcher(void);
 /* The ranks a launcher started this process among (its environment; 1 when
  * none did). */
 int cli_launcher_ranks(void);

@@ -61,30 +61,31 @@ static void wait(RtComm *c, MPI_Request *r, const char *what)
 /* Messages go in pieces of at most 1 GiB (MPI counts are ints). */
 enum { PIECE = 1 << 30 };
 
-static void mpi_send(RtComm *c, int to, int tag, const void *p, size_t bytes)
-{
-    const char *b = p;
-    do {
-        int n = bytes < PIECE ? (int)bytes : PIECE;
-        MPI_Request r;
-        check(c, MPI_Isend(b, n, MPI_BYTE, to, tag, MPI_COMM_WORLD, &r), "MPI_Isend");
-        wait(c, &r, "a send");
-        b += n;
-        bytes -= (size_t)n;
-    } while (bytes > 0);
-}
-
-static void mpi_recv(RtComm *c, int from, int tag, void *p, size_t bytes)
+/* Sends p to (send) or receives it from rank `peer`, piece by piece. */
+static void transfer(RtComm *c, bool send, int peer, int tag, void *p, size_t bytes)
 {
     char *b = p;
     do {
         int n = bytes < PIECE ? (int)bytes : PIECE;
         MPI_Request r;
-        check(c, MPI_Irecv(b, n, MPI_BYTE, from, tag, MPI_COMM_WORLD, &r), "MPI_Irecv");
-        wait(c, &r, "a receive");
+        if (send)
+            check(c, MPI_Isend(b, n, MPI_BYTE, peer, tag, MPI_COMM_WORLD, &r), "MPI_Isend");
+        else
+            check(c, MPI_Irecv(b, n, MPI_BYTE, peer, tag, MPI_COMM_WORLD, &r), "MPI_Irecv");
+        wait(c, &r, send ? "a send" : "a receive");
         b += n;
         bytes -= (size_t)n;
     } while (bytes > 0);
+}
+
+static void mpi_send(RtComm *c, int to, int tag, const void *p, size_t bytes)
+{
+    transfer(c, true, to, tag, (void *)p, bytes);     /* MPI_Isend only reads it */
+}
+
+static void mpi_recv(RtComm *c, int from, int tag, void *p, size_t bytes)
+{
+    transfer(c, false, from, tag, p, bytes);
 }
 
 static void mpi_max(RtComm *c, int64_t *v, int n)
@@ -97,17 +98,6 @@ static void mpi_max(RtComm *c, int64_t *v, int n)
 
 static const RtCommOps mpi_ops = {mpi_send, mpi_recv, mpi_max, fatal};
 
-/* Started by a launcher: one of its environment variables is set. */
-static bool launched(void)
-{
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK",
-                                       "PMI_SIZE"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
-        if (getenv(vars[i]))
-            return true;
-    return false;
-}
-
 static void finish(void)
 {
     if (started)
@@ -116,7 +106,7 @@ static void finish(void)
 
 static RtComm *start(const char *prog)
 {
-    if (!launched())
+    if (!cli_under_launcher())
         return NULL;
     int provided = 0;
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {

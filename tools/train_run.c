@@ -366,6 +366,16 @@ static void print_stop(const CliCmd *cmd, const RtTrainOpts *o, const RtTrainRes
 
 RtComm *(*cli_comm_start)(const char *prog);
 
+bool cli_under_launcher(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK",
+                                       "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i]))
+            return true;
+    return false;
+}
+
 int cli_launcher_ranks(void)
 {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};

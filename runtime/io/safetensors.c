@@ -240,26 +240,6 @@ static bool load_header(const char *path, FILE *fp, int64_t size, char **hdr, si
   return true;
 }
 
-bool st_load(const char *path, StFile *out, char *err, size_t errcap) {
-  memset(out, 0, sizeof *out);
-  int64_t size = 0;
-  int fd = rt_input_open(path, &size, err, errcap);
-  if (fd < 0) return false;
-  FILE *fp = fdopen(fd, "rb");
-  if (!fp) {
-    close(fd);
-    return rt_fail_path(err, errcap, path, "cannot open: %s", strerror(errno));
-  }
-  char *hdr = NULL;
-  size_t hlen = 0;
-  bool ok = load_header(path, fp, size, &hdr, &hlen, err, errcap) &&
-            load_body(path, fp, hdr, hlen, size - 8 - (int64_t)hlen, out, err, errcap);
-  free(hdr);
-  fclose(fp);
-  if (!ok) st_free(out);
-  return ok;
-}
-
 /* The header's __metadata__ object, or nothing. */
 static bool header_metadata(const char *path, const char *hdr, size_t hlen, StFile *out, char *err,
                             size_t cap) {
@@ -275,7 +255,8 @@ static bool header_metadata(const char *path, const char *hdr, size_t hlen, StFi
   return ok;
 }
 
-bool st_load_metadata(const char *path, StFile *out, char *err, size_t errcap) {
+/* The file's header, then its body (the tensors) or only its metadata. */
+static bool load_file(const char *path, bool body, StFile *out, char *err, size_t errcap) {
   memset(out, 0, sizeof *out);
   int64_t size = 0;
   int fd = rt_input_open(path, &size, err, errcap);
@@ -288,11 +269,20 @@ bool st_load_metadata(const char *path, StFile *out, char *err, size_t errcap) {
   char *hdr = NULL;
   size_t hlen = 0;
   bool ok = load_header(path, fp, size, &hdr, &hlen, err, errcap) &&
-            header_metadata(path, hdr, hlen, out, err, errcap);
+            (body ? load_body(path, fp, hdr, hlen, size - 8 - (int64_t)hlen, out, err, errcap)
+                  : header_metadata(path, hdr, hlen, out, err, errcap));
   free(hdr);
   fclose(fp);
   if (!ok) st_free(out);
   return ok;
+}
+
+bool st_load(const char *path, StFile *out, char *err, size_t errcap) {
+  return load_file(path, true, out, err, errcap);
+}
+
+bool st_load_metadata(const char *path, StFile *out, char *err, size_t errcap) {
+  return load_file(path, false, out, err, errcap);
 }
 
 const StTensor *st_find(const StFile *f, const char *name) {
