@@ -17,6 +17,7 @@
  * than a Python one later.
  */
 #include "cli.h"
+#include "onnx_write.h"
 #include "safetensors.h"
 
 #include <ctype.h>
@@ -27,13 +28,17 @@
 
 static const CliOpt export_opts[] = {
     {"torch", "FILE.py", "write a PyTorch nn.Module with the model's forward and a checkpoint loader"},
-    {"load", "CKPT", "check that CKPT (a checkpoint of this model) loads into the export"},
+    {"onnx", "FILE.onnx", "write an ONNX model (opset 17) with CKPT's parameters (needs --load)"},
+    {"load", "CKPT", "the checkpoint: checked against the model (--torch), the weights (--onnx)"},
     {NULL, NULL, NULL}};
 static const CliCmd export_cmd = {
-    "export", "FILE --torch OUT.py [options]",
+    "export", "FILE (--torch OUT.py | --onnx OUT.onnx --load CKPT) [options]",
     "Export a model for use outside lnet.",
     export_opts,
-    "The PyTorch module holds the task network (auxiliary heads are left out), in\n"
+    "Both hold the task network, from the inputs to the prediction the loss scores\n"
+    "(auxiliary heads are left out). The ONNX graph's input is named as in the model,\n"
+    "its output \"output\" (the logits); the batch dimension is \"N\".\n"
+    "The PyTorch module holds the task network in\n"
     "evaluation mode: dropout is the identity unless the module is put in training\n"
     "mode. Use it as\n"
     "    import model; net = model.load(\"run.ckpt\"); logits = net(x)\n"
@@ -374,8 +379,9 @@ static bool write_torch(const Ex *e, const char *model_path, FILE *f)
     return true;
 }
 
-/* Every parameter of the export in the checkpoint, with its shape. */
-static bool check_ckpt(const Ex *e, const char *path)
+/* Loads the checkpoint at path into *sf (caller-owned: st_free) and checks
+ * that every parameter of the export is there, with its shape. */
+static bool check_ckpt(const Ex *e, const char *path, StFile *out)
 {
     StFile sf;
     char err[512];
@@ -399,7 +405,35 @@ static bool check_ckpt(const Ex *e, const char *path)
             ok = false;
         }
     }
-    st_free(&sf);
+    if (ok)
+        *out = sf;
+    else
+        st_free(&sf);
+    return ok;
+}
+
+/* Writes path through a temporary file renamed into place: a failed export
+ * leaves no partial file (and an earlier one as it was). */
+static bool write_out(const char *path, const Ex *e, const char *model_path, const StFile *ck)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        fprintf(stderr, "lnet export: error: %s: path too long\n", path);
+        return false;
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "lnet export: error: %s: cannot write: %s\n", tmp, strerror(errno));
+        return false;
+    }
+    bool ok = ck ? onnx_write(f, e->g, e->need, ck, model_path) : write_torch(e, model_path, f);
+    ok = (fclose(f) == 0) && ok;
+    if (ok && rename(tmp, path) != 0) {
+        fprintf(stderr, "lnet export: error: %s: %s\n", path, strerror(errno));
+        ok = false;
+    }
+    if (!ok)
+        remove(tmp);
     return ok;
 }
 
@@ -414,8 +448,14 @@ int cmd_export(int argc, char **argv)
         return EXIT_OK;
     }
     const char *out = cli_get(&export_cmd, &a, "torch");
-    if (!out) {
-        fprintf(stderr, "lnet export: error: say what to write: --torch OUT.py\n");
+    const char *onnx = cli_get(&export_cmd, &a, "onnx");
+    const char *ck = cli_get(&export_cmd, &a, "load");
+    if (!out && !onnx) {
+        fprintf(stderr, "lnet export: error: say what to write: --torch OUT.py or --onnx OUT.onnx\n");
+        return EXIT_USER;
+    }
+    if (onnx && !ck) {
+        fprintf(stderr, "lnet export: error: --onnx needs the weights: --load CKPT\n");
         return EXIT_USER;
     }
     Diag d;
@@ -459,28 +499,19 @@ int cmd_export(int argc, char **argv)
                 e.uses[m.g->nodes[i]->in[k]]++;
             }
     plan_modules(&e);
-    const char *ck = cli_get(&export_cmd, &a, "load");
-    if (ck && !check_ckpt(&e, ck))
+    StFile sf = {0};
+    if (ck && !check_ckpt(&e, ck, &sf))
         goto free_ex;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", out) >= (int)sizeof tmp) {
-        fprintf(stderr, "lnet export: error: %s: path too long\n", out);
+    bool ok = (!out || write_out(out, &e, a.file, NULL)) && (!onnx || write_out(onnx, &e, a.file, &sf));
+    st_free(&sf);
+    if (!ok)
         goto free_ex;
-    }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "lnet export: error: %s: cannot write: %s\n", tmp, strerror(errno));
-        goto free_ex;
-    }
-    bool ok = write_torch(&e, a.file, f);
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, out) != 0) {
-        if (ok) fprintf(stderr, "lnet export: error: %s: %s\n", out, strerror(errno));
-        remove(tmp);
-        goto free_ex;
-    }
-    printf("lnet export: wrote %s (PyTorch module of '%s'%s%s)\n", out, m.g->model,
-           ck ? "; checked against " : "", ck ? ck : "");
+    if (out)
+        printf("lnet export: wrote %s (PyTorch module of '%s'%s%s)\n", out, m.g->model,
+               ck ? "; checked against " : "", ck ? ck : "");
+    if (onnx)
+        printf("lnet export: wrote %s (ONNX opset 17 model of '%s' with the parameters of %s)\n",
+               onnx, m.g->model, ck);
     rc = EXIT_OK;
 free_ex:
     free(e.uses); free(e.need); free(e.alias); free(e.bias_of); free(e.mod); free(e.pm);
