@@ -78,14 +78,16 @@ static void lower_repeat(Lower *L, const AstStmt *s)
             lower_error(L, s->expr->loc, "repeat count must be a positive integer, got a tensor");
         return;
     }
-    int errors = L->d->n_errors;
+    int errors = L->d->n_errors, outer = L->site;
     for (long i = 0; i < (long)c.num && !L->too_big && L->d->n_errors == errors; i++) {
         if (++L->work > FE_MAX_WORK) {
             lower_error(L, s->loc, "model too large: more than %d statements executed "
                         "(check repeat counts)", FE_MAX_WORK);
             L->too_big = true;
         }
+        lower_enter(L, s->loc, NULL, (int)i + 1);
         lower_stmts(L, s->body);
+        L->site = outer;
     }
 }
 
