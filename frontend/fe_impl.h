@@ -219,9 +219,13 @@ void lower_error(Lower *L, IrLoc loc, const char *fmt, ...)
 IrGraph *lower_program(const AstProgram *p, const char *model, int file, Diag *d,
                        Scope *defs);
 /* Enters a def call (def: its name) or a repeat's iteration iter (def NULL)
- * at `at`: the nodes made until L->site is set back to the returned site
- * carry it in their locations. */
-int lower_enter(Lower *L, IrLoc at, const char *def, int iter);
+ * at `at`: the nodes made until lower_leave carry it in their locations. */
+typedef struct LowerSite {
+    int site;               /* the site to go back to */
+    int nodes;              /* the graph's node count on entering */
+} LowerSite;
+LowerSite lower_enter(Lower *L, IrLoc at, const char *def, int iter);
+void lower_leave(Lower *L, LowerSite outer);
 /* Runs def's body in a new frame whose parameters are bound to args (one per
  * parameter; locs: where each came from) and returns its value. */
 Value lower_def_apply(Lower *L, const AstStmt *def, const Value *args, const IrLoc *locs);

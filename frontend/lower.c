@@ -47,12 +47,21 @@ void lower_error(Lower *L, IrLoc loc, const char *fmt, ...)
     ir_diag_chain(L->g, L->d, loc);
 }
 
-int lower_enter(Lower *L, IrLoc at, const char *def, int iter)
+LowerSite lower_enter(Lower *L, IrLoc at, const char *def, int iter)
 {
-    int outer = L->site;
-    at.site = outer;
+    LowerSite outer = {L->site, L->g->n_nodes};
+    at.site = outer.site;
     L->site = ir_site_add(L->g, at, def, iter);
     return outer;
+}
+
+/* A call or an iteration that made no node leaves no site behind, so that a
+ * long repeat of arithmetic on numbers does not fill the table. */
+void lower_leave(Lower *L, LowerSite outer)
+{
+    if (L->site == L->g->n_sites && L->g->n_nodes == outer.nodes)
+        L->g->n_sites--;
+    L->site = outer.site;
 }
 
 /* Stops lowering once a size limit is hit (one error, then quiet). */
@@ -255,9 +264,9 @@ static Value call_def(Lower *L, const AstStmt *def, const AstExpr *call)
     Bound b;
     if (!fe_bind(L, &spec, call, &b))
         return NONE;
-    int outer = lower_enter(L, call->loc, def->name, 0);
+    LowerSite outer = lower_enter(L, call->loc, def->name, 0);
     Value r = lower_def_apply(L, def, b.v, b.loc);
-    L->site = outer;
+    lower_leave(L, outer);
     return r;
 }
 

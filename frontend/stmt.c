@@ -78,16 +78,16 @@ static void lower_repeat(Lower *L, const AstStmt *s)
             lower_error(L, s->expr->loc, "repeat count must be a positive integer, got a tensor");
         return;
     }
-    int errors = L->d->n_errors, outer = L->site;
+    int errors = L->d->n_errors;
     for (long i = 0; i < (long)c.num && !L->too_big && L->d->n_errors == errors; i++) {
         if (++L->work > FE_MAX_WORK) {
             lower_error(L, s->loc, "model too large: more than %d statements executed "
                         "(check repeat counts)", FE_MAX_WORK);
             L->too_big = true;
         }
-        lower_enter(L, s->loc, NULL, (int)i + 1);
+        LowerSite outer = lower_enter(L, s->loc, NULL, (int)i + 1);
         lower_stmts(L, s->body);
-        L->site = outer;
+        lower_leave(L, outer);
     }
 }
 
@@ -202,7 +202,7 @@ IrGraph *lower_program(const AstProgram *p, const char *model, int file, Diag *d
     if (d->n_errors == errors && fe_check_recursion(&L, p)) {
         lower_stmts(&L, p->stmts);
         if (L.loss_loc.line == 0 && !L.too_big)
-            lower_error(&L, (IrLoc){file, 0, 0}, "no 'loss' statement: a model needs one");
+            lower_error(&L, (IrLoc){file, 0, 0, 0}, "no 'loss' statement: a model needs one");
     }
     if (defs)
         *defs = L.defs;

@@ -22,7 +22,17 @@ int ir_site_add(IrGraph *g, IrLoc at, const char *def, int iter)
         g->sites = s;
         g->cap_sites = cap;
     }
-    g->sites[g->n_sites] = (IrSite){at, def ? ir_arena_strdup(&g->arena, def) : NULL, iter};
+    /* a def called again (the common case) shares its name with the last site */
+    const IrSite *last = g->n_sites ? &g->sites[g->n_sites - 1] : NULL;
+    const IrSite *up = ir_site(g, at.site);
+    const char *name = NULL;
+    if (def && last && last->def && strcmp(last->def, def) == 0)
+        name = last->def;
+    else if (def && up && up->def && strcmp(up->def, def) == 0)
+        name = up->def;
+    else if (def)
+        name = ir_arena_strdup(&g->arena, def);
+    g->sites[g->n_sites] = (IrSite){at, name, iter};
     return ++g->n_sites;
 }
 
