@@ -75,11 +75,21 @@ const char *ir_loc_str(const IrGraph *g, IrLoc loc, char *buf, size_t cap)
     return buf;
 }
 
+enum { MAX_CHAIN_NOTES = 8 };
+
 void ir_diag_chain(const IrGraph *g, Diag *d, IrLoc loc)
 {
-    int steps = 0;
+    int steps = 0, notes = 0;
     for (const IrSite *p = ir_site(g, loc.site); p; outer(g, &p, &steps)) {
         const IrSite *up = ir_site(g, p->at.site);
+        if (notes++ == MAX_CHAIN_NOTES) {
+            int more = 0;
+            for (const IrSite *q = p; q && more < g->n_sites; q = ir_site(g, q->at.site))
+                more++;
+            diag_note(d, p->at, "... and %d more calls and repeat iterations, outwards from here",
+                      more);
+            return;
+        }
         if (!p->def) {
             diag_note(d, p->at, "in iteration %d of this repeat", p->iter);
         } else if (up && !up->def) {
