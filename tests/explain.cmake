@@ -16,9 +16,9 @@ lnet_cli_test(explain_cost_layers_marks_block_starts 0
 lnet_cli_test(explain_cost_layers_chain_and_dynamic_program 0
   "\\n-- block 2 \\(layer 2\\): after %7 \\(14:5\\): automatic: chunked's dynamic program [^\\n]*\\n +2 [^\\n]* 9:14 < block@15:25 < repeat@15:1#1  h = relu[^\\n]*\\n-- block 3 [^\\n]*\\n +3 [^\\n]* 9:14 < block@15:25 < repeat@15:1#2 [^\\n]*\\n-- block 4 \\(layers 4-6\\)[^\\n]*\\n +4 [^\\n]* 9:14 < block@17:25 < repeat@17:1#1 (.|\\n)*costliest block: [0-9.]+ MFLOP"
   "$<TARGET_FILE:lnet> cost ${CMAKE_SOURCE_DIR}/examples/fmnist_resnet.lnet --layers")
-lnet_cli_test(explain_cost_layers_not_with_json 1
-  "^lnet cost: error: --layers prints a table; it does not go with --json\\n$"
-  "$<TARGET_FILE:lnet> cost ${CMAKE_SOURCE_DIR}/examples/fmnist_cnn.lnet --layers --json")
+# ... and in --json: every layer (blocks and layers from 1), each block start.
+lnet_cli_test(explain_cost_layers_json 0 "layers json ok"
+  "$<TARGET_FILE:lnet> cost ${CMAKE_SOURCE_DIR}/examples/fmnist_cnn.lnet --method greedy --layers --json | python3 -c \"import json, sys; d = json.load(sys.stdin); L = d['layers']; S = d['block_starts']; assert [l['layer'] for l in L] == [1, 2, 3, 4, 5] and [l['block'] for l in L] == [1, 2, 3, 4, 5], L; assert (L[1]['op'], L[1]['line'], L[1]['source']) == ('conv2d', 9, '9:37 < conv@13:5') and L[1]['fwd_flops'] > 0 and L[4]['op'] == 'matmul', L; assert 'cut' not in S[0] and (S[1]['cut'], S[1]['reason']) == ('auto', 'automatic: greedy makes one block per layer') and (S[2]['cut'], S[2]['after_node'], S[2]['reason']) == ('user', 13, 'user cut'), S; print('layers json ok')\"")
 # lnet ir: the user's cut and the method's, and the call chain of a def's nodes.
 lnet_cli_test(explain_ir_marks_user_and_auto_cuts 0
   "\\n%7 = relu %6 : f32\\[N,32,28,28\\]  @b1  cut=auto  ; 9:32 < conv@12:5\\n(.|\\n)*\\n%20 = maxpool %19 [^\\n]*  @b2  cut=user  ; 14:5\\n"

@@ -202,6 +202,8 @@ typedef struct CostLayers CostLayers;
  * then reports why. Free with cost_layers_free. */
 CostLayers *cost_layers_plan(const IrGraph *g, const PassCtx *ctx, bool plugin);
 void cost_layers_print(const CostLayers *cl, FILE *out);
+/* The "layers" and "block_starts" members of `lnet cost --json`. */
+void cost_layers_json(const CostLayers *cl, FILE *out);
 void cost_layers_free(CostLayers *cl);
 
 /* ------------------------------------ block step times (cost_measure.c) */

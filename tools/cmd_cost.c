@@ -374,7 +374,7 @@ static void json_ranks(const RankModel *m, FILE *out)
 }
 
 static void print_json(const IrGraph *g, const PassCost *c, int N, const RankModel *rm,
-                       FILE *out)
+                       const CostLayers *cl, FILE *out)
 {
     fprintf(out, "{\"model\":\"%s\",\"method\":\"%s\",\"blocks\":%d,\"batch\":%d,"
                  "\"per_block\":[", g->model, ir_method_name(g->local.method), c->n, c->batch);
@@ -400,6 +400,8 @@ static void print_json(const IrGraph *g, const PassCost *c, int N, const RankMod
     }
     if (rm)
         json_ranks(rm, out);
+    if (cl)
+        cost_layers_json(cl, out);
     fputs("}\n", out);
 }
 
@@ -472,8 +474,10 @@ static bool ranks_of(const CliArgs *a, const PassCost *c, const RankOpts *o, Ran
     return ok;
 }
 
-/* The table (or JSON) of g's costs; with --ranks, the rank model's too. */
-static bool report(const CliArgs *a, const IrGraph *g, const RankOpts *o)
+/* The table (or JSON) of g's costs; with --ranks, the rank model's too; with --layers
+ * (cl), the layers in the JSON (the table prints them after). */
+static bool report(const CliArgs *a, const IrGraph *g, const RankOpts *o,
+                   const CostLayers *cl)
 {
     PassCost c;
     pass_cost(g, &c);
@@ -484,7 +488,7 @@ static bool report(const CliArgs *a, const IrGraph *g, const RankOpts *o)
     if (rm)
         ok = ranks_of(a, &c, o, rm);
     if (ok && json)
-        print_json(g, &c, N, rm, stdout);
+        print_json(g, &c, N, rm, cl, stdout);
     else if (ok)
         print_table(g, &c, stdout);
     if (ok && !json && N > 0)
@@ -509,10 +513,6 @@ int cmd_cost(int argc, char **argv)
     RankOpts ro;
     if (!rank_opts(&a, &ro))
         return EXIT_USER;
-    if (cli_flag(&cost_cmd, &a, "layers") && cli_flag(&cost_cmd, &a, "json")) {
-        fputs("lnet cost: error: --layers prints a table; it does not go with --json\n", stderr);
-        return EXIT_USER;
-    }
     Diag d;
     diag_init(&d);
     Model m = {0};
@@ -528,8 +528,8 @@ int cmd_cost(int argc, char **argv)
             cl = cost_layers_plan(m.g, &ctx, cli_partitioner() &&
                                                  m.g->local.method != METHOD_BACKPROP);
         if (ok && pass_run_pipeline(m.g, PASS_LOCAL_PIPELINE ",autodiff", &ctx) &&
-            report(&a, m.g, &ro)) {
-            if (cl)
+            report(&a, m.g, &ro, cl)) {
+            if (cl && !cli_flag(&cost_cmd, &a, "json"))
                 cost_layers_print(cl, stdout);
             rc = EXIT_OK;
         }

@@ -16,11 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WHERE_MAX = 160, TEXT_MAX = 48, WHY_MAX = 128, REASON_MAX = 320 };
+enum { WHERE_MAX = 160, TEXT_MAX = 48, WHY_MAX = 128 };
 
 typedef struct LayerRow {
     int first, last;            /* node ids in the forward graph */
     const char *op;             /* the op the layer is built around */
+    IrLoc loc;                  /* that op's location */
     char where[WHERE_MAX];      /* "9:14 < block@15:25 < repeat@15:1#1" */
     char text[TEXT_MAX];        /* that source line, trimmed */
     double fwd, bwd_first, bwd_rest, head, bytes;
@@ -31,7 +32,10 @@ struct CostLayers {
     LayerRow *row;
     int n_blocks;               /* 0: a plug-in chose the blocks */
     int *first, *last;          /* layer range of each block */
-    char (*why)[REASON_MAX];    /* why block k starts (k >= 1) */
+    char (*why)[WHY_MAX];       /* why block k starts (k >= 1): ir_cut_reason */
+    char (*at)[WHERE_MAX];      /* ... the location of the value it starts after */
+    int *after;                 /* block k starts after this forward node */
+    IrCutKind *kind;            /* ... put there by a user cut or the method */
     double max_block;           /* the cost of the costliest block */
 };
 
@@ -72,6 +76,7 @@ static void fill_row(const IrGraph *g, const PassLayer *ly, const Diag *d, Layer
 {
     const IrNode *core = layer_core(g, ly->first, ly->last);
     *r = (LayerRow){.first = ly->first, .last = ly->last, .op = ir_op_info(core->op)->name,
+                    .loc = core->loc,
                     .fwd = ly->fwd, .bwd_first = ly->bwd_first, .bwd_rest = ly->bwd_rest,
                     .head = ly->head};
     ir_loc_str(g, core->loc, r->where, sizeof r->where);
@@ -82,12 +87,13 @@ static void fill_row(const IrGraph *g, const PassLayer *ly, const Diag *d, Layer
 
 /* Why block k (>= 1) starts: the cut before its first layer (with overlap,
  * inside the block before, which shares that layer). */
-static void block_reason(const IrGraph *g, const PassPlan *p, int k, char *buf, size_t cap)
+static void block_reason(const IrGraph *g, const PassPlan *p, int k, CostLayers *cl)
 {
     int cut = p->layer[p->first[k] - 1].last;
-    char why[WHY_MAX], where[WHERE_MAX];
-    ir_loc_str(g, g->nodes[cut]->loc, where, sizeof where);
-    snprintf(buf, cap, "after %%%d (%s): %s", cut, where, ir_cut_reason(g, cut, why, sizeof why));
+    ir_loc_str(g, g->nodes[cut]->loc, cl->at[k], sizeof cl->at[k]);
+    ir_cut_reason(g, cut, cl->why[k], sizeof cl->why[k]);
+    cl->after[k] = cut;
+    cl->kind[k] = ir_cut_kind(g, cut);
 }
 
 CostLayers *cost_layers_plan(const IrGraph *g, const PassCtx *ctx, bool plugin)
@@ -113,14 +119,17 @@ CostLayers *cost_layers_plan(const IrGraph *g, const PassCtx *ctx, bool plugin)
         cl->first = calloc((size_t)p.n_blocks + 1, sizeof *cl->first);
         cl->last = calloc((size_t)p.n_blocks + 1, sizeof *cl->last);
         cl->why = calloc((size_t)p.n_blocks + 1, sizeof *cl->why);
-        IR_CHECK_ALLOC(cl->first && cl->last && cl->why);
+        cl->at = calloc((size_t)p.n_blocks + 1, sizeof *cl->at);
+        cl->after = calloc((size_t)p.n_blocks + 1, sizeof *cl->after);
+        cl->kind = calloc((size_t)p.n_blocks + 1, sizeof *cl->kind);
+        IR_CHECK_ALLOC(cl->first && cl->last && cl->why && cl->at && cl->after && cl->kind);
         for (int k = 0; k < cl->n_blocks; k++) {
             cl->first[k] = p.first[k];
             cl->last[k] = p.last[k];
             double c = pass_plan_block_cost(&p, p.first[k], p.last[k]);
             cl->max_block = c > cl->max_block ? c : cl->max_block;
             if (k > 0)
-                block_reason(g, &p, k, cl->why[k], sizeof cl->why[k]);
+                block_reason(g, &p, k, cl);
         }
     }
     pass_plan_fini(&p);
@@ -135,6 +144,9 @@ void cost_layers_free(CostLayers *cl)
     free(cl->first);
     free(cl->last);
     free(cl->why);
+    free(cl->at);
+    free(cl->after);
+    free(cl->kind);
     free(cl);
 }
 
@@ -153,9 +165,9 @@ static void block_start(const CostLayers *cl, int l, FILE *out)
         if (k == 0)
             fprintf(out, "-- block %d (%s): starts the model\n", ir_block_no(k), layers);
         else
-            fprintf(out, "-- block %d (%s%s): %s\n", ir_block_no(k), layers,
+            fprintf(out, "-- block %d (%s%s): after %%%d (%s): %s\n", ir_block_no(k), layers,
                     cl->first[k] == cl->last[k - 1] ? ", the first shared with the block before"
-                                                    : "", cl->why[k]);
+                                                    : "", cl->after[k], cl->at[k], cl->why[k]);
     }
 }
 
@@ -183,4 +195,47 @@ void cost_layers_print(const CostLayers *cl, FILE *out)
     else
         fprintf(out, "costliest block: %.3f MFLOP per example (forward + backward + head)\n",
                 cl->max_block / 1e6);
+}
+
+/* The block that computes layer l first (overlap: the earlier of two). */
+static int block_of_layer(const CostLayers *cl, int l)
+{
+    for (int k = 0; k < cl->n_blocks; k++)
+        if (l <= cl->last[k])
+            return k;
+    return -1;
+}
+
+void cost_layers_json(const CostLayers *cl, FILE *out)
+{
+    fputs(",\"layers\":[", out);
+    for (int l = 0; l < cl->n; l++) {
+        const LayerRow *r = &cl->row[l];
+        int b = block_of_layer(cl, l);
+        fprintf(out, "%s{\"layer\":%d,\"block\":", l ? "," : "", l + 1);
+        if (b >= 0)
+            fprintf(out, "%d", ir_block_no(b));
+        else
+            fputs("null", out);
+        fprintf(out, ",\"first_node\":%d,\"last_node\":%d,\"op\":\"%s\",\"line\":%d,"
+                     "\"col\":%d,\"source\":\"%s\",\"fwd_flops\":%.17g,\"bwd_flops\":%.17g,"
+                     "\"bwd_first_flops\":%.17g,\"head_flops\":", r->first, r->last, r->op,
+                r->loc.line, r->loc.col, r->where, r->fwd, r->bwd_rest, r->bwd_first);
+        if (r->head >= PASS_NO_HEAD)
+            fputs("null", out);
+        else
+            fprintf(out, "%.17g", r->head);
+        fprintf(out, ",\"fwd_bytes\":%.17g}", r->bytes);
+    }
+    fputs("],\"block_starts\":[", out);
+    for (int k = 0; k < cl->n_blocks; k++) {
+        fprintf(out, "%s{\"block\":%d,\"first_layer\":%d,\"last_layer\":%d", k ? "," : "",
+                ir_block_no(k), cl->first[k] + 1, cl->last[k] + 1);
+        if (k > 0)
+            fprintf(out, ",\"after_node\":%d,\"after_source\":\"%s\",\"cut\":\"%s\","
+                         "\"reason\":\"%s\"", cl->after[k], cl->at[k],
+                    cl->kind[k] == IR_CUT_USER ? "user" : "auto", cl->why[k]);
+        fputc('}', out);
+    }
+    fputc(']', out);
 }
