@@ -188,6 +188,7 @@ typedef struct Lower {
     bool too_big;           /* a size limit was hit: stop quietly */
     IrLoc loss_loc, train_loc, local_loc, model_loc;
     const char *prefix;     /* prepended to parameter names ("head1"), or NULL */
+    int site;               /* the def call or repeat iteration running (ir_site), 0: none */
 } Lower;
 
 /* Evaluates an expression in the current scope. */
@@ -208,7 +209,8 @@ typedef struct ParamSpec {
 } ParamSpec;
 int lower_param(Lower *L, const char *prefix, const ParamSpec *ps, IrLoc loc);
 /* Reports an error unless the same message was already reported at loc
- * (a def called many times, or a repeat body, would repeat it). */
+ * (a def called many times, or a repeat body, would repeat it), with a note
+ * per def call and repeat iteration it ran in. */
 void lower_error(Lower *L, IrLoc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Lowers a whole program into a new graph; NULL after any error. With defs
@@ -216,6 +218,14 @@ void lower_error(Lower *L, IrLoc loc, const char *fmt, ...)
  * caller (scope_fini) instead of being dropped, also after an error. */
 IrGraph *lower_program(const AstProgram *p, const char *model, int file, Diag *d,
                        Scope *defs);
+/* Enters a def call (def: its name) or a repeat's iteration iter (def NULL)
+ * at `at`: the nodes made until lower_leave carry it in their locations. */
+typedef struct LowerSite {
+    int site;               /* the site to go back to */
+    int nodes;              /* the graph's node count on entering */
+} LowerSite;
+LowerSite lower_enter(Lower *L, IrLoc at, const char *def, int iter);
+void lower_leave(Lower *L, LowerSite outer);
 /* Runs def's body in a new frame whose parameters are bound to args (one per
  * parameter; locs: where each came from) and returns its value. */
 Value lower_def_apply(Lower *L, const AstStmt *def, const Value *args, const IrLoc *locs);

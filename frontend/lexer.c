@@ -44,7 +44,7 @@ void lex_init(Lexer *lx, const char *src, size_t len, int file, Diag *d)
 static IrLoc loc_at(const Lexer *lx, size_t pos)
 {
     size_t col = pos - lx->line_start + 1;
-    return (IrLoc){lx->file, lx->line, col > 0x7fffffff ? 0x7fffffff : (int)col};
+    return (IrLoc){lx->file, lx->line, col > 0x7fffffff ? 0x7fffffff : (int)col, 0};
 }
 
 static int peek(const Lexer *lx, size_t ahead)

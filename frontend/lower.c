@@ -4,8 +4,10 @@
  * compile time) or tensors (IR node ids). `def` calls run the def's body in a
  * fresh frame (parameters + locals) and are thereby inlined; `repeat` runs its
  * body N times in the enclosing scope, so the graph comes out unrolled. Every
- * node gets the location of the expression that made it. After an error a
- * value is VAL_NONE, which later uses pass along silently (no cascades).
+ * node gets the location of the expression that made it, and the site of the
+ * def call or repeat iteration it ran in (ir/site.c), so the IR and errors can
+ * say which call of a def a node comes from. After an error a value is
+ * VAL_NONE, which later uses pass along silently (no cascades).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -37,8 +39,29 @@ void lower_error(Lower *L, IrLoc loc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!already_reported(L->d, loc, msg))
-        diag_error(L->d, loc, "%s", msg);
+    if (already_reported(L->d, loc, msg))
+        return;
+    diag_error(L->d, loc, "%s", msg);
+    if (loc.site == 0)
+        loc.site = L->site;
+    ir_diag_chain(L->g, L->d, loc);
+}
+
+LowerSite lower_enter(Lower *L, IrLoc at, const char *def, int iter)
+{
+    LowerSite outer = {L->site, L->g->n_nodes};
+    at.site = outer.site;
+    L->site = ir_site_add(L->g, at, def, iter);
+    return outer;
+}
+
+/* A call or an iteration that made no node leaves no site behind, so that a
+ * long repeat of arithmetic on numbers does not fill the table. */
+void lower_leave(Lower *L, LowerSite outer)
+{
+    if (L->site == L->g->n_sites && L->g->n_nodes == outer.nodes)
+        L->g->n_sites--;
+    L->site = outer.site;
 }
 
 /* Stops lowering once a size limit is hit (one error, then quiet). */
@@ -66,6 +89,8 @@ int lower_emit(Lower *L, IrOp op, const int *in, int n_in, const IrAttrs *a, IrL
         too_big(L, loc, "IR nodes (check repeat counts)", FE_MAX_IR_NODES);
         return -1;
     }
+    if (loc.site == 0)
+        loc.site = L->site;
     IrNode *n = ir_node_add(L->g, op, in, n_in, a, loc);
     Diag tmp;       /* shape errors go through lower_error, to drop repeats */
     diag_init(&tmp);
@@ -239,7 +264,10 @@ static Value call_def(Lower *L, const AstStmt *def, const AstExpr *call)
     Bound b;
     if (!fe_bind(L, &spec, call, &b))
         return NONE;
-    return lower_def_apply(L, def, b.v, b.loc);
+    LowerSite outer = lower_enter(L, call->loc, def->name, 0);
+    Value r = lower_def_apply(L, def, b.v, b.loc);
+    lower_leave(L, outer);
+    return r;
 }
 
 static Value lower_call(Lower *L, const AstExpr *e)

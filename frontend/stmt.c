@@ -85,7 +85,9 @@ static void lower_repeat(Lower *L, const AstStmt *s)
                         "(check repeat counts)", FE_MAX_WORK);
             L->too_big = true;
         }
+        LowerSite outer = lower_enter(L, s->loc, NULL, (int)i + 1);
         lower_stmts(L, s->body);
+        lower_leave(L, outer);
     }
 }
 
@@ -200,7 +202,7 @@ IrGraph *lower_program(const AstProgram *p, const char *model, int file, Diag *d
     if (d->n_errors == errors && fe_check_recursion(&L, p)) {
         lower_stmts(&L, p->stmts);
         if (L.loss_loc.line == 0 && !L.too_big)
-            lower_error(&L, (IrLoc){file, 0, 0}, "no 'loss' statement: a model needs one");
+            lower_error(&L, (IrLoc){file, 0, 0, 0}, "no 'loss' statement: a model needs one");
     }
     if (defs)
         *defs = L.defs;

@@ -25,6 +25,7 @@ void ir_graph_free(IrGraph *g)
     if (!g)
         return;
     free(g->nodes);
+    free(g->sites);
     ir_arena_fini(&g->arena);
     free(g);
 }

@@ -44,9 +44,11 @@ typedef struct IrLoc {
     int file;   /* index into Diag's source table, -1 when unknown */
     int line;
     int col;
+    int site;   /* a node's: the def call or repeat iteration that ran this text
+                 * (ir_site), 0 at the top level and everywhere outside a graph */
 } IrLoc;
 
-#define IR_LOC_NONE ((IrLoc){-1, 0, 0})
+#define IR_LOC_NONE ((IrLoc){-1, 0, 0, 0})
 
 typedef enum { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE } DiagLevel;
 
@@ -286,6 +288,18 @@ typedef struct IrLocalCfg {
 void ir_train_cfg_default(IrTrainCfg *t);
 void ir_local_cfg_default(IrLocalCfg *l);
 
+/* ---------------------------------------------------------------- sites */
+
+/* Where the text of a def body or a repeat body ran when it made a node: one
+ * link of a chain, innermost first. `at.site` is the enclosing link, so a
+ * node made in `def block` called at 14:5 inside the third iteration of the
+ * repeat at 13:1 has loc.site -> {14:5, "block"} -> {13:1, NULL, 3} -> 0. */
+typedef struct IrSite {
+    IrLoc at;               /* the call (its callee name) or the `repeat` keyword */
+    const char *def;        /* the def called (graph arena); NULL: a repeat iteration */
+    int iter;               /* a repeat's iteration, 1-based; 0 for a call */
+} IrSite;
+
 /* ---------------------------------------------------------------- graph */
 
 /* The graph owns its arena; everything reachable from it lives there. */
@@ -295,7 +309,10 @@ typedef struct IrGraph {
     IrNode **nodes;             /* heap array of arena nodes, topological */
     int n_nodes, cap_nodes;
     int loss;                   /* node id of the task loss, -1 if none */
-    int n_blocks;               /* 0 until partitioned */
+    int n_blocks;               /* 0 until partitioned; block ids are 0-based inside,
+                                 * printed 1-based (ir_block_no) */
+    IrSite *sites;              /* heap array: site s is sites[s - 1] (IrLoc.site) */
+    int n_sites, cap_sites;
     IrTrainCfg train;
     IrLocalCfg local;
 } IrGraph;
@@ -329,6 +346,42 @@ void ir_graph_phases(const IrGraph *g, unsigned char *phase);
  * consumers that report errors (verifier, autodiff, interpreter, codegen) call
  * it before anything looks such an op up. */
 int ir_graph_unknown_op(const IrGraph *g);
+
+/* Appends a site (def copied into the arena) and returns its number (>= 1). */
+int ir_site_add(IrGraph *g, IrLoc at, const char *def, int iter);
+/* Site s of g, or NULL when s is 0 or not in g's table. */
+const IrSite *ir_site(const IrGraph *g, int s);
+/* Gives dst a copy of src's sites, so copied nodes keep their chains. */
+void ir_graph_copy_sites(IrGraph *dst, const IrGraph *src);
+/* Writes loc as "9:17", followed by its chain: " < block@14:5 < repeat@13:1#3"
+ * (each def call and repeat iteration it ran in, innermost first); "" when
+ * the line is unknown. Returns buf. */
+const char *ir_loc_str(const IrGraph *g, IrLoc loc, char *buf, size_t cap);
+/* Appends a note per link of loc's chain ("in 'block' called here, iteration
+ * 3 of the repeat at 13:1"), each at the call or the repeat, so an error in
+ * a def body names the call that failed. */
+void ir_diag_chain(const IrGraph *g, Diag *d, IrLoc loc);
+
+/* ---------------------------------------------------------------- blocks
+ *
+ * Block ids are 0-based in the IR and every array; users see them 1-based
+ * (`@b1`, "block 1"): ir_block_no converts at the print boundary. */
+static inline int ir_block_no(int block) { return block + 1; }
+
+/* Why a block boundary falls where it does. */
+typedef enum {
+    IR_CUT_USER,        /* a `cut` statement */
+    IR_CUT_AUTO,        /* chosen by the method: its rule or its dynamic program */
+} IrCutKind;
+
+/* Fills cut[0..n_blocks) (caller-owned) with the value after which each block
+ * ends: its last forward node outside a head; -1 for the last block. */
+void ir_block_cuts(const IrGraph *g, int *cut);
+/* Where a user `cut` or the method put node `cut` (a value ir_block_cuts gave). */
+IrCutKind ir_cut_kind(const IrGraph *g, int cut);
+/* Writes one line on why the block ends at `cut`: "user cut", or the
+ * method's rule ("automatic: greedy makes one block per layer"). Returns buf. */
+const char *ir_cut_reason(const IrGraph *g, int cut, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------- shape */
 

@@ -1,13 +1,17 @@
 /* print.c — the deterministic text form of a graph, and its Graphviz form.
  *
  * Text: one node per line,
- *   %4 = matmul %2, %3 : f32[N,1024]  @b0  ; 7:5
+ *   %4 = matmul %2, %3 : f32[N,1024]  @b1  cut=auto  ; 7:5 < block@14:5
  * with the op's attributes (those named in its ops.def mask) after the
- * operands, the block after the type when assigned, and the source location as
- * a trailing comment. This text is what the golden tests compare.
+ * operands, the block after the type when assigned (1-based, as users count
+ * blocks), where a block ends (cut=user: a `cut` statement; cut=auto: the
+ * method chose it), and the source location as a trailing comment with the
+ * def calls and repeat iterations it ran in. This text is what the golden
+ * tests compare.
  */
 #include "ir.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void print_dims(FILE *out, const int64_t *v, int n)
@@ -67,9 +71,32 @@ static void print_attrs(FILE *out, const IrNode *n)
     }
 }
 
-static void print_node(const IrGraph *g, const IrNode *n, FILE *out)
+/* The kind of cut after node i, or -1: cuts[] from ir_block_cuts (NULL when
+ * the graph is not partitioned, where only user cuts show). */
+static int cut_after(const IrGraph *g, const int *cuts, int i)
 {
-    char ty[96];
+    if (g->nodes[i]->flags & IR_F_CUT)
+        return IR_CUT_USER;
+    for (int b = 0; cuts && b + 1 < g->n_blocks; b++)
+        if (cuts[b] == i)
+            return IR_CUT_AUTO;
+    return -1;
+}
+
+/* The graph's block ends (caller frees), NULL when it has no blocks. */
+static int *block_cuts(const IrGraph *g)
+{
+    if (g->n_blocks <= 0)
+        return NULL;
+    int *cuts = malloc((size_t)g->n_blocks * sizeof *cuts);
+    IR_CHECK_ALLOC(cuts);
+    ir_block_cuts(g, cuts);
+    return cuts;
+}
+
+static void print_node(const IrGraph *g, const IrNode *n, int cut, FILE *out)
+{
+    char ty[96], loc[512];
     ir_type_str(&n->type, ty, sizeof ty);
     fprintf(out, "%%%d = %s", n->id, ir_op_info(n->op)->name);
     if (n->name)
@@ -81,15 +108,14 @@ static void print_node(const IrGraph *g, const IrNode *n, FILE *out)
     print_attrs(out, n);
     fprintf(out, " : %s", ty);
     if (n->block != IR_BLOCK_NONE)
-        fprintf(out, "  @b%d", n->block);
-    if (n->flags & IR_F_CUT)
-        fputs("  cut", out);
+        fprintf(out, "  @b%d", ir_block_no(n->block));
+    if (cut >= 0)
+        fputs(cut == IR_CUT_USER ? "  cut=user" : "  cut=auto", out);
     if (n->flags & IR_F_HEAD)
         fputs("  head", out);
     if (n->loc.line > 0)
-        fprintf(out, "  ; %d:%d", n->loc.line, n->loc.col);
+        fprintf(out, "  ; %s", ir_loc_str(g, n->loc, loc, sizeof loc));
     fputc('\n', out);
-    (void)g;
 }
 
 static void print_config(const IrGraph *g, FILE *out)
@@ -122,8 +148,10 @@ void ir_graph_print(const IrGraph *g, FILE *out)
     print_config(g, out);
     if (g->n_blocks > 0)
         fprintf(out, "blocks %d\n", g->n_blocks);
+    int *cuts = block_cuts(g);
     for (int i = 0; i < g->n_nodes; i++)
-        print_node(g, g->nodes[i], out);
+        print_node(g, g->nodes[i], cut_after(g, cuts, i), out);
+    free(cuts);
     if (g->loss >= 0)
         fprintf(out, "loss %%%d\n", g->loss);
 }
@@ -143,31 +171,61 @@ static const char *node_color(const IrNode *n)
     return "white";
 }
 
-static void dot_node(const IrNode *n, FILE *out)
+/* One fill colour per block, for its cluster. */
+static const char *const block_fill[] = {
+    "aliceblue", "honeydew", "lavenderblush", "lightyellow", "mintcream", "mistyrose",
+    "azure", "oldlace", "lavender", "seashell",
+};
+enum { N_BLOCK_FILL = sizeof block_fill / sizeof *block_fill };
+
+static void dot_node(const IrGraph *g, const IrNode *n, int cut, FILE *out)
 {
     char ty[96];
     ir_type_str(&n->type, ty, sizeof ty);
     fprintf(out, "    n%d [label=\"%%%d %s", n->id, n->id, ir_op_info(n->op)->name);
     if (n->name)
         fprintf(out, "\\n%s", n->name);
-    fprintf(out, "\\n%s\", fillcolor=%s];\n", ty, node_color(n));
+    fprintf(out, "\\n%s", ty);
+    if (cut >= 0)
+        fprintf(out, "\\ncut (%s)", cut == IR_CUT_USER ? "user" : "auto");
+    fprintf(out, "\", fillcolor=%s%s];\n", node_color(n), cut >= 0 ? ", penwidth=3" : "");
+    (void)g;
+}
+
+/* What the colours, edges and marks mean, as one note-shaped node. */
+static void dot_legend(const IrGraph *g, FILE *out)
+{
+    fputs("  legend [shape=note, fillcolor=white, fontsize=10, label=\"legend\\l", out);
+    if (g->n_blocks > 0)
+        fprintf(out, "box around nodes: block 1..%d (%s), one colour each\\l", g->n_blocks,
+                ir_method_name(g->local.method));
+    fputs("solid edge: a value used where it is made\\l"
+          "dashed edge: a value another block reads (it crosses a cut)\\l"
+          "thick border, cut (user): a block ends at a `cut` statement\\l"
+          "thick border, cut (auto): the method chose this cut\\l"
+          "fill: blue input or label, yellow parameter, white forward op,\\l"
+          "  grey stop_gradient, salmon auxiliary head, purple backward, green optimizer\\l"
+          "\"];\n", out);
 }
 
 void ir_graph_dot(const IrGraph *g, FILE *out)
 {
     fprintf(out, "digraph \"%s\" {\n  rankdir=TB;\n"
                  "  node [shape=box, style=filled, fontname=\"monospace\"];\n", g->model);
+    int *cuts = block_cuts(g);
     for (int b = 0; b < g->n_blocks; b++) {
         fprintf(out, "  subgraph cluster_b%d {\n    label=\"block %d\";\n"
-                     "    style=rounded;\n", b, b);
+                     "    style=\"rounded,filled\";\n    fillcolor=%s;\n", ir_block_no(b),
+                ir_block_no(b), block_fill[b % N_BLOCK_FILL]);
         for (int i = 0; i < g->n_nodes; i++)
             if (g->nodes[i]->block == b)
-                dot_node(g->nodes[i], out);
+                dot_node(g, g->nodes[i], cut_after(g, cuts, i), out);
         fputs("  }\n", out);
     }
     for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i]->block == IR_BLOCK_NONE || g->n_blocks == 0)
-            dot_node(g->nodes[i], out);
+            dot_node(g, g->nodes[i], cut_after(g, cuts, i), out);
+    free(cuts);
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *n = g->nodes[i];
         for (int k = 0; k < n->n_in; k++) {
@@ -180,5 +238,6 @@ void ir_graph_dot(const IrGraph *g, FILE *out)
     if (g->loss >= 0)
         fprintf(out, "  loss [shape=doubleoctagon, fillcolor=tomato];\n  n%d -> loss;\n",
                 g->loss);
+    dot_legend(g, out);
     fputs("}\n", out);
 }

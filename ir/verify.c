@@ -26,8 +26,8 @@ static bool check_node(const IrGraph *g, const IrNode *n, int idx, Diag *d)
         }
     }
     if (n->block != IR_BLOCK_NONE && (n->block < 0 || n->block >= g->n_blocks)) {
-        diag_error(d, n->loc, "verifier: %%%d has block %d, graph has %d blocks",
-                   idx, n->block, g->n_blocks);
+        diag_error(d, n->loc, "verifier: %%%d has block %d, graph has %d blocks "
+                   "(numbered from 1)", idx, ir_block_no(n->block), g->n_blocks);
         return false;
     }
     if (n->op == IR_OP_PARAM && ir_type_batched(&n->type)) {

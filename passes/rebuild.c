@@ -26,6 +26,7 @@ void rebuild_begin(PassRebuild *rb, const IrGraph *old)
     rb->g->local = old->local;
     rb->g->local.head = dup_str(rb->g, old->local.head);
     rb->g->n_blocks = old->n_blocks;
+    ir_graph_copy_sites(rb->g, old);
     rb->map = malloc((size_t)(old->n_nodes ? old->n_nodes : 1) * sizeof *rb->map);
     IR_CHECK_ALLOC(rb->map);
     for (int i = 0; i < old->n_nodes; i++)

@@ -44,7 +44,7 @@ lnet_cli_test(cli_ir_pass_options 0
   "; pass shape +[0-9.]+ ms\\n; --- after shape ---\\nmodel fmnist_mlp\\n(?s:.*)\\n +autodiff +append"
   "${LNET} ir ${MLP} --passes=shape,verify,autodiff --print-after=shape --time-passes && ${LNET} ir ${MLP} --list-passes")
 lnet_cli_test(cli_ir_emit_llvm_per_block 0
-  "; block 0\\n(?s:.*)define void @lnet_step\\((?s:.*); block 1\\n(?s:.*)define void @lnet_step\\("
+  "; block 1\\n(?s:.*)define void @lnet_step\\((?s:.*); block 2\\n(?s:.*)define void @lnet_step\\("
   "${LNET} ir ${MLP} --emit llvm")
 
 # Training flags override the model's train { } section (the log's learning

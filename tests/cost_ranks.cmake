@@ -6,7 +6,7 @@
 # it runs on rank 1; rank 0 holds block 1 and the task head.
 set(LNET_COST_MLP ${CMAKE_SOURCE_DIR}/tests/golden_local/mlp.lnet)
 lnet_cli_test(cost_ranks_mlp_placement_and_link 0
-  "\\n +0 +1 +54\\.9% +[0-9.]+ +1x1\\n +1 +0 +45\\.1% +[0-9.]+ +0x1\\n\\nlink .*\\nrank 1 -> 0 +4928 +320 +512 +4096 "
+  "\\n +0 +2 +54\\.9% +[0-9.]+ +2x1\\n +1 +1 +45\\.1% +[0-9.]+ +1x1\\n\\nlink .*\\nrank 1 -> 0 +4928 +320 +512 +4096 "
   "$<TARGET_FILE:lnet> cost ${LNET_COST_MLP} --ranks 2 --threads 1 --measure 0")
 # Labels are padded to 64 bytes: batch 5 sends 20 bytes of labels as 64, plus
 # 5 × 8 × 4 = 160 bytes of activation: 320 + 64 + 160 = 544.
@@ -17,7 +17,7 @@ lnet_cli_test(cost_ranks_labels_padded_to_64 0 "rank 1 -> 0 +544 +320 +64 +160 "
 # measured (token ids and labels filled in range) and the times printed as
 # measured, one line per block.
 lnet_cli_test(cost_ranks_measured_token_model 0
-  "measured, median of 2 steps after 3 warm-up \\(JIT\\)\\nblock +step ms\\n +0 +[0-9]+\\.[0-9]{3}\\n +1 +[0-9]+\\.[0-9]{3}\\n(.|\\n)*rank 1 -> 0 +27968 +320 +3072 +24576 (.|\\n)*predicted throughput: [0-9]+ examples/s on 2 ranks; [0-9]+ on one rank"
+  "measured, median of 2 steps after 3 warm-up \\(JIT\\)\\nblock +step ms\\n +1 +[0-9]+\\.[0-9]{3}\\n +2 +[0-9]+\\.[0-9]{3}\\n(.|\\n)*rank 1 -> 0 +27968 +320 +3072 +24576 (.|\\n)*predicted throughput: [0-9]+ examples/s on 2 ranks; [0-9]+ on one rank"
   "$<TARGET_FILE:lnet> cost ${CMAKE_SOURCE_DIR}/tests/golden_local/transformer.lnet --ranks 2 --measure 2")
 # ... and the JSON's block times are measured ones, not the FLOPs at the
 # assumed rate (50 GFLOP/s) that --measure 0 uses.
@@ -40,10 +40,10 @@ lnet_cli_test(cost_ranks_cores_shared 0
 # Three ranks of greedy's four blocks: rank 0 holds the last two, each a
 # worker of its own on --threads 2.
 lnet_cli_test(cost_ranks_three_ranks_greedy 0
-  "\\n +0 +2-3 +33\\.8% +[0-9.]+ +2x1 3x1\\n +1 +1 +26\\.1% +[0-9.]+ +1x2\\n +2 +0 +40\\.1% +[0-9.]+ +0x2\\n(.|\\n)*rank 2 -> 1 +4928 (.|\\n)*rank 1 -> 0 +4928 "
+  "\\n +0 +3-4 +33\\.8% +[0-9.]+ +3x1 4x1\\n +1 +2 +26\\.1% +[0-9.]+ +2x2\\n +2 +1 +40\\.1% +[0-9.]+ +1x2\\n(.|\\n)*rank 2 -> 1 +4928 (.|\\n)*rank 1 -> 0 +4928 "
   "$<TARGET_FILE:lnet> cost ${LNET_COST_MLP} --method greedy --ranks 3 --threads 2 --measure 0")
 lnet_cli_test(cost_ranks_json_keys 0 "ranks json ok"
-  "$<TARGET_FILE:lnet> cost ${LNET_COST_MLP} --ranks 2 --measure 0 --json | python3 -c \"import json, sys; r = json.load(sys.stdin)['ranks']; l = r['links'][0]; assert (r['count'], r['times'], l['from_rank'], l['to_rank'], l['bytes'], l['label_bytes'], l['activation_bytes']) == (2, 'assumed', 1, 0, 4928, 512, 4096), r; assert [p['blocks'] for p in r['per_rank']] == [[1, 1], [0, 0]], r; assert r['examples_per_s'] > 0 and r['one_rank']['examples_per_s'] > 0 and len(r['block_step_s']) == 2; print('ranks json ok')\"")
+  "$<TARGET_FILE:lnet> cost ${LNET_COST_MLP} --ranks 2 --measure 0 --json | python3 -c \"import json, sys; r = json.load(sys.stdin)['ranks']; l = r['links'][0]; assert (r['count'], r['times'], l['from_rank'], l['to_rank'], l['bytes'], l['label_bytes'], l['activation_bytes']) == (2, 'assumed', 1, 0, 4928, 512, 4096), r; assert [p['blocks'] for p in r['per_rank']] == [[2, 2], [1, 1]], r; assert r['examples_per_s'] > 0 and r['one_rank']['examples_per_s'] > 0 and len(r['block_step_s']) == 2; print('ranks json ok')\"")
 # Errors: more ranks than blocks, a rank count out of range, a bad link, the
 # rank options without --ranks.
 lnet_cli_test(cost_ranks_more_ranks_than_blocks 1

@@ -85,7 +85,7 @@ Test(verify, block_in_range)
     IrGraph *g = compile();
     cr_assert_eq(g->n_blocks, 0);
     g->nodes[4]->block = 0;     /* no blocks yet: even block 0 is out of range */
-    expect_broken(g, "verifier: %4 has block 0, graph has 0 blocks");
+    expect_broken(g, "verifier: %4 has block 1, graph has 0 blocks (numbered from 1)");
 }
 
 Test(verify, parameter_without_batch)

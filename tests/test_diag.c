@@ -98,7 +98,10 @@ Test(diag, def_sees_no_globals)
         "loss cross_entropy(f(x), y)\n",
         "bad.lnet:4:28: error: undefined name 'w' (a def sees only its parameters and locals: pass it as an argument)\n"
         "def f(a) { return dense(a, w) }\n"
-        "                           ^\n");
+        "                           ^\n"
+        "bad.lnet:5:20: note: in 'f' called here\n"
+        "loss cross_entropy(f(x), y)\n"
+        "                   ^\n");
 }
 
 Test(diag, def_too_many_args)

@@ -193,6 +193,20 @@ int cmd_export(int argc, char **argv);
  * found from lnet's own executable (cmd_build.c); false + err if missing. */
 bool cmd_build_libdir(char *dir, size_t cap, char *err, size_t errcap);
 
+/* ------------------------------- `lnet cost --layers` (cost_layers.c) */
+
+typedef struct CostLayers CostLayers;
+/* The partition's layers of forward graph g (after shape,verify; before
+ * partition), their costs, and the blocks the method makes of them with the
+ * reason each starts where it does (plugin: a plug-in chooses the blocks,
+ * which are not planned here). NULL when planning fails: the partition pass
+ * then reports why. Free with cost_layers_free. */
+CostLayers *cost_layers_plan(const IrGraph *g, const PassCtx *ctx, bool plugin);
+void cost_layers_print(const CostLayers *cl, FILE *out);
+/* The "layers" and "block_starts" members of `lnet cost --json`. */
+void cost_layers_json(const CostLayers *cl, FILE *out);
+void cost_layers_free(CostLayers *cl);
+
 /* ------------------------------------ block step times (cost_measure.c) */
 
 /* The single-thread time of one training step of each of tm's blocks, at

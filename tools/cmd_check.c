@@ -112,7 +112,7 @@ static bool emit_blocks(const IrGraph *g, CgEmit kind, Diag *d)
     PassBlocks bs = {0};
     bool ok = pass_split(g, &bs, d);
     for (int i = 0; ok && i < bs.n; i++) {
-        printf("%s block %d\n", kind == CG_EMIT_LLVM ? ";" : "#", i);
+        printf("%s block %d\n", kind == CG_EMIT_LLVM ? ";" : "#", ir_block_no(i));
         ok = cg_emit_text(bs.b[i].g, kind, stdout, d);
     }
     pass_blocks_fini(&bs);

@@ -55,6 +55,8 @@ static const CliOpt cost_opts[] = {
                          "0: assume a FLOP rate)"},
     {"cores", "C", "with --ranks: cores the ranks share (default: those this process may use)"},
     {"json", NULL, "print JSON instead of a table"},
+    {"layers", NULL, "also list every layer: its source line and chain of def calls and repeats,"
+                     "\nits costs, and where each block starts and why (user or automatic cut)"},
     {NULL, NULL, NULL}};
 
 static const char cost_notes[] =
@@ -88,8 +90,8 @@ static void print_table(const IrGraph *g, const PassCost *c, FILE *out)
     for (int b = 0; b < c->n; b++) {
         const PassBlockCost *bc = &c->b[b];
         double t = bc->fwd + bc->bwd + bc->head;
-        fprintf(out, "%5d %11.3f %11.3f %11.3f %11.3f %5.1f%% %11lld %10.3f %10.3f %10.3f\n", b,
-                bc->fwd / 1e6, bc->bwd / 1e6, bc->head / 1e6, t / 1e6,
+        fprintf(out, "%5d %11.3f %11.3f %11.3f %11.3f %5.1f%% %11lld %10.3f %10.3f %10.3f\n",
+                ir_block_no(b), bc->fwd / 1e6, bc->bwd / 1e6, bc->head / 1e6, t / 1e6,
                 c->total > 0 ? 100 * t / c->total : 0, (long long)bc->params,
                 bc->param_bytes / 1e6, bc->act_bytes / 1e6, bc->send_bytes / 1e6);
     }
@@ -116,12 +118,12 @@ static void print_placement(const PassCost *c, int N, FILE *out)
     fprintf(out, "%6s %8s %8s %11s %6s\n", "worker", "blocks", "threads", "total MFLOP", "share");
     for (int w = 0; w < p.workers; w++) {
         char blocks[32];
-        int a = p.first[w], b = p.first[w + 1] - 1;
+        int a = ir_block_no(p.first[w]), b = ir_block_no(p.first[w + 1] - 1);
         if (a == b)
             snprintf(blocks, sizeof blocks, "%d", a);
         else
             snprintf(blocks, sizeof blocks, "%d-%d", a, b);
-        fprintf(out, "%6d %8s %8d %11.3f %5.1f%%\n", w, blocks, p.threads[w], p.cost[w] / 1e6,
+        fprintf(out, "%6d %8s %8d %11.3f %5.1f%%\n", w + 1, blocks, p.threads[w], p.cost[w] / 1e6,
                 p.total > 0 ? 100 * p.cost[w] / p.total : 0);
     }
     fprintf(out, "predicted speed-up on %d core%s relative to one: %.2fx (total / slowest "
@@ -256,13 +258,13 @@ static bool rank_model(const PassCost *c, const CliTrainModel *tm, const RankOpt
     return true;
 }
 
-/* "3" or "2-4": blocks first .. first + count - 1. */
+/* "3" or "2-4": blocks first .. first + count - 1, numbered from 1. */
 static const char *block_range(int first, int count, char *buf, size_t cap)
 {
     if (count == 1)
-        snprintf(buf, cap, "%d", first);
+        snprintf(buf, cap, "%d", ir_block_no(first));
     else
-        snprintf(buf, cap, "%d-%d", first, first + count - 1);
+        snprintf(buf, cap, "%d-%d", ir_block_no(first), ir_block_no(first + count - 1));
     return buf;
 }
 
@@ -276,7 +278,7 @@ static void print_block_times(const RankModel *m, FILE *out)
                      "(its FLOPs at %.0f GFLOP/s)\n", ASSUMED_FLOPS / 1e9);
     fprintf(out, "%5s %10s\n", "block", "step ms");
     for (int k = 0; k < m->K; k++)
-        fprintf(out, "%5d %10.3f\n", k, 1e3 * m->block_s[k]);
+        fprintf(out, "%5d %10.3f\n", ir_block_no(k), 1e3 * m->block_s[k]);
 }
 
 static void print_rank_table(const RankModel *m, FILE *out)
@@ -350,11 +352,12 @@ static void json_ranks(const RankModel *m, FILE *out)
         int g = o->R - 1 - r, first = m->groups.first[g];
         const RtPlacement *p = &m->inner[g];
         fprintf(out, "%s{\"rank\":%d,\"blocks\":[%d,%d],\"total_flops\":%.17g,"
-                     "\"compute_s\":%.17g,\"workers\":[", r ? "," : "", r, first,
-                m->groups.first[g + 1] - 1, m->groups.cost[g], m->group_s[g]);
+                     "\"compute_s\":%.17g,\"workers\":[", r ? "," : "", r, ir_block_no(first),
+                ir_block_no(m->groups.first[g + 1] - 1), m->groups.cost[g], m->group_s[g]);
         for (int w = 0; w < p->workers; w++)
             fprintf(out, "%s{\"blocks\":[%d,%d],\"threads\":%d,\"time_s\":%.17g}",
-                    w ? "," : "", first + p->first[w], first + p->first[w + 1] - 1,
+                    w ? "," : "", ir_block_no(first + p->first[w]),
+                    ir_block_no(first + p->first[w + 1] - 1),
                     p->threads[w], worker_s(m, p, first, w));
         fputs("]}", out);
     }
@@ -371,7 +374,7 @@ static void json_ranks(const RankModel *m, FILE *out)
 }
 
 static void print_json(const IrGraph *g, const PassCost *c, int N, const RankModel *rm,
-                       FILE *out)
+                       const CostLayers *cl, FILE *out)
 {
     fprintf(out, "{\"model\":\"%s\",\"method\":\"%s\",\"blocks\":%d,\"batch\":%d,"
                  "\"per_block\":[", g->model, ir_method_name(g->local.method), c->n, c->batch);
@@ -380,7 +383,7 @@ static void print_json(const IrGraph *g, const PassCost *c, int N, const RankMod
         fprintf(out, "%s{\"block\":%d,\"fwd_flops\":%.17g,\"bwd_flops\":%.17g,"
                      "\"head_flops\":%.17g,\"total_flops\":%.17g,\"params\":%lld,"
                      "\"param_bytes\":%.17g,\"activation_bytes\":%.17g,\"send_bytes\":%.17g}",
-                b ? "," : "", b, bc->fwd, bc->bwd, bc->head, bc->fwd + bc->bwd + bc->head,
+                b ? "," : "", ir_block_no(b), bc->fwd, bc->bwd, bc->head, bc->fwd + bc->bwd + bc->head,
                 (long long)bc->params, bc->param_bytes, bc->act_bytes, bc->send_bytes);
     }
     fprintf(out, "],\"total_flops\":%.17g,\"max_block_flops\":%.17g,\"speedup\":%.17g",
@@ -391,12 +394,14 @@ static void print_json(const IrGraph *g, const PassCost *c, int N, const RankMod
         fprintf(out, ",\"placement\":{\"cores\":%d,\"workers\":[", N);
         for (int w = 0; w < p.workers; w++)
             fprintf(out, "%s{\"worker\":%d,\"blocks\":[%d,%d],\"threads\":%d,"
-                         "\"total_flops\":%.17g}", w ? "," : "", w, p.first[w],
-                    p.first[w + 1] - 1, p.threads[w], p.cost[w]);
+                         "\"total_flops\":%.17g}", w ? "," : "", w + 1, ir_block_no(p.first[w]),
+                    ir_block_no(p.first[w + 1] - 1), p.threads[w], p.cost[w]);
         fprintf(out, "],\"speedup\":%.17g}", rt_place_speedup(&p));
     }
     if (rm)
         json_ranks(rm, out);
+    if (cl)
+        cost_layers_json(cl, out);
     fputs("}\n", out);
 }
 
@@ -469,8 +474,10 @@ static bool ranks_of(const CliArgs *a, const PassCost *c, const RankOpts *o, Ran
     return ok;
 }
 
-/* The table (or JSON) of g's costs; with --ranks, the rank model's too. */
-static bool report(const CliArgs *a, const IrGraph *g, const RankOpts *o)
+/* The table (or JSON) of g's costs; with --ranks, the rank model's too; with --layers
+ * (cl), the layers in the JSON (the table prints them after). */
+static bool report(const CliArgs *a, const IrGraph *g, const RankOpts *o,
+                   const CostLayers *cl)
 {
     PassCost c;
     pass_cost(g, &c);
@@ -481,7 +488,7 @@ static bool report(const CliArgs *a, const IrGraph *g, const RankOpts *o)
     if (rm)
         ok = ranks_of(a, &c, o, rm);
     if (ok && json)
-        print_json(g, &c, N, rm, stdout);
+        print_json(g, &c, N, rm, cl, stdout);
     else if (ok)
         print_table(g, &c, stdout);
     if (ok && !json && N > 0)
@@ -513,9 +520,20 @@ int cmd_cost(int argc, char **argv)
     if (model_load(a.file, &d, &m) && cli_apply_overrides(&cost_cmd, &a, m.g)) {
         PassCtx ctx;
         model_pass_ctx(&m, &ctx, &d);
-        if (pass_run_pipeline(m.g, PASS_LOCAL_PIPELINE ",autodiff", &ctx) &&
-            report(&a, m.g, &ro))
+        /* --layers plans on the forward graph, before partition rewrites it */
+        CostLayers *cl = NULL;
+        bool layers = cli_flag(&cost_cmd, &a, "layers");
+        bool ok = !layers || pass_run_pipeline(m.g, "shape,verify", &ctx);
+        if (ok && layers)
+            cl = cost_layers_plan(m.g, &ctx, cli_partitioner() &&
+                                                 m.g->local.method != METHOD_BACKPROP);
+        if (ok && pass_run_pipeline(m.g, PASS_LOCAL_PIPELINE ",autodiff", &ctx) &&
+            report(&a, m.g, &ro, cl)) {
+            if (cl && !cli_flag(&cost_cmd, &a, "json"))
+                cost_layers_print(cl, stdout);
             rc = EXIT_OK;
+        }
+        cost_layers_free(cl);
     }
     diag_print(&d, stderr);
     model_free(&m);

@@ -179,7 +179,7 @@ static LnetModel *create(const char *name, const char *text, const char *method,
     char msg[512];
     for (int i = 0; i < m->K; i++) {
         if (!(m->ex[i] = cg_exec_factory(m->tm.blocks[i], m->batch, NULL, msg, sizeof msg))) {
-            fail(err, "%s: block %d does not compile: %s", name, i, msg);
+            fail(err, "%s: block %d does not compile: %s", name, ir_block_no(i), msg);
             lnet_model_dispose(m);
             return NULL;
         }

@@ -179,7 +179,7 @@ static bool check_blocks(const Trainer *t)
         if (cli_graph_fingerprint(t->tm.blocks[k]) != lnet_aot_fingerprints[k]) {
             fprintf(stderr, "%s: error: block %d's graph differs from the one compiled at "
                     "build time (a flag changed the model's code; rebuild with lnet build "
-                    "and that flag)\n", t->prog, k);
+                    "and that flag)\n", t->prog, ir_block_no(k));
             return false;
         }
     }
