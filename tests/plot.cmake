@@ -35,6 +35,21 @@ lnet_plot_test(plot_json_lines 0 "^png 1000 500\\nmlp task train\\n$"
 lnet_plot_test(plot_two_logs 0 "^a task train\\nb task train\\nexamples seen\\n$"
   "${LNET_P_TMP}; ${LNET_P_BIN} plot $r/mlp.csv $r/mlp.json --label a,b --x examples --smooth 5 --metric loss -o $d/a.svg && grep -o '[ab] task train\\|examples seen' $d/a.svg | sort -u")
 
+# The numbers gnuplot is given (--keep-temps keeps them in $TMPDIR, here $d,
+# and prints the folder: $k). Columns: step, seconds, examples, then the
+# heads' training losses (run*_train.dat), or their test losses and
+# accuracies (run*_eval.dat).
+set(LNET_P_KEEP "k=$(TMPDIR=$d ${LNET_P_BIN} plot --keep-temps")
+set(LNET_P_KEPT "| sed -n 's/.* kept in //p') && test -d \"$k\" || exit 9")
+# --smooth 3: each training loss is the mean of the last 3 steps' (fewer at
+# the start); examples = step x the batch (128) the log's rate implies.
+lnet_plot_test(plot_smooth_values 0 "^smoothing ok 20\\nexamples ok 20\\n$"
+  "${LNET_P_TMP}; ${LNET_P_KEEP} $r/mlp.csv --smooth 3 --x examples -o $d/a.png ${LNET_P_KEPT}; paste -d' ' <(grep ^train $r/mlp.csv | cut -d, -f7) $k/run0_train.dat | awk '{q[NR] = $1; s += $1; if (NR > 3) s -= q[NR - 3]; m = s / (NR < 3 ? NR : 3); if ((m - $5)^2 > 1e-10) bad = 1} END {print (bad ? \"smoothing wrong\" : \"smoothing ok\"), NR}'; awk '$3 != $1 * 128 {bad = 1} END {print (bad ? \"examples wrong\" : \"examples ok\"), NR}' $k/run0_train.dat")
+# The same training read from its CSV log and from its JSON-lines log (a run
+# of the same model and seed) gives the same numbers, step for step.
+lnet_plot_test(plot_csv_json_same 0 "^same training rows 12\\nsame test rows 4\\n$"
+  "${LNET_P_TMP}; ${LNET_P_KEEP} $r/mlp.csv $r/mlp.json -o $d/a.png ${LNET_P_KEPT}; cmp <(head -12 $k/run0_train.dat | cut -d' ' -f1,4-) <(cut -d' ' -f1,4- $k/run1_train.dat) && echo same training rows $(wc -l < $k/run1_train.dat) && cmp <(head -4 $k/run0_eval.dat | cut -d' ' -f1,4-) <(head -4 $k/run1_eval.dat | cut -d' ' -f1,4-) && echo same test rows 4")
+
 # --------------------------------------------------------------- bad inputs
 
 lnet_plot_test(plot_not_a_log 1 "^lnet plot: error: [^\\n]*/fmnist_mlp\\.lnet:1: not an lnet step log"
@@ -55,6 +70,9 @@ lnet_plot_test(plot_without_gnuplot 1 "^lnet plot: error: gnuplot is not install
   "${LNET_P_TMP}; env PATH=/nonexistent ${LNET_P_BIN} plot $r/mlp.csv -o $d/a.png; rc=$?; test -e $d/a.png && exit 9; exit $rc")
 lnet_plot_test(plot_bad_output 1 "^lnet plot: error: -o [^\\n]*/a\\.jpg: the image type follows the extension: \\.png or \\.svg\\n$"
   "${LNET_P_TMP}; ${LNET_P_BIN} plot $r/mlp.csv -o $d/a.jpg")
+# An output that is a directory, an input, or in a folder that is missing.
+lnet_plot_test(plot_output_checks 1 "^lnet plot: error: -o [^\\n]*/sub\\.png is a directory; give a file name\\nlnet plot: error: -o [^\\n]*/f\\.png is the input '[^\\n]*/f\\.png'; choose another name\\nlnet plot: error: -o [^\\n]*/none/a\\.svg cannot be written: directory '[^\\n]*/none': No such file or directory\\n$"
+  "${LNET_P_TMP}; mkdir $d/sub.png; ${LNET_P_BIN} plot $r/mlp.csv -o $d/sub.png; test $? = 1 || exit 9; ${LNET_P_BIN} plot filters $r/cnn.ckpt -o $d/f.png && ${LNET_P_BIN} plot filters $d/f.png -o $d/f.png; test $? = 1 || exit 9; ${LNET_P_BIN} plot $r/mlp.csv -o $d/none/a.svg")
 
 # ---------------------------------------------------- gradient similarity
 
@@ -63,7 +81,11 @@ lnet_plot_test(plot_bad_output 1 "^lnet plot: error: -o [^\\n]*/a\\.jpg: the ima
 set(LNET_P_GRADSIM "printf 'step,block,layer,param,cosine\\n10,1,dense_0,w,0.9\\n10,1,dense_0,b,0.7\\n10,2,dense_2,w,0.5\\n20,1,dense_0,w,0.6\\n20,1,dense_0,b,0.4\\n20,2,dense_2,w,0.3\\n' > $d/g.csv")
 lnet_plot_test(plot_gradsim 0 "^png 1000 500\\ndense_0 \\(block 1\\)\\ndense_2 \\(block 2\\)\\n$"
   "${LNET_P_TMP}; ${LNET_P_GRADSIM}; ${LNET_P_BIN} plot gradsim $d/g.csv -o $d/g.png && ${LNET_P_PNG} $d/g.png && ${LNET_P_BIN} plot gradsim $d/g.csv -o $d/g.svg && grep -o 'dense_[0-9] (block [0-9])' $d/g.svg | sort -u")
-lnet_plot_test(plot_gradsim_bad 1 "^lnet plot: error: [^\\n]*/g\\.csv:8: cosine: not a number in \\[-1, 1\\]\\nlnet plot: error: [^\\n]*/mlp\\.csv:1: not a gradient-similarity log"
+# Each layer's mean over its parameters at each step; a nan cosine (a zero
+# gradient) is left out of the mean.
+lnet_plot_test(plot_gradsim_means 0 "^10 0\\.8\\n20 0\\.5\\n--\\n10 0\\.5\\n20 0\\.3\\n$"
+  "${LNET_P_TMP}; ${LNET_P_GRADSIM}; echo 20,2,dense_2,b,nan >> $d/g.csv; ${LNET_P_KEEP} gradsim $d/g.csv -o $d/g.png ${LNET_P_KEPT}; cat $k/layer0.dat; echo --; cat $k/layer1.dat")
+lnet_plot_test(plot_gradsim_bad 1 "^lnet plot: error: [^\\n]*/g\\.csv:8: cosine: not a number in \\[-1, 1\\] \\(nor nan\\)\\nlnet plot: error: [^\\n]*/mlp\\.csv:1: not a gradient-similarity log"
   "${LNET_P_TMP}; ${LNET_P_GRADSIM}; echo 30,1,dense_0,w,1.5 >> $d/g.csv; ${LNET_P_BIN} plot gradsim $d/g.csv -o $d/g.png; test $? = 1 || exit 9; ${LNET_P_BIN} plot gradsim $r/mlp.csv -o $d/g.png")
 
 # -------------------------------------------------------------- conv filters

@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +41,8 @@ static const CliOpt plot_opts[] = {
     {"batch", "N", "examples per step for --x examples (default: from the log's "
                    "examples_per_s x train_s)"},
     {"param", "NAME", "filters: the 4-D tensor to draw (default: the checkpoint's first)"},
+    {"keep-temps", NULL, "keep gnuplot's script and data files, to restyle the plot (the "
+                         "folder is printed)"},
     {NULL, NULL, NULL}};
 
 static const char plot_notes[] =
@@ -60,8 +63,9 @@ static const CliCmd plot_cmd = {
 
 /* ------------------------------------------------------ gnuplot and files */
 
-bool plot_tmp_open(PlotTmp *t, char *err, size_t errcap)
+bool plot_tmp_open(PlotTmp *t, bool keep, char *err, size_t errcap)
 {
+    t->keep = keep;
     const char *tmp = getenv("TMPDIR");
     snprintf(t->dir, sizeof t->dir, "%s/lnet-plot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(t->dir))
@@ -74,6 +78,10 @@ bool plot_tmp_open(PlotTmp *t, char *err, size_t errcap)
 /* Removes the folder and the files written into it (no subfolders). */
 void plot_tmp_close(PlotTmp *t)
 {
+    if (t->keep && t->dir[0]) {
+        printf("lnet plot: gnuplot's script and data kept in %s\n", t->dir);
+        return;
+    }
     DIR *d = t->dir[0] ? opendir(t->dir) : NULL;
     for (struct dirent *e; d && (e = readdir(d));) {
         char path[4400];
@@ -220,6 +228,7 @@ static bool fail(const char *fmt, ...)
 /* What `lnet plot LOG...` draws. */
 typedef struct LinePlot {
     const char *out, *title;
+    bool keep;              /* --keep-temps */
     int x;                  /* 0 step, 1 seconds, 2 examples: the data files' column - 1 */
     int smooth;             /* moving-average window of the training curves */
     bool loss, acc;         /* the panels asked for */
@@ -385,7 +394,7 @@ static bool draw_lines(const LinePlot *p, char *err, size_t errcap)
         return false;
     }
     PlotTmp t;
-    if (!plot_tmp_open(&t, err, errcap))
+    if (!plot_tmp_open(&t, p->keep, err, errcap))
         return false;
     char script[4200];
     FILE *f = NULL;
@@ -492,11 +501,12 @@ static bool sim_row(SimLog *s, char *line, char *err, size_t errcap)
     long step, block;
     char *end;
     double c = n == 5 && *f[4] ? strtod(f[4], &end) : NAN;
+    bool bad_c = n == 5 && *f[4] && (*end || (isnan(c) ? false : !(fabs(c) <= 1.0001)));
     const char *bad = n < 5 ? "fewer than 5 fields (" GRADSIM_HEAD ")"
                     : !to_long(f[0], 0, &step) ? "step: not an integer >= 0"
                     : !to_long(f[1], 1, &block) ? "block: not an integer >= 1"
                     : !*f[2] ? "an empty layer name"
-                    : *f[4] && (*end || !(fabs(c) <= 1.0001)) ? "cosine: not a number in [-1, 1]"
+                    : bad_c ? "cosine: not a number in [-1, 1] (nor nan)"
                     : NULL;
     if (bad) {
         snprintf(err, errcap, "%s", bad);
@@ -588,13 +598,13 @@ static bool write_sim(const SimLog *s, const PlotTmp *t, const char *out, const 
     return plot_tmp_done(f, script, err, errcap);
 }
 
-static bool draw_gradsim(const char *log, const char *out, const char *title, char *err,
-                         size_t errcap)
+static bool draw_gradsim(const char *log, const char *out, const char *title, bool keep,
+                         char *err, size_t errcap)
 {
     SimLog s = {0};
-    PlotTmp t = {{0}};
+    PlotTmp t = {.keep = false};
     char script[4200];
-    bool ok = sim_read(log, &s, err, errcap) && plot_tmp_open(&t, err, errcap) &&
+    bool ok = sim_read(log, &s, err, errcap) && plot_tmp_open(&t, keep, err, errcap) &&
               write_sim(&s, &t, out, title, script, sizeof script, err, errcap) &&
               plot_gnuplot(script, err, errcap);
     plot_tmp_close(&t);
@@ -623,6 +633,29 @@ static int split_args(int argc, char **argv, char **pos, char **opts, int *n_opt
         }
     }
     return n_pos;
+}
+
+/* OUT may be written: not a directory, nor one of the inputs, in a folder
+ * that takes files (gnuplot's own message would name its script instead). */
+static bool check_output(const char *out, char *const *in, int n)
+{
+    struct stat so, si;
+    bool exists = stat(out, &so) == 0;
+    if (exists && S_ISDIR(so.st_mode))
+        return fail("-o %s is a directory; give a file name", out);
+    for (int i = 0; exists && i < n; i++)
+        if (stat(in[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+            return fail("-o %s is the input '%s'; choose another name", out, in[i]);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir] = '\0';    /* "/x.png": the root */
+    if (access(dir, W_OK) != 0)
+        return fail("-o %s cannot be written: directory '%s': %s", out, dir, strerror(errno));
+    return true;
 }
 
 /* The options a form does not take: an error naming the first one given. */
@@ -686,8 +719,9 @@ static bool line_opts(const CliArgs *a, LinePlot *p)
 static int plot_logs(const CliArgs *a, char **paths, int n, const char *out)
 {
     static const char *const allowed[] = {"output", "x", "smooth", "metric", "label", "title",
-                                          "batch", NULL};
-    LinePlot p = {.out = out, .n = n, .paths = (const char *const *)paths};
+                                          "batch", "keep-temps", NULL};
+    LinePlot p = {.out = out, .keep = cli_flag(&plot_cmd, a, "keep-temps"), .n = n,
+                  .paths = (const char *const *)paths};
     char err[4096];
     bool ok = only(a, "", allowed) && line_opts(a, &p) &&
               labels(&p, cli_get(&plot_cmd, a, "label"));
@@ -706,23 +740,34 @@ static int plot_logs(const CliArgs *a, char **paths, int n, const char *out)
 
 static int plot_gradsim(const CliArgs *a, char **pos, int n, const char *out)
 {
-    static const char *const allowed[] = {"output", "title", NULL};
-    if (!only(a, " gradsim", allowed))
-        return EXIT_USER;
-    if (n != 1)
-        return fail("'lnet plot gradsim' takes one LOG, got %d", n), EXIT_USER;
+    static const char *const allowed[] = {"output", "title", "keep-temps", NULL};
     char err[4096];
-    if (!draw_gradsim(pos[0], out, cli_get(&plot_cmd, a, "title"), err, sizeof err))
-        return fail("%s", err), EXIT_USER;
-    return EXIT_OK;
+    bool ok = only(a, " gradsim", allowed) &&
+              (n == 1 || fail("'lnet plot gradsim' takes one LOG, got %d", n)) &&
+              (draw_gradsim(pos[0], out, cli_get(&plot_cmd, a, "title"),
+                            cli_flag(&plot_cmd, a, "keep-temps"), err, sizeof err) ||
+               fail("%s", err));
+    return ok ? EXIT_OK : EXIT_USER;
+}
+
+static int plot_filters_form(const CliArgs *a, char **pos, int n, const char *out)
+{
+    static const char *const allowed[] = {"output", "param", "keep-temps", NULL};
+    if (!only(a, " filters", allowed))
+        return EXIT_USER;
+    return plot_filters((const char *const *)pos, n, cli_get(&plot_cmd, a, "param"), out,
+                        cli_flag(&plot_cmd, a, "keep-temps"));
 }
 
 int cmd_plot(int argc, char **argv)
 {
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     char **opts = calloc((size_t)argc + 1, sizeof *opts);
-    if (!pos || !opts)
-        return free(pos), free(opts), EXIT_INTERNAL;
+    if (!pos || !opts) {
+        free(pos);
+        free(opts);
+        return EXIT_INTERNAL;
+    }
     int n_opts, n = split_args(argc, argv, pos, opts, &n_opts);
     CliArgs a;
     bool help;
@@ -747,13 +792,10 @@ int cmd_plot(int argc, char **argv)
     else if (!png && !(svg && !(form && form[0] == 'f')))
         fail("-o %s: the image type follows the extension: %s", out,
              form && form[0] == 'f' ? ".png" : ".png or .svg");
-    else if (!form)
-        rc = plot_logs(&a, pos, n, out);
-    else if (form[0] == 'g')
-        rc = plot_gradsim(&a, pos + 1, n - 1, out);
-    else if (only(&a, " filters", (const char *const[]){"output", "param", NULL}))
-        rc = plot_filters((const char *const *)pos + 1, n - 1, cli_get(&plot_cmd, &a, "param"),
-                          out);
+    else if (check_output(out, pos, n))
+        rc = !form ? plot_logs(&a, pos, n, out)
+           : form[0] == 'g' ? plot_gradsim(&a, pos + 1, n - 1, out)
+           : plot_filters_form(&a, pos + 1, n - 1, out);
 done:
     free(pos);
     free(opts);

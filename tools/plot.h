@@ -48,11 +48,12 @@ double plot_log_batch(const PlotLog *log);
 /* A temporary folder under $TMPDIR (or /tmp) for gnuplot's script and data. */
 typedef struct PlotTmp {
     char dir[4096];
+    bool keep;          /* --keep-temps: plot_tmp_close prints the folder, keeps it */
 } PlotTmp;
 
 /* Creates t's folder; false with the reason in err. */
-bool plot_tmp_open(PlotTmp *t, char *err, size_t errcap);
-/* Removes the folder and every file in it. */
+bool plot_tmp_open(PlotTmp *t, bool keep, char *err, size_t errcap);
+/* Removes the folder and every file in it (or, with keep, says where it is). */
 void plot_tmp_close(PlotTmp *t);
 /* Opens t's file `name` for writing (its path in path); NULL with err. */
 FILE *plot_tmp_file(const PlotTmp *t, const char *name, char *path, size_t cap, char *err,
@@ -75,7 +76,8 @@ const char *plot_stem(const char *path, char *buf, size_t cap);
 /* `lnet plot filters`: the 4-D tensor `param` (NULL: the first) of each of
  * the n checkpoints, drawn into the PNG out. Returns the exit code, the
  * error printed. */
-int plot_filters(const char *const *ckpts, int n, const char *param, const char *out);
+int plot_filters(const char *const *ckpts, int n, const char *param, const char *out,
+                 bool keep);
 
 /* ------------------------------------------------------------- png.c */
 

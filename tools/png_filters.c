@@ -141,11 +141,11 @@ static bool draw_ckpt(const char *path, const char *param, Tiles *t, uint8_t **i
 
 /* The panels side by side, each titled with its checkpoint's file name. */
 static bool draw_panels(const char *const *ckpts, int n, const Tiles *t, uint8_t **img,
-                        const char *out, char *err, size_t errcap)
+                        const char *out, bool keep, char *err, size_t errcap)
 {
-    PlotTmp tmp = {{0}};
+    PlotTmp tmp = {.keep = false};
     char script[4200], path[4200], name[32];
-    if (!plot_tmp_open(&tmp, err, errcap))
+    if (!plot_tmp_open(&tmp, keep, err, errcap))
         return false;
     bool ok = true;
     int width = 0, height = 0;
@@ -181,7 +181,8 @@ static bool draw_panels(const char *const *ckpts, int n, const Tiles *t, uint8_t
     return ok && f;
 }
 
-int plot_filters(const char *const *ckpts, int n, const char *param, const char *out)
+int plot_filters(const char *const *ckpts, int n, const char *param, const char *out,
+                 bool keep)
 {
     char err[4096] = "";
     Tiles *t = calloc((size_t)n, sizeof *t);
@@ -192,7 +193,7 @@ int plot_filters(const char *const *ckpts, int n, const char *param, const char 
     if (ok && n == 1)
         ok = png_write_rgb(out, t[0].w, t[0].h, img[0], err, sizeof err);
     else if (ok)
-        ok = draw_panels(ckpts, n, t, img, out, err, sizeof err);
+        ok = draw_panels(ckpts, n, t, img, out, keep, err, sizeof err);
     for (int i = 0; img && i < n; i++)
         free(img[i]);
     free(img);
