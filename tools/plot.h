@@ -1,5 +1,6 @@
 /* plot.h — the pieces of `lnet plot` (cmd_plot.c): reading step logs
- * (plot_log.c) and writing PNG images (png.c). Only cmd_plot.c prints. */
+ * (plot_log.c), running gnuplot (plot_gnuplot.c), drawing conv filters
+ * (png_filters.c) and writing PNG images (png.c). */
 #ifndef LNET_PLOT_H
 #define LNET_PLOT_H
 
@@ -41,7 +42,7 @@ void plot_log_free(PlotLog *log);
  * 0 when the log cannot tell (no training row with a rate). */
 double plot_log_batch(const PlotLog *log);
 
-/* ------------------------------------------- gnuplot and its files (cmd_plot.c) */
+/* ------------------------------------------ gnuplot and its files (plot_gnuplot.c) */
 
 #include <stdio.h>
 

@@ -181,7 +181,8 @@ static bool csv_row(Reader *r, char *line, const Csv *c, char *const *names)
             return false;
     }
     if (isnan(row->step) || isnan(row->secs))
-        return fail(r, "no %s in an '%s' row", isnan(row->step) ? "step" : "train_s", field[0]);
+        return fail(r, "no %s in a row of kind '%s'", isnan(row->step) ? "step" : "train_s",
+                    field[0]);
     return true;
 }
 
@@ -400,7 +401,7 @@ static bool js_line(Reader *r, const char *text)
     if (!eval && !is_key(l.kind, l.kind_len, "train"))
         return true;
     if (isnan(l.step) || isnan(l.secs) || l.n_heads == 0)
-        return fail(r, "no \"%s\" in an '%.*s' line",
+        return fail(r, "no \"%s\" in a line of kind '%.*s'",
                     isnan(l.step) ? "step" : isnan(l.secs) ? "train_s" : "heads",
                     (int)l.kind_len, l.kind);
     if (!js_same_heads(r, &l))
