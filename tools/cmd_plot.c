@@ -156,41 +156,50 @@ static bool write_data(const LinePlot *p, const PlotTmp *t, char *err, size_t er
     return true;
 }
 
-/* One panel's `plot` command: k = 0 the losses (training and test), 1 the
- * test accuracies. Returns the number of curves (none: nothing written). */
-static int plot_panel(FILE *f, const LinePlot *p, const PlotTmp *t, int k, bool dry)
+/* Run r's curve of head h: its training (eval 0) or test (eval 1) loss
+ * (k = 0), or its test accuracy (k = 1); a solid line for training, dashed
+ * with points for the tests, one colour per run and head. */
+static void put_curve(FILE *f, const LinePlot *p, const PlotTmp *t, int r, int h, int eval,
+                      int k)
+{
+    const PlotLog *log = &p->logs[r];
+    char file[4200], title[1024];
+    snprintf(file, sizeof file, "%s/run%d_%s.dat", t->dir, r, eval ? "eval" : "train");
+    plot_gp_quote(f, file);
+    fprintf(f, " using %d:%d with %s lc rgb '%s' title ", p->x + 1,
+            4 + h + (k ? log->n_heads : 0),
+            eval ? "linespoints dt 2 pt 7 ps 0.6 lw 1.5" : "lines lw 1.5",
+            colours[(r * log->n_heads + h) % N_COLOURS]);
+    /* "RUN train"; with several heads "RUN HEAD train" */
+    snprintf(title, sizeof title, "%s%s%s %s", p->labels[r], log->n_heads > 1 ? " " : "",
+             log->n_heads > 1 ? log->heads[h] : "", eval ? "test" : "train");
+    plot_gp_quote(f, title);
+}
+
+/* One panel's `plot` command (f NULL: only counts): k = 0 the losses
+ * (training and test), 1 the test accuracies. Returns the number of curves,
+ * those with a value. */
+static int plot_panel(FILE *f, const LinePlot *p, const PlotTmp *t, int k)
 {
     int n = 0;
-    for (int r = 0; r < p->n; r++) {
-        const PlotLog *log = &p->logs[r];
-        for (int h = 0; h < log->n_heads; h++)
+    for (int r = 0; r < p->n; r++)
+        for (int h = 0; h < p->logs[r].n_heads; h++)
             for (int eval = k; eval < 2; eval++) {
-                if (!has_values(log, eval, h, k))
+                if (!has_values(&p->logs[r], eval, h, k))
                     continue;
-                if (!dry) {
+                if (f) {
                     fputs(n ? ", \\\n     " : "plot ", f);
-                    char file[4200], title[1024];
-                    snprintf(file, sizeof file, "%s/run%d_%s.dat", t->dir, r,
-                             eval ? "eval" : "train");
-                    plot_gp_quote(f, file);
-                    int col = 4 + h + (k ? log->n_heads : 0);
-                    const char *colour = colours[(r * log->n_heads + h) % N_COLOURS];
-                    fprintf(f, " using %d:%d with %s lc rgb '%s' title ", p->x + 1, col,
-                            eval ? "linespoints dt 2 pt 7 ps 0.6 lw 1.5" : "lines lw 1.5",
-                            colour);
-                    snprintf(title, sizeof title, "%s%s%s %s", p->labels[r],
-                             log->n_heads > 1 ? " " : "", log->n_heads > 1 ? log->heads[h] : "",
-                             eval ? "test" : "train");
-                    plot_gp_quote(f, title);
+                    put_curve(f, p, t, r, h, eval, k);
                 }
                 n++;
             }
-    }
-    if (n && !dry)
+    if (n && f)
         fputc('\n', f);
     return n;
 }
 
+/* The script: the loss panel above the accuracy panel (those asked for that
+ * have a curve), the legend on the right. */
 static bool write_script(const LinePlot *p, const PlotTmp *t, bool loss, bool acc, FILE *f)
 {
     plot_gp_terminal(f, p->out, 1000, loss && acc ? 800 : 500);
@@ -213,13 +222,13 @@ static bool write_script(const LinePlot *p, const PlotTmp *t, bool loss, bool ac
             fprintf(f, "set ylabel 'loss (training: mean of %d steps)'\n", p->smooth);
         else
             fputs("set ylabel 'loss'\n", f);
-        plot_panel(f, p, t, 0, false);
+        plot_panel(f, p, t, 0);
         if (acc)    /* the accuracy panel below on the same x range */
             fputs("set xrange [GPVAL_X_MIN:GPVAL_X_MAX]\n", f);
     }
     if (acc) {
         fputs("set ylabel 'test accuracy'\n", f);
-        plot_panel(f, p, t, 1, false);
+        plot_panel(f, p, t, 1);
     }
     if (loss && acc)
         fputs("unset multiplot\n", f);
@@ -229,8 +238,8 @@ static bool write_script(const LinePlot *p, const PlotTmp *t, bool loss, bool ac
 /* Draws p into p->out; false with the error in err. */
 static bool draw_lines(const LinePlot *p, char *err, size_t errcap)
 {
-    bool loss = p->loss && plot_panel(NULL, p, NULL, 0, true) > 0;
-    bool acc = p->acc && plot_panel(NULL, p, NULL, 1, true) > 0;
+    bool loss = p->loss && plot_panel(NULL, p, NULL, 0) > 0;
+    bool acc = p->acc && plot_panel(NULL, p, NULL, 1) > 0;
     if (!loss && !acc) {
         snprintf(err, errcap, "nothing to plot: %s", p->acc && !p->loss
                  ? "no test accuracy in the log (it has no evaluation row: train with "
