@@ -475,7 +475,7 @@ static int split_args(int argc, char **argv, char **pos, char **opts, int *n_opt
     *n_opts = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-o") == 0 || (strncmp(a, "--", 2) == 0 && a[2])) {
+        if (strcmp(a, "-o") == 0 || strcmp(a, "-h") == 0 || (strncmp(a, "--", 2) == 0 && a[2])) {
             opts[(*n_opts)++] = strcmp(a, "-o") == 0 ? (char *)"--output" : argv[i];
             const char *name = strcmp(a, "-o") == 0 ? "output" : a + 2;
             for (int k = 0; plot_opts[k].name && !strchr(a, '='); k++)
