@@ -426,7 +426,7 @@ static bool read_lines(Reader *r, FILE *f)
     bool ok = true, json = false;
     while (ok && (n = getline(&line, &cap, f)) >= 0) {
         r->line++;
-        if (n > 0 && line[n - 1] == '\n')
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))   /* CRLF too */
             line[--n] = '\0';
         if (r->line == 1) {
             json = line[0] == '{';

@@ -101,6 +101,8 @@ static const StTensor *pick(const StFile *sf, const char *path, const char *para
     for (int i = 0; i < sf->n; i++) {
         const StTensor *x = &sf->t[i];
         bool conv = x->rank == 4 && x->dtype == ST_F32;
+        for (int d = 0; conv && d < 4; d++)
+            conv = x->shape[d] <= (1 << 20);    /* fits an int, with room to multiply */
         if (param ? strcmp(x->name, param) == 0 : conv) {
             if (conv && x->shape[0] > 0 && x->shape[1] > 0 && x->shape[2] > 0 && x->shape[3] > 0)
                 return x;
