@@ -49,6 +49,10 @@ lnet_plot_test(plot_smooth_values 0 "^smoothing ok 20\\nexamples ok 20\\n$"
 # of the same model and seed) gives the same numbers, step for step.
 lnet_plot_test(plot_csv_json_same 0 "^same training rows 12\\nsame test rows 4\\n$"
   "${LNET_P_TMP}; ${LNET_P_KEEP} $r/mlp.csv $r/mlp.json -o $d/a.png ${LNET_P_KEPT}; cmp <(head -12 $k/run0_train.dat | cut -d' ' -f1,4-) <(cut -d' ' -f1,4- $k/run1_train.dat) && echo same training rows $(wc -l < $k/run1_train.dat) && cmp <(head -4 $k/run0_eval.dat | cut -d' ' -f1,4-) <(head -4 $k/run1_eval.dat | cut -d' ' -f1,4-) && echo same test rows 4")
+# A log whose lines end in CRLF (copied through Windows) reads the same; its
+# last column (here cut to loss_task) is read too.
+lnet_plot_test(plot_crlf_log 0 "^same rows\\n$"
+  "${LNET_P_TMP}; cut -d, -f1-7 $r/mlp.csv > $d/u.csv; sed 's/$/\\r/' $d/u.csv > $d/w.csv; ${LNET_P_KEEP} $d/u.csv $d/w.csv -o $d/a.svg ${LNET_P_KEPT}; cmp $k/run0_train.dat $k/run1_train.dat && cmp $k/run0_eval.dat $k/run1_eval.dat && echo same rows")
 
 # --------------------------------------------------------------- bad inputs
 
