@@ -3,6 +3,7 @@
  * Exit status: 0 ok, 1 user error (bad input, bad flags), 2 internal error.
  */
 #include "cli.h"
+#include "plot.h"
 
 #include <string.h>
 
@@ -20,7 +21,8 @@ static const Subcommand subcommands[] = {
     {"cost", cmd_cost, "print the per-block cost table of the partitioned model"},
     {"eval", cmd_eval, "evaluate a checkpoint on the test / validation split"},
     {"build", cmd_build, "compile a model into a standalone trainer executable"},
-    {"export", cmd_export, "write a trained model out as a PyTorch module"},
+    {"export", cmd_export, "write a trained model out as a PyTorch module or ONNX file"},
+    {"plot", cmd_plot, "plot training curves, gradient similarity or conv filters"},
 };
 
 enum { N_SUB = sizeof subcommands / sizeof subcommands[0] };
