@@ -20,6 +20,8 @@ static const Subcommand subcommands[] = {
     {"cost", cmd_cost, "print the per-block cost table of the partitioned model"},
     {"eval", cmd_eval, "evaluate a checkpoint on the test / validation split"},
     {"build", cmd_build, "compile a model into a standalone trainer executable"},
+    {"sweep", cmd_sweep, "run lnet train over a grid of configurations"},
+    {"pareto", cmd_pareto, "steps, compute and time to a target from a sweep, per method"},
 };
 
 enum { N_SUB = sizeof subcommands / sizeof subcommands[0] };
