@@ -315,11 +315,11 @@ static void print_table(const Table *t, const char *dir)
     printf("%s: %d finished run%s", dir, t->n_rows, t->n_rows == 1 ? "" : "s");
     if (t->left_out)
         printf(" (%d not done, left out)", t->left_out);
-    printf("; per method and batch, the setting with the fewest steps to the target\n"
-           "(mean over seeds). compute = steps x batch x FLOPs of a training step per\n"
-           "example; time = steps x FLOPs of the slowest block per example (ideal\n"
-           "parallel hardware); wall = measured training seconds to the target;\n"
-           "* = the method's Pareto frontier.\n");
+    printf("\nper method and batch: the setting with the fewest steps to the target (mean\n"
+           "over seeds); compute = steps x batch x FLOPs of a training step per example;\n"
+           "time = steps x FLOPs of the slowest block per example (ideal parallel\n"
+           "hardware); wall = measured training seconds to the target; * = the method's\n"
+           "Pareto frontier\n");
     for (int m = 0; m < t->n_methods; m++) {
         const Row *r = first_row(t, t->methods[m]);
         printf("\n%s: %.6g FLOPs per example a step, %.6g in the slowest block\n",
@@ -372,16 +372,19 @@ static void gp_string(FILE *g, const char *s)
     fputc('\'', g);
 }
 
-/* The frontier (line) and the other reached points of method m, as inline
- * data blocks in plot order. */
-static void gp_data(FILE *g, const Table *t, int m, bool frontier)
+/* The reached points of method m on its frontier (or off it): how many,
+ * and with g, written as an inline data block. */
+static int gp_data(FILE *g, const Table *t, int m, bool frontier)
 {
+    int n = 0;
     for (int i = 0; i < t->n_pts; i++) {
         const Point *p = &t->pts[i];
-        if (p->m == m && p->setting && p->frontier == frontier)
+        if (p->m == m && p->setting && p->frontier == frontier && ++n && g)
             fprintf(g, "%.10g %.10g\n", p->compute, p->time);
     }
-    fputs("e\n", g);
+    if (g && n)
+        fputs("e\n", g);
+    return n;
 }
 
 /* Step 5: gnuplot draws each method's frontier into out (.png or .svg). */
@@ -399,11 +402,16 @@ static bool plot(const Table *t, const char *dir, const char *out, bool svg)
           "set ylabel 'time to the target (steps x FLOPs of the slowest block per example)'\n"
           "set title ", g);
     gp_string(g, dir);
-    fputs("\nplot ", g);
+    /* a frontier as a line, the dominated points as rings of its colour */
+    const char *sep = "\nplot ";
     for (int m = 0; m < t->n_methods; m++) {
-        fprintf(g, "%s'-' using 1:2 with linespoints lc %d pt 7 title ", m ? ", " : "", m + 1);
-        gp_string(g, t->methods[m]);
-        fprintf(g, ", '-' using 1:2 with points lc %d pt 6 notitle", m + 1);
+        if (gp_data(NULL, t, m, true)) {
+            fprintf(g, "%s'-' using 1:2 with linespoints lc %d pt 7 title ", sep, m + 1);
+            gp_string(g, t->methods[m]);
+            sep = ", ";
+        }
+        if (gp_data(NULL, t, m, false))
+            fprintf(g, "%s'-' using 1:2 with points lc %d pt 6 notitle", sep, m + 1);
     }
     fputc('\n', g);
     for (int m = 0; m < t->n_methods; m++) {
