@@ -195,8 +195,10 @@ static bool read_summary(Table *t, const char *dir)
     char *line = strtok_r(t->text, "\r\n", &save);
     int n = line ? split_csv(line, head) : 0;
     Cols c = {0};
-    if (!line || !find_cols(path, head, n, &c))
-        return line || pareto_error("%s: empty file", path);
+    if (!line)
+        return pareto_error("%s: empty file", path);
+    if (!find_cols(path, head, n, &c))
+        return false;
     for (int ln = 2; (line = strtok_r(NULL, "\r\n", &save)); ln++) {
         if (split_csv(line, fields) != n)
             return pareto_error("%s:%d: expected %d fields", path, ln, n);

@@ -356,7 +356,7 @@ static bool spec_read(Sweep *s)
         return false;
     }
     int line = 1;
-    for (char *p = s->text; p; line++) {
+    for (char *p = s->text; p && *p; line++) {
         char *nl = strchr(p, '\n');
         if (nl)
             *nl = '\0';
@@ -920,6 +920,7 @@ static int sweep(Sweep *s, Run *runs)
     printf("%d run%s: %d done before, %d now, %d failed, %d unfinished; %s/summary.csv\n",
            s->n_runs, s->n_runs == 1 ? "" : "s", done, s->n_runs - todo - done, failed,
            todo - failed, s->dir);
+    fflush(stdout);
     if (sig) {
         fprintf(stderr, "lnet sweep: stopped by %s: %d run%s unfinished (run the sweep again "
                 "to finish them)\n", cli_signal_name(sig), todo, todo == 1 ? "" : "s");
