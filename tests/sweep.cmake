@@ -93,3 +93,9 @@ lnet_cli_test(pareto_needs_a_sweep_with_a_target 1
 lnet_cli_test(pareto_errors 0
   "^lnet pareto: error: cannot read '[^ ]*/none/summary\\.csv': No such file or directory \\(is [^ ]*/none a sweep's directory\\?\\)\\nrc 1\\nlnet pareto: error: -o p\\.pdf: expected a file name ending in \\.png or \\.svg\\nrc 1\\n$"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:lnet> pareto $d/none; echo rc $?; $<TARGET_FILE:lnet> pareto ${CMAKE_CURRENT_SOURCE_DIR}/sweep/pareto -o p.pdf; echo rc $?")
+# A run that fails: the sweep says so, goes on with the others, exits 1.
+# Without a method or batch key the runs use the model's (method "model",
+# the batch its report gives).
+lnet_cli_test(sweep_failed_run_is_reported 1
+  "^\\[1/2\\] optimizer=nope \\.\\.\\. failed \\(exit status 1; see [^ ]*/s/optimizernope/run\\.txt\\)\\n\\[2/2\\] optimizer=sgd \\.\\.\\. 0\\.\\d{4} in [^\\n]*\\n2 runs: 0 done before, 1 now, 1 failed, 0 unfinished; [^\\n]*\\nlnet sweep: error: 1 of 2 runs failed \\(see their run\\.txt\\)\\nlnet: error: --optimizer: unknown value 'nope' [^\\n]*\\noptimizernope,model,,nope,failed\\noptimizersgd,model,128,sgd,done\\n$"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; printf 'model = ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet\\noptimizer = nope, sgd\\nmax-steps = 2\\ntrain-limit = 256\\ntest-limit = 64\\nthreads = 1\\nquiet\\n' > $d/f.sweep; ${LNET_SW} $d/f.sweep -o $d/s; rc=$?; grep error $d/s/optimizernope/run.txt; cut -d, -f1-5 $d/s/summary.csv | tail -2; exit $rc")

@@ -739,13 +739,14 @@ static bool run_start(Run *r, const char *rd, const Argv *v, const char *args)
     fputc('\n', out);
     fflush(out);
     pid_t parent = getpid();
+    int fd = fileno(out);
     r->pid = fork();
-    if (r->pid == 0) {
+    if (r->pid == 0) {     /* only async-signal-safe calls until execv */
         int in = open("/dev/null", O_RDONLY);
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent || in < 0 || dup2(in, 0) < 0 || dup2(fileno(out), 1) < 0 ||
-            dup2(fileno(out), 2) < 0)
+        if (getppid() != parent || in < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 ||
+            dup2(fd, 2) < 0)
             _exit(127);
         execv("/proc/self/exe", v->a);
         _exit(127);
