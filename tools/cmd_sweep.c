@@ -1,14 +1,11 @@
 /* cmd_sweep.c — `lnet sweep SPEC`: runs `lnet train` over a grid of
  * configurations and collects one summary (docs/sweeps.md).
  *
- * 1. The spec: `key = value[, value ...]` lines; `model` names the model,
- *    `method` lists partitions (backprop, greedy, chunked:K, overlap:W), any
- *    other key is an `lnet train` option. method, batch, lr and seed, and
- *    every key given more than one value, are the grid's axes; the other
- *    keys pass through to every run as `--key value`. Errors name SPEC:LINE.
- * 2. Each method is compiled once (passes only, no training) for its
- *    per-example FLOPs: the whole step's and its most expensive block's, the
- *    cost model of docs/method.md that `lnet pareto` needs.
+ * 1. The spec (sweep_spec.c): the model, the grid's axes (method, batch,
+ *    lr, seed and every key with several values; method slowest) and the
+ *    keys passed to every run; each method's FLOPs per example, of a step
+ *    and of its slowest block, from the model compiled once per method.
+ * 2. Configuration i is the axes' values as the digits of i.
  * 3. Each configuration is a run directory DIR/NAME (NAME from the axes'
  *    values) holding args.txt (the flags it ran with), run.txt (its output),
  *    log.csv and report.json. `lnet train` writes the report as
@@ -22,12 +19,11 @@
  * 5. After every finished run, DIR/summary.csv is rewritten (atomically):
  *    one row per configuration, its axes, then its results.
  */
-#include "cli.h"
+#include "sweep.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -57,31 +53,8 @@ static const CliCmd sweep_cmd = {
     "(report.json, log.csv, run.txt) and DIR/summary.csv.",
     sweep_opts, sweep_notes};
 
-enum { MAX_KEYS = 48, MAX_VALUES = 64, MAX_RUNS = 4096, MAX_ARGS = 128 };
 enum { RD_CAP = 4096 + 512 };     /* a run directory: DIR/NAME */
-
-/* One `key = values` line; values point into the spec's text. */
-typedef struct SpecKey {
-    const char *key;
-    int line;
-    int n;                      /* values (0: a flag) */
-    const char *v[MAX_VALUES];
-    bool axis;
-} SpecKey;
-
-typedef struct Sweep {
-    const char *path, *dir;
-    char *text;                 /* the spec, cut into keys and values */
-    SpecKey k[MAX_KEYS];
-    int n_keys;
-    int axes[MAX_KEYS];         /* key indices of the axes, method first */
-    int n_axes;
-    const SpecKey *model, *method;
-    bool target;                /* target-accuracy or target-loss given */
-    double flops[MAX_VALUES];   /* per method value: the whole step, per example */
-    double max_flops[MAX_VALUES];   /* ... and its most expensive block */
-    int n_runs, jobs, threads;  /* threads: --threads for each run (0: not given) */
-} Sweep;
+enum { MAX_ARGS = 128 };          /* of one lnet train */
 
 /* One configuration: the value index of each axis. */
 typedef enum { RUN_TODO, RUN_DONE, RUN_FAILED, RUN_STOPPED } RunState;
@@ -95,7 +68,7 @@ typedef struct Result {
 
 /* One configuration: the value index of each axis, and how it went. */
 typedef struct Run {
-    int v[MAX_KEYS];
+    int v[SWEEP_MAX_KEYS];
     char name[256];
     RunState state;
     Result res;                 /* RUN_DONE */
@@ -118,325 +91,6 @@ static void argv_push(Argv *v, const char *s)
     v->a[v->n++] = memcpy(v->buf + v->used, s, len);
     v->a[v->n] = NULL;
     v->used += len;
-}
-
-static bool spec_error(const Sweep *s, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool spec_error(const Sweep *s, int line, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "lnet sweep: error: %s:%d: ", s->path, line);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return false;
-}
-
-/* The whole of a small file, NUL-terminated (NULL if it cannot be read). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    IR_CHECK_ALLOC(buf);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            IR_CHECK_ALLOC(buf);
-        }
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
-/* ------------------------------------------------------------ the spec */
-
-/* Keys the sweep sets itself, and why they may not be given. */
-static const char *reserved(const char *key)
-{
-    static const char *const sweep_set[] = {"report", "log", "save", "resume"};
-    for (size_t i = 0; i < sizeof sweep_set / sizeof *sweep_set; i++)
-        if (strcmp(key, sweep_set[i]) == 0)
-            return "is set by the sweep (each run writes DIR/NAME/report.json and log.csv)";
-    if (strcmp(key, "blocks") == 0 || strcmp(key, "overlap") == 0)
-        return "is given with the method (chunked:K, overlap:W)";
-    return NULL;
-}
-
-/* The `lnet train` option `key`, or NULL. target-loss is known before
- * lnet train knows it: the run then reports the unknown option. */
-static const CliOpt *train_opt(const char *key)
-{
-    static const CliOpt target_loss = {"target-loss", "L", ""};
-    for (int i = 0; cli_train_opts[i].name; i++)
-        if (strcmp(cli_train_opts[i].name, key) == 0)
-            return &cli_train_opts[i];
-    return strcmp(key, "target-loss") == 0 ? &target_loss : NULL;
-}
-
-static bool in_list(const char *key, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(key, *list) == 0)
-            return true;
-    return false;
-}
-
-/* A value of an option that takes a number: an integer (>= 0 for seeds,
- * else >= 1) or a positive number, checked here so that a typo fails
- * before anything runs. */
-static bool check_number(const Sweep *s, const SpecKey *k, const char *v)
-{
-    static const char *const ints[] = {
-        "epochs", "max-steps", "batch", "seed", "train-limit", "test-limit", "eval-every",
-        "threads", "queue", "overlap-delay", "microbatches", "replicas", "dead-block-steps",
-        NULL};
-    static const char *const reals[] = {"lr", "target-accuracy", "target-loss", NULL};
-    char *end;
-    errno = 0;
-    if (in_list(k->key, ints)) {
-        long x = strtol(v, &end, 10);
-        long lo = strcmp(k->key, "seed") == 0 || strcmp(k->key, "overlap-delay") == 0 ||
-                  strcmp(k->key, "dead-block-steps") == 0 ? 0 : 1;
-        if (errno || end == v || *end || x < lo || x > 0x7fffffffL)
-            return spec_error(s, k->line, "'%s' expects an integer of at least %ld, got '%s'",
-                              k->key, lo, v);
-    } else if (in_list(k->key, reals)) {
-        double x = strtod(v, &end);
-        if (errno || end == v || *end || !(x > 0))
-            return spec_error(s, k->line, "'%s' expects a number above 0, got '%s'", k->key,
-                              v);
-    }
-    return true;
-}
-
-/* A method value: backprop | greedy | chunked[:K] | overlap[:W]. Fills the
- * `lnet train` flags it stands for when m is not NULL. */
-static bool parse_method(const Sweep *s, int line, const char *v, const char *m[3])
-{
-    static const char *const names[] = {"backprop", "greedy", "chunked", "overlap"};
-    const char *colon = strchr(v, ':');
-    size_t len = colon ? (size_t)(colon - v) : strlen(v);
-    int kind = -1;
-    for (int i = 0; i < 4; i++)
-        if (strlen(names[i]) == len && strncmp(v, names[i], len) == 0)
-            kind = i;
-    if (kind < 0)
-        return spec_error(s, line, "unknown method '%s' (expected backprop, greedy, "
-                          "chunked:K or overlap:W)", v);
-    if (colon && kind < 2)
-        return spec_error(s, line, "method '%s': %s takes no number", v, names[kind]);
-    if (colon) {
-        char *end;
-        errno = 0;
-        long n = strtol(colon + 1, &end, 10);
-        if (errno || end == colon + 1 || *end || n < (kind == 2 ? 1 : 2) || n > 4096)
-            return spec_error(s, line, "method '%s': expected %s:%s with a whole number %s",
-                              v, names[kind], kind == 2 ? "K" : "W",
-                              kind == 2 ? "of blocks (1 or more)" : "window (2 or more)");
-    }
-    if (m) {
-        m[0] = names[kind];
-        m[1] = colon ? (kind == 2 ? "blocks" : "overlap") : NULL;
-        m[2] = colon ? colon + 1 : NULL;
-    }
-    return true;
-}
-
-static char *trim(char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\r')
-        p++;
-    char *e = p + strlen(p);
-    while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-        *--e = '\0';
-    return p;
-}
-
-/* Splits the text after '=' at commas into k's values. */
-static bool split_values(const Sweep *s, SpecKey *k, char *p)
-{
-    for (;;) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        char *v = trim(p);
-        if (!*v)
-            return spec_error(s, k->line, "'%s' has an empty value%s", k->key,
-                              comma || k->n ? " in its list" : "");
-        if (k->n == MAX_VALUES)
-            return spec_error(s, k->line, "'%s' has more than %d values", k->key, MAX_VALUES);
-        k->v[k->n++] = v;
-        if (!comma)
-            return true;
-        p = comma + 1;
-    }
-}
-
-/* Checks one key line against the rules of the format. */
-static bool check_key(Sweep *s, SpecKey *k)
-{
-    for (int i = 0; i < s->n_keys; i++)
-        if (strcmp(s->k[i].key, k->key) == 0)
-            return spec_error(s, k->line, "duplicate key '%s' (first given at line %d)",
-                              k->key, s->k[i].line);
-    const char *why = reserved(k->key);
-    if (why)
-        return spec_error(s, k->line, "'%s' %s", k->key, why);
-    bool model = strcmp(k->key, "model") == 0, method = strcmp(k->key, "method") == 0;
-    const CliOpt *o = model || method ? NULL : train_opt(k->key);
-    if (!model && !method && !o)
-        return spec_error(s, k->line, "unknown key '%s' (expected model, method or an lnet "
-                          "train option)", k->key);
-    if (o && !o->arg && k->n > 0)
-        return spec_error(s, k->line, "'%s' is a flag: write it alone on its line", k->key);
-    if ((model || (o && o->arg)) && k->n == 0)
-        return spec_error(s, k->line, "'%s' needs a value: '%s = ...'", k->key, k->key);
-    if (model && k->n > 1)
-        return spec_error(s, k->line, "one model per sweep ('model' has %d values)", k->n);
-    for (int i = 0; i < k->n; i++)
-        if (!(method ? parse_method(s, k->line, k->v[i], NULL) : check_number(s, k, k->v[i])))
-            return false;
-    static const char *const always[] = {"method", "batch", "lr", "seed", NULL};
-    k->axis = !model && (k->n > 1 || in_list(k->key, always));
-    return true;
-}
-
-/* `key = value, ...` or a flag `key`, without its comment. */
-static bool parse_line(Sweep *s, char *p, int line)
-{
-    char *hash = strchr(p, '#');
-    if (hash)
-        *hash = '\0';
-    p = trim(p);
-    if (!*p)
-        return true;
-    if (s->n_keys == MAX_KEYS)
-        return spec_error(s, line, "more than %d keys", MAX_KEYS);
-    SpecKey *k = &s->k[s->n_keys];
-    *k = (SpecKey){.line = line};
-    char *eq = strchr(p, '=');
-    if (eq)
-        *eq = '\0';
-    char *key = trim(p);
-    if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(key))
-        return spec_error(s, line, "expected 'key = value', got '%s'", key);
-    k->key = key;
-    if (eq && !split_values(s, k, eq + 1))
-        return false;
-    if (!check_key(s, k))
-        return false;
-    s->n_keys++;
-    return true;
-}
-
-static const SpecKey *find_key(const Sweep *s, const char *key)
-{
-    for (int i = 0; i < s->n_keys; i++)
-        if (strcmp(s->k[i].key, key) == 0)
-            return &s->k[i];
-    return NULL;
-}
-
-/* Reads and checks the spec at s->path; the axes are ordered method first,
- * then as given. */
-static bool spec_read(Sweep *s)
-{
-    s->text = slurp(s->path);
-    if (!s->text) {
-        fprintf(stderr, "lnet sweep: error: cannot read '%s': %s\n", s->path, strerror(errno));
-        return false;
-    }
-    int line = 1;
-    for (char *p = s->text; p && *p; line++) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
-        if (!parse_line(s, p, line))
-            return false;
-        p = nl ? nl + 1 : NULL;
-    }
-    s->model = find_key(s, "model");
-    if (!s->model)
-        return spec_error(s, line - 1, "missing 'model = FILE'");
-    if (access(s->model->v[0], R_OK) != 0)
-        return spec_error(s, s->model->line, "cannot read model '%s': %s", s->model->v[0],
-                          strerror(errno));
-    s->method = find_key(s, "method");
-    s->target = find_key(s, "target-accuracy") || find_key(s, "target-loss");
-    if (s->method)
-        s->axes[s->n_axes++] = (int)(s->method - s->k);
-    for (int i = 0; i < s->n_keys; i++)
-        if (s->k[i].axis && &s->k[i] != s->method)
-            s->axes[s->n_axes++] = i;
-    long runs = 1;
-    for (int a = 0; a < s->n_axes && runs <= MAX_RUNS; a++)
-        runs *= s->k[s->axes[a]].n;
-    if (runs > MAX_RUNS)
-        return spec_error(s, line - 1, "the grid has more than %d runs", MAX_RUNS);
-    s->n_runs = (int)runs;
-    return true;
-}
-
-/* ------------------------------------------------------- method costs */
-
-/* Per-example FLOPs of the model trained with method value v (NULL: the
- * model's own method): the step's and its most expensive block's, as
- * `lnet cost` sums them. false after printing the model's errors. */
-static bool method_cost(const Sweep *s, const char *v, double *total, double *max)
-{
-    static const CliOpt opts[] = {{"method", "M", ""}, {"blocks", "K", ""},
-                                  {"overlap", "W", ""}, CLI_LOAD_PASS_OPT, {NULL, NULL, NULL}};
-    static const CliCmd cmd = {"sweep", "FILE", "", opts, NULL};
-    CliArgs a = {.file = s->model->v[0]};
-    const char *m[3] = {NULL, NULL, NULL};
-    const SpecKey *lp = find_key(s, "load-pass");
-    if (v)
-        parse_method(s, 0, v, m);
-    a.val[0] = m[0];
-    a.val[m[1] && strcmp(m[1], "blocks") == 0 ? 1 : 2] = m[2];
-    a.val[3] = lp ? lp->v[0] : NULL;
-    Diag d;
-    diag_init(&d);
-    Model model = {0};
-    bool ok = model_load(a.file, &d, &model) && cli_apply_overrides(&cmd, &a, model.g);
-    if (ok) {
-        PassCtx ctx;
-        model_pass_ctx(&model, &ctx, &d);
-        ok = pass_run_pipeline(model.g, PASS_LOCAL_PIPELINE ",autodiff", &ctx);
-    }
-    if (ok) {
-        PassCost c;
-        pass_cost(model.g, &c);
-        *total = c.total;
-        *max = c.max;
-        pass_cost_fini(&c);
-    } else {
-        diag_print(&d, stderr);
-    }
-    model_free(&model);
-    diag_fini(&d);
-    return ok;
-}
-
-static bool sweep_costs(Sweep *s)
-{
-    int n = s->method ? s->method->n : 1;
-    for (int i = 0; i < n; i++) {
-        const char *v = s->method ? s->method->v[i] : NULL;
-        if (!method_cost(s, v, &s->flops[i], &s->max_flops[i]))
-            return spec_error(s, s->method ? s->method->line : s->model->line,
-                              "the model does not compile with method %s", v ? v : "(its own)");
-    }
-    return true;
 }
 
 /* ------------------------------------------------------------ the runs */
@@ -464,7 +118,7 @@ static void run_config(const Sweep *s, int i, Run *r)
     }
     r->name[0] = '\0';
     for (int a = 0; a < s->n_axes; a++) {
-        const SpecKey *k = &s->k[s->axes[a]];
+        const SweepKey *k = &s->k[s->axes[a]];
         if (a)
             name_append(r->name, sizeof r->name, "-");
         if (k != s->method)
@@ -481,7 +135,7 @@ static void run_label(const Sweep *s, const Run *r, char *buf, size_t cap)
     size_t len = 0;
     buf[0] = '\0';
     for (int a = 0; a < s->n_axes && len < cap; a++) {
-        const SpecKey *k = &s->k[s->axes[a]];
+        const SweepKey *k = &s->k[s->axes[a]];
         len += (size_t)snprintf(buf + len, cap - len, "%s%s%s%s", a ? " " : "",
                                 k == s->method ? "" : k->key, k == s->method ? "" : "=",
                                 k->v[r->v[a]]);
@@ -498,9 +152,10 @@ static void run_argv(const Sweep *s, const Run *r, const char *rd, Argv *v)
     argv_push(v, "train");
     argv_push(v, s->model->v[0]);
     for (int a = 0; a < s->n_axes; a++) {
-        const SpecKey *k = &s->k[s->axes[a]];
+        const SweepKey *k = &s->k[s->axes[a]];
         const char *m[3];
-        if (k == s->method && parse_method(s, k->line, k->v[r->v[a]], m)) {
+        if (k == s->method) {
+            sweep_method_flags(k->v[r->v[a]], m);
             argv_push(v, "--method");
             argv_push(v, m[0]);
             if (m[1]) {
@@ -515,7 +170,7 @@ static void run_argv(const Sweep *s, const Run *r, const char *rd, Argv *v)
         argv_push(v, k->v[r->v[a]]);
     }
     for (int i = 0; i < s->n_keys; i++) {
-        const SpecKey *k = &s->k[i];
+        const SweepKey *k = &s->k[i];
         if (k->axis || k == s->model)
             continue;
         snprintf(path, sizeof path, "--%s", k->key);
@@ -525,7 +180,7 @@ static void run_argv(const Sweep *s, const Run *r, const char *rd, Argv *v)
     }
     /* what follows is the sweep's: another --jobs or DIR reruns nothing */
     v->own = v->n;
-    if (s->threads > 0 && !find_key(s, "threads")) {
+    if (s->threads > 0 && !sweep_key(s, "threads")) {
         snprintf(path, sizeof path, "%d", s->threads);
         argv_push(v, "--threads");
         argv_push(v, path);
@@ -581,7 +236,7 @@ static bool read_result(const char *rd, Result *r)
 {
     char path[RD_CAP + 64];
     snprintf(path, sizeof path, "%s/report.json", rd);
-    char *t = slurp(path);
+    char *t = sweep_read_text(path);
     if (!t)
         return false;
     size_t len = strlen(t);
@@ -604,7 +259,7 @@ static bool run_done(const char *rd, const char *args, Result *res)
 {
     char path[RD_CAP + 64];
     snprintf(path, sizeof path, "%s/args.txt", rd);
-    char *had = slurp(path);
+    char *had = sweep_read_text(path);
     bool same = had && strcmp(had, args) == 0;
     free(had);
     return same && read_result(rd, res);
@@ -613,7 +268,7 @@ static bool run_done(const char *rd, const char *args, Result *res)
 /* -------------------------------------------------------- summary.csv */
 
 /* The axis that key k is, or -1. */
-static int axis_of(const Sweep *s, const SpecKey *k)
+static int axis_of(const Sweep *s, const SweepKey *k)
 {
     for (int a = 0; a < s->n_axes; a++)
         if (&s->k[s->axes[a]] == k)
@@ -625,7 +280,7 @@ static void summary_head(const Sweep *s, FILE *f)
 {
     fputs("name,method,batch", f);
     for (int a = 0; a < s->n_axes; a++) {
-        const SpecKey *k = &s->k[s->axes[a]];
+        const SweepKey *k = &s->k[s->axes[a]];
         if (k != s->method && strcmp(k->key, "batch") != 0)
             fprintf(f, ",%s", k->key);
     }
@@ -641,7 +296,7 @@ static void summary_row(const Sweep *s, const Run *r, FILE *f)
     const Result *x = &r->res;
     bool done = r->state == RUN_DONE;
     int m = s->method ? r->v[0] : 0;
-    const SpecKey *batch = find_key(s, "batch");
+    const SweepKey *batch = sweep_key(s, "batch");
     fprintf(f, "%s,%s,", r->name, s->method ? s->method->v[m] : "model");
     int ba = batch ? axis_of(s, batch) : -1;
     if (ba >= 0)
@@ -649,7 +304,7 @@ static void summary_row(const Sweep *s, const Run *r, FILE *f)
     else if (done)
         fprintf(f, "%.0f", x->batch);
     for (int a = 0; a < s->n_axes; a++) {
-        const SpecKey *k = &s->k[s->axes[a]];
+        const SweepKey *k = &s->k[s->axes[a]];
         if (k != s->method && k != batch)
             fprintf(f, ",%s", k->v[r->v[a]]);
     }
@@ -873,8 +528,8 @@ static bool make_runs(const Sweep *s, Run *runs)
         run_config(s, i, r);
         for (int j = 0; j < i; j++)
             if (strcmp(runs[j].name, r->name) == 0)
-                return spec_error(s, s->k[s->axes[0]].line, "two runs would share the "
-                                  "directory name '%s'", r->name);
+                return fprintf(stderr, "lnet sweep: error: %s: two runs would share the "
+                               "folder name '%s'\n", s->path, r->name), false;
         char rd[RD_CAP], args[16384];
         Argv *v = malloc(sizeof *v);
         IR_CHECK_ALLOC(v);
@@ -959,7 +614,7 @@ int cmd_sweep(int argc, char **argv)
     if (j && !cli_int("jobs", j, 1, 1024, &jobs))
         return EXIT_USER;
     Sweep *s = calloc(1, sizeof *s);
-    Run *runs = calloc(MAX_RUNS, sizeof *runs);
+    Run *runs = calloc(SWEEP_MAX_RUNS, sizeof *runs);
     IR_CHECK_ALLOC(s && runs);
     char dir[4096];
     default_dir(a.file, dir, sizeof dir);
@@ -969,7 +624,7 @@ int cmd_sweep(int argc, char **argv)
     int cores = rt_available_cores();
     s->threads = j ? (cores / s->jobs > 0 ? cores / s->jobs : 1) : 0;
     int rc = EXIT_USER;
-    if (spec_read(s) && sweep_costs(s) && make_runs(s, runs)) {
+    if (sweep_spec_read(s) && sweep_costs(s) && make_runs(s, runs)) {
         if (cli_flag(&sweep_cmd, &a, "dry-run")) {
             dry_run(s, runs);
             rc = EXIT_OK;
