@@ -99,3 +99,7 @@ lnet_cli_test(pareto_errors 0
 lnet_cli_test(sweep_failed_run_is_reported 1
   "^\\[1/2\\] optimizer=nope \\.\\.\\. failed \\(exit status 1; see [^ ]*/s/optimizernope/run\\.txt\\)\\n\\[2/2\\] optimizer=sgd \\.\\.\\. 0\\.\\d{4} in [^\\n]*\\n2 runs: 0 done before, 1 now, 1 failed, 0 unfinished; [^\\n]*\\nlnet sweep: error: 1 of 2 runs failed \\(see their run\\.txt\\)\\nlnet: error: --optimizer: unknown value 'nope' [^\\n]*\\noptimizernope,model,,nope,failed\\noptimizersgd,model,128,sgd,done\\n$"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; printf 'model = ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet\\noptimizer = nope, sgd\\nmax-steps = 2\\ntrain-limit = 256\\ntest-limit = 64\\nthreads = 1\\nquiet\\n' > $d/f.sweep; ${LNET_SW} $d/f.sweep -o $d/s; rc=$?; grep error $d/s/optimizernope/run.txt; cut -d, -f1-5 $d/s/summary.csv | tail -2; exit $rc")
+# A target is checked at evaluations: without eval-every, only at epoch ends.
+lnet_cli_test(sweep_target_without_eval_every_warns 0
+  "^lnet sweep: warning: [^ ]*/t\\.sweep: a target without eval-every is checked only at the end of each epoch \\(steps_to_target counts whole epochs\\)\\n[^ ]*/t\\.sweep: 1 run of "
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; printf '${LNET_SW_MODEL}target-accuracy = 0.8\\n' > $d/t.sweep; ${LNET_SW} $d/t.sweep --dry-run 2>&1")

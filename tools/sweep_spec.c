@@ -283,6 +283,9 @@ bool sweep_spec_read(Sweep *s)
                           strerror(errno));
     s->method = sweep_key(s, "method");
     s->target = sweep_key(s, "target-accuracy") || sweep_key(s, "target-loss");
+    if (s->target && !sweep_key(s, "eval-every"))
+        fprintf(stderr, "lnet sweep: warning: %s: a target without eval-every is checked only "
+                "at the end of each epoch (steps_to_target counts whole epochs)\n", s->path);
     if (s->method)
         s->axes[s->n_axes++] = (int)(s->method - s->k);
     for (int i = 0; i < s->n_keys; i++)
