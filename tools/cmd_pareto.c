@@ -19,7 +19,7 @@
  * 5. the table on stdout; with --csv the same as CSV; with -o the frontiers
  *    drawn by gnuplot on log-log axes, compute on x, time on y.
  */
-#include "cli.h"
+#include "sweep.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -144,7 +144,7 @@ static bool find_cols(const char *path, char **head, int n, Cols *c)
     return true;
 }
 
-/* "lr=0.03 optimizer=adam" into buf (the fields' own storage is reused). */
+/* A row's setting, "lr=0.03 optimizer=adam", into buf. */
 static const char *setting_of(const Cols *c, char **head, char **f, char *buf, size_t cap)
 {
     size_t len = 0;
@@ -177,20 +177,10 @@ static bool read_summary(Table *t, const char *dir)
 {
     char path[4096 + 16];
     snprintf(path, sizeof path, "%s/summary.csv", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    t->text = sweep_read_text(path);
+    if (!t->text)
         return pareto_error("cannot read '%s': %s (is %s a sweep's directory?)", path,
                             strerror(errno), dir);
-    size_t cap = 1 << 16, len = 0, got;
-    t->text = malloc(cap);
-    IR_CHECK_ALLOC(t->text);
-    while ((got = fread(t->text + len, 1, cap - len - 1, f)) > 0)
-        if ((len += got) + 1 == cap) {
-            t->text = realloc(t->text, cap *= 2);
-            IR_CHECK_ALLOC(t->text);
-        }
-    fclose(f);
-    t->text[len] = '\0';
     char *head[MAX_COLS], *fields[MAX_COLS], *save = NULL;
     char *line = strtok_r(t->text, "\r\n", &save);
     int n = line ? split_csv(line, head) : 0;
@@ -441,9 +431,10 @@ static int pareto(const CliArgs *a, Table *t)
 {
     const char *out = cli_get(&pareto_cmd, a, "output"), *csv = cli_get(&pareto_cmd, a, "csv");
     bool svg = out && ends_with(out, ".svg");
-    if (out && !svg && !ends_with(out, ".png"))
-        return pareto_error("-o %s: expected a file name ending in .png or .svg", out),
-               EXIT_USER;
+    if (out && !svg && !ends_with(out, ".png")) {
+        pareto_error("-o %s: expected a file name ending in .png or .svg", out);
+        return EXIT_USER;
+    }
     if (!read_summary(t, a->file))
         return EXIT_USER;
     make_points(t);
@@ -455,8 +446,10 @@ static int pareto(const CliArgs *a, Table *t)
     bool any = false;
     for (int i = 0; i < t->n_pts; i++)
         any = any || t->pts[i].setting;
-    if (out && !any)
-        return pareto_error("no run reached the target: nothing to draw"), EXIT_USER;
+    if (out && !any) {
+        pareto_error("no run reached the target: nothing to draw");
+        return EXIT_USER;
+    }
     return out && !plot(t, a->file, out, svg) ? EXIT_USER : EXIT_OK;
 }
 

@@ -51,6 +51,13 @@ char *sweep_read_text(const char *path)
             IR_CHECK_ALLOC(buf);
         }
     }
+    if (ferror(f)) {   /* a directory, or a read error: errno says which */
+        int e = errno;
+        fclose(f);
+        free(buf);
+        errno = e;
+        return NULL;
+    }
     fclose(f);
     buf[len] = '\0';
     return buf;
