@@ -37,9 +37,9 @@ static const CliCmd pareto_cmd = {
     "From the summary.csv of an lnet sweep with a target: per method and batch size,\n"
     "the best setting's steps to the target (mean over seeds), the compute (steps x\n"
     "batch x FLOPs of a training step per example), the time on ideal parallel\n"
-    "hardware (steps x FLOPs of the slowest block per example) and the\n"
-    "measured training time to the target; '*' marks each method's Pareto frontier\n"
-    "in (compute, time). See docs/sweeps.md.",
+    "hardware (steps x FLOPs of the slowest block per example) and the measured\n"
+    "training time to the target; '*' marks each method's Pareto frontier in\n"
+    "(compute, time). See docs/sweeps.md.",
     pareto_opts, NULL};
 
 enum { MAX_COLS = 64, MAX_ROWS = 4096 };
