@@ -103,3 +103,9 @@ lnet_cli_test(sweep_failed_run_is_reported 1
 lnet_cli_test(sweep_target_without_eval_every_warns 0
   "^lnet sweep: warning: [^ ]*/t\\.sweep: a target without eval-every is checked only at the end of each epoch \\(steps_to_target counts whole epochs\\)\\n[^ ]*/t\\.sweep: 1 run of "
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; printf '${LNET_SW_MODEL}target-accuracy = 0.8\\n' > $d/t.sweep; ${LNET_SW} $d/t.sweep --dry-run 2>&1")
+# A run is done for the flags it ran with (args.txt): the same spec finds
+# every run done (--dry-run marks them), another value of a passed-on key
+# (max-steps) none.
+lnet_cli_test(sweep_changed_flags_rerun 0
+  "^same spec: 4\\nmax-steps = 5: 0\\n$"
+  "${LNET_SW_SETUP} >/dev/null && echo same spec: $(${LNET_SW} tests/sweep/tiny.sweep -o $d/s --dry-run | grep -c '(done)$') && sed 's/^max-steps = 4/max-steps = 5/' tests/sweep/tiny.sweep > $d/t.sweep && echo max-steps = 5: $(${LNET_SW} $d/t.sweep -o $d/s --dry-run | grep -c '(done)$')")
