@@ -189,6 +189,8 @@ int cmd_cost(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_pareto(int argc, char **argv);
 /* The folder of the static libraries `lnet build` links trainers with,
  * found from lnet's own executable (cmd_build.c); false + err if missing. */
 bool cmd_build_libdir(char *dir, size_t cap, char *err, size_t errcap);

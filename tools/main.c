@@ -23,6 +23,8 @@ static const Subcommand subcommands[] = {
     {"build", cmd_build, "compile a model into a standalone trainer executable"},
     {"export", cmd_export, "write a trained model out as a PyTorch module or ONNX file"},
     {"plot", cmd_plot, "plot training curves, gradient similarity or conv filters"},
+    {"sweep", cmd_sweep, "run lnet train over a grid of configurations"},
+    {"pareto", cmd_pareto, "steps, compute and time to a target from a sweep, per method"},
 };
 
 enum { N_SUB = sizeof subcommands / sizeof subcommands[0] };
