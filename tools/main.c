@@ -20,6 +20,7 @@ static const Subcommand subcommands[] = {
     {"cost", cmd_cost, "print the per-block cost table of the partitioned model"},
     {"eval", cmd_eval, "evaluate a checkpoint on the test / validation split"},
     {"build", cmd_build, "compile a model into a standalone trainer executable"},
+    {"gradsim", cmd_gradsim, "compare each parameter's local gradient with backprop's"},
 };
 
 enum { N_SUB = sizeof subcommands / sizeof subcommands[0] };
