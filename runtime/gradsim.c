@@ -23,18 +23,20 @@
 typedef struct RtGradSim RtGradSim;
 
 /* A parameter of the network: node `node` of block `block`'s graph, node
- * `ref` of the reference graph. */
+ * `ref` of the reference graph; frozen (--method last-layer): it has no
+ * local gradient and gets no row, but its weights go to the reference. */
 typedef struct GsParam {
     int block, node, ref;
+    bool frozen;
 } GsParam;
 
 struct RtGradSim {
     RtExec *ex[RT_MAX_BLOCKS];      /* interpreter copies of the blocks */
     RtExec *ref;                    /* and of the reference (backprop) graph */
     int ref_x, ref_y;               /* its data and label inputs */
-    int n;
+    int n, n_rows;
     GsParam *p;                     /* (n) in block order, then node order */
-    RtGradSimRow *rows;             /* (n) of the last measurement */
+    RtGradSimRow *rows;             /* (n_rows) of the last measurement */
     FILE *log;
     const char *log_path;
 };
@@ -76,10 +78,9 @@ static bool map_params(const Trainer *t, RtGradSim *gs, const IrGraph *ref, char
         const IrGraph *g = t->st[k].spec.g;
         for (int i = 0; i < g->n_nodes; i++) {
             const IrNode *n = g->nodes[i];
-            int r = n->op == IR_OP_PARAM && n->grad >= 0 && n->name ? find_param(ref, n->name)
-                                                                    : -1;
+            int r = n->op == IR_OP_PARAM && n->name ? find_param(ref, n->name) : -1;
             if (r >= 0)
-                gs->p[gs->n++] = (GsParam){k, i, r};
+                gs->p[gs->n++] = (GsParam){k, i, r, n->grad < 0};
         }
     }
     for (int i = 0; i < ref->n_nodes; i++) {
@@ -212,14 +213,13 @@ static void block_grads(Trainer *t, RtGradSim *gs, int k, const RtStepArgs *a)
     rt_exec_backward(gs->ex[k], a);
 }
 
-static void compare(Trainer *t, RtGradSim *gs, int j)
+static void compare(Trainer *t, RtGradSim *gs, const GsParam *p)
 {
-    const GsParam *p = &gs->p[j];
     const IrGraph *g = t->st[p->block].spec.g, *ref = t->o->gradsim_ref;
     const IrNode *n = g->nodes[p->node];
     const float *lg = rt_exec_buffer(gs->ex[p->block], n->grad);
     const float *tg = rt_exec_buffer(gs->ref, ref->nodes[p->ref]->grad);
-    RtGradSimRow *r = &gs->rows[j];
+    RtGradSimRow *r = &gs->rows[gs->n_rows++];
     *r = (RtGradSimRow){.block = p->block + 1, .param = n->name};
     const char *dot = strrchr(n->name, '.');
     int len = dot ? (int)(dot - n->name) : (int)strlen(n->name);
@@ -245,15 +245,17 @@ bool rt_gradsim_measure(Trainer *t, char *err, size_t errcap)
         block_grads(t, gs, k, &a);
     rt_exec_forward(gs->ref, &a);
     rt_exec_backward(gs->ref, &a);
+    gs->n_rows = 0;
     for (int j = 0; j < gs->n; j++)
-        compare(t, gs, j);
+        if (!gs->p[j].frozen)
+            compare(t, gs, &gs->p[j]);
     t->gradsim_step = step;
     if (t->o->gradsim_sink)
-        t->o->gradsim_sink->rows(t->o->gradsim_sink, step, gs->rows, gs->n);
+        t->o->gradsim_sink->rows(t->o->gradsim_sink, step, gs->rows, gs->n_rows);
     if (!gs->log)
         return true;
     errno = 0;
-    for (int j = 0; j < gs->n; j++) {
+    for (int j = 0; j < gs->n_rows; j++) {
         const RtGradSimRow *r = &gs->rows[j];
         fprintf(gs->log, "%lld,%d,%s,%s,%.9g\n", (long long)step, r->block, r->layer, r->param,
                 r->cosine);

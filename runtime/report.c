@@ -250,7 +250,8 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
     fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"%s\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
                "\"threads\":%d,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
                "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",
-            (t->K > 1 || g->n_blocks > 1) && !is_baseline(t)
+            (t->K > 1 || g->n_blocks > 1 || g->local.method == METHOD_LAST_LAYER) &&
+                    !is_baseline(t)
                 ? ir_method_name(g->local.method) : "backprop",
             t->K, t->sched->name, t->ex[0]->ops->name, res->compile_ms, t->cores,
             t->feed.batch,

@@ -62,3 +62,17 @@ lnet_cli_test(analyses_target_loss_reached 0
 lnet_cli_test(analyses_target_loss_must_be_positive 1
   "lnet train: error: --target-loss expects a positive number, got '0'"
   "${LNET_AN_TRAIN} --target-loss 0")
+
+# --method last-layer: one block; only the last layer is trained, every
+# earlier parameter keeps its bytes (backprop, for contrast, changes them all)
+set(LNET_AN_DIFF "python3 ${CMAKE_CURRENT_SOURCE_DIR}/analyses_ckpt_diff.py")
+lnet_cli_test(analyses_last_layer_freezes 0
+  "^\"method\":\"last-layer\",\"blocks\":1\\nsame: dense_0\\.b dense_0\\.w dense_1\\.b dense_1\\.w dense_2\\.b dense_2\\.w dense_3\\.b dense_3\\.w\\nchanged: dense_4\\.b dense_4\\.w\\nsame: \\nchanged: dense_0\\.b [^\\n]*dense_4\\.w\\n$"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; for m in last-layer backprop; do ${LNET_AN_TRAIN} --method $m --max-steps 1 --save $d/$m.1.ckpt --report $d/$m.json && ${LNET_AN_TRAIN} --method $m --max-steps 6 --save $d/$m.6.ckpt || exit 1; done; grep -o '\"method\":\"[^\"]*\",\"blocks\":[0-9]*' $d/last-layer.json && ${LNET_AN_DIFF} $d/last-layer.1.ckpt $d/last-layer.6.ckpt && ${LNET_AN_DIFF} $d/backprop.1.ckpt $d/backprop.6.ckpt")
+# gradsim of last-layer: the trained layer's gradient is backprop's
+lnet_cli_test(analyses_gradsim_last_layer 0
+  "^step,block,layer,param,cosine\\n0,1,dense_4,dense_4\\.w,1\\n0,1,dense_4,dense_4\\.b,1\\n$"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET_AN_GS} --method last-layer --out $d/g.csv >/dev/null && cat $d/g.csv")
+lnet_cli_test(analyses_last_layer_needs_two_layers 1
+  "error: last-layer trains the last layer only, but the model has one layer"
+  "printf 'model one\\ninput x : f32[4]\\nlabel y : class[2]\\nloss cross_entropy(dense(x, 2), y)\\ntrain { data = fashion_mnist }\\n' > \${TMPDIR:-/tmp}/lnet_an_one.lnet; $<TARGET_FILE:lnet> ir \${TMPDIR:-/tmp}/lnet_an_one.lnet --method last-layer")

@@ -14,7 +14,8 @@
 #define CSV_HEAD "step,block,layer,param,cosine"
 
 static const CliOpt gradsim_opts[] = {
-    {"method", "M", "backprop | greedy | chunked | overlap (default: the model's, or as "
+    {"method", "M", "backprop | greedy | chunked | overlap | last-layer (default: the "
+                    "model's, or as "
                     "trained with --load)"},
     {"blocks", "K", "number of blocks"},
     {"overlap", "W", "overlap window"},

@@ -22,7 +22,8 @@ const CliOpt cli_train_opts[] = {
     {"optimizer", "OPT", "sgd | adam | adamw"},
     {"schedule-lr", "S", "constant | warmup | cosine"},
     {"seed", "S", "seed for initialization, shuffling and dropout"},
-    {"method", "M", "backprop | greedy | chunked | overlap"},
+    {"method", "M", "backprop | greedy | chunked | overlap | last-layer (the last layer "
+                    "trained, the rest frozen at initialization)"},
     {"blocks", "K", "number of blocks"},
     {"overlap", "W", "overlap window"},
     CLI_LOAD_PASS_OPT,
