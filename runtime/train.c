@@ -790,6 +790,7 @@ bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const R
     if (o->gradsim_only) {
         /* one measurement (lnet gradsim): no training, evaluation or report */
         ok = ok && (rt_stopping(t) || rt_gradsim_measure(t, err, errcap));
+        res->interrupted = rt_stopping(t);
         teardown(t);
         free(t);
         rt_blas_single_threaded(false);
