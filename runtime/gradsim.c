@@ -135,6 +135,11 @@ bool rt_gradsim_open(Trainer *t, char *err, size_t errcap)
                  "under mpirun)");
         return false;
     }
+    if (t->kind == RT_SCHED_PIPELINE) {
+        snprintf(err, errcap, "gradient similarity does not apply to --schedule pipeline: its "
+                 "stages are backprop cut in pieces, with no local gradient");
+        return false;
+    }
     const IrGraph *ref = o->gradsim_ref;
     RtGradSim *gs = calloc(1, sizeof *gs);
     if (!gs || !ref) {
@@ -220,7 +225,8 @@ static void compare(Trainer *t, RtGradSim *gs, const GsParam *p)
     const float *lg = rt_exec_buffer(gs->ex[p->block], n->grad);
     const float *tg = rt_exec_buffer(gs->ref, ref->nodes[p->ref]->grad);
     RtGradSimRow *r = &gs->rows[gs->n_rows++];
-    *r = (RtGradSimRow){.block = p->block + 1, .param = n->name};
+    *r = (RtGradSimRow){.block = p->block + 1};
+    snprintf(r->param, sizeof r->param, "%s", n->name);
     const char *dot = strrchr(n->name, '.');
     int len = dot ? (int)(dot - n->name) : (int)strlen(n->name);
     snprintf(r->layer, sizeof r->layer, "%.*s", len, n->name);

@@ -108,7 +108,7 @@ typedef struct RtTrainOpts {
 typedef struct RtGradSimRow {
     int block;                  /* 1-based: the block that owns the parameter */
     char layer[64];             /* the parameter's name up to its last '.' */
-    const char *param;          /* the parameter's name (the graph's) */
+    char param[96];             /* the parameter's name */
     double dot, local_sq, true_sq;  /* <local, true>, |local|^2, |true|^2 */
     double cosine;              /* dot / (|local| |true|); NAN when either is zero */
 } RtGradSimRow;

@@ -76,3 +76,6 @@ lnet_cli_test(analyses_gradsim_last_layer 0
 lnet_cli_test(analyses_last_layer_needs_two_layers 1
   "error: last-layer trains the last layer only, but the model has one layer"
   "printf 'model one\\ninput x : f32[4]\\nlabel y : class[2]\\nloss cross_entropy(dense(x, 2), y)\\ntrain { data = fashion_mnist }\\n' > \${TMPDIR:-/tmp}/lnet_an_one.lnet; $<TARGET_FILE:lnet> ir \${TMPDIR:-/tmp}/lnet_an_one.lnet --method last-layer")
+lnet_cli_test(analyses_gradsim_not_for_pipeline 1
+  "lnet train: error: gradient similarity does not apply to --schedule pipeline"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET_AN_TRAIN} --schedule pipeline --blocks 2 --max-steps 2 --gradsim-every 1 --gradsim-log $d/g.csv")
