@@ -253,7 +253,9 @@ typedef struct IrNode {
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_COUNT } IrOptimizer;
 typedef enum { LR_CONSTANT, LR_WARMUP, LR_COSINE, LR_COUNT } IrLrSchedule;
 typedef enum {
-    METHOD_BACKPROP, METHOD_GREEDY, METHOD_CHUNKED, METHOD_OVERLAP, METHOD_COUNT
+    METHOD_BACKPROP, METHOD_GREEDY, METHOD_CHUNKED, METHOD_OVERLAP,
+    METHOD_LAST_LAYER,      /* a control: one block, only its last layer trained */
+    METHOD_COUNT
 } IrMethod;
 
 const char *ir_optimizer_name(IrOptimizer o);

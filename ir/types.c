@@ -51,7 +51,8 @@ static const char *const opt_names[] = {"sgd", "adam", "adamw"};
 static_assert(sizeof opt_names / sizeof opt_names[0] == OPT_COUNT, "optimizer names");
 static const char *const sched_names[] = {"constant", "warmup", "cosine"};
 static_assert(sizeof sched_names / sizeof sched_names[0] == LR_COUNT, "schedule names");
-static const char *const method_names[] = {"backprop", "greedy", "chunked", "overlap"};
+static const char *const method_names[] = {"backprop", "greedy", "chunked", "overlap",
+                                             "last-layer"};
 static_assert(sizeof method_names / sizeof method_names[0] == METHOD_COUNT, "method names");
 
 const char *ir_optimizer_name(IrOptimizer o) { return opt_names[o]; }

@@ -357,6 +357,42 @@ void pass_plan_apply(IrGraph *g, const PassPlan *p)
     free(lay);
 }
 
+/* last-layer: the one block's layers before the last get no gradient — a
+ * stop_gradient on every edge into the last layer, so autodiff gives their
+ * parameters none and the optimizer never updates them (they stay at their
+ * initialization, or at what a checkpoint holds). Runs on the applied
+ * single-block plan, whose node ids are the plan's. */
+static void freeze_before_last(IrGraph *g, const PassPlan *p)
+{
+    int *lay = layer_of_nodes(g, p), last = p->n_layers - 1;
+    int *sg = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *sg);
+    IR_CHECK_ALLOC(sg);
+    for (int i = 0; i < g->n_nodes; i++)
+        sg[i] = -1;
+    PassRebuild rb;
+    rebuild_begin(&rb, g);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *n = g->nodes[i];
+        int in[IR_MAX_IN];
+        for (int k = 0; k < n->n_in; k++) {
+            const IrNode *s = g->nodes[n->in[k]];
+            in[k] = rb.map[s->id];
+            if (pass_is_source(s) || lay[s->id] == last || lay[i] != last)
+                continue;
+            if (sg[s->id] < 0)      /* one stop_gradient per frozen value */
+                sg[s->id] = rebuild_add(&rb, IR_OP_STOP_GRADIENT, &in[k], 1, NULL, 0,
+                                        s->loc)->id;
+            in[k] = sg[s->id];
+        }
+        IrNode *c = rebuild_copy(&rb, n);
+        for (int k = 0; k < n->n_in; k++)
+            c->in[k] = in[k];
+    }
+    rebuild_commit(&rb, g);
+    free(sg);
+    free(lay);
+}
+
 static bool already_done(const IrGraph *g, Diag *d)
 {
     if (g->n_blocks > 0) {
@@ -376,15 +412,23 @@ bool pass_partition(IrGraph *g, PassCtx *ctx)
         return false;
     PassPlan p;
     bool ok = pass_plan_layers(g, &p, ctx->diag);
-    const PassPartitioner *plugin = g->local.method != METHOD_BACKPROP ? ctx->partitioner : NULL;
+    bool builtin = g->local.method == METHOD_BACKPROP || g->local.method == METHOD_LAST_LAYER;
+    const PassPartitioner *plugin = builtin ? NULL : ctx->partitioner;
     if (ok && (plugin || (g->local.method == METHOD_CHUNKED && g->local.blocks != 1)))
         ok = pass_plan_costs(g, &p, ctx);
     if (plugin)
         ok = ok && pass_plan_plugin(g, &p, plugin, ctx->diag);
     else
         ok = ok && pass_plan_blocks(g, &p, ctx->diag);
+    if (ok && g->local.method == METHOD_LAST_LAYER && p.n_layers < 2) {
+        diag_error(ctx->diag, local_loc(g, g->local.method_loc), "last-layer trains the last "
+                   "layer only, but the model has one layer");
+        ok = false;
+    }
     if (ok)
         pass_plan_apply(g, &p);
+    if (ok && g->local.method == METHOD_LAST_LAYER)
+        freeze_before_last(g, &p);
     pass_plan_fini(&p);
     return ok;
 }

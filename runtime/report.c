@@ -87,15 +87,18 @@ static void log_health(const Trainer *t, FILE *f)
     fputc(']', f);
 }
 
-static void log_row(Trainer *t, const char *kind, bool eval)
+/* A training row (ev NULL: the step's losses and health) or an evaluation
+ * row (ev: every head's evaluation). */
+static void log_row(Trainer *t, const char *kind, const RtEval *ev)
 {
     FILE *f = t->log;
+    bool eval = ev != NULL;
     if (t->log_csv) {
         fprintf(f, "%s,%lld,%lld,%.3f,%g,%.1f", kind, (long long)t->c.step, (long long)t->c.epoch,
                 rt_train_elapsed(t), t->lr, rate(t));
         for (int h = 0; h < t->n_heads; h++) {
             if (eval)
-                fprintf(f, ",%.6g,%.6g", t->eval[h].loss, t->eval[h].accuracy);
+                fprintf(f, ",%.6g,%.6g", ev[h].loss, ev[h].accuracy);
             else
                 fprintf(f, ",%.6g,", t->loss[h]);
         }
@@ -111,16 +114,16 @@ static void log_row(Trainer *t, const char *kind, bool eval)
     fprintf(f, RT_LOG_JSON_HEAD "%s\",\"step\":%lld,\"epoch\":%lld,\"train_s\":%.3f,\"lr\":%g,"
                "\"examples_per_s\":%.1f",
             kind, (long long)t->c.step, (long long)t->c.epoch, rt_train_elapsed(t), t->lr, rate(t));
-    fprintf(f, ",\"loss\":%.6g", eval ? t->eval[0].loss : t->loss[0]);
+    fprintf(f, ",\"loss\":%.6g", eval ? ev[0].loss : t->loss[0]);
     if (eval)
-        fprintf(f, ",\"accuracy\":%.6g", t->eval[0].accuracy);
+        fprintf(f, ",\"accuracy\":%.6g", ev[0].accuracy);
     fputs(",\"heads\":[", f);
     for (int h = 0; h < t->n_heads; h++) {
         fprintf(f, "%s{\"name\":", h ? "," : "");
         rt_json_write_string(f, rt_head_name(t, h));
-        fprintf(f, ",\"loss\":%.6g", eval ? t->eval[h].loss : t->loss[h]);
+        fprintf(f, ",\"loss\":%.6g", eval ? ev[h].loss : t->loss[h]);
         if (eval)
-            fprintf(f, ",\"accuracy\":%.6g", t->eval[h].accuracy);
+            fprintf(f, ",\"accuracy\":%.6g", ev[h].accuracy);
         fputc('}', f);
     }
     fputc(']', f);
@@ -136,7 +139,7 @@ bool rt_log_step(Trainer *t, char *err, size_t errcap)
     if (!t->log)
         return true;
     errno = 0;
-    log_row(t, "train", false);
+    log_row(t, "train", NULL);
     return !ferror(t->log) || log_failed(t, err, errcap);
 }
 
@@ -145,7 +148,9 @@ bool rt_log_eval(Trainer *t, char *err, size_t errcap)
     if (!t->log)
         return true;
     errno = 0;
-    log_row(t, "eval", true);
+    log_row(t, "eval", t->eval);
+    if (t->o->eval_train > 0)   /* every head on the first N training examples */
+        log_row(t, "eval_train", t->train_eval);
     return (fflush(t->log) == 0 && !ferror(t->log)) || log_failed(t, err, errcap);
 }
 
@@ -203,6 +208,27 @@ static void write_eval(FILE *f, const Trainer *t, const RtEval *e)
     fprintf(f, ",\"test_accuracy\":%.6g,\"examples\":%lld}", e->accuracy, (long long)e->examples);
 }
 
+/* --target-loss, --random-labels, --eval-train (docs/analyses.md). */
+static void write_analyses(FILE *f, const Trainer *t, const RtTrainResult *res)
+{
+    const RtTrainOpts *o = t->o;
+    if (o->target_loss > 0)
+        fprintf(f, ",\"target_loss\":%g", o->target_loss);
+    if (o->target_loss > 0 || o->target_accuracy > 0) {
+        if (res->reached)
+            fprintf(f, ",\"steps_to_target\":%lld", (long long)res->reached_step);
+        else
+            fputs(",\"steps_to_target\":null", f);
+    }
+    if (o->random_labels)
+        fprintf(f, ",\"random_labels\":{\"seed\":%llu,\"fraction_changed\":%.6g}",
+                (unsigned long long)t->g->train.seed, res->labels_changed);
+    if (o->eval_train > 0)
+        fprintf(f, ",\"train_eval\":{\"loss\":%.6g,\"accuracy\":%.6g,\"examples\":%lld}",
+                res->train_eval.loss, res->train_eval.accuracy,
+                (long long)res->train_eval.examples);
+}
+
 static bool is_baseline(const Trainer *t)
 {
     return t->kind == RT_SCHED_DATA_PARALLEL || t->kind == RT_SCHED_PIPELINE;
@@ -224,7 +250,8 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
     fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"%s\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
                "\"threads\":%d,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
                "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",
-            (t->K > 1 || g->n_blocks > 1) && !is_baseline(t)
+            (t->K > 1 || g->n_blocks > 1 || g->local.method == METHOD_LAST_LAYER) &&
+                    !is_baseline(t)
                 ? ir_method_name(g->local.method) : "backprop",
             t->K, t->sched->name, t->ex[0]->ops->name, res->compile_ms, t->cores,
             t->feed.batch,
@@ -257,6 +284,7 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
                "\"reached_step\":%lld",
             t->o->target_accuracy, res->reached ? "true" : "false", res->reached_s,
             (long long)res->reached_step);
+    write_analyses(f, t, res);
     fputs(",\"act_bytes\":[", f);
     for (int k = 0; k < res->n_blocks; k++)
         fprintf(f, "%s%lld", k ? "," : "", (long long)res->act_bytes[k]);

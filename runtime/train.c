@@ -198,15 +198,34 @@ static int32_t *label_buffer(Trainer *t)
     return NULL;
 }
 
-/* Mean loss and accuracy of every head over the evaluation split. */
-static void evaluate_here(Trainer *t)
+/* --eval-train: batch b of the first o->eval_train training examples, in
+ * the data set's order, with the labels trained on (returns the examples). */
+static int64_t train_eval_batch(const Trainer *t, int64_t b, float *x, int32_t *y)
+{
+    const RtDataset *d = &t->feed.train;
+    int64_t total = t->o->eval_train < d->n ? t->o->eval_train : d->n;
+    int64_t first = b * t->feed.batch;
+    int64_t count = total - first < t->feed.batch ? total - first : t->feed.batch;
+    if (count <= 0)
+        return 0;
+    memcpy(x, d->x + first * d->feat, (size_t)(count * d->feat) * sizeof *x);
+    memcpy(y, d->y + first, (size_t)count * sizeof *y);
+    return count;
+}
+
+/* Mean loss and accuracy of every head over the evaluation split (on_train:
+ * the first o->eval_train training examples), into out[]. */
+static void evaluate_into(Trainer *t, bool on_train, RtEval *out)
 {
     RtFeed *f = &t->feed;
     double sum[RT_MAX_HEADS] = {0};
     int64_t correct[RT_MAX_HEADS] = {0}, seen = 0;
     int32_t *y = label_buffer(t);
-    for (int64_t b = 0, nb = rt_feed_eval_batches(f); b < nb; b++) {
-        int64_t n = rt_feed_eval_batch(f, b, rt_exec_buffer(t->st[0].ex, t->st[0].spec.in_x), y);
+    int64_t nb = on_train ? (t->o->eval_train + f->batch - 1) / f->batch
+                          : rt_feed_eval_batches(f);
+    for (int64_t b = 0; b < nb; b++) {
+        void *x = rt_exec_buffer(t->st[0].ex, t->st[0].spec.in_x);
+        int64_t n = on_train ? train_eval_batch(t, b, x, y) : rt_feed_eval_batch(f, b, x, y);
         if (n <= 0)
             break;
         spread_labels(t, y, (int)n);
@@ -226,10 +245,17 @@ static void evaluate_here(Trainer *t)
     }
     int64_t rows = seen * (f->text ? f->context : 1);
     for (int h = 0; h < t->n_heads; h++) {
-        t->eval[h].loss = seen ? sum[h] / (double)seen : NAN;
-        t->eval[h].accuracy = rows ? (double)correct[h] / (double)rows : 0;
-        t->eval[h].examples = seen;
+        out[h].loss = seen ? sum[h] / (double)seen : NAN;
+        out[h].accuracy = rows ? (double)correct[h] / (double)rows : 0;
+        out[h].examples = seen;
     }
+}
+
+static void evaluate_here(Trainer *t)
+{
+    evaluate_into(t, false, t->eval);
+    if (t->o->eval_train > 0)
+        evaluate_into(t, true, t->train_eval);
 }
 
 /* Every head evaluated (a distributed run: by rank 0, on the blocks' latest
@@ -307,13 +333,15 @@ static bool done(const Trainer *t)
     return (t->o->max_steps > 0 && t->c.step >= t->o->max_steps) || stop || t->reached;
 }
 
-/* Evaluates, logs, and notes whether the target accuracy is reached; false
- * (with err) when the log cannot be written. */
+/* Evaluates, logs, and notes whether the target accuracy (or the target
+ * loss) is reached; false (with err) when the log cannot be written. */
 static bool evaluate_and_log(Trainer *t, char *err, size_t errcap)
 {
     evaluate(t);
-    if (t->o->target_accuracy > 0 && t->eval[0].accuracy >= t->o->target_accuracy &&
-        !t->reached) {
+    const RtTrainOpts *o = t->o;
+    bool hit = (o->target_accuracy > 0 && t->eval[0].accuracy >= o->target_accuracy) ||
+               (o->target_loss > 0 && t->eval[0].loss <= o->target_loss);
+    if (hit && !t->reached) {
         t->reached = true;
         t->reached_s = rt_train_elapsed(t);
         t->reached_step = t->c.step;
@@ -329,9 +357,15 @@ static bool train_epoch(Trainer *t, char *err, size_t errcap)
         int64_t end = t->steps_per_epoch;
         if (t->o->max_steps > 0 && t->o->max_steps - t->c.step < end - t->c.step_in_epoch)
             end = t->c.step_in_epoch + (t->o->max_steps - t->c.step);
-        int64_t every = t->o->eval_every;
+        int64_t every = t->o->eval_every, gs = t->o->gradsim_every;
         if (every > 0 && every - t->c.step % every < end - t->c.step_in_epoch)
             end = t->c.step_in_epoch + (every - t->c.step % every);
+        /* gradient similarity on the segment's first batch, before its step */
+        if (gs > 0 && gs - t->c.step % gs < end - t->c.step_in_epoch)
+            end = t->c.step_in_epoch + (gs - t->c.step % gs);
+        if (gs > 0 && t->c.step % gs == 0 && t->gradsim_step != t->c.step &&
+            !rt_gradsim_measure(t, err, errcap))
+            return false;
         double t0 = rt_now_s();
         t->seg_start_s = t0;
         bool ok = t->sched->run(t, end, err, errcap);
@@ -610,6 +644,25 @@ static bool share_params(Trainer *t, char *err, size_t errcap)
     return true;
 }
 
+/* --random-labels and --eval-train, on the data just loaded (images only). */
+static bool analyses_data(Trainer *t, char *err, size_t errcap)
+{
+    const RtTrainOpts *o = t->o;
+    if ((o->random_labels || o->eval_train > 0) && t->feed.text) {
+        snprintf(err, errcap, "%s applies to a labelled image data set, not text",
+                 o->random_labels ? "--random-labels" : "--eval-train");
+        return false;
+    }
+    if (!o->random_labels)
+        return true;
+    t->labels_changed = rt_dataset_permute_labels(&t->feed.train, t->g->train.seed);
+    if (t->labels_changed < 0) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    return true;
+}
+
 /* Builds everything a run needs. A stop signal while it compiles returns
  * early (true: nothing failed; the run then does nothing). */
 static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap)
@@ -618,7 +671,7 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
         snprintf(err, errcap, "%d blocks: lnet supports 1 to %d", t->K, RT_MAX_BLOCKS);
         return false;
     }
-    if (!rt_feed_open(&t->feed, t->g, t->o, err, errcap))
+    if (!rt_feed_open(&t->feed, t->g, t->o, err, errcap) || !analyses_data(t, err, errcap))
         return false;
     t->n_step = t->feed.batch;
     t->replicas = 1;
@@ -649,13 +702,14 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
         return false;
     if (!blas_room(t, err, errcap) || !t->sched->init(t, err, errcap))
         return false;
-    return rt_log_open(t, err, errcap);
+    return rt_gradsim_open(t, err, errcap) && rt_log_open(t, err, errcap);
 }
 
 static void teardown(Trainer *t)
 {
     char err[8];
     rt_log_close(t, err, sizeof err);   /* closed already, unless the run failed */
+    rt_gradsim_close(t);
     if (t->sched)
         t->sched->fini(t);
     for (int i = 0; i < t->n_shared; i++) {
@@ -707,6 +761,8 @@ static void fill_result(Trainer *t, RtTrainResult *res)
     res->ranks = t->comm ? t->ranks : 1;
     for (int k = 0; k < t->K; k++)
         res->dead_blocks += t->st[k].dead;
+    res->train_eval = t->train_eval[0];
+    res->labels_changed = t->labels_changed;
 }
 
 bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const RtTrainOpts *o,
@@ -731,6 +787,15 @@ bool rt_train_blocks(const IrGraph *model, const RtBlockSpec *st, int K, const R
     rt_blas_single_threaded(true);     /* the schedule's teams are the parallelism */
     bool ok = setup(t, st, err, errcap);
     t->start_s = rt_now_s();
+    if (o->gradsim_only) {
+        /* one measurement (lnet gradsim): no training, evaluation or report */
+        ok = ok && (rt_stopping(t) || rt_gradsim_measure(t, err, errcap));
+        res->interrupted = rt_stopping(t);
+        teardown(t);
+        free(t);
+        rt_blas_single_threaded(false);
+        return ok;
+    }
     while (ok && !o->eval_only && t->c.epoch < model->train.epochs && !done(t))
         ok = run_epoch(t, err, errcap);
     /* stopped before the first step (while compiling): nothing to report */

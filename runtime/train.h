@@ -90,7 +90,32 @@ typedef struct RtTrainOpts {
                                    gradients each step; always on with a log) */
     bool progress_tty;          /* redraw one progress line (a terminal) */
     FILE *out;                  /* progress and summary (stdout) */
+    /* analyses (docs/analyses.md) */
+    double target_loss;         /* stop at the first evaluation whose task loss <= it (0: off) */
+    bool random_labels;         /* train on a permutation of the training labels, seeded
+                                   by train.seed (the test labels are untouched) */
+    int64_t eval_train;         /* also evaluate on the first N training examples (0: off) */
+    int64_t gradsim_every;      /* gradient similarity every N steps, before the step (0: off) */
+    bool gradsim_only;          /* no training: one measurement on the next batch, no
+                                   evaluation, no report */
+    const IrGraph *gradsim_ref; /* the model compiled with backprop: the true gradient */
+    const char *gradsim_log;    /* CSV the measurements are appended to (NULL: none) */
+    struct RtGradSimSink *gradsim_sink; /* also handed every measurement (NULL: none) */
 } RtTrainOpts;
+
+/* Gradient similarity (runtime/gradsim.c): one row per parameter tensor of
+ * the network (auxiliary heads have no true gradient and get none). */
+typedef struct RtGradSimRow {
+    int block;                  /* 1-based: the block that owns the parameter */
+    char layer[64];             /* the parameter's name up to its last '.' */
+    char param[96];             /* the parameter's name */
+    double dot, local_sq, true_sq;  /* <local, true>, |local|^2, |true|^2 */
+    double cosine;              /* dot / (|local| |true|); NAN when either is zero */
+} RtGradSimRow;
+
+typedef struct RtGradSimSink {
+    void (*rows)(struct RtGradSimSink *s, int64_t step, const RtGradSimRow *rows, int n);
+} RtGradSimSink;
 
 /* Per-worker telemetry of a threaded schedule: which blocks the worker runs
  * (local) and on how many threads its products run. */
@@ -126,7 +151,7 @@ typedef struct RtTrainResult {
     bool interrupted;           /* stopped through RtTrainOpts.stop */
     bool saved;                 /* this run wrote a checkpoint to save_path */
     int64_t steps_run;          /* steps of this run (0: stopped before training) */
-    bool reached;               /* target_accuracy reached ... */
+    bool reached;               /* target_accuracy (or target_loss) reached ... */
     double reached_s;           /* ... after this many training seconds */
     int64_t reached_step;
     int n_blocks;
@@ -139,6 +164,9 @@ typedef struct RtTrainResult {
     int overlap_delay;          /* overlap: the staleness the run used */
     int dead_blocks;            /* blocks reported dead (RtTrainOpts.dead_block_steps; the
                                    report lists them) */
+    RtEval train_eval;          /* RtTrainOpts.eval_train: the task head on the first N
+                                   training examples, with the labels trained on */
+    double labels_changed;      /* RtTrainOpts.random_labels: fraction of labels changed */
 } RtTrainResult;
 
 /* A value one block reads from another block: before each step, the buffer

@@ -113,6 +113,11 @@ typedef struct Trainer {
     int b0, b1;                     /* this rank's blocks [b0, b1) */
     bool has[RT_MAX_BLOCKS];        /* this rank holds an executor for block k */
     bool stop_agreed;               /* a stop every rank has agreed on */
+    /* analyses (docs/analyses.md) */
+    struct RtGradSim *gradsim;      /* RtTrainOpts.gradsim_every / gradsim_only (gradsim.c) */
+    int64_t gradsim_step;           /* the step last measured (-1: none) */
+    RtEval train_eval[RT_MAX_HEADS]; /* RtTrainOpts.eval_train: every head, last evaluation */
+    double labels_changed;          /* RtTrainOpts.random_labels */
 } Trainer;
 
 /* ------------------------------------------------ the API schedules call */
@@ -200,6 +205,19 @@ void rt_dist_share_eval(Trainer *t);
 void rt_dist_agree(Trainer *t);
 /* Every rank's worker telemetry into rank 0's ws[] (in rank order). */
 void rt_dist_gather_stats(Trainer *t);
+
+/* ------------------------------------------------------------ gradsim.c */
+
+/* Gradient similarity: interpreter copies of the blocks and of
+ * RtTrainOpts.gradsim_ref, and the CSV log (its header checked when it has
+ * one). False (with err) when they cannot be made. */
+bool rt_gradsim_open(Trainer *t, char *err, size_t errcap);
+/* On batch c.step_in_epoch of epoch c.epoch, with the parameters as they are
+ * now: every block's local gradient (its own head's loss, lockstep links)
+ * and the true one (the reference graph's task loss), compared per
+ * parameter; rows to the log and the sink. Nothing of the trainer changes. */
+bool rt_gradsim_measure(Trainer *t, char *err, size_t errcap);
+void rt_gradsim_close(Trainer *t);
 
 /* ------------------------------------------------------------- report.c */
 

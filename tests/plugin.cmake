@@ -33,7 +33,7 @@ lnet_cli_test(plugin_train 0 "2 blocks"
   "${LNET} train ${RESNET} --load-pass ${STAGES} --method stages --max-steps 2 --train-limit 256 --test-limit 64 --exec interp --quiet")
 # an unknown --method lists the loaded plug-ins' methods too
 lnet_cli_test(plugin_unknown_method 1
-  "unknown value 'nope' \\(expected one of: backprop greedy chunked overlap, or a plug-in's: stages\\)"
+  "unknown value 'nope' \\(expected one of: backprop greedy chunked overlap last-layer, or a plug-in's: stages\\)"
   "${LNET} dot ${RESNET} --load-pass ${STAGES} --method nope")
 lnet_cli_test(plugin_not_found 1
   "^lnet cost: error: --load-pass /nonexistent/libx.so: cannot load: .*No such file"

@@ -127,6 +127,10 @@ int cli_ckpt_partition_adopt(const CliCmd *cmd, const CliArgs *a, bool adopt, Ir
 bool cli_ckpt_partition_check(const CliCmd *cmd, const CliArgs *a, const RtPartition *rec,
                               const CliTrainModel *tm, bool trainer);
 void cli_train_model_free(CliTrainModel *tm);
+/* a->file compiled with backprop (one block), cmd's other overrides applied:
+ * the true gradient that gradient similarity compares with. tm is always
+ * initialized: free it with cli_train_model_free. */
+bool cli_train_model_backprop(const CliCmd *cmd, const CliArgs *a, CliTrainModel *tm, Diag *d);
 
 /* A hash of g's code-relevant content (its printed IR minus the `train`
  * line): a trainer checks that it rebuilt the graphs it was compiled from. */
@@ -191,6 +195,7 @@ int cmd_build(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_pareto(int argc, char **argv);
+int cmd_gradsim(int argc, char **argv);
 /* The folder of the static libraries `lnet build` links trainers with,
  * found from lnet's own executable (cmd_build.c); false + err if missing. */
 bool cmd_build_libdir(char *dir, size_t cap, char *err, size_t errcap);

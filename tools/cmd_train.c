@@ -48,7 +48,8 @@ int cmd_train(int argc, char **argv)
 
 static const CliOpt eval_opts[] = {
     {"load", "CKPT", "checkpoint to evaluate (required)"},
-    {"method", "M", "backprop | greedy | chunked | overlap (default: as trained)"},
+    {"method", "M", "backprop | greedy | chunked | overlap | last-layer (default: as "
+                    "trained)"},
     {"blocks", "K", "number of blocks (default: as trained)"},
     {"overlap", "W", "overlap window (default: as trained)"},
     CLI_LOAD_PASS_OPT,

@@ -25,6 +25,7 @@ static const Subcommand subcommands[] = {
     {"plot", cmd_plot, "plot training curves, gradient similarity or conv filters"},
     {"sweep", cmd_sweep, "run lnet train over a grid of configurations"},
     {"pareto", cmd_pareto, "steps, compute and time to a target from a sweep, per method"},
+    {"gradsim", cmd_gradsim, "compare each parameter's local gradient with backprop's"},
 };
 
 enum { N_SUB = sizeof subcommands / sizeof subcommands[0] };

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "frontend.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,7 +22,8 @@ const CliOpt cli_train_opts[] = {
     {"optimizer", "OPT", "sgd | adam | adamw"},
     {"schedule-lr", "S", "constant | warmup | cosine"},
     {"seed", "S", "seed for initialization, shuffling and dropout"},
-    {"method", "M", "backprop | greedy | chunked | overlap"},
+    {"method", "M", "backprop | greedy | chunked | overlap | last-layer (the last layer "
+                    "trained, the rest frozen at initialization)"},
     {"blocks", "K", "number of blocks"},
     {"overlap", "W", "overlap window"},
     CLI_LOAD_PASS_OPT,
@@ -30,6 +32,15 @@ const CliOpt cli_train_opts[] = {
     {"test-limit", "N", "use the first N test examples (text: validation windows)"},
     {"eval-every", "N", "also evaluate every N steps"},
     {"target-accuracy", "A", "stop at the first evaluation reaching test accuracy A (0.88)"},
+    {"target-loss", "L", "stop at the first evaluation whose test loss (task head) is at most L"},
+    {"random-labels", NULL, "train on a fixed permutation of the training labels, drawn from "
+                            "--seed (the test labels are untouched)"},
+    {"eval-train", "N", "at every evaluation also evaluate on the first N training examples, "
+                        "with the labels trained on"},
+    {"gradsim-every", "N", "every N steps, before the step: the cosine of each parameter's local "
+                           "gradient and its true backprop gradient (needs --gradsim-log)"},
+    {"gradsim-log", "FILE", "CSV the --gradsim-every rows are appended to: "
+                            "step,block,layer,param,cosine"},
     {"log", "FILE", "step log: CSV if FILE ends in .csv, JSON lines otherwise; a training "
                     "row has each head's loss and each block's health: the L2 norm of its "
                     "parameters' gradients (grad_norm) and lr x that / the L2 norm of its "
@@ -152,6 +163,31 @@ static bool schedule_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
     return true;
 }
 
+/* --target-loss, --random-labels, --eval-train, --gradsim-every, --gradsim-log
+ * (docs/analyses.md) */
+static bool analyses_opts(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
+{
+    const char *loss = cli_get(cmd, a, "target-loss");
+    if (loss && !cli_float("target-loss", loss, &o->target_loss))
+        return false;
+    if (loss && !(o->target_loss > 0 && isfinite(o->target_loss))) {
+        fprintf(stderr, "lnet %s: error: --target-loss expects a positive number, got '%s'\n",
+                cmd->name, loss);
+        return false;
+    }
+    o->random_labels = cli_flag(cmd, a, "random-labels");
+    o->gradsim_log = cli_get(cmd, a, "gradsim-log");
+    if (!long_opt(cmd, a, "eval-train", 1, &o->eval_train) ||
+        !long_opt(cmd, a, "gradsim-every", 1, &o->gradsim_every))
+        return false;
+    if (!o->gradsim_every != !o->gradsim_log) {
+        fprintf(stderr, "lnet %s: error: --gradsim-every N and --gradsim-log FILE go together\n",
+                cmd->name);
+        return false;
+    }
+    return true;
+}
+
 bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
 {
     memset(o, 0, sizeof *o);
@@ -180,7 +216,8 @@ bool cli_train_fill(const CliCmd *cmd, const CliArgs *a, RtTrainOpts *o)
                 "'%s'\n", cmd->name, acc);
         return false;
     }
-    return schedule_opts(cmd, a, o) && long_opt(cmd, a, "max-steps", 1, &o->max_steps) &&
+    return analyses_opts(cmd, a, o) && schedule_opts(cmd, a, o) &&
+           long_opt(cmd, a, "max-steps", 1, &o->max_steps) &&
            long_opt(cmd, a, "train-limit", 1, &o->train_limit) &&
            long_opt(cmd, a, "test-limit", 1, &o->test_limit) &&
            long_opt(cmd, a, "eval-every", 1, &o->eval_every);
@@ -267,6 +304,21 @@ bool cli_train_model(const CliCmd *cmd, const CliArgs *a, const char *text, CliT
         return false;
     return compile_blocks(cmd, a, tm, d) &&
            (!has || cli_ckpt_partition_check(cmd, a, &rec, tm, text != NULL));
+}
+
+bool cli_train_model_backprop(const CliCmd *cmd, const CliArgs *a, CliTrainModel *tm, Diag *d)
+{
+    memset(tm, 0, sizeof *tm);
+    tm->file = a->file;
+    if (!model_load(a->file, d, &tm->m) || !cli_apply_overrides(cmd, a, tm->m.g))
+        return false;
+    tm->m.g->local.method = METHOD_BACKPROP;
+    PassCtx ctx;
+    model_pass_ctx(&tm->m, &ctx, d);
+    if (!pass_run_pipeline(tm->m.g, CLI_TRAIN_PIPELINE, &ctx))
+        return false;
+    tm->blocks[tm->n_blocks++] = tm->m.g;
+    return true;
 }
 
 void cli_train_model_free(CliTrainModel *tm)
@@ -421,6 +473,11 @@ int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts
     }
     if (c && c->rank != 0)
         o.quiet = true;         /* rank 0 prints the run */
+    if ((o.gradsim_every > 0 || o.gradsim_only) && !o.gradsim_ref) {
+        fprintf(stderr, "lnet %s: error: gradient similarity is measured by 'lnet train' and "
+                "'lnet gradsim', not by a built trainer\n", cmd->name);
+        return EXIT_USER;
+    }
     if (!cli_check_outputs(cmd, tm->file, &o, data)) {
         if (c)
             c->ops->abort(c, "stopping every rank (the error above)");
@@ -458,12 +515,17 @@ int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o)
     }
     Diag d;
     diag_init(&d);
-    CliTrainModel tm;
+    CliTrainModel tm, ref = {0};
     int rc = EXIT_USER;
-    if (cli_train_model(cmd, a, NULL, &tm, &d))
+    bool gradsim = o->gradsim_every > 0 || o->gradsim_only;
+    if (cli_train_model(cmd, a, NULL, &tm, &d) &&
+        (!gradsim || cli_train_model_backprop(cmd, a, &ref, &d))) {
+        opts.gradsim_ref = ref.m.g;
         rc = cli_train_exec(cmd, &tm, &opts, &d);
+    }
     diag_print(&d, stderr);
     cli_train_model_free(&tm);
+    cli_train_model_free(&ref);
     diag_fini(&d);
     return rc;
 }

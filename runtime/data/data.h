@@ -80,6 +80,12 @@ RtNorm rt_dataset_stats(const RtDataset *ds);
 /* x = (x - nm.mean) / nm.std for every value. */
 void rt_dataset_normalize(RtDataset *ds, RtNorm nm);
 
+/* Replaces ds->y by a permutation of itself drawn from `seed` (labels.c):
+ * the same labels in another order, the same for the same seed. Returns the
+ * fraction of examples whose label changed; -1 when out of memory (ds is
+ * then unchanged). */
+double rt_dataset_permute_labels(RtDataset *ds, uint64_t seed);
+
 /* Frees the arrays and zeroes *ds. */
 void rt_dataset_fini(RtDataset *ds);
 
