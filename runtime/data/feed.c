@@ -47,21 +47,25 @@ static int example_dims(const IrNode *in, int64_t *dims)
     return in->type.rank - first;
 }
 
-/* Augmentation of the training batches: crop / flip need an image [C,H,W] or [H,W]. */
-static bool set_augment(RtFeed *f, const IrGraph *g, char *err, size_t errcap)
+/* The augmentation of the training batches, checked before any data is
+ * read: crop / flip need an image input [C,H,W] or [H,W]. */
+static bool augment_spec(const RtFeed *f, const IrGraph *g, RtAugment *a, char *err,
+                         size_t errcap)
 {
     const IrTrainCfg *t = &g->train;
+    *a = (RtAugment){0};
     if (t->crop == 0 && !t->flip)
         return true;
     int64_t d[IR_MAX_DIMS];
     int r = example_dims(g->nodes[f->input], d);
-    if (r < 2 || r > 3) {
-        snprintf(err, errcap, "crop and flip augment images: input '%s' must be [C,H,W] or "
-                 "[H,W], it has %d dims per example", g->nodes[f->input]->name, r);
+    if (r < 2 || r > 3 || g->nodes[f->input]->type.dtype != IR_F32) {
+        snprintf(err, errcap, "crop and flip augment images: input '%s' must be f32[C,H,W] or "
+                 "f32[H,W], it has %d dims per example", g->nodes[f->input]->name, r);
         return false;
     }
-    RtAugment a = {t->crop, t->flip, r == 3 ? (int)d[0] : 1, (int)d[r - 2], (int)d[r - 1], NULL};
-    return rt_batcher_set_augment(&f->batcher, &a, err, errcap);
+    *a = (RtAugment){t->crop, t->flip, r == 3 ? (int)d[0] : 1, (int)d[r - 2], (int)d[r - 1],
+                     NULL};
+    return true;
 }
 
 /* Normalizes both splits (model's mean/std, else dflt, else the training
@@ -82,9 +86,11 @@ static bool finish_images(RtFeed *f, const IrGraph *g, RtNorm dflt, char *err, s
                  (long long)f->train.n, f->batch);
         return false;
     }
+    RtAugment a;
     return rt_batcher_init(&f->batcher, &f->train, f->batch, f->seed, RT_BATCH_TRAIN, err,
                            errcap) &&
-           set_augment(f, g, err, errcap);
+           augment_spec(f, g, &a, err, errcap) &&
+           (a.crop + a.flip == 0 || rt_batcher_set_augment(&f->batcher, &a, err, errcap));
 }
 
 /* "dir/name" for a relative name (dir NULL: name as it is) into buf. */
@@ -190,6 +196,9 @@ bool rt_feed_open(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err, 
         return false;
     }
     f->feat = ir_type_numel(&g->nodes[f->input]->type);
+    RtAugment aug;
+    if (!augment_spec(f, g, &aug, err, errcap))
+        return false;
     const char *data = g->train.data;
     const char *path = o->data_dir ? o->data_dir : g->train.data_path;
     if (strcmp(data, "fashion_mnist") == 0 || strcmp(data, "mnist") == 0) {
@@ -211,7 +220,7 @@ bool rt_feed_open(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err, 
                      "{ path = \"...\" } or --data-dir)", data);
             return false;
         }
-        return bind_cifar(f, g, o, path, data[5] == '1', err, errcap);
+        return bind_cifar(f, g, o, path, strcmp(data, "cifar100") == 0, err, errcap);
     }
     snprintf(err, errcap, "unknown data set '%s' (fashion_mnist, mnist, text, cifar10, "
              "cifar100 or npy)", data);
