@@ -198,6 +198,21 @@ static int32_t *label_buffer(Trainer *t)
     return NULL;
 }
 
+/* lnet predict: the logits of the chosen head (the input of its loss). */
+static void predict_batch(Trainer *t, int n)
+{
+    RtPredict *p = t->o->predict;
+    for (int h = 0; h < t->n_heads; h++) {
+        if (p->head ? strcmp(p->head, rt_head_name(t, h)) != 0 : h != 0)
+            continue;
+        const IrGraph *g = t->st[t->heads[h].block].spec.g;
+        int logits = g->nodes[t->heads[h].node]->in[0];
+        p->sink(p->ctx, rt_exec_buffer(t->st[t->heads[h].block].ex, logits), n,
+                ir_type_numel(&g->nodes[logits]->type));
+        p->found = true;
+    }
+}
+
 /* Mean loss and accuracy of every head over the evaluation split. */
 static void evaluate_here(Trainer *t)
 {
@@ -222,6 +237,8 @@ static void evaluate_here(Trainer *t)
             sum[h] += (double)rt_exec_scalar(ex, t->heads[h].node) * (double)n;
             correct[h] += rt_exec_correct(ex, t->heads[h].node);
         }
+        if (t->o->predict)
+            predict_batch(t, (int)n);
         seen += n;
     }
     int64_t rows = seen * (f->text ? f->context : 1);
@@ -392,8 +409,11 @@ static void plan_exec(const Trainer *t, int k, RtExec *e)
                 keep[l->node] = 1;
         }
     for (int h = 0; h < t->n_heads; h++)
-        if (t->heads[h].block == k)
+        if (t->heads[h].block == k) {
             keep[t->heads[h].node] = 1;
+            if (t->o->predict)  /* the logits outlive the forward pass */
+                keep[g->nodes[t->heads[h].node]->in[0]] = 1;
+        }
     rt_exec_plan(e, keep);
     free(keep);
 }

@@ -187,6 +187,7 @@ int cmd_dot(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 /* The folder of the static libraries `lnet build` links trainers with,
  * found from lnet's own executable (cmd_build.c); false + err if missing. */

@@ -127,7 +127,7 @@ void rt_npy_shape_str(const int64_t *shape, int rank, char *buf, size_t cap);
  * y_path (N) of uint8, int32 or int64 in [0, n_classes), as a raw set mapped
  * from x_path (rt_dataset_fini unmaps it). The example shape — x's dims after
  * the first — must be exactly dims[0..rank); limit > 0 keeps the first
- * `limit` examples. */
+ * `limit` examples. y_path NULL: every label is 0. */
 bool rt_npy_load(const char *x_path, const char *y_path, const int64_t *dims, int rank,
                  int64_t limit, int n_classes, RtDataset *out, char *err, size_t errcap);
 

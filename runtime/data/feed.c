@@ -183,7 +183,37 @@ static bool bind_text(RtFeed *f, const IrGraph *g, const char *path, char *err, 
     return true;
 }
 
+/* lnet predict: the evaluation split is the examples of o->predict->input. */
+static bool bind_predict(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err,
+                         size_t errcap)
+{
+    const IrNode *in = g->nodes[f->input], *lb = g->nodes[f->label];
+    if (f->text || in->type.dtype != IR_F32) {
+        snprintf(err, errcap, "lnet predict reads f32 examples: input '%s' of data '%s' is not",
+                 in->name, g->train.data);
+        return false;
+    }
+    int64_t dims[IR_MAX_DIMS];
+    int rank = example_dims(in, dims);
+    rt_dataset_fini(&f->test);
+    if (!rt_npy_load(o->predict->input, o->predict->labels, dims, rank, o->test_limit,
+                     lb->a.classes, &f->test, err, errcap))
+        return false;
+    rt_dataset_normalize(&f->test, f->norm);
+    return true;
+}
+
+static bool bind_data(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err,
+                      size_t errcap);
+
 bool rt_feed_open(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err, size_t errcap)
+{
+    return bind_data(f, g, o, err, errcap) &&
+           (!o->predict || bind_predict(f, g, o, err, errcap));
+}
+
+static bool bind_data(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err,
+                      size_t errcap)
 {
     memset(f, 0, sizeof *f);
     f->input = find_node(g, IR_OP_INPUT);

@@ -107,7 +107,11 @@ bool rt_npy_load(const char *x_path, const char *y_path, const int64_t *dims, in
     if (!rt_npy_open(x_path, &x, err, errcap))
         return false;
     bool ok = check_examples(&x, dims, rank, err, errcap);
-    if (ok && (ok = rt_npy_open(y_path, &y, err, errcap))) {
+    if (ok && !y_path) {        /* no labels: every example's is 0 */
+        out->n = limit > 0 && limit < x.shape[0] ? limit : x.shape[0];
+        out->y = calloc((size_t)out->n, sizeof *out->y);
+        ok = out->y || rt_fail_path(err, errcap, x_path, "out of memory");
+    } else if (ok && (ok = rt_npy_open(y_path, &y, err, errcap))) {
         ok = check_labels(&y, &x, err, errcap);
         out->n = limit > 0 && limit < x.shape[0] ? limit : x.shape[0];
         out->y = ok ? malloc((size_t)out->n * sizeof *out->y) : NULL;
