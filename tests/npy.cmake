@@ -78,3 +78,22 @@ lnet_cli_test(npy_augment_resume_equals_straight_run 0 "the same training: 50 st
 lnet_cli_test(npy_augment_needs_an_image_input 1
   "error: crop and flip augment images: input 'image' must be f32\\[C,H,W\\] or f32\\[H,W\\], it has 1 dims per example"
   "${LNET_NPY_TMP} && ${LNET_NPY_GEN} blobs $d 20 8 f4 && sed 's/f32\\[3, 8, 8\\]/f32[192]/; s/conv2d(image, 8, kernel = 3, padding = 1)/dense(image, 8)/; s/flatten(x)/x/' ${LNET_NPY_DIR}/blobs_aug.lnet > $d/m.lnet && $<TARGET_FILE:lnet> train $d/m.lnet --data-dir $d --quiet --max-steps 1")
+
+# lnet predict: the logits of every example (float32, N x classes) or their
+# class ids (int64, N); its accuracy against --labels is lnet eval's on the
+# same files (a model trained 3 steps, far from 100%), and the ids it writes
+# give that accuracy too.
+set(LNET_NPY_CKPT "${LNET_NPY_TMP} && ${LNET_NPY_GEN} blobs $d 400 100 f4 && cp ${LNET_NPY_DIR}/blobs.lnet $d && $<TARGET_FILE:lnet> train $d/blobs.lnet --quiet --max-steps 3 --save $d/c.ckpt")
+set(LNET_NPY_PREDICT "$<TARGET_FILE:lnet> predict $d/blobs.lnet --load $d/c.ckpt --input $d/xt.npy")
+lnet_cli_test(predict_accuracy_equals_eval 0 "^same accuracy [0-9.]+\\n$"
+  "${LNET_NPY_CKPT} && e=$($<TARGET_FILE:lnet> eval $d/blobs.lnet --load $d/c.ckpt | sed -n 's/^  task .*accuracy \\([0-9.]*\\)%.*/\\1/p') && p=$(${LNET_NPY_PREDICT} --labels $d/yt.npy | sed -n 's/.*accuracy \\([0-9.]*\\)%.*/\\1/p') && [ -n \"$e\" ] && [ \"$e\" = \"$p\" ] && echo same accuracy $e")
+lnet_cli_test(predict_writes_logits_and_class_ids 0
+  "predicted 100 examples, 4 classes -> [^\\n]*/o.npy \\(float32 logits\\)\\n.*'descr': '<f4', 'fortran_order': False, 'shape': \\(100, 4\\), \\} +1728\\n.*predicted 100 examples, 4 classes -> [^\\n]*/k.npy \\(int64 class ids\\)\\n.*'descr': '<i8', 'fortran_order': False, 'shape': \\(100,\\), \\} +928\\nids match ([0-9]+) of 100\\n= accuracy \\1\\.00%"
+  "${LNET_NPY_CKPT} && ${LNET_NPY_PREDICT} --output $d/o.npy && head -c 127 $d/o.npy | tail -c +11 | tr -s ' ' && stat -c ' %s' $d/o.npy && ${LNET_NPY_PREDICT} --classes --output $d/k.npy && head -c 127 $d/k.npy | tail -c +11 | tr -s ' ' && stat -c ' %s' $d/k.npy && python3 -c \"import struct,sys; k=struct.unpack('<100q', open('$d/k.npy','rb').read()[128:]); y=struct.unpack('<100i', open('$d/yt.npy','rb').read()[128:]); print('ids match', sum(a==b for a,b in zip(k,y)), 'of 100')\" && ${LNET_NPY_PREDICT} --labels $d/yt.npy | sed 's/.*accuracy/= accuracy/'")
+lnet_cli_test(predict_input_of_another_shape_is_refused 1
+  "^lnet predict: error: [^\\n]*/x.npy: has shape \\(20, 192\\), but the model's input takes \\(20, 3, 8, 8\\)"
+  "${LNET_NPY_CKPT} && ${LNET_NPY_GEN} bad $d shape && ${LNET_NPY_PREDICT} --input $d/x.npy")
+lnet_cli_test(predict_unknown_head_is_refused 1 "^lnet predict: error: the model has no head named 'head7'"
+  "${LNET_NPY_CKPT} && ${LNET_NPY_PREDICT} --head head7")
+lnet_cli_test(predict_needs_input 1 "^lnet predict: error: --input X.npy is required"
+  "${LNET_NPY_TMP} && $<TARGET_FILE:lnet> predict ${LNET_NPY_DIR}/blobs.lnet --load $d/c.ckpt")
