@@ -145,8 +145,8 @@ static bool parse_header(RtNpy *a, const char *text, size_t len, char *err, size
         have[k] = true;
         skip_space(&h);
         bool ok = true;
-        if (k == 0)
-            ok = quoted(&h, val, sizeof val) && descr(a, val, err, cap);
+        if (k == 0 && quoted(&h, val, sizeof val))
+            ok = descr(a, val, err, cap);
         else if (k == 1 && (size_t)(h.end - h.s) >= 4 && memcmp(h.s, "True", 4) == 0)
             fortran = true, h.s += 4;
         else if (k == 1 && (size_t)(h.end - h.s) >= 5 && memcmp(h.s, "False", 5) == 0)
