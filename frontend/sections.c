@@ -79,10 +79,38 @@ static int entry_word(Lower *L, const AstArg *a, const char *const *words, int n
     return -1;
 }
 
+/* data = npy(x = "x.npy", y = "y.npy", test_x = "xt.npy", test_y = "yt.npy"):
+ * examples and labels of each split, kept as written (the feed resolves them
+ * against `path`). */
+static bool data_npy(Lower *L, const AstArg *a)
+{
+    static const ArgSpec FILES[] = {{"x", ARG_AST, true, 0}, {"y", ARG_AST, true, 0},
+                                    {"test_x", ARG_AST, true, 0}, {"test_y", ARG_AST, true, 0}};
+    static const CallSpec spec = {"npy", FILES, 4, false, 0};
+    Bound b;
+    if (!fe_bind(L, &spec, a->value, &b))
+        return false;
+    for (int i = 0; i < 4; i++) {
+        if (b.ast[i]->kind != AST_STR || !b.ast[i]->str[0]) {
+            lower_error(L, b.loc[i], "argument '%s' of 'npy' must be a file name in quotes",
+                        FILES[i].name);
+            return false;
+        }
+        L->g->train.npy[i] = ir_arena_strdup(&L->g->arena, b.ast[i]->str);
+    }
+    L->g->train.data = "npy";
+    return true;
+}
+
+/* data = fashion_mnist | mnist | text | cifar10 | cifar100 | npy(...) */
 static bool key_data(Lower *L, const AstArg *a)
 {
-    static const char *const sets[] = {"fashion_mnist", "mnist", "text"};
-    int i = entry_word(L, a, sets, 3, "fashion_mnist, mnist or text");
+    static const char *const sets[] = {"fashion_mnist", "mnist", "text", "cifar10", "cifar100"};
+    if (a->value->kind == AST_CALL && strcmp(a->value->str, "npy") == 0)
+        return data_npy(L, a);
+    int i = entry_word(L, a, sets, 5,
+                       "fashion_mnist, mnist, text, cifar10, cifar100 or npy(x = \"x.npy\", "
+                       "y = \"y.npy\", test_x = ..., test_y = ...)");
     if (i >= 0)
         L->g->train.data = sets[i];
     return i >= 0;
@@ -94,6 +122,62 @@ static bool key_path(Lower *L, const AstArg *a)
         return bad_value(L, a, "a string");
     L->g->train.data_path = ir_arena_strdup(&L->g->arena, a->value->str);
     return true;
+}
+
+/* mean = number: subtracted from every input value before dividing by std. */
+static bool key_mean(Lower *L, const AstArg *a)
+{
+    double v;
+    if (!entry_num(L, a, -1e30, 1e30, false, &v))
+        return false;
+    L->g->train.mean = (float)v;
+    return true;
+}
+
+static bool key_std(Lower *L, const AstArg *a)
+{
+    double v;
+    if (!entry_num(L, a, 1e-30, 1e30, false, &v))
+        return false;
+    L->g->train.std = (float)v;
+    return true;
+}
+
+/* crop = pixels of zero padding on each side before a random crop (0: off). */
+static bool key_crop(Lower *L, const AstArg *a)
+{
+    double v;
+    if (!entry_num(L, a, 0, 64, true, &v))
+        return false;
+    L->g->train.crop = (int)v;
+    return true;
+}
+
+/* flip = true | false (or 1 | 0): random horizontal flip. */
+static bool key_flip(Lower *L, const AstArg *a)
+{
+    static const char *const words[] = {"false", "true"};
+    const AstExpr *e = a->value;
+    if (e->kind == AST_NUM && (e->num == 0 || e->num == 1)) {
+        L->g->train.flip = e->num == 1;
+        return true;
+    }
+    int i = entry_word(L, a, words, 2, "true or false");
+    if (i >= 0)
+        L->g->train.flip = i == 1;
+    return i >= 0;
+}
+
+/* npy files without `path` start at the model file's folder. */
+static void data_default_path(Lower *L)
+{
+    IrTrainCfg *t = &L->g->train;
+    if (strcmp(t->data, "npy") != 0 || t->data_path || L->file < 0 || L->file >= L->d->n_srcs)
+        return;
+    const char *name = L->d->srcs[L->file].name;
+    const char *slash = strrchr(name, '/');
+    t->data_path = slash ? ir_arena_strndup(&L->g->arena, name, (size_t)(slash - name + (slash == name)))
+                         : ".";
 }
 
 static bool key_batch(Lower *L, const AstArg *a)
@@ -292,7 +376,8 @@ static bool key_head(Lower *L, const AstArg *a)
 static const Key train_keys[] = {
     {"data", key_data}, {"path", key_path}, {"optimizer", key_optimizer},
     {"batch", key_batch}, {"epochs", key_epochs}, {"schedule", key_schedule},
-    {"seed", key_seed}, {"clip", key_clip},
+    {"seed", key_seed}, {"clip", key_clip}, {"mean", key_mean}, {"std", key_std},
+    {"crop", key_crop}, {"flip", key_flip},
 };
 static const Key local_keys[] = {
     {"method", key_method}, {"blocks", key_blocks}, {"overlap", key_overlap},
@@ -348,6 +433,7 @@ void section_train(Lower *L, const AstStmt *s)
     }
     L->train_loc = L->g->train.loc = s->loc;
     run_section(L, s, "train", train_keys, (int)(sizeof train_keys / sizeof train_keys[0]));
+    data_default_path(L);
 }
 
 void section_local(Lower *L, const AstStmt *s)

@@ -264,8 +264,12 @@ const char *ir_method_name(IrMethod m);
 
 /* The `train { }` section; every field can be overridden from the CLI. */
 typedef struct IrTrainCfg {
-    const char *data;           /* "fashion_mnist", "mnist", "text", ... */
-    const char *data_path;      /* optional file or directory */
+    const char *data;           /* "fashion_mnist", "mnist", "text", "npy", "cifar10", ... */
+    const char *data_path;      /* optional file or directory (npy: where relative files start) */
+    const char *npy[4];         /* data = npy(...): x, y, test_x, test_y as written */
+    float mean, std;            /* input normalization (x - mean) / std; std 0: the data set's */
+    int crop;                   /* augmentation: random crop after zero padding by crop pixels */
+    bool flip;                  /* augmentation: random horizontal flip */
     IrOptimizer optimizer;
     float lr, momentum, beta1, beta2, eps, weight_decay, clip;
     bool nesterov;

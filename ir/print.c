@@ -125,6 +125,13 @@ static void print_config(const IrGraph *g, FILE *out)
     fprintf(out, "train data=%s", t->data);
     if (t->data_path)
         fprintf(out, " path=\"%s\"", t->data_path);
+    for (int i = 0; i < 4; i++)
+        if (t->npy[i])
+            fprintf(out, " npy%d=\"%s\"", i, t->npy[i]);
+    if (t->std > 0)
+        fprintf(out, " mean=%g std=%g", t->mean, t->std);
+    if (t->crop > 0 || t->flip)
+        fprintf(out, " crop=%d flip=%d", t->crop, t->flip);
     fprintf(out, " optimizer=%s lr=%g", ir_optimizer_name(t->optimizer), t->lr);
     if (t->optimizer == OPT_SGD)
         fprintf(out, " momentum=%g nesterov=%d", t->momentum, t->nesterov);

@@ -23,6 +23,8 @@ void rebuild_begin(PassRebuild *rb, const IrGraph *old)
     rb->g->train = old->train;
     rb->g->train.data = dup_str(rb->g, old->train.data);
     rb->g->train.data_path = dup_str(rb->g, old->train.data_path);
+    for (int i = 0; i < 4; i++)
+        rb->g->train.npy[i] = dup_str(rb->g, old->train.npy[i]);
     rb->g->local = old->local;
     rb->g->local.head = dup_str(rb->g, old->local.head);
     rb->g->n_blocks = old->n_blocks;

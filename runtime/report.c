@@ -247,6 +247,9 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
     const IrGraph *g = t->g;
     fputs(RT_REPORT_HEAD, f);
     rt_json_write_string(f, g->model);
+    if (!t->feed.text)  /* the input normalization: the model's, or the training set's */
+        fprintf(f, ",\"norm\":{\"mean\":%.7g,\"std\":%.7g,\"computed\":%s}", t->feed.norm.mean,
+                t->feed.norm.std, t->feed.norm_computed ? "true" : "false");
     fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"%s\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
                "\"threads\":%d,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
                "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",

@@ -198,6 +198,21 @@ static int32_t *label_buffer(Trainer *t)
     return NULL;
 }
 
+/* lnet predict: the logits of the chosen head (the input of its loss). */
+static void predict_batch(Trainer *t, int n)
+{
+    RtPredict *p = t->o->predict;
+    for (int h = 0; h < t->n_heads; h++) {
+        if (p->head ? strcmp(p->head, rt_head_name(t, h)) != 0 : h != 0)
+            continue;
+        const IrGraph *g = t->st[t->heads[h].block].spec.g;
+        int logits = g->nodes[t->heads[h].node]->in[0];
+        p->sink(p->ctx, rt_exec_buffer(t->st[t->heads[h].block].ex, logits), n,
+                ir_type_numel(&g->nodes[logits]->type));
+        p->found = true;
+    }
+}
+
 /* --eval-train: batch b of the first o->eval_train training examples, in
  * the data set's order, with the labels trained on (returns the examples). */
 static int64_t train_eval_batch(const Trainer *t, int64_t b, float *x, int32_t *y)
@@ -208,7 +223,8 @@ static int64_t train_eval_batch(const Trainer *t, int64_t b, float *x, int32_t *
     int64_t count = total - first < t->feed.batch ? total - first : t->feed.batch;
     if (count <= 0)
         return 0;
-    memcpy(x, d->x + first * d->feat, (size_t)(count * d->feat) * sizeof *x);
+    for (int64_t i = 0; i < count; i++)
+        rt_dataset_row(d, first + i, x + i * d->feat);
     memcpy(y, d->y + first, (size_t)count * sizeof *y);
     return count;
 }
@@ -241,6 +257,8 @@ static void evaluate_into(Trainer *t, bool on_train, RtEval *out)
             sum[h] += (double)rt_exec_scalar(ex, t->heads[h].node) * (double)n;
             correct[h] += rt_exec_correct(ex, t->heads[h].node);
         }
+        if (t->o->predict && !on_train)
+            predict_batch(t, (int)n);
         seen += n;
     }
     int64_t rows = seen * (f->text ? f->context : 1);
@@ -426,8 +444,11 @@ static void plan_exec(const Trainer *t, int k, RtExec *e)
                 keep[l->node] = 1;
         }
     for (int h = 0; h < t->n_heads; h++)
-        if (t->heads[h].block == k)
+        if (t->heads[h].block == k) {
             keep[t->heads[h].node] = 1;
+            if (t->o->predict)  /* the logits outlive the forward pass */
+                keep[g->nodes[t->heads[h].node]->in[0]] = 1;
+        }
     rt_exec_plan(e, keep);
     free(keep);
 }

@@ -55,6 +55,18 @@ const char *rt_sched_name(RtSchedKind s);
 /* The cores this process may run on (its CPU affinity mask). */
 int rt_available_cores(void);
 
+/* `lnet predict`: an evaluation (RtTrainOpts.eval_only) of the examples of
+ * `input` (.npy, N x the input's shape) instead of the test split, with the
+ * class ids of `labels` (.npy; NULL: every label 0, the accuracy means
+ * nothing). After each evaluation batch, `sink` gets the logits (n, classes)
+ * of the head named `head` (NULL: the task head); `found` says it existed. */
+typedef struct RtPredict {
+    const char *input, *labels, *head;
+    void (*sink)(void *ctx, const float *logits, int64_t n, int64_t classes);
+    void *ctx;
+    bool found;
+} RtPredict;
+
 typedef struct RtTrainOpts {
     RtExecFactory make_exec;    /* NULL: reference interpreter */
     void *exec_ctx;
@@ -101,6 +113,7 @@ typedef struct RtTrainOpts {
     const IrGraph *gradsim_ref; /* the model compiled with backprop: the true gradient */
     const char *gradsim_log;    /* CSV the measurements are appended to (NULL: none) */
     struct RtGradSimSink *gradsim_sink; /* also handed every measurement (NULL: none) */
+    RtPredict *predict;         /* lnet predict (with eval_only); NULL: none */
 } RtTrainOpts;
 
 /* Gradient similarity (runtime/gradsim.c): one row per parameter tensor of

@@ -63,6 +63,7 @@ lnet_fuzzer(fuzz_frontend 20000 DICT lnet.dict SEEDS examples/*.lnet tests/golde
 lnet_fuzzer(fuzz_safetensors 20000 DICT safetensors.dict)
 lnet_fuzzer(fuzz_idx 20000)
 lnet_fuzzer(fuzz_text 20000)
+lnet_fuzzer(fuzz_npy 20000)
 lnet_fuzzer(fuzz_step 20000 DICT lnet.dict SEEDS tests/golden/*.lnet)
 
 # fuzz_seeds writes the generated part of fuzz/corpus/ (tests/fuzz/seeds.c).

@@ -171,7 +171,7 @@ Test(image_feed, binding_errors)
     g->train.data = "mnist";
     expect_refused(g, &o, "data 'mnist' needs --data-dir (a folder of MNIST IDX files)");
     g->train.data = "cifar";
-    expect_refused(g, &o, "unknown data set 'cifar' (fashion_mnist, mnist or text)");
+    expect_refused(g, &o, "unknown data set 'cifar' (fashion_mnist, mnist, text, cifar10, cifar100 or npy)");
     ir_graph_free(g);
     g = compile("model auto\ninput x : f32[4]\nloss mse(dense(x, 4), x)\n");
     expect_refused(g, &o, "model 'auto' needs an input and a label to train");

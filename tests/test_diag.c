@@ -356,7 +356,8 @@ Test(diag, section_bad_data)
         "label y : class[4]\n"
         "loss mse(x, x)\n"
         "train { data = imagenet }\n",
-        "bad.lnet:4:16: error: bad value for 'data': expected fashion_mnist, mnist or text, got 'imagenet'\n"
+        "bad.lnet:4:16: error: bad value for 'data': expected fashion_mnist, mnist, text, cifar10, "
+        "cifar100 or npy(x = \"x.npy\", y = \"y.npy\", test_x = ..., test_y = ...), got 'imagenet'\n"
         "train { data = imagenet }\n"
         "               ^\n");
 }

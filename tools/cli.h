@@ -191,6 +191,7 @@ int cmd_dot(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);

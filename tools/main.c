@@ -20,6 +20,7 @@ static const Subcommand subcommands[] = {
     {"train", cmd_train, "train a model on its data set"},
     {"cost", cmd_cost, "print the per-block cost table of the partitioned model"},
     {"eval", cmd_eval, "evaluate a checkpoint on the test / validation split"},
+    {"predict", cmd_predict, "run a checkpoint on the examples of an .npy file"},
     {"build", cmd_build, "compile a model into a standalone trainer executable"},
     {"export", cmd_export, "write a trained model out as a PyTorch module or ONNX file"},
     {"plot", cmd_plot, "plot training curves, gradient similarity or conv filters"},

@@ -497,7 +497,7 @@ int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts
         if (res.steps_run == 0)
             return 128 + *o.stop;
     }
-    if (o.eval_only)
+    if (o.eval_only && !o.predict)
         print_heads(&res);
     else if (!o.quiet)
         print_summary(tm->m.g, &res);

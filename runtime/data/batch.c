@@ -39,6 +39,7 @@ bool rt_batcher_init(RtBatcher *b, const RtDataset *ds, int64_t batch, uint64_t 
 
 void rt_batcher_fini(RtBatcher *b) {
   free(b->perm);
+  free(b->aug.plane);
   memset(b, 0, sizeof *b);
 }
 
@@ -64,7 +65,8 @@ int64_t rt_batcher_fill(const RtBatcher *b, int64_t index, float *x, int32_t *y)
   size_t feat = (size_t)ds->feat;
   for (int64_t i = 0; i < count; i++) {
     int64_t e = b->perm[first + i];
-    if (x) memcpy(x + (size_t)i * feat, ds->x + (size_t)e * feat, feat * sizeof *x);
+    if (x) rt_dataset_row(ds, e, x + (size_t)i * feat);
+    if (x && b->aug.crop + b->aug.flip > 0) rt_augment_row(&b->aug, b->seed, b->epoch, e, x + (size_t)i * feat);
     if (y) y[i] = ds->y[e];
   }
   return count;

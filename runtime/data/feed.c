@@ -38,6 +38,113 @@ static bool load_split(RtFeed *f, const IrGraph *g, const char *dir, RtSplit spl
     return true;
 }
 
+/* The input's shape per example (its dims after a batched N). */
+static int example_dims(const IrNode *in, int64_t *dims)
+{
+    int first = ir_type_batched(&in->type) ? 1 : 0;
+    for (int i = first; i < in->type.rank; i++)
+        dims[i - first] = in->type.dim[i];
+    return in->type.rank - first;
+}
+
+/* The augmentation of the training batches, checked before any data is
+ * read: crop / flip need an image input [C,H,W] or [H,W]. */
+static bool augment_spec(const RtFeed *f, const IrGraph *g, RtAugment *a, char *err,
+                         size_t errcap)
+{
+    const IrTrainCfg *t = &g->train;
+    *a = (RtAugment){0};
+    if (t->crop == 0 && !t->flip)
+        return true;
+    int64_t d[IR_MAX_DIMS];
+    int r = example_dims(g->nodes[f->input], d);
+    if (r < 2 || r > 3 || g->nodes[f->input]->type.dtype != IR_F32) {
+        snprintf(err, errcap, "crop and flip augment images: input '%s' must be f32[C,H,W] or "
+                 "f32[H,W], it has %d dims per example", g->nodes[f->input]->name, r);
+        return false;
+    }
+    *a = (RtAugment){t->crop, t->flip, r == 3 ? (int)d[0] : 1, (int)d[r - 2], (int)d[r - 1],
+                     NULL};
+    return true;
+}
+
+/* Normalizes both splits (model's mean/std, else dflt, else the training
+ * set's statistics when dflt.std is 0), then prepares the training order. */
+static bool finish_images(RtFeed *f, const IrGraph *g, RtNorm dflt, char *err, size_t errcap)
+{
+    f->norm = dflt;
+    if (g->train.std > 0) {
+        f->norm = (RtNorm){g->train.mean, g->train.std};
+    } else if (dflt.std == 0) {
+        f->norm = rt_dataset_stats(&f->train);
+        f->norm_computed = true;
+    }
+    rt_dataset_normalize(&f->train, f->norm);
+    rt_dataset_normalize(&f->test, f->norm);
+    if (f->train.n < f->batch) {
+        snprintf(err, errcap, "the training set has %lld examples, fewer than one batch of %d",
+                 (long long)f->train.n, f->batch);
+        return false;
+    }
+    RtAugment a;
+    return rt_batcher_init(&f->batcher, &f->train, f->batch, f->seed, RT_BATCH_TRAIN, err,
+                           errcap) &&
+           augment_spec(f, g, &a, err, errcap) &&
+           (a.crop + a.flip == 0 || rt_batcher_set_augment(&f->batcher, &a, err, errcap));
+}
+
+/* "dir/name" for a relative name (dir NULL: name as it is) into buf. */
+static const char *data_file(const char *dir, const char *name, char *buf, size_t cap)
+{
+    if (name[0] == '/' || !dir)
+        return name;
+    snprintf(buf, cap, "%s/%s", dir, name);
+    return buf;
+}
+
+/* data = npy(train, labels, test, test_labels): files relative to dir. */
+static bool bind_npy(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, const char *dir,
+                     char *err, size_t errcap)
+{
+    const IrNode *in = g->nodes[f->input], *lb = g->nodes[f->label];
+    if (in->type.dtype != IR_F32 || lb->type.rank != 1) {
+        snprintf(err, errcap, "data 'npy' feeds an f32 input and a class label; input '%s' "
+                 "or label '%s' has another type", in->name, lb->name);
+        return false;
+    }
+    int64_t dims[IR_MAX_DIMS];
+    int rank = example_dims(in, dims);
+    char p[4][4096];
+    const char *path[4];
+    for (int i = 0; i < 4; i++)
+        path[i] = data_file(dir, g->train.npy[i], p[i], sizeof p[i]);
+    return rt_npy_load(path[0], path[1], dims, rank, o->train_limit, lb->a.classes, &f->train,
+                       err, errcap) &&
+           rt_npy_load(path[2], path[3], dims, rank, o->test_limit, lb->a.classes, &f->test,
+                       err, errcap) &&
+           finish_images(f, g, (RtNorm){0, 0}, err, errcap);
+}
+
+/* data = cifar10 | cifar100: the binary files of dir, as [3,32,32] examples. */
+static bool bind_cifar(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, const char *dir,
+                       bool c100, char *err, size_t errcap)
+{
+    const IrNode *in = g->nodes[f->input], *lb = g->nodes[f->label];
+    int64_t dims[IR_MAX_DIMS];
+    int rank = example_dims(in, dims);
+    int classes = c100 ? 100 : 10;
+    if (in->type.dtype != IR_F32 || rank != 3 || dims[0] != 3 || dims[1] != 32 ||
+        dims[2] != 32 || lb->type.rank != 1 || lb->a.classes < classes) {
+        snprintf(err, errcap, "data '%s' feeds an f32[3,32,32] input and a class[%d] label; "
+                 "input '%s' or label '%s' does not match", g->train.data, classes, in->name,
+                 lb->name);
+        return false;
+    }
+    return rt_cifar_load(dir, c100, RT_SPLIT_TRAIN, o->train_limit, &f->train, err, errcap) &&
+           rt_cifar_load(dir, c100, RT_SPLIT_TEST, o->test_limit, &f->test, err, errcap) &&
+           finish_images(f, g, (RtNorm){0, 0}, err, errcap);
+}
+
 static bool bind_images(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, const char *dir,
                         char *err, size_t errcap)
 {
@@ -50,15 +157,7 @@ static bool bind_images(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, const
     if (!load_split(f, g, dir, RT_SPLIT_TRAIN, o->train_limit, &f->train, err, errcap) ||
         !load_split(f, g, dir, RT_SPLIT_TEST, o->test_limit, &f->test, err, errcap))
         return false;
-    rt_dataset_normalize(&f->train, RT_NORM_FASHION_MNIST);
-    rt_dataset_normalize(&f->test, RT_NORM_FASHION_MNIST);
-    if (f->train.n < f->batch) {
-        snprintf(err, errcap, "the training set has %lld examples, fewer than one batch of %d",
-                 (long long)f->train.n, f->batch);
-        return false;
-    }
-    return rt_batcher_init(&f->batcher, &f->train, f->batch, f->seed, RT_BATCH_TRAIN, err,
-                           errcap);
+    return finish_images(f, g, RT_NORM_FASHION_MNIST, err, errcap);
 }
 
 static bool bind_text(RtFeed *f, const IrGraph *g, const char *path, char *err, size_t errcap)
@@ -84,7 +183,37 @@ static bool bind_text(RtFeed *f, const IrGraph *g, const char *path, char *err, 
     return true;
 }
 
+/* lnet predict: the evaluation split is the examples of o->predict->input. */
+static bool bind_predict(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err,
+                         size_t errcap)
+{
+    const IrNode *in = g->nodes[f->input], *lb = g->nodes[f->label];
+    if (f->text || in->type.dtype != IR_F32) {
+        snprintf(err, errcap, "lnet predict reads f32 examples: input '%s' of data '%s' is not",
+                 in->name, g->train.data);
+        return false;
+    }
+    int64_t dims[IR_MAX_DIMS];
+    int rank = example_dims(in, dims);
+    rt_dataset_fini(&f->test);
+    if (!rt_npy_load(o->predict->input, o->predict->labels, dims, rank, o->test_limit,
+                     lb->a.classes, &f->test, err, errcap))
+        return false;
+    rt_dataset_normalize(&f->test, f->norm);
+    return true;
+}
+
+static bool bind_data(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err,
+                      size_t errcap);
+
 bool rt_feed_open(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err, size_t errcap)
+{
+    return bind_data(f, g, o, err, errcap) &&
+           (!o->predict || bind_predict(f, g, o, err, errcap));
+}
+
+static bool bind_data(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err,
+                      size_t errcap)
 {
     memset(f, 0, sizeof *f);
     f->input = find_node(g, IR_OP_INPUT);
@@ -97,6 +226,9 @@ bool rt_feed_open(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err, 
         return false;
     }
     f->feat = ir_type_numel(&g->nodes[f->input]->type);
+    RtAugment aug;
+    if (!augment_spec(f, g, &aug, err, errcap))
+        return false;
     const char *data = g->train.data;
     const char *path = o->data_dir ? o->data_dir : g->train.data_path;
     if (strcmp(data, "fashion_mnist") == 0 || strcmp(data, "mnist") == 0) {
@@ -110,7 +242,18 @@ bool rt_feed_open(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, char *err, 
         f->text = true;
         return bind_text(f, g, path ? path : RT_FORTUNES_DIR, err, errcap);
     }
-    snprintf(err, errcap, "unknown data set '%s' (fashion_mnist, mnist or text)", data);
+    if (strcmp(data, "npy") == 0)
+        return bind_npy(f, g, o, path, err, errcap);
+    if (strcmp(data, "cifar10") == 0 || strcmp(data, "cifar100") == 0) {
+        if (!path) {
+            snprintf(err, errcap, "data '%s' needs a folder of its binary files (train "
+                     "{ path = \"...\" } or --data-dir)", data);
+            return false;
+        }
+        return bind_cifar(f, g, o, path, strcmp(data, "cifar100") == 0, err, errcap);
+    }
+    snprintf(err, errcap, "unknown data set '%s' (fashion_mnist, mnist, text, cifar10, "
+             "cifar100 or npy)", data);
     return false;
 }
 
@@ -165,7 +308,8 @@ int64_t rt_feed_eval_batch(const RtFeed *f, int64_t index, void *x, int32_t *y)
     }
     int64_t first = index * f->batch;
     int64_t count = f->test.n - first < f->batch ? f->test.n - first : f->batch;
-    memcpy(x, f->test.x + first * f->test.feat, (size_t)(count * f->test.feat) * 4);
+    for (int64_t i = 0; i < count; i++)
+        rt_dataset_row(&f->test, first + i, (float *)x + i * f->test.feat);
     memcpy(y, f->test.y + first, (size_t)count * 4);
     return count;
 }

@@ -29,6 +29,8 @@ typedef struct RtFeed {
     RtCorpus corpus;
     RtBatcher batcher;          /* training order */
     int64_t eval_windows;       /* text: validation windows used */
+    RtNorm norm;                /* image sets: the input normalization used */
+    bool norm_computed;         /* ... computed over the training set */
     int64_t test_limit;
 } RtFeed;
 

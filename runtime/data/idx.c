@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -301,13 +302,23 @@ bool rt_idx_load(const char *dir, RtSplit split, int64_t limit, int n_classes, R
 }
 
 RtNorm rt_dataset_stats(const RtDataset *ds) {
-  /* Double accumulators: 47M values would lose precision in float. */
+  /* Double accumulators: 47M values would lose precision in float. A raw set
+   * is read a row at a time (its recorded norm undone: the stats of the data). */
   double s = 0, ss = 0;
   size_t total = (size_t)ds->n * (size_t)ds->feat;
-  for (size_t i = 0; i < total; i++) {
-    s += ds->x[i];
-    ss += (double)ds->x[i] * ds->x[i];
+  float *row = ds->raw ? malloc(((size_t)ds->feat + 1) * sizeof *row) : NULL;
+  RtDataset plain = *ds;
+  plain.norm = (RtNorm){0, 1};
+  for (int64_t e = 0; e < ds->n; e++) {
+    const float *v = row;
+    if (row) rt_dataset_row(&plain, e, row);
+    else if (!ds->raw) v = ds->x + (size_t)e * (size_t)ds->feat;
+    for (int64_t i = 0; v && i < ds->feat; i++) {
+      s += v[i];
+      ss += (double)v[i] * v[i];
+    }
   }
+  free(row);
   double mean = total ? s / (double)total : 0;
   double var = total ? ss / (double)total - mean * mean : 0;
   RtNorm nm = {(float)mean, (float)(var > 0 ? sqrt(var) : 1.0)};
@@ -315,6 +326,10 @@ RtNorm rt_dataset_stats(const RtDataset *ds) {
 }
 
 void rt_dataset_normalize(RtDataset *ds, RtNorm nm) {
+  if (ds->raw) {
+    ds->norm = nm;
+    return;
+  }
   size_t total = (size_t)ds->n * (size_t)ds->feat;
   for (size_t i = 0; i < total; i++) ds->x[i] = (ds->x[i] - nm.mean) / nm.std;
 }
@@ -322,5 +337,7 @@ void rt_dataset_normalize(RtDataset *ds, RtNorm nm) {
 void rt_dataset_fini(RtDataset *ds) {
   free(ds->x);
   free(ds->y);
+  free(ds->own);
+  if (ds->map) munmap(ds->map, ds->map_len);
   memset(ds, 0, sizeof *ds);
 }

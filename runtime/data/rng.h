@@ -33,7 +33,8 @@ enum {
   RT_RNG_STREAM_SHUFFLE = 2, /* per-epoch data permutation */
   RT_RNG_STREAM_DROPOUT = 3, /* dropout masks */
   RT_RNG_STREAM_SAMPLE = 4,  /* random windows of the text corpus */
-  RT_RNG_STREAM_LABELS = 5   /* --random-labels: the permutation of the labels */
+  RT_RNG_STREAM_LABELS = 5,  /* --random-labels: the permutation of the labels */
+  RT_RNG_STREAM_AUGMENT = 6  /* crops and flips of training images */
 };
 
 /* Sets *r to the state derived from seed (any value, 0 included). */
