@@ -33,8 +33,10 @@ typedef struct CgOptions {
     int opt_level;          /* 0 (verify only, no passes) or 1..3 (default<On>) */
     bool sanitize;          /* ASan-instrument generated code; defaults to on
                                when lnet itself is built with ASan */
-    bool no_contract;       /* lowered graphs: no FMA contraction, so float results
-                               equal the reference interpreter's bit for bit (tests) */
+    bool no_contract;       /* lowered graphs: no FMA contraction and the reference's
+                               double-precision libm math instead of the inline
+                               float math, so float results equal the reference
+                               interpreter's bit for bit (tests) */
     CgEmit emit;            /* print each optimized module ... */
     FILE *emit_out;         /* ... here (borrowed) */
     const char *obj_dir;    /* AOT: write <obj_dir>/<module>.o; NULL = none */
