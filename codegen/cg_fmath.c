@@ -96,7 +96,10 @@ LLVMValueRef cg_fexp(CgModule *m, LLVMValueRef x)
     const float hi = 88.7228394f, lo = -104.0f;   /* e^hi < FLT_MAX; e^lo < 2^-150 */
     LLVMValueRef xc = call2(m, "llvm.minnum", call2(m, "llvm.maxnum", x, cg_f32(m, lo)),
                             cg_f32(m, hi));     /* NaN becomes lo here, x at the end */
-    LLVMValueRef n = call1(m, "llvm.rint", cg_fmul(m, xc, cg_f32(m, 1.44269504088896341f)));
+    /* n = round(x/ln 2) by adding and subtracting 1.5·2^23 (exact for |n| < 2^22;
+     * llvm.rint would be a libm call on CPUs without SSE4.1) */
+    LLVMValueRef shift = cg_f32(m, 0x1.8p23f);
+    LLVMValueRef n = cg_fsub(m, madc(m, xc, cg_f32(m, 1.44269504088896341f), 0x1.8p23f), shift);
     LLVMValueRef r = madc(m, n, cg_f32(m, -0.693359375f), 0.0f);
     r = mad(m, n, cg_f32(m, 2.12194440e-4f), cg_fadd(m, xc, r));
     LLVMValueRef p = mad(m, horner(m, r, P, 6), cg_fmul(m, r, r), r);
