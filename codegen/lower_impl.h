@@ -19,10 +19,11 @@
  * Numerics follow the reference kernels (runtime/kernels/kernels.h): reductions
  * accumulate in double and round once, matrix products are sgemm, dropout
  * draws the interpreter's xoshiro stream. What differs is the order of some
- * double sums, FMA contraction of float expressions, and exp/tanh/erf, which
- * are cg_fmath.c's inline float math where the reference calls libm (in
- * double for gelu, sigmoid, softmax and cross-entropy). Under no_contract
- * kernels use the reference's libm calls and match it bit for bit.
+ * double sums, FMA contraction of float expressions, and the exp/tanh/erf of
+ * gelu, sigmoid, tanh, softmax and cross-entropy, which are cg_fmath.c's
+ * inline float math where the reference calls libm (attention still calls
+ * double exp). Under no_contract kernels use the reference's libm calls and
+ * match it bit for bit.
  */
 #ifndef LNET_LOWER_IMPL_H
 #define LNET_LOWER_IMPL_H
