@@ -168,6 +168,16 @@ typedef struct CgSymbol {
 } CgSymbol;
 extern const CgSymbol cg_symbols[];
 
+/* ---------------------------------------------------------- cg_fmath.c */
+
+/* Single-precision exp, log, tanh and erf as inline float IR (no calls), so
+ * loops using them vectorize; within 1-1.5 ulp of libm with FMA, libm's
+ * special values (docs/performance.md). x and the result are f32 values. */
+LLVMValueRef cg_fexp(CgModule *m, LLVMValueRef x);
+LLVMValueRef cg_flog(CgModule *m, LLVMValueRef x);
+LLVMValueRef cg_ftanh(CgModule *m, LLVMValueRef x);
+LLVMValueRef cg_ferf(CgModule *m, LLVMValueRef x);
+
 /* ------------------------------------------------------------- cg_opt.c */
 
 /* A target machine for the host (cpu NULL or "native": name and features

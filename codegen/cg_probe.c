@@ -56,8 +56,15 @@ static void sgemm(CgModule *m, const char *name, bool ta, bool tb)
     cg_func_end(m);
 }
 
-/* kernel(x, y, n): y (CG_MATH_COUNT, n), row r = math function r of x (n). */
-static LLVMValueRef math_kernel(CgModule *m, const char *name)
+static LLVMValueRef fmath(CgModule *m, int r, LLVMValueRef x)
+{
+    LLVMValueRef (*const f[])(CgModule *, LLVMValueRef) = {cg_fexp, cg_flog, cg_ftanh, cg_ferf};
+    return f[r](m, x);
+}
+
+/* kernel(x, y, n): y (rows, n), row r = math function r of x (n): the
+ * CG_MATH_COUNT cg_math functions, or the 4 of cg_fmath.c when inline. */
+static LLVMValueRef math_kernel(CgModule *m, const char *name, bool inline_math)
 {
     static const CgParamKind ps[] = {CG_PARAM_PTR, CG_PARAM_PTR, CG_PARAM_I64};
     LLVMValueRef fn = cg_func_begin(m, name, ps, 3, CG_FN_KERNEL);
@@ -65,20 +72,20 @@ static LLVMValueRef math_kernel(CgModule *m, const char *name)
     CgLoop l;
     cg_loop_begin(m, &l, cg_i64(m, 0), n, "i");
     LLVMValueRef v = cg_load_f32(m, x, l.i);
-    for (int r = 0; r < CG_MATH_COUNT; r++) {
+    for (int r = 0; r < (inline_math ? 4 : CG_MATH_COUNT); r++) {
         LLVMValueRef at = cg_iadd(m, cg_imul(m, cg_i64(m, r), n), l.i);
-        cg_store_f32(m, y, at, cg_math(m, (CgMath)r, v));
+        cg_store_f32(m, y, at, inline_math ? fmath(m, r, v) : cg_math(m, (CgMath)r, v));
     }
     cg_loop_end(m, &l);
     cg_func_end(m);
     return fn;
 }
 
-static void math(CgModule *m, const char *name)
+static void math(CgModule *m, const char *name, bool inline_math)
 {
     char kname[128];
     snprintf(kname, sizeof kname, "%s.math", name);
-    LLVMValueRef kernel = math_kernel(m, kname);
+    LLVMValueRef kernel = math_kernel(m, kname, inline_math);
     static const CgParamKind ps[] = {CG_PARAM_PTR, CG_PARAM_I64};
     cg_func_begin(m, name, ps, 2, CG_FN_ENTRY);
     LLVMValueRef bufs = cg_param(m, 0);
@@ -106,7 +113,8 @@ void cg_probe_emit(CgModule *m, CgProbe p, const char *name)
     case CG_PROBE_SGEMM_TN: sgemm(m, name, true, false); break;
     case CG_PROBE_SGEMM_NT: sgemm(m, name, false, true); break;
     case CG_PROBE_SGEMM_TT: sgemm(m, name, true, true); break;
-    case CG_PROBE_MATH:     math(m, name); break;
+    case CG_PROBE_MATH:     math(m, name, false); break;
+    case CG_PROBE_FMATH:    math(m, name, true); break;
     case CG_PROBE_BROKEN:   broken(m, name); break;
     }
 }

@@ -33,8 +33,10 @@ typedef struct CgOptions {
     int opt_level;          /* 0 (verify only, no passes) or 1..3 (default<On>) */
     bool sanitize;          /* ASan-instrument generated code; defaults to on
                                when lnet itself is built with ASan */
-    bool no_contract;       /* lowered graphs: no FMA contraction, so float results
-                               equal the reference interpreter's bit for bit (tests) */
+    bool no_contract;       /* lowered graphs: no FMA contraction and the reference's
+                               double-precision libm math instead of the inline
+                               float math, so float results equal the reference
+                               interpreter's bit for bit (tests) */
     CgEmit emit;            /* print each optimized module ... */
     FILE *emit_out;         /* ... here (borrowed) */
     const char *obj_dir;    /* AOT: write <obj_dir>/<module>.o; NULL = none */
@@ -109,11 +111,13 @@ bool cg_aot_link(CgBackend *b, const char *const *extra, const char *exe, Diag *
  *   MATH      void f(float **bufs, int64_t n)
  *             y[r*n + i] = g_r(x[i]), x = bufs[0] (n), y = bufs[1] (6, n),
  *             g = expf, logf, sqrtf, fabsf, tanhf, erff
+ *   FMATH     as MATH with y (4, n) and g = the inline float exp, log, tanh,
+ *             erf that kernels use (cg_fmath.c)
  *   BROKEN    a function with an unterminated block (fails verification) */
 typedef enum {
     CG_PROBE_SAXPY,
     CG_PROBE_SGEMM_NN, CG_PROBE_SGEMM_TN, CG_PROBE_SGEMM_NT, CG_PROBE_SGEMM_TT,
-    CG_PROBE_MATH, CG_PROBE_BROKEN,
+    CG_PROBE_MATH, CG_PROBE_FMATH, CG_PROBE_BROKEN,
 } CgProbe;
 
 /* Adds the probe kernel `name` to m. */

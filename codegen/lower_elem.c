@@ -6,8 +6,10 @@
  *
  * Elementwise kernels are one loop over the L elements (two, rows × B, when
  * the right operand is broadcast, so no modulo is needed); each op is one
- * expression in `value`. gelu and sigmoid are computed in double, as the
- * reference kernels do; everything else in float.
+ * expression in `value`, all in float: gelu, sigmoid and tanh use the
+ * inline float math of cg_fmath.c (the reference kernels compute gelu and
+ * sigmoid in double; the two agree to a few float roundings), except under
+ * no_contract, where they are the reference's libm calls.
  */
 #include "lower_impl.h"
 
@@ -23,35 +25,58 @@ static LLVMValueRef sel(Lw *w, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b)
     return LLVMBuildSelect(w->m->b, c, a, b, "");
 }
 
-/* 0.5·x·(1 + erf(x/√2)) in double */
+/* Without contraction (CgOptions.no_contract) kernels reproduce the
+ * reference bit for bit: gelu and sigmoid in double with libm, tanh libm's
+ * tanhf. Otherwise all three are float, with cg_fmath.c's inline math. */
+static bool ref_math(Lw *w) { return w->m->fmf == 0; }
+
+/* 0.5·x·(1 + erf(x/√2)) */
 static LLVMValueRef gelu(Lw *w, LLVMValueRef x)
 {
     CgModule *m = w->m;
-    LLVMValueRef v = lw_ext(w, x);
-    LLVMValueRef e = lw_math64(w, LW_ERF, cg_fmul(m, v, lw_f64(w, 0.70710678118654752440)), NULL);
-    LLVMValueRef y = cg_fmul(m, cg_fmul(m, lw_f64(w, 0.5), v), cg_fadd(m, lw_f64(w, 1.0), e));
-    return lw_trunc(w, y);
+    if (ref_math(w)) {
+        LLVMValueRef v = lw_ext(w, x);
+        LLVMValueRef e = lw_math64(w, LW_ERF, cg_fmul(m, v, lw_f64(w, 0.70710678118654752440)), NULL);
+        return lw_trunc(w, cg_fmul(m, cg_fmul(m, lw_f64(w, 0.5), v), cg_fadd(m, lw_f64(w, 1.0), e)));
+    }
+    LLVMValueRef e = cg_ferf(m, cg_fmul(m, x, cg_f32(m, 0.70710678118654752440f)));
+    return cg_fmul(m, cg_fmul(m, cg_f32(m, 0.5f), x), cg_fadd(m, cg_f32(m, 1.0f), e));
 }
 
-/* dy·(Φ(x) + x·φ(x)) in double */
+/* dy·(Φ(x) + x·φ(x)) */
 static LLVMValueRef gelu_grad(Lw *w, LLVMValueRef dy, LLVMValueRef x)
 {
     CgModule *m = w->m;
-    LLVMValueRef v = lw_ext(w, x);
-    LLVMValueRef e = lw_math64(w, LW_ERF, cg_fmul(m, v, lw_f64(w, 0.70710678118654752440)), NULL);
-    LLVMValueRef cdf = cg_fmul(m, lw_f64(w, 0.5), cg_fadd(m, lw_f64(w, 1.0), e));
-    LLVMValueRef sq = cg_fmul(m, cg_fmul(m, lw_f64(w, -0.5), v), v);
-    LLVMValueRef pdf = cg_fmul(m, lw_f64(w, 0.39894228040143267794), lw_math64(w, LW_EXP, sq, NULL));
-    LLVMValueRef r = cg_fmul(m, lw_ext(w, dy), cg_fadd(m, cdf, cg_fmul(m, v, pdf)));
-    return lw_trunc(w, r);
+    if (ref_math(w)) {
+        LLVMValueRef v = lw_ext(w, x);
+        LLVMValueRef e = lw_math64(w, LW_ERF, cg_fmul(m, v, lw_f64(w, 0.70710678118654752440)), NULL);
+        LLVMValueRef cdf = cg_fmul(m, lw_f64(w, 0.5), cg_fadd(m, lw_f64(w, 1.0), e));
+        LLVMValueRef sq = cg_fmul(m, cg_fmul(m, lw_f64(w, -0.5), v), v);
+        LLVMValueRef pdf = cg_fmul(m, lw_f64(w, 0.39894228040143267794), lw_math64(w, LW_EXP, sq, NULL));
+        return lw_trunc(w, cg_fmul(m, lw_ext(w, dy), cg_fadd(m, cdf, cg_fmul(m, v, pdf))));
+    }
+    LLVMValueRef e = cg_ferf(m, cg_fmul(m, x, cg_f32(m, 0.70710678118654752440f)));
+    LLVMValueRef cdf = cg_fmul(m, cg_f32(m, 0.5f), cg_fadd(m, cg_f32(m, 1.0f), e));
+    LLVMValueRef sq = cg_fmul(m, cg_fmul(m, cg_f32(m, -0.5f), x), x);
+    LLVMValueRef pdf = cg_fmul(m, cg_f32(m, 0.39894228040143267794f), cg_fexp(m, sq));
+    return cg_fmul(m, dy, cg_fadd(m, cdf, cg_fmul(m, x, pdf)));
 }
 
-/* 1/(1 + e^-x) in double */
+/* 1/(1 + e^-x): e^-x overflows to inf for x < -88.7, giving 0 */
 static LLVMValueRef sigmoid(Lw *w, LLVMValueRef x)
 {
     CgModule *m = w->m;
-    LLVMValueRef e = lw_math64(w, LW_EXP, cg_fneg(m, lw_ext(w, x)), NULL);
-    return lw_trunc(w, cg_fdiv(m, lw_f64(w, 1.0), cg_fadd(m, lw_f64(w, 1.0), e)));
+    if (ref_math(w)) {
+        LLVMValueRef e = lw_math64(w, LW_EXP, cg_fneg(m, lw_ext(w, x)), NULL);
+        return lw_trunc(w, cg_fdiv(m, lw_f64(w, 1.0), cg_fadd(m, lw_f64(w, 1.0), e)));
+    }
+    LLVMValueRef e = cg_fexp(m, cg_fneg(m, x));
+    return cg_fdiv(m, cg_f32(m, 1.0f), cg_fadd(m, cg_f32(m, 1.0f), e));
+}
+
+static LLVMValueRef tanh_(Lw *w, LLVMValueRef x)
+{
+    return ref_math(w) ? cg_math(w->m, CG_MATH_TANH, x) : cg_ftanh(w->m, x);
 }
 
 /* Element i of the node; bi indexes the broadcast operand. */
@@ -75,7 +100,7 @@ static LLVMValueRef value(Lw *w, LLVMValueRef i, LLVMValueRef bi)
         return sel(w, fgt0(w, ld(w, 1, i)), a, cg_fmul(m, a, cg_f32(m, n->a.scalar)));
     case IR_OP_GELU: return gelu(w, a);
     case IR_OP_GELU_GRAD: return gelu_grad(w, a, ld(w, 1, i));
-    case IR_OP_TANH: return cg_math(m, CG_MATH_TANH, a);
+    case IR_OP_TANH: return tanh_(w, a);
     case IR_OP_SIGMOID: return sigmoid(w, a);
     case IR_OP_TANH_GRAD: {          /* dy·(1 - y²) */
         LLVMValueRef y = ld(w, 1, i);

@@ -17,10 +17,13 @@
  * (attention), lower_optim.c (clipping, updates).
  *
  * Numerics follow the reference kernels (runtime/kernels/kernels.h): reductions
- * accumulate in double and round once, matrix products are sgemm, gelu and
- * sigmoid are computed in double, dropout draws the interpreter's xoshiro
- * stream. What differs is only the order of some double sums and FMA
- * contraction of float expressions.
+ * accumulate in double and round once, matrix products are sgemm, dropout
+ * draws the interpreter's xoshiro stream. What differs is the order of some
+ * double sums, FMA contraction of float expressions, and the exp/tanh/erf of
+ * gelu, sigmoid, tanh, softmax and cross-entropy, which are cg_fmath.c's
+ * inline float math where the reference calls libm (attention still calls
+ * double exp). Under no_contract kernels use the reference's libm calls and
+ * match it bit for bit.
  */
 #ifndef LNET_LOWER_IMPL_H
 #define LNET_LOWER_IMPL_H

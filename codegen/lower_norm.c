@@ -6,8 +6,10 @@
  * embedding gather / scatter-add.
  *
  * Rows are the leading dims flattened (R) by the last dim (C or D). Every row
- * reduction accumulates in double and rounds once (runtime/kernels/norm.c),
- * so results agree with the interpreter to float rounding.
+ * reduction accumulates in double and rounds once (runtime/kernels/norm.c);
+ * the per-element exponentials are float (cg_fmath.c, within 1 ulp), so
+ * results agree with the interpreter to a few float roundings (bit for bit
+ * under no_contract, which keeps the reference's double exp).
  */
 #include "lower_impl.h"
 
@@ -21,7 +23,21 @@ static void st(Lw *w, LLVMValueRef base, LLVMValueRef i, LLVMValueRef d)
     cg_store_f32(w->m, base, i, lw_trunc(w, d));
 }
 
-/* log Σ_c exp(x[c]) of one row, shifted by the row max. */
+/* Without contraction (CgOptions.no_contract) kernels reproduce the
+ * reference bit for bit, so the exponentials are libm's, in double. */
+static bool ref_math(Lw *w) { return w->m->fmf == 0; }
+
+/* e^d for a double d: cg_fexp of d rounded to float, widened again */
+static LLVMValueRef fexp_of(Lw *w, LLVMValueRef d)
+{
+    if (ref_math(w))
+        return lw_math64(w, LW_EXP, d, NULL);
+    return lw_ext(w, cg_fexp(w->m, lw_trunc(w, d)));
+}
+
+/* log Σ_c exp(x[c]) of one row, shifted by the row max: the exponentials
+ * in float (cg_fexp, so the loop vectorizes), their sum and the one log per
+ * row in double. */
 static LLVMValueRef row_lse(Lw *w, LLVMValueRef xr, int64_t C)
 {
     CgModule *m = w->m;
@@ -32,10 +48,13 @@ static LLVMValueRef row_lse(Lw *w, LLVMValueRef xr, int64_t C)
     LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
     lw_set(w, mx, LLVMBuildSelect(m->b, gt, v, cur, ""));
     cg_loop_end(m, &c);
-    LLVMValueRef mxd = lw_ext(w, lw_get(w, m->t_f32, mx));
+    LLVMValueRef mxf = lw_get(w, m->t_f32, mx), mxd = lw_ext(w, mxf);
     LwSum s;
     lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, C));
-    lw_sum_add(w, &s, lw_math64(w, LW_EXP, cg_fsub(m, ldx(w, xr, s.l.i), mxd), NULL));
+    LLVMValueRef xc = cg_load_f32(m, xr, s.l.i);
+    LLVMValueRef e = ref_math(w) ? lw_math64(w, LW_EXP, cg_fsub(m, lw_ext(w, xc), mxd), NULL)
+                                 : lw_ext(w, cg_fexp(m, cg_fsub(m, xc, mxf)));
+    lw_sum_add(w, &s, e);
     return cg_fadd(m, mxd, lw_math64(w, LW_LOG, lw_sum_end(w, &s), NULL));
 }
 
@@ -65,11 +84,11 @@ void lower_softmax(Lw *w)
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
     LLVMValueRef v = ldx(w, a, c.i);
     switch (op) {
-    case IR_OP_SOFTMAX: v = lw_math64(w, LW_EXP, cg_fsub(m, v, row), NULL); break;
+    case IR_OP_SOFTMAX: v = fexp_of(w, cg_fsub(m, v, row)); break;
     case IR_OP_LOG_SOFTMAX: v = cg_fsub(m, v, row); break;
     case IR_OP_SOFTMAX_GRAD: v = cg_fmul(m, ldx(w, b, c.i), cg_fsub(m, v, row)); break;
     case IR_OP_LOG_SOFTMAX_GRAD: {  /* dy - exp(y)·Σdy */
-        LLVMValueRef e = lw_math64(w, LW_EXP, ldx(w, b, c.i), NULL);
+        LLVMValueRef e = fexp_of(w, ldx(w, b, c.i));
         v = cg_fsub(m, v, cg_fmul(m, e, row));
         break;
     }
@@ -216,7 +235,7 @@ void lower_cross_entropy_grad(Lw *w)
     LLVMValueRef xr = lw_off(w, w->in[1], off), y = lw_off(w, w->out, off);
     LLVMValueRef label = lw_load_i32(w, w->in[2], r.i), lse = row_lse(w, xr, C);
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
-    LLVMValueRef p = lw_math64(w, LW_EXP, cg_fsub(m, ldx(w, xr, c.i), lse), NULL);
+    LLVMValueRef p = fexp_of(w, cg_fsub(m, ldx(w, xr, c.i), lse));
     LLVMValueRef is = LLVMBuildICmp(m->b, LLVMIntEQ, c.i, label, "");
     LLVMValueRef one = LLVMBuildSelect(m->b, is, lw_f64(w, 1.0), lw_f64(w, 0.0), "");
     st(w, y, c.i, cg_fmul(m, scale, cg_fsub(m, p, one)));
