@@ -90,6 +90,8 @@ typedef struct RtTrainOpts {
                                    gradients each step; always on with a log) */
     bool progress_tty;          /* redraw one progress line (a terminal) */
     FILE *out;                  /* progress and summary (stdout) */
+    struct RtProfile *profile;  /* --profile: every executor's kernel times (profile.h;
+                                   borrowed; the JIT's need CgOptions.profile); NULL: off */
 } RtTrainOpts;
 
 /* Per-worker telemetry of a threaded schedule: which blocks the worker runs
