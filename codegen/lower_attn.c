@@ -34,7 +34,9 @@ static void gemm(Lw *w, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float
 }
 
 /* Scores in att (T, T) → causal softmax in place: row t keeps t2 <= t,
- * max-shifted exponentials summed in double, zeros above the diagonal. */
+ * max-shifted exponentials summed in double, zeros above the diagonal.
+ * Each exponential is computed once (kept in the row as a float until the
+ * row's sum is known) and none above the diagonal. */
 static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
 {
     CgModule *m = w->m;
@@ -51,15 +53,15 @@ static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
     LLVMValueRef mxd = lw_ext(w, lw_get(w, m->t_f32, mx));
     LwSum s;
     lw_sum_begin(w, &s, lw_c(w, 0), len);
-    LLVMValueRef e = cg_fsub(m, lw_ext(w, cg_load_f32(m, row, s.l.i)), mxd);
-    lw_sum_add(w, &s, lw_math64(w, LW_EXP, e, NULL));
-    LLVMValueRef sum = lw_sum_end(w, &s);
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
-    LLVMValueRef in = LLVMBuildICmp(m->b, LLVMIntSLE, c.i, t.i, "");
-    LLVMValueRef d = cg_fsub(m, lw_ext(w, cg_load_f32(m, row, c.i)), mxd);
-    LLVMValueRef p = lw_trunc(w, cg_fdiv(m, lw_math64(w, LW_EXP, d, NULL), sum));
-    cg_store_f32(m, row, c.i, LLVMBuildSelect(m->b, in, p, cg_f32(m, 0.0f), ""));
+    LLVMValueRef e = lw_math64(w, LW_EXP, cg_fsub(m, lw_ext(w, cg_load_f32(m, row, s.l.i)), mxd),
+                               NULL);
+    cg_store_f32(m, row, s.l.i, lw_trunc(w, e));
+    lw_sum_add(w, &s, e);
+    LLVMValueRef inv = cg_fdiv(m, lw_f64(w, 1.0), lw_sum_end(w, &s));
+    cg_loop_begin(m, &c, lw_c(w, 0), len, "c");
+    cg_store_f32(m, row, c.i, lw_trunc(w, cg_fmul(m, lw_ext(w, cg_load_f32(m, row, c.i)), inv)));
     cg_loop_end(m, &c);
+    lw_zero(w, lw_off(w, row, len), LLVMBuildSub(m->b, lw_c(w, a->T), len, ""));
     cg_loop_end(m, &t);
 }
 
