@@ -12,7 +12,8 @@
  *             ds   = att ⊙ (datt - Σ_j att·datt) / √HD            loop
  *             dq_h = ds @ k_h,  dk_h = dsᵀ @ q_h                  NN, TN
  * Scratch: att and datt/ds, T×T floats each. Row sums are double, as in
- * runtime/kernels/attn.c; the products are sgemm (float).
+ * runtime/kernels/attn.c; the products are sgemm and the exponentials
+ * float.
  */
 #include <math.h>
 
@@ -34,8 +35,8 @@ static void gemm(Lw *w, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float
 }
 
 /* Scores in att (T, T) → causal softmax in place: row t keeps t2 <= t,
- * max-shifted exponentials summed in double, zeros above the diagonal.
- * Each exponential is computed once (kept in the row as a float until the
+ * max-shifted float exponentials summed in double, zeros above the
+ * diagonal. Each exponential is computed once (kept in the row until the
  * row's sum is known) and none above the diagonal. */
 static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
 {
@@ -50,13 +51,12 @@ static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
     LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
     lw_set(w, mx, LLVMBuildSelect(m->b, gt, v, cur, ""));
     cg_loop_end(m, &c);
-    LLVMValueRef mxd = lw_ext(w, lw_get(w, m->t_f32, mx));
+    LLVMValueRef mx0 = lw_get(w, m->t_f32, mx);
     LwSum s;
     lw_sum_begin(w, &s, lw_c(w, 0), len);
-    LLVMValueRef e = lw_math64(w, LW_EXP, cg_fsub(m, lw_ext(w, cg_load_f32(m, row, s.l.i)), mxd),
-                               NULL);
-    cg_store_f32(m, row, s.l.i, lw_trunc(w, e));
-    lw_sum_add(w, &s, e);
+    LLVMValueRef e = cg_math(m, CG_MATH_EXP, cg_fsub(m, cg_load_f32(m, row, s.l.i), mx0));
+    cg_store_f32(m, row, s.l.i, e);
+    lw_sum_add(w, &s, lw_ext(w, e));
     LLVMValueRef inv = cg_fdiv(m, lw_f64(w, 1.0), lw_sum_end(w, &s));
     cg_loop_begin(m, &c, lw_c(w, 0), len, "c");
     cg_store_f32(m, row, c.i, lw_trunc(w, cg_fmul(m, lw_ext(w, cg_load_f32(m, row, c.i)), inv)));
