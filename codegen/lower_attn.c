@@ -72,7 +72,8 @@ static void scores(Lw *w, const Att *a, LLVMValueRef q, LLVMValueRef k, LLVMValu
     causal_softmax(w, a, att);
 }
 
-/* ds = att ⊙ (datt - Σ_j att·datt) · scale, in place over datt. */
+/* ds = att ⊙ (datt - Σ_j att·datt) · scale, in place over datt; zero above
+ * the diagonal, where att is. */
 static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
 {
     CgModule *m = w->m;
@@ -81,15 +82,17 @@ static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
     LLVMValueRef off = lw_mul(w, t.i, lw_c(w, a->T));
     LLVMValueRef ar = lw_off(w, att, off), dr = lw_off(w, ds, off);
     LwSum s;
-    lw_sum_begin(w, &s, lw_c(w, 0), lw_add(w, t.i, lw_c(w, 1)));
+    LLVMValueRef len = lw_add(w, t.i, lw_c(w, 1));
+    lw_sum_begin(w, &s, lw_c(w, 0), len);
     lw_sum_add(w, &s, cg_fmul(m, lw_ext(w, cg_load_f32(m, ar, s.l.i)),
                               lw_ext(w, cg_load_f32(m, dr, s.l.i))));
     LLVMValueRef dot = lw_sum_end(w, &s);
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    cg_loop_begin(m, &c, lw_c(w, 0), len, "c");
     LLVMValueRef av = lw_ext(w, cg_load_f32(m, ar, c.i));
     LLVMValueRef g = cg_fsub(m, lw_ext(w, cg_load_f32(m, dr, c.i)), dot);
     cg_store_f32(m, dr, c.i, lw_trunc(w, cg_fmul(m, cg_fmul(m, av, g), lw_f64(w, a->scale))));
     cg_loop_end(m, &c);
+    lw_zero(w, lw_off(w, dr, len), LLVMBuildSub(m->b, lw_c(w, a->T), len, ""));
     cg_loop_end(m, &t);
 }
 
