@@ -13,8 +13,8 @@
  * every value nothing outside an entry call touches moves into one slab at
  * its planned offset (its own buffer is freed), so the table points into the
  * slab. The table's entry after the scratch area is RtExec.prof, for code
- * compiled with CgOptions.profile. The trainer plans its executors; tests that inspect every node's
- * value after a step simply do not.
+ * compiled with CgOptions.profile. The trainer plans its executors; tests
+ * that inspect every node's value after a step simply do not.
  */
 #include <stdlib.h>
 #include <string.h>
