@@ -12,8 +12,9 @@
  * RtExecOps.plan then applies the memory plan (passes.h, pass_mem_plan):
  * every value nothing outside an entry call touches moves into one slab at
  * its planned offset (its own buffer is freed), so the table points into the
- * slab. The trainer plans its executors; tests that inspect every node's
- * value after a step simply do not.
+ * slab. The table's entry after the scratch area is RtExec.prof, for code
+ * compiled with CgOptions.profile. The trainer plans its executors; tests
+ * that inspect every node's value after a step simply do not.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ typedef struct CgExec {
     void (*release)(CgBackend *);
     CgStepFn step, forward;
     CgStepFn backward, update;      /* NULL unless cg_exec_set_phases */
-    void **bufs;                    /* g->n_nodes node buffers, then the scratch area */
+    void **bufs;                    /* g->n_nodes node buffers, the scratch area, then the
+                                     * profile counters (RtExec.prof) */
     unsigned char *borrowed;        /* per buffer: given by share or in the slab, not
                                      * ours to free on its own */
     int n_bufs;
@@ -53,6 +55,7 @@ static void *zalloc(int64_t bytes) { return alloc64(bytes, true); }
 static void run(CgStepFn fn, CgExec *e, const RtStepArgs *a)
 {
     IR_ASSERT(a->n >= 1 && a->n <= e->base.max_batch);
+    e->bufs[e->base.g->n_nodes + 1] = e->base.prof;    /* read by profiled code only */
     fn(e->bufs, a->n, a->lr, a->step, a->seed, a->train);
 }
 
@@ -104,7 +107,8 @@ static void cx_free(RtExec *x)
     if (!e)
         return;
     for (int i = 0; e->bufs && i < e->n_bufs; i++)
-        if (i == e->n_bufs - 1 || (cg_buffer_source(x->g, i) == i && !e->borrowed[i]))
+        if (i == x->g->n_nodes || (i < x->g->n_nodes && cg_buffer_source(x->g, i) == i &&
+                                   !e->borrowed[i]))
             free(e->bufs[i]);
     free(e->bufs);
     free(e->borrowed);
@@ -148,7 +152,7 @@ static const RtExecOps aot_ops = {"aot", cx_step, cx_forward, cx_buffer, cx_free
 
 static bool alloc_buffers(CgExec *e, const IrGraph *g, int max_batch)
 {
-    e->n_bufs = g->n_nodes + 1;
+    e->n_bufs = g->n_nodes + 2;
     e->bufs = calloc((size_t)e->n_bufs, sizeof *e->bufs);
     e->borrowed = calloc((size_t)e->n_bufs, 1);
     if (!e->bufs || !e->borrowed)
@@ -180,7 +184,7 @@ RtExec *cg_exec_make(const IrGraph *g, int max_batch, CgStepFn step, CgStepFn fo
             release(code);
         return NULL;
     }
-    e->base = (RtExec){code ? &jit_ops : &aot_ops, g, max_batch, 0, 0};
+    e->base = (RtExec){code ? &jit_ops : &aot_ops, g, max_batch, 0, 0, NULL};
     e->code = code;
     e->release = release;
     e->step = step;

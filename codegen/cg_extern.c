@@ -14,9 +14,11 @@
 
 #include "blas.h"
 #include "cg_impl.h"
+#include "profile.h"
 
 const CgSymbol cg_symbols[] = {
     {"rt_sgemm", (CgFn)rt_sgemm},
+    {"rt_profile_now", (CgFn)rt_profile_now}, {"rt_profile_add", (CgFn)rt_profile_add},
     {"expf", (CgFn)expf},   {"logf", (CgFn)logf},   {"sqrtf", (CgFn)sqrtf},
     {"tanhf", (CgFn)tanhf}, {"erff", (CgFn)erff},   {"powf", (CgFn)powf},
     {"fabsf", (CgFn)fabsf}, {"fmaxf", (CgFn)fmaxf}, {"fminf", (CgFn)fminf},

@@ -41,6 +41,8 @@ typedef struct CgOptions {
     FILE *emit_out;         /* ... here (borrowed) */
     const char *obj_dir;    /* AOT: write <obj_dir>/<module>.o; NULL = none */
     const char *cc;         /* AOT link driver; NULL = "cc" */
+    bool profile;           /* lowered graphs: time every kernel call into the executor's
+                               profile counters (runtime/profile.h); off: no hooks at all */
 } CgOptions;
 
 /* Fills in the defaults above. */

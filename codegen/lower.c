@@ -306,8 +306,25 @@ static LLVMValueRef emit_kernel(CgModule *m, const IrGraph *g, const IrNode *n, 
 /* void <name>(void **bufs, i64 n, float lr, i64 step, i64 seed, i64 train) */
 /* Calls, in node order, the kernels of the nodes whose phase (IrPhase) is in
  * the bit set `phases`. */
+/* Profiled: `t0 = rt_profile_now()` before a kernel call, and after it
+ * `rt_profile_add(counters, node i, t0, n)`; counters is the table entry
+ * after the scratch area's (runtime/profile.h). */
+static LLVMValueRef profile_now(CgModule *m)
+{
+    LLVMValueRef fn = cg_extern(m, "rt_profile_now", LLVMFunctionType(m->t_i64, NULL, 0, 0));
+    return cg_call(m, fn, NULL, 0);
+}
+
+static void profile_add(CgModule *m, LLVMValueRef counters, int i, LLVMValueRef t0)
+{
+    LLVMTypeRef pt[4] = {m->t_ptr, m->t_i64, m->t_i64, m->t_i64};
+    LLVMValueRef fn = cg_extern(m, "rt_profile_add", LLVMFunctionType(m->t_void, pt, 4, 0));
+    LLVMValueRef args[4] = {counters, cg_i64(m, i), t0, cg_param(m, 1)};
+    cg_call(m, fn, args, 4);
+}
+
 static void emit_entry(CgModule *m, const IrGraph *g, LLVMValueRef *kern, const char *name,
-                       const unsigned char *phase, unsigned phases)
+                       const unsigned char *phase, unsigned phases, bool profile)
 {
     static const CgParamKind ps[] = {CG_PARAM_PTR, CG_PARAM_I64, CG_PARAM_F32,
                                      CG_PARAM_I64, CG_PARAM_I64, CG_PARAM_I64};
@@ -315,6 +332,7 @@ static void emit_entry(CgModule *m, const IrGraph *g, LLVMValueRef *kern, const 
     LLVMValueRef bufs = cg_param(m, 0);
     LLVMValueRef scratch = cg_load_ptr(m, bufs, cg_i64(m, g->n_nodes));
     LLVMValueRef null = LLVMConstNull(m->t_ptr);
+    LLVMValueRef counters = profile ? cg_load_ptr(m, bufs, cg_i64(m, g->n_nodes + 1)) : NULL;
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *n = g->nodes[i];
         if (!kern[i] || !(phases & (1u << phase[i])))
@@ -326,7 +344,10 @@ static void emit_entry(CgModule *m, const IrGraph *g, LLVMValueRef *kern, const 
         args[LW_SCRATCH] = scratch;
         for (int k = LW_N; k < LW_NPARAMS; k++)
             args[k] = cg_param(m, 1 + k - LW_N);
+        LLVMValueRef t0 = profile ? profile_now(m) : NULL;
         cg_call(m, kern[i], args, LW_NPARAMS);
+        if (profile)
+            profile_add(m, counters, i, t0);
     }
     cg_func_end(m);
 }
@@ -394,7 +415,7 @@ CgModule *cg_lower_graph(const IrGraph *g, const char *name, const CgOptions *o,
     for (size_t e = 0; ok && e < sizeof entries / sizeof entries[0]; e++) {
         char entry[160];
         snprintf(entry, sizeof entry, "%s_%s", name, entries[e].suffix);
-        emit_entry(m, g, kern, entry, phase, entries[e].phases);
+        emit_entry(m, g, kern, entry, phase, entries[e].phases, o && o->profile);
     }
     free(phase);
     free(kern);

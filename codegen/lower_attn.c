@@ -12,7 +12,8 @@
  *             ds   = att ⊙ (datt - Σ_j att·datt) / √HD            loop
  *             dq_h = ds @ k_h,  dk_h = dsᵀ @ q_h                  NN, TN
  * Scratch: att and datt/ds, T×T floats each. Row sums are double, as in
- * runtime/kernels/attn.c; the products are sgemm (float).
+ * runtime/kernels/attn.c; the products are sgemm and the exponentials
+ * float.
  */
 #include <math.h>
 
@@ -34,7 +35,9 @@ static void gemm(Lw *w, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float
 }
 
 /* Scores in att (T, T) → causal softmax in place: row t keeps t2 <= t,
- * max-shifted exponentials summed in double, zeros above the diagonal. */
+ * max-shifted float exponentials summed in double, zeros above the
+ * diagonal. Each exponential is computed once (kept in the row until the
+ * row's sum is known) and none above the diagonal. */
 static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
 {
     CgModule *m = w->m;
@@ -48,18 +51,17 @@ static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
     LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
     lw_set(w, mx, LLVMBuildSelect(m->b, gt, v, cur, ""));
     cg_loop_end(m, &c);
-    LLVMValueRef mxd = lw_ext(w, lw_get(w, m->t_f32, mx));
+    LLVMValueRef mx0 = lw_get(w, m->t_f32, mx);
     LwSum s;
     lw_sum_begin(w, &s, lw_c(w, 0), len);
-    LLVMValueRef e = cg_fsub(m, lw_ext(w, cg_load_f32(m, row, s.l.i)), mxd);
-    lw_sum_add(w, &s, lw_math64(w, LW_EXP, e, NULL));
-    LLVMValueRef sum = lw_sum_end(w, &s);
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
-    LLVMValueRef in = LLVMBuildICmp(m->b, LLVMIntSLE, c.i, t.i, "");
-    LLVMValueRef d = cg_fsub(m, lw_ext(w, cg_load_f32(m, row, c.i)), mxd);
-    LLVMValueRef p = lw_trunc(w, cg_fdiv(m, lw_math64(w, LW_EXP, d, NULL), sum));
-    cg_store_f32(m, row, c.i, LLVMBuildSelect(m->b, in, p, cg_f32(m, 0.0f), ""));
+    LLVMValueRef e = cg_math(m, CG_MATH_EXP, cg_fsub(m, cg_load_f32(m, row, s.l.i), mx0));
+    cg_store_f32(m, row, s.l.i, e);
+    lw_sum_add(w, &s, lw_ext(w, e));
+    LLVMValueRef inv = cg_fdiv(m, lw_f64(w, 1.0), lw_sum_end(w, &s));
+    cg_loop_begin(m, &c, lw_c(w, 0), len, "c");
+    cg_store_f32(m, row, c.i, lw_trunc(w, cg_fmul(m, lw_ext(w, cg_load_f32(m, row, c.i)), inv)));
     cg_loop_end(m, &c);
+    lw_zero(w, lw_off(w, row, len), LLVMBuildSub(m->b, lw_c(w, a->T), len, ""));
     cg_loop_end(m, &t);
 }
 
@@ -70,7 +72,8 @@ static void scores(Lw *w, const Att *a, LLVMValueRef q, LLVMValueRef k, LLVMValu
     causal_softmax(w, a, att);
 }
 
-/* ds = att ⊙ (datt - Σ_j att·datt) · scale, in place over datt. */
+/* ds = att ⊙ (datt - Σ_j att·datt) · scale, in place over datt; zero above
+ * the diagonal, where att is. */
 static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
 {
     CgModule *m = w->m;
@@ -79,15 +82,17 @@ static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
     LLVMValueRef off = lw_mul(w, t.i, lw_c(w, a->T));
     LLVMValueRef ar = lw_off(w, att, off), dr = lw_off(w, ds, off);
     LwSum s;
-    lw_sum_begin(w, &s, lw_c(w, 0), lw_add(w, t.i, lw_c(w, 1)));
+    LLVMValueRef len = lw_add(w, t.i, lw_c(w, 1));
+    lw_sum_begin(w, &s, lw_c(w, 0), len);
     lw_sum_add(w, &s, cg_fmul(m, lw_ext(w, cg_load_f32(m, ar, s.l.i)),
                               lw_ext(w, cg_load_f32(m, dr, s.l.i))));
     LLVMValueRef dot = lw_sum_end(w, &s);
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    cg_loop_begin(m, &c, lw_c(w, 0), len, "c");
     LLVMValueRef av = lw_ext(w, cg_load_f32(m, ar, c.i));
     LLVMValueRef g = cg_fsub(m, lw_ext(w, cg_load_f32(m, dr, c.i)), dot);
     cg_store_f32(m, dr, c.i, lw_trunc(w, cg_fmul(m, cg_fmul(m, av, g), lw_f64(w, a->scale))));
     cg_loop_end(m, &c);
+    lw_zero(w, lw_off(w, dr, len), LLVMBuildSub(m->b, lw_c(w, a->T), len, ""));
     cg_loop_end(m, &t);
 }
 

@@ -1,6 +1,7 @@
 /* report.c — what a training run tells the user: the step log (CSV or JSON
  * lines), the progress line, and the final JSON report. */
 #include "rt_impl.h"
+#include "profile.h"
 #include "schedule.h"
 #include "json.h"
 
@@ -267,6 +268,10 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
         fprintf(f, ",\"overlap_delay\":%d", t->overlap_delay);
     if (res->ranks > 1)
         fprintf(f, ",\"ranks\":%d", res->ranks);
+    if (t->o->profile) {
+        fputs(",\"profile\":", f);
+        rt_profile_write_json(t->o->profile, f);
+    }
     if (res->dead_blocks > 0) {
         /* 1-based, as the warning names them (this rank's blocks) */
         fputs(",\"dead_blocks\":[", f);

@@ -12,6 +12,7 @@
 #include "rt_impl.h"
 #include "trainer.h"
 #include "kernels.h"
+#include "profile.h"
 #include "schedule.h"
 
 #include <errno.h>
@@ -280,12 +281,14 @@ static void evaluate_here(Trainer *t)
  * parameters, and shared with every rank). */
 static void evaluate(Trainer *t)
 {
+    rt_profile_pause(t->o->profile, true);     /* the profile is the training step's */
     if (t->comm)
         rt_dist_gather(t);
     if (!t->comm || t->rank == 0)
         evaluate_here(t);
     if (t->comm)
         rt_dist_share_eval(t);
+    rt_profile_pause(t->o->profile, false);
 }
 
 void rt_trainer_feed_blocks(Trainer *t, int64_t index)
@@ -458,6 +461,8 @@ RtExec *rt_make_exec(const Trainer *t, const IrGraph *g, int max_batch, char *er
 {
     RtExec *e = t->o->make_exec ? t->o->make_exec(g, max_batch, t->o->exec_ctx, err, errcap)
                                 : rt_exec_interp_new(g, max_batch, err, errcap);
+    if (e && t->o->profile)
+        e->prof = rt_profile_attach(t->o->profile, g);
     /* A replica of block k (data-parallel, pipeline micro-batches), made once
      * every block has its executor: planned now. Blocks' own executors are
      * planned by setup, when every block's links are known. */

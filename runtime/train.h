@@ -114,6 +114,8 @@ typedef struct RtTrainOpts {
     const char *gradsim_log;    /* CSV the measurements are appended to (NULL: none) */
     struct RtGradSimSink *gradsim_sink; /* also handed every measurement (NULL: none) */
     RtPredict *predict;         /* lnet predict (with eval_only); NULL: none */
+    struct RtProfile *profile;  /* --profile: every executor's kernel times (profile.h;
+                                   borrowed; the JIT's need CgOptions.profile); NULL: off */
 } RtTrainOpts;
 
 /* Gradient similarity (runtime/gradsim.c): one row per parameter tensor of

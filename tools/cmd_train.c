@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "codegen.h"
+#include "profile.h"
 #include "train.h"
 
 #include <stdlib.h>
@@ -15,7 +16,8 @@ static const CliCmd train_cmd = {
     "Train a model. Options override the model's train { } and local { } sections.",
     cli_train_opts, cli_train_notes};
 
-static bool fill_opts(const CliArgs *a, RtTrainOpts *o)
+/* cg: the JIT's options (o->exec_ctx points at them with --profile). */
+static bool fill_opts(const CliArgs *a, RtTrainOpts *o, CgOptions *cg)
 {
     if (!cli_train_fill(&train_cmd, a, o))
         return false;
@@ -27,6 +29,16 @@ static bool fill_opts(const CliArgs *a, RtTrainOpts *o)
     }
     if (!exec || strcmp(exec, "jit") == 0)
         o->make_exec = cg_exec_factory;     /* exec_ctx NULL: default CgOptions */
+    if (cli_flag(&train_cmd, a, "profile")) {
+        cg_options_init(cg);
+        cg->profile = true;
+        if (o->make_exec)
+            o->exec_ctx = cg;
+        if (!(o->profile = rt_profile_new())) {
+            fprintf(stderr, "lnet train: error: out of memory\n");
+            return false;
+        }
+    }
     return true;
 }
 
@@ -41,9 +53,12 @@ int cmd_train(int argc, char **argv)
         return EXIT_OK;
     }
     RtTrainOpts o;
-    if (!fill_opts(&a, &o))
+    CgOptions cg;
+    if (!fill_opts(&a, &o, &cg))
         return EXIT_USER;
-    return cli_train_run(&train_cmd, &a, &o);
+    int rc = cli_train_run(&train_cmd, &a, &o);
+    rt_profile_free(o.profile);
+    return rc;
 }
 
 static const CliOpt eval_opts[] = {

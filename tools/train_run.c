@@ -7,6 +7,7 @@
  * a trainer's linked blocks) through RtTrainOpts.make_exec.
  */
 #include "cli.h"
+#include "profile.h"
 #include "frontend.h"
 
 #include <math.h>
@@ -67,6 +68,8 @@ const CliOpt cli_train_opts[] = {
     {"fail-on-dead-block", NULL, "a dead block (--dead-block-steps) is an error: the run stops "
                                  "with exit status 1, the last checkpoint kept"},
     {"quiet", NULL, "no progress output"},
+    {"profile", NULL, "time every kernel: a table per block at the end (phase, op, calls, ms, "
+                      "share, GFLOP/s, GB/s) and \"profile\" in the report"},
     {NULL, NULL, NULL}};
 
 enum { MAX_QUEUE = 1024 };   /* --queue: slots of a whole batch's activations each */
@@ -501,6 +504,8 @@ int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts
         print_heads(&res);
     else if (!o.quiet)
         print_summary(tm->m.g, &res);
+    if (o.profile)
+        rt_profile_print(o.profile, stdout);
     /* a distributed run stopped by a signal to another rank: not an error here */
     return res.interrupted && *o.stop ? 128 + *o.stop : EXIT_OK;
 }

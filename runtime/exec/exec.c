@@ -67,18 +67,23 @@ typedef struct {
     RtInterp *in;
 } InterpExec;
 
-static void ie_step(RtExec *e, const RtStepArgs *a) { rt_interp_step(((InterpExec *)e)->in, a); }
-static void ie_forward(RtExec *e, const RtStepArgs *a)
+/* The interpreter of e, profiled when e is. */
+static RtInterp *run_in(RtExec *e)
 {
-    rt_interp_forward(((InterpExec *)e)->in, a);
+    RtInterp *in = ((InterpExec *)e)->in;
+    rt_interp_profile(in, e->prof);
+    return in;
 }
+
+static void ie_step(RtExec *e, const RtStepArgs *a) { rt_interp_step(run_in(e), a); }
+static void ie_forward(RtExec *e, const RtStepArgs *a) { rt_interp_forward(run_in(e), a); }
 static void ie_backward(RtExec *e, const RtStepArgs *a)
 {
-    rt_interp_run_phase(((InterpExec *)e)->in, a, IR_PHASE_BACKWARD);
+    rt_interp_run_phase(run_in(e), a, IR_PHASE_BACKWARD);
 }
 static void ie_update(RtExec *e, const RtStepArgs *a)
 {
-    rt_interp_run_phase(((InterpExec *)e)->in, a, IR_PHASE_UPDATE);
+    rt_interp_run_phase(run_in(e), a, IR_PHASE_UPDATE);
 }
 static void ie_share(RtExec *e, int id, void *mem) { rt_interp_share(((InterpExec *)e)->in, id, mem); }
 static void *ie_buffer(RtExec *e, int id) { return rt_interp_buffer(((InterpExec *)e)->in, id); }
@@ -104,6 +109,6 @@ RtExec *rt_exec_interp_new(const IrGraph *g, int max_batch, char *err, size_t er
         free(e);
         return NULL;
     }
-    e->base = (RtExec){&interp_ops, g, max_batch, 0, 0};
+    e->base = (RtExec){&interp_ops, g, max_batch, 0, 0, NULL};
     return &e->base;
 }

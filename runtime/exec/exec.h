@@ -49,6 +49,8 @@ struct RtExec {
     double compile_ms;      /* time to build the executor's code (0 for interp) */
     int64_t act_bytes;      /* bytes of its value buffers besides parameters and optimizer
                              * state, as allocated (planned or not); 0: not known */
+    struct RtProfCounters *prof; /* --profile: its kernel times (runtime/profile.h; borrowed,
+                                  * set by the trainer); NULL: not profiled */
 };
 
 /* The reference interpreter as an executor. */

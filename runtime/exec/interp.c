@@ -7,6 +7,7 @@
  */
 #include "interp_impl.h"
 #include "kernels.h"
+#include "profile.h"
 #include "rng.h"
 
 #include <math.h>
@@ -141,11 +142,21 @@ static void run(RtInterp *in, const RtStepArgs *args, unsigned phases)
 {
     IR_ASSERT(args->n >= 1 && args->n <= in->max_batch);
     in->args = *args;
-    for (int i = 0; i < in->g->n_nodes; i++)
-        if (phases & (1u << in->phase[i]))
-            interp_exec(in, in->g->nodes[i]);
+    for (int i = 0; i < in->g->n_nodes; i++) {
+        const IrNode *n = in->g->nodes[i];
+        if (!(phases & (1u << in->phase[i])))
+            continue;
+        /* profiled: the nodes the JIT gives a kernel (not sources, not views) */
+        bool timed = in->prof && ir_op_info(n->op)->kind != IR_KIND_SOURCE &&
+                     !ir_op_has(n->op, IR_P_VIEW);
+        int64_t t0 = timed ? rt_profile_now() : 0;
+        interp_exec(in, n);
+        if (timed)
+            rt_profile_add(in->prof, i, t0, args->n);
+    }
 }
 
+void rt_interp_profile(RtInterp *in, struct RtProfCounters *c) { in->prof = c; }
 void rt_interp_step(RtInterp *in, const RtStepArgs *args) { run(in, args, ~0u); }
 void rt_interp_forward(RtInterp *in, const RtStepArgs *args)
 {

@@ -50,6 +50,9 @@ void *rt_interp_buffer(RtInterp *in, int id);
 void rt_interp_step(RtInterp *in, const RtStepArgs *args);
 /* Runs forward nodes only (evaluation: no gradients, no updates). */
 void rt_interp_forward(RtInterp *in, const RtStepArgs *args);
+struct RtProfCounters;
+/* Times every node it runs from now on into c (runtime/profile.h; NULL: off). */
+void rt_interp_profile(RtInterp *in, struct RtProfCounters *c);
 /* Runs the nodes of one IrPhase in order (forward, backward, update in turn
  * equal one step). */
 void rt_interp_run_phase(RtInterp *in, const RtStepArgs *args, IrPhase phase);

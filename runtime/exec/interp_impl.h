@@ -15,6 +15,7 @@ struct RtInterp {
     float *scratch;         /* work space, sized for the largest need */
     float *scratch2;
     RtStepArgs args;        /* of the run in progress */
+    struct RtProfCounters *prof;    /* the executor's RtExec.prof (NULL: not profiled) */
 };
 
 /* Elements of node id's value for n examples. */
