@@ -54,7 +54,8 @@ static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
     LLVMValueRef mx0 = lw_get(w, m->t_f32, mx);
     LwSum s;
     lw_sum_begin(w, &s, lw_c(w, 0), len);
-    LLVMValueRef e = cg_math(m, CG_MATH_EXP, cg_fsub(m, cg_load_f32(m, row, s.l.i), mx0));
+    LLVMValueRef d = cg_fsub(m, cg_load_f32(m, row, s.l.i), mx0);
+    LLVMValueRef e = lw_ref_math(w) ? cg_math(m, CG_MATH_EXP, d) : cg_fexp(m, d);
     cg_store_f32(m, row, s.l.i, e);
     lw_sum_add(w, &s, lw_ext(w, e));
     LLVMValueRef inv = cg_fdiv(m, lw_f64(w, 1.0), lw_sum_end(w, &s));

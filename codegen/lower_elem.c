@@ -28,13 +28,12 @@ static LLVMValueRef sel(Lw *w, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b)
 /* Without contraction (CgOptions.no_contract) kernels reproduce the
  * reference bit for bit: gelu and sigmoid in double with libm, tanh libm's
  * tanhf. Otherwise all three are float, with cg_fmath.c's inline math. */
-static bool ref_math(Lw *w) { return w->m->fmf == 0; }
 
 /* 0.5·x·(1 + erf(x/√2)) */
 static LLVMValueRef gelu(Lw *w, LLVMValueRef x)
 {
     CgModule *m = w->m;
-    if (ref_math(w)) {
+    if (lw_ref_math(w)) {
         LLVMValueRef v = lw_ext(w, x);
         LLVMValueRef e = lw_math64(w, LW_ERF, cg_fmul(m, v, lw_f64(w, 0.70710678118654752440)), NULL);
         return lw_trunc(w, cg_fmul(m, cg_fmul(m, lw_f64(w, 0.5), v), cg_fadd(m, lw_f64(w, 1.0), e)));
@@ -47,7 +46,7 @@ static LLVMValueRef gelu(Lw *w, LLVMValueRef x)
 static LLVMValueRef gelu_grad(Lw *w, LLVMValueRef dy, LLVMValueRef x)
 {
     CgModule *m = w->m;
-    if (ref_math(w)) {
+    if (lw_ref_math(w)) {
         LLVMValueRef v = lw_ext(w, x);
         LLVMValueRef e = lw_math64(w, LW_ERF, cg_fmul(m, v, lw_f64(w, 0.70710678118654752440)), NULL);
         LLVMValueRef cdf = cg_fmul(m, lw_f64(w, 0.5), cg_fadd(m, lw_f64(w, 1.0), e));
@@ -66,7 +65,7 @@ static LLVMValueRef gelu_grad(Lw *w, LLVMValueRef dy, LLVMValueRef x)
 static LLVMValueRef sigmoid(Lw *w, LLVMValueRef x)
 {
     CgModule *m = w->m;
-    if (ref_math(w)) {
+    if (lw_ref_math(w)) {
         LLVMValueRef e = lw_math64(w, LW_EXP, cg_fneg(m, lw_ext(w, x)), NULL);
         return lw_trunc(w, cg_fdiv(m, lw_f64(w, 1.0), cg_fadd(m, lw_f64(w, 1.0), e)));
     }
@@ -76,7 +75,7 @@ static LLVMValueRef sigmoid(Lw *w, LLVMValueRef x)
 
 static LLVMValueRef tanh_(Lw *w, LLVMValueRef x)
 {
-    return ref_math(w) ? cg_math(w->m, CG_MATH_TANH, x) : cg_ftanh(w->m, x);
+    return lw_ref_math(w) ? cg_math(w->m, CG_MATH_TANH, x) : cg_ftanh(w->m, x);
 }
 
 /* Element i of the node; bi indexes the broadcast operand. */

@@ -130,6 +130,10 @@ void lower_cross_entropy(Lw *w);
 void lower_cross_entropy_grad(Lw *w);
 void lower_mse(Lw *w);             /* mse, mse_grad */
 void lower_embedding(Lw *w);       /* embedding, embedding_grad */
+/* Without contraction (CgOptions.no_contract) kernels reproduce the
+ * reference interpreter bit for bit, with libm's math; otherwise they use
+ * cg_fmath.c's inline float math, which vectorizes. */
+static inline bool lw_ref_math(const Lw *w) { return w->m->fmf == 0; }
 /* lower_attn.c */
 void lower_attention(Lw *w);       /* causal_attention, attention_grad */
 /* lower_optim.c */

@@ -25,12 +25,11 @@ static void st(Lw *w, LLVMValueRef base, LLVMValueRef i, LLVMValueRef d)
 
 /* Without contraction (CgOptions.no_contract) kernels reproduce the
  * reference bit for bit, so the exponentials are libm's, in double. */
-static bool ref_math(Lw *w) { return w->m->fmf == 0; }
 
 /* e^d for a double d: cg_fexp of d rounded to float, widened again */
 static LLVMValueRef fexp_of(Lw *w, LLVMValueRef d)
 {
-    if (ref_math(w))
+    if (lw_ref_math(w))
         return lw_math64(w, LW_EXP, d, NULL);
     return lw_ext(w, cg_fexp(w->m, lw_trunc(w, d)));
 }
@@ -52,7 +51,7 @@ static LLVMValueRef row_lse(Lw *w, LLVMValueRef xr, int64_t C)
     LwSum s;
     lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, C));
     LLVMValueRef xc = cg_load_f32(m, xr, s.l.i);
-    LLVMValueRef e = ref_math(w) ? lw_math64(w, LW_EXP, cg_fsub(m, lw_ext(w, xc), mxd), NULL)
+    LLVMValueRef e = lw_ref_math(w) ? lw_math64(w, LW_EXP, cg_fsub(m, lw_ext(w, xc), mxd), NULL)
                                  : lw_ext(w, cg_fexp(m, cg_fsub(m, xc, mxf)));
     lw_sum_add(w, &s, e);
     return cg_fadd(m, mxd, lw_math64(w, LW_LOG, lw_sum_end(w, &s), NULL));
