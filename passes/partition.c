@@ -175,7 +175,7 @@ static bool *forced_ends(const IrGraph *g, const PassPlan *p, int *n_forced)
 
 /* Chunked: best[k][j] = the least possible maximum block cost when layers
  * 0..j form k+1 blocks; the last block [i..j] must not span a forced end. */
-static void chunk_dp(const PassPlan *p, const bool *forced, int K)
+static void chunk_dp(const PassPlan *p, const bool *forced, int K, IrBalance bal)
 {
     int L = p->n_layers;
     double *best = malloc((size_t)(K * L) * sizeof *best);
@@ -191,7 +191,7 @@ static void chunk_dp(const PassPlan *p, const bool *forced, int K)
                 double prev = k == 0 ? (i == 0 ? 0 : DBL_MAX) : best[(k - 1) * L + i - 1];
                 if (prev == DBL_MAX)
                     continue;
-                double c = pass_plan_block_cost(p, i, j);
+                double c = pass_plan_block_value(p, bal, i, j);
                 double m = prev > c ? prev : c;
                 if (m < b || (m == b && i < arg)) {
                     b = m;
@@ -242,7 +242,7 @@ static bool plan_chunked(const IrGraph *g, PassPlan *p, Diag *d)
         ok = false;
     } else {
         alloc_blocks(p, K);
-        chunk_dp(p, forced, K);
+        chunk_dp(p, forced, K, g->local.balance);
     }
     free(forced);
     return ok;
@@ -370,15 +370,37 @@ static bool already_done(const IrGraph *g, Diag *d)
     return false;
 }
 
+/* The plug-in method that partitions g: --method's (ctx->partitioner), else
+ * the one `local { method = NAME }` names; false (an error at NAME) when no
+ * loaded plug-in has it. */
+static bool plugin_method(const IrGraph *g, const PassCtx *ctx, const PassPartitioner **m)
+{
+    const char *name = g->local.method_name;
+    *m = ctx->partitioner;
+    if (*m || !name)
+        return true;
+    if ((*m = pass_partitioner_find(name)))
+        return true;
+    char loaded[512];
+    pass_partitioner_names(loaded, sizeof loaded);
+    diag_error(ctx->diag, local_loc(g, g->local.method_loc), "unknown method '%.64s': expected "
+               "backprop, greedy, chunked, overlap or a plug-in's method (%s%s)", name,
+               loaded[0] ? "loaded: " : "none loaded; load one with --load-pass LIB", loaded);
+    return false;
+}
+
 bool pass_partition(IrGraph *g, PassCtx *ctx)
 {
     if (already_done(g, ctx->diag))
         return false;
+    const PassPartitioner *plugin = NULL;
+    if (g->local.method != METHOD_BACKPROP && !plugin_method(g, ctx, &plugin))
+        return false;
     PassPlan p;
     bool ok = pass_plan_layers(g, &p, ctx->diag);
-    const PassPartitioner *plugin = g->local.method != METHOD_BACKPROP ? ctx->partitioner : NULL;
     if (ok && (plugin || (g->local.method == METHOD_CHUNKED && g->local.blocks != 1)))
-        ok = pass_plan_costs(g, &p, ctx);
+        ok = pass_plan_costs(g, &p, ctx) &&
+             (plugin || g->local.balance != BALANCE_TIME || pass_plan_times(g, &p, ctx, ctx->diag));
     if (plugin)
         ok = ok && pass_plan_plugin(g, &p, plugin, ctx->diag);
     else
