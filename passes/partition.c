@@ -237,8 +237,15 @@ static bool plan_chunked(const IrGraph *g, PassPlan *p, Diag *d)
                    p->n_layers == 2 ? "" : "s", p->n_layers, p->n_layers == 1 ? "" : "s");
         ok = false;
     } else if (n_forced > K - 1) {
-        diag_error(d, at, "cannot split into %d blocks: the model declares %d cuts, "
-                   "which make %d blocks", K, n_forced, n_forced + 1);
+        diag_error(d, at, "cannot split into %d block%s: the model declares %d cut%s, "
+                   "which make%s %d blocks (inside a repeat, `cut NAME every N` or `unless "
+                   "last` cuts fewer)", K, K == 1 ? "" : "s", n_forced, n_forced == 1 ? "" : "s",
+                   n_forced == 1 ? "s" : "", n_forced + 1);
+        for (int l = 0; l + 1 < p->n_layers; l++)
+            if (forced[l]) {
+                diag_note(d, g->nodes[p->layer[l].last]->loc, "the first cut is after this");
+                break;
+            }
         ok = false;
     } else {
         alloc_blocks(p, K);
@@ -270,6 +277,26 @@ static bool plan_overlap(const IrGraph *g, PassPlan *p, Diag *d)
     return true;
 }
 
+/* Greedy makes one block per layer: a block count is an error unless it is
+ * that, or it is the file's count for the file's method that --method
+ * replaced. */
+static bool greedy_blocks(const IrGraph *g, const PassPlan *p, Diag *d)
+{
+    const IrLocalCfg *l = &g->local;
+    bool cli = l->blocks_loc.line == 0;
+    if (l->blocks <= 0 || l->blocks == p->n_layers || (!cli && l->method_loc.line == 0))
+        return true;
+    if (cli)
+        diag_error(d, local_loc(g, l->blocks_loc), "--blocks does not apply to --method greedy "
+                   "(one block per layer: this model has %d layers); drop --blocks, or use "
+                   "--method chunked --blocks %d", p->n_layers, l->blocks);
+    else
+        diag_error(d, l->blocks_loc, "blocks = %d does not apply to method = greedy (one block "
+                   "per layer: this model has %d layers); drop it, or use method = chunked",
+                   l->blocks, p->n_layers);
+    return false;
+}
+
 bool pass_plan_blocks(const IrGraph *g, PassPlan *p, Diag *d)
 {
     switch (g->local.method) {
@@ -278,6 +305,8 @@ bool pass_plan_blocks(const IrGraph *g, PassPlan *p, Diag *d)
     case METHOD_OVERLAP:
         return plan_overlap(g, p, d);
     case METHOD_GREEDY:
+        if (!greedy_blocks(g, p, d))
+            return false;
         alloc_blocks(p, p->n_layers);
         for (int k = 0; k < p->n_layers; k++)
             p->first[k] = p->last[k] = k;

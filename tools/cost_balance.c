@@ -2,7 +2,8 @@
  *
  * For a chunked model of K > 1 blocks it prints each block's value under the
  * model's objective (`balance`), then, for every objective, the cuts that
- * objective chooses and the largest and smallest block share each objective
+ * objective chooses (after which layer, numbered from 1 as `lnet cost --layers`
+ * does, and which op at which line ends it) and the largest and smallest block share each objective
  * would see on those blocks: the price of balancing one thing in the others.
  * The plans are the partition pass's own (pass_plan_layers, _costs, _blocks),
  * made on the forward graph before the pipeline runs; the time objective's
@@ -51,8 +52,8 @@ static void print_row(const IrGraph *g, IrBalance b, const PassPlan *p, int n_ob
     size_t n = 0;
     for (int k = 0; k + 1 < p->n_blocks && n < sizeof cuts; k++) {
         const IrNode *c = g->nodes[p->layer[p->last[k]].last];
-        n += (size_t)snprintf(cuts + n, sizeof cuts - n, "%s%s@%d:%d", k ? " " : "",
-                              ir_op_info(c->op)->name, c->loc.line, c->loc.col);
+        n += (size_t)snprintf(cuts + n, sizeof cuts - n, "%s%d:%s@%d:%d", k ? " " : "",
+                              p->last[k] + 1, ir_op_info(c->op)->name, c->loc.line, c->loc.col);
     }
     fprintf(out, "%-9s %-30s", ir_balance_name(b), cuts);
     for (int o = 0; o < n_obj; o++) {
@@ -96,7 +97,7 @@ char *cli_cost_balance(const IrGraph *g, PassCtx *ctx)
     FILE *out = ok ? open_memstream(&text, &len) : NULL;
     if (out && blocks_for(g, l->balance, &p) && p.n_blocks > 1) {
         print_blocks(g, &p, out);
-        fprintf(out, "\n%-9s %-30s", "objective", "cuts after (op@line:col)");
+        fprintf(out, "\n%-9s %-30s", "objective", "cuts after layer:op@line:col");
         for (int o = 0; o < n_obj; o++)
             fprintf(out, " %8s max/min", ir_balance_name((IrBalance)o));
         fputc('\n', out);
