@@ -61,7 +61,8 @@ bool pass_plan_times(const IrGraph *g, PassPlan *p, const PassCtx *ctx, Diag *d)
     IrLoc at = l->balance_loc.line > 0 ? l->balance_loc : l->loc;
     if (!ctx->layer_secs) {
         diag_error(d, at, "balance = time needs each layer's measured time, and this "
-                   "pipeline has none (PassCtx.layer_secs; the lnet commands measure them)");
+                   "pipeline has none (PassCtx.layer_secs: the lnet command measures them, a "
+                   "trainer of lnet build cannot; build with balance = flops or memory)");
         return false;
     }
     if (ctx->n_layer_secs != p->n_layers) {

@@ -371,8 +371,11 @@ Test(partition, more_cuts_than_blocks)
                  "loss cross_entropy(dense(h, 2), y)\nlocal { method = chunked  blocks = 2 }\n",
                  PASS_LOCAL_PIPELINE,
                  "t.lnet:8:36: error: cannot split into 2 blocks: the model declares 2 cuts, "
-                 "which make 3 blocks\nlocal { method = chunked  blocks = 2 }\n"
-                 "                                   ^\n");
+                 "which make 3 blocks (inside a repeat, `cut NAME every N` or `unless last` "
+                 "cuts fewer)\nlocal { method = chunked  blocks = 2 }\n"
+                 "                                   ^\n"
+                 "t.lnet:3:5: note: the first cut is after this\n"
+                 "h = relu(dense(x, 3))\n    ^\n");
 }
 
 Test(partition, overlap_window_of_one)
@@ -458,6 +461,7 @@ static void golden(const char *name, IrMethod method)
     Model m;
     load_file(&m, src);
     m.g->local.method = method;
+    m.g->local.method_loc = IR_LOC_NONE;    /* as --method does: the file's blocks are not greedy's */
     cr_assert(run(&m, PASS_LOCAL_PIPELINE), "%s", tb_diag_text(&m.d));
     char *out = print_graph(m.g);
     const char *update = getenv("LNET_UPDATE_GOLDEN");

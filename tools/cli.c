@@ -182,6 +182,13 @@ static bool wants_times(const IrGraph *g)
            !l->method_name && l->blocks != 1 && !cli_partitioner();
 }
 
+static CliLayerTimer layer_timer;
+
+void cli_use_layer_timer(CliLayerTimer timer)
+{
+    layer_timer = timer;
+}
+
 void model_pass_ctx(Model *m, PassCtx *ctx, Diag *d)
 {
     pass_ctx_init(ctx, d);
@@ -190,7 +197,7 @@ void model_pass_ctx(Model *m, PassCtx *ctx, Diag *d)
         ctx->head_ctx = m->fe;
     }
     ctx->partitioner = cli_partitioner();
-    if (m->g && m->text && wants_times(m->g) && cli_layer_times(m, d)) {
+    if (layer_timer && m->g && m->text && wants_times(m->g) && layer_timer(m, d)) {
         ctx->layer_secs = m->layer_secs;
         ctx->n_layer_secs = m->n_layer_secs;
     }

@@ -73,6 +73,11 @@ void model_pass_ctx(Model *m, PassCtx *ctx, Diag *d);
  * or it was written for another model, batch or machine. Notes to stderr
  * say which. False with an error in d. */
 bool cli_layer_times(Model *m, Diag *d);
+/* Measuring needs the JIT, which only the lnet command links: its main()
+ * hands cli_layer_times to model_pass_ctx here. Without it (the trainers of
+ * lnet build, liblnet) `balance = time` is the partition pass's error. */
+typedef bool (*CliLayerTimer)(Model *m, Diag *d);
+void cli_use_layer_timer(CliLayerTimer timer);
 /* `lnet cost`'s table of the balance objectives for g's forward graph
  * (chunked, K > 1; else NULL): each block's value under g's objective and
  * every objective's cuts and block shares. Heap text, the caller frees it. */
