@@ -257,6 +257,10 @@ int cli_ckpt_partition_adopt(const CliCmd *c, const CliArgs *a, bool adopt, IrGr
         g->local.overlap = rec->overlap;
         g->local.overlap_loc = IR_LOC_NONE;
     }
+    if (!cli_get(c, a, "balance")) {
+        g->local.balance = rec->balance;
+        g->local.balance_loc = IR_LOC_NONE;
+    }
     return r;
 }
 
