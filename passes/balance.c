@@ -5,7 +5,9 @@
  * pass_plan_costs measured:
  *   flops   forward + backward + head FLOPs (pass_plan_block_cost);
  *   memory  bytes per example of the forward values the block keeps for its
- *           backward: every activation of its layers, and its head's;
+ *           backward: every activation of its layers, its head's, and the
+ *           stop-gradient copy of its input (what `lnet cost`'s act column
+ *           counts, per example);
  *   time    the FLOP cost with each layer's share weighted by that layer's
  *           measured seconds per FLOP. A layer's measured time is its step as
  *           a block of its own (forward, backward without input gradient, its
@@ -26,7 +28,7 @@ static double rate(const PassPlan *p, int l)
 
 static double block_memory(const PassPlan *p, int first, int last)
 {
-    double bytes = 0;
+    double bytes = p->layer[first].in_act;
     for (int l = first; l <= last; l++)
         bytes += p->layer[l].act;
     if (last < p->n_layers - 1)

@@ -51,8 +51,9 @@ static void tally(const IrGraph *g, double *fwd, double *bwd, double *head)
 }
 
 /* Adds the bytes per example of each block's batched forward values to act
- * (a head's to head_act), the activations backward reads. */
-static void tally_act(const IrGraph *g, double *act, double *head_act)
+ * (a head's to head_act, the stop-gradient copy of its input to in_act): the
+ * activations backward reads. */
+static void tally_act(const IrGraph *g, double *act, double *head_act, double *in_act)
 {
     int start = pass_backward_start(g);
     for (int i = 0; i < start; i++) {
@@ -63,6 +64,8 @@ static void tally_act(const IrGraph *g, double *act, double *head_act)
         double bytes = 4 * (double)ir_type_numel(&n->type);
         if (n->flags & IR_F_HEAD)
             head_act[b] += bytes;
+        else if (n->op == IR_OP_STOP_GRADIENT)
+            in_act[b] += bytes;
         else
             act[b] += bytes;
     }
@@ -109,11 +112,11 @@ bool pass_plan_costs(const IrGraph *g, PassPlan *p, PassCtx *ctx)
         free(no_head);
         return false;
     }
-    double *sum = calloc((size_t)L * 8, sizeof *sum);
+    double *sum = calloc((size_t)L * 9, sizeof *sum);
     IR_CHECK_ALLOC(sum);
     tally(a, sum, sum + L, sum + 2 * L);
     tally(b, sum + 3 * L, sum + 4 * L, sum + 5 * L);
-    tally_act(a, sum + 6 * L, sum + 7 * L);
+    tally_act(a, sum + 6 * L, sum + 7 * L, sum + 8 * L);
     for (int l = 0; l < L; l++) {
         p->layer[l].fwd = sum[l];
         p->layer[l].bwd_first = sum[L + l];
@@ -121,6 +124,7 @@ bool pass_plan_costs(const IrGraph *g, PassPlan *p, PassCtx *ctx)
         p->layer[l].bwd_rest = sum[4 * L + l];
         p->layer[l].act = sum[6 * L + l];
         p->layer[l].head_act = sum[7 * L + l];
+        p->layer[l].in_act = sum[8 * L + l];
     }
     p->costed = true;
     free(sum);

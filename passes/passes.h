@@ -94,6 +94,7 @@ typedef struct PassLayer {
     /* per-example activation bytes of the forward values (what backward keeps): */
     double act;             /* the layer's */
     double head_act;        /* its auxiliary head's */
+    double in_act;          /* the stop-gradient copy of its input, when it starts a block */
     double secs;            /* measured step time of the layer as its own block, or 0 */
 } PassLayer;
 

@@ -7,13 +7,13 @@ set(PL_LNET $<TARGET_FILE:lnet>)
 
 # --- balance: balance.lnet's flops cut after layer 3, its memory cut after 2
 lnet_cli_test(partition_l_balance_flops 0
-  "balance = flops; each block's FLOPs per example: block 1 5\\.522 MFLOP, block 2 16\\.908 MFLOP\\n\\nobjective [^\\n]*\\nflops +3:relu@9:5 +75\\.4% / +24\\.6% +68\\.8% / +31\\.2%\\nmemory +2:relu@8:5 +83\\.6% / +16\\.4% +50\\.1% / +49\\.9%\\n$"
+  "balance = flops; each block's FLOPs per example: block 1 5\\.522 MFLOP, block 2 16\\.908 MFLOP\\n\\nobjective [^\\n]*\\nflops +3:relu@9:5 +75\\.4% / +24\\.6% +69\\.3% / +30\\.7%\\nmemory +2:relu@8:5 +83\\.6% / +16\\.4% +50\\.1% / +49\\.9%\\n$"
   "${PL_LNET} cost ${PL_DIR}/balance.lnet")
 lnet_cli_test(partition_l_balance_memory_flag 0
-  "bal[^\\n]*\\n\\nblock[^\\n]*\\n +0 +2\\.368 [^\\n]* 16\\.4% (.|\\n)*balance = memory; each block's activations kept for backward, per example: block 1 64\\.453 KB, block 2 64\\.203 KB\\n"
+  "bal[^\\n]*\\n\\nblock[^\\n]*\\n +0 +2\\.368 [^\\n]* 16\\.4% (.|\\n)*balance = memory; each block's activations kept for backward, per example: block 1 48\\.453 KB, block 2 48\\.203 KB\\n"
   "${PL_LNET} cost ${PL_DIR}/balance.lnet --balance memory")
 lnet_cli_test(partition_l_balance_memory_key 0
-  "balance = memory; each block's activations kept for backward, per example: block 1 64\\.453 KB, block 2 64\\.203 KB\\n"
+  "balance = memory; each block's activations kept for backward, per example: block 1 48\\.453 KB, block 2 48\\.203 KB\\n"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; sed 's/blocks = 2 }/blocks = 2  balance = memory }/' ${PL_DIR}/balance.lnet > $d/m.lnet && ${PL_LNET} cost $d/m.lnet")
 lnet_cli_test(partition_l_balance_bad_value 1
   "^m\\.lnet:12:49: error: bad value for 'balance': expected flops, memory or time, got 'speed'\\n[^\\n]*\\n {48}\\^\\n$"

@@ -111,6 +111,7 @@ static bool compile_layers(Model *m, CliTrainModel *tm, Diag *d)
         return false;
     IrGraph *g = tm->m.g;
     g->train = m->g->train;         /* the overridden batch, seed, ... */
+    ir_local_cfg_default(&g->local);    /* one block per layer, nothing to balance */
     g->local.method = METHOD_GREEDY;
     g->local.head = m->g->local.head;
     PassCtx ctx;
