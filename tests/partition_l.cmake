@@ -83,3 +83,12 @@ lnet_cli_test(partition_l_plugin_in_local 0 "^fmnist_resnet: stages, 2 blocks;"
 lnet_cli_test(partition_l_plugin_not_loaded 1
   "^m\\.lnet:29:18: error: unknown method 'stages': expected backprop, greedy, chunked, overlap or a plug-in's method \\(none loaded; load one with --load-pass LIB\\)\\nlocal \\{ method = stages \\}\\n {17}\\^\\n$"
   "${PL_RESNET} && cd $d && ${PL_LNET} cost m.lnet")
+
+# --- a checkpoint records the objective: fmnist_cnn in 3 blocks cuts elsewhere
+# by memory than by FLOPs, and eval partitions as trained without --balance
+set(PL_CNN "d=$(mktemp -d); trap 'rm -rf $d' EXIT; cp ${CMAKE_SOURCE_DIR}/examples/fmnist_cnn.lnet $d/m.lnet; ${PL_LNET} train $d/m.lnet --blocks 3 --balance memory --max-steps 1 --train-limit 128 --test-limit 32 --quiet --save $d/c.ckpt")
+lnet_cli_test(partition_l_ckpt_adopts_balance 0 "^  task .*\\n  head1 .*\\n  head2 .*\\n$"
+  "${PL_CNN} && ${PL_LNET} eval $d/m.lnet --load $d/c.ckpt --test-limit 32")
+lnet_cli_test(partition_l_ckpt_other_balance 1
+  "^lnet eval: error: [^ ]*/c\\.ckpt was trained with --method chunked --blocks 3 --balance memory, but "
+  "${PL_CNN} && ${PL_LNET} eval $d/m.lnet --load $d/c.ckpt --test-limit 32 --balance flops")
