@@ -119,12 +119,15 @@ typedef struct AstStmt {
     const char *name;       /* model, input, label, def, assign target, cut target */
     IrLoc name_loc;
     AstType type;           /* input, label */
-    AstExpr *expr;          /* assign value, repeat count, loss, def return value */
+    AstExpr *expr;          /* assign value, repeat count, loss, def return value, cut's N */
     IrLoc ret_loc;          /* def: the `return` keyword */
     AstParam *params;       /* def */
     int n_params;
     struct AstStmt *body;   /* def, repeat */
     AstArg *entries;        /* train, local: `key = value` */
+    /* cut: `every N` (N in expr, NULL when absent) and `unless last` */
+    bool unless_last;
+    IrLoc cond_loc;         /* cut: the first of `every` / `unless` */
 } AstStmt;
 
 typedef struct AstProgram {
@@ -189,6 +192,7 @@ typedef struct Lower {
     IrLoc loss_loc, train_loc, local_loc, model_loc;
     const char *prefix;     /* prepended to parameter names ("head1"), or NULL */
     int site;               /* the def call or repeat iteration running (ir_site), 0: none */
+    long rep_i, rep_n;      /* the innermost repeat being unrolled: iteration i of n (n 0: none) */
 } Lower;
 
 /* Evaluates an expression in the current scope. */

@@ -1,5 +1,5 @@
 /* head.c — calls a model's `def` on a value of an existing graph: the custom
- * auxiliary heads of `local { head = NAME }`.
+ * auxiliary heads of `local { head = NAME }` and of `headK = NAME` (block K's).
  *
  * The aux-heads pass asks for one head per block but the last, on graphs the
  * passes made (partitioned copies too), long after fe_model_new returned. So
@@ -13,22 +13,33 @@
 
 #include "fe_impl.h"
 
-static IrLoc head_loc(const IrGraph *g)
+/* Block k's head: its own (`headK = NAME`, 1-based K) or the common one. */
+static const char *head_name(const IrGraph *g, int block)
 {
-    return g->local.head_loc.line > 0 ? g->local.head_loc : g->local.loc;
+    const IrLocalCfg *l = &g->local;
+    return block < IR_MAX_BLOCK_HEADS && l->head_of[block] ? l->head_of[block] : l->head;
 }
 
-/* The def named by `local { head = NAME }`, or NULL after an error. */
-static const AstStmt *head_def(const FeModel *m, const IrGraph *g, Diag *d)
+static IrLoc head_loc(const IrGraph *g, int block)
 {
-    const Sym *y = scope_find(&m->defs, g->local.head);
+    const IrLocalCfg *l = &g->local;
+    if (block < IR_MAX_BLOCK_HEADS && l->head_of[block])
+        return l->head_of_loc[block].line > 0 ? l->head_of_loc[block] : l->loc;
+    return l->head_loc.line > 0 ? l->head_loc : l->loc;
+}
+
+/* The def that block k's head names, or NULL after an error. */
+static const AstStmt *head_def(const FeModel *m, const IrGraph *g, int block, Diag *d)
+{
+    const char *name = head_name(g, block);
+    const Sym *y = scope_find(&m->defs, name);
     if (!y) {
-        diag_error(d, head_loc(g), "unknown def '%.64s' for 'head'", g->local.head);
+        diag_error(d, head_loc(g, block), "unknown def '%.64s' for 'head'", name);
         return NULL;
     }
     if (y->def->n_params != 1) {
-        diag_error(d, head_loc(g), "head '%.64s' must take exactly one argument, it takes %d",
-                   y->def->name, y->def->n_params);
+        diag_error(d, head_loc(g, block), "head '%.64s' must take exactly one argument, it "
+                   "takes %d", y->def->name, y->def->n_params);
         return NULL;
     }
     return y->def;
@@ -55,8 +66,8 @@ static int check_output(Lower *L, const AstStmt *def, Value v)
 
 IrNode *fe_model_head(const FeModel *m, IrGraph *g, int input, int block, Diag *d)
 {
-    IR_ASSERT(g->local.head && g->loss >= 0 && input >= 0 && input < g->n_nodes);
-    const AstStmt *def = head_def(m, g, d);
+    IR_ASSERT(head_name(g, block) && g->loss >= 0 && input >= 0 && input < g->n_nodes);
+    const AstStmt *def = head_def(m, g, block, d);
     if (!def)
         return NULL;
     char prefix[32];
@@ -73,7 +84,7 @@ IrNode *fe_model_head(const FeModel *m, IrGraph *g, int input, int block, Diag *
         return out < 0 ? NULL : g->nodes[out];
     char ts[96];
     ir_type_str(&g->nodes[input]->type, ts, sizeof ts);
-    diag_note(d, head_loc(g), "in the auxiliary head of block %d, called on its output of "
+    diag_note(d, head_loc(g, block), "in the auxiliary head of block %d, called on its output of "
               "type %s", block + 1, ts);
     return NULL;
 }

@@ -495,9 +495,38 @@ static AstStmt *parse_assign(Parser *p)
     return s->expr ? s : NULL;
 }
 
+/* cut = "cut" IDENT [ "every" expr ] [ "unless" "last" ]
+ * (`every` and `unless` are words, not keywords: they count only on the
+ * cut's own line, so a variable may still be named `every`) */
+static AstStmt *parse_cut(Parser *p)
+{
+    AstStmt *s = new_stmt(p, ST_CUT, p->tok.loc);
+    advance(p);
+    if (!parse_name(p, "a name", &s->name, &s->name_loc))
+        return NULL;
+    if (!p->tok.bol && tok_is(&p->tok, "every")) {
+        s->cond_loc = p->tok.loc;
+        advance(p);
+        if (!(s->expr = parse_expr(p)))
+            return NULL;
+    }
+    if (!p->tok.bol && tok_is(&p->tok, "unless")) {
+        if (!s->expr)
+            s->cond_loc = p->tok.loc;
+        advance(p);
+        if (!tok_is(&p->tok, "last")) {
+            error_expected(p, "'last' after 'unless'");
+            return NULL;
+        }
+        s->unless_last = true;
+        advance(p);
+    }
+    return s;
+}
+
 /* stmt = model | input | label | def | assign | repeat | cut | loss | section
  *      | "return" expr        (only as the last statement of a def)
- * model = "model" IDENT       cut = "cut" IDENT       loss = "loss" expr */
+ * model = "model" IDENT       loss = "loss" expr */
 static AstStmt *parse_stmt(Parser *p)
 {
     AstStmt *s;
@@ -509,9 +538,9 @@ static AstStmt *parse_stmt(Parser *p)
     case TK_TRAIN: return parse_section(p, ST_TRAIN);
     case TK_LOCAL: return parse_section(p, ST_LOCAL);
     case TK_IDENT: return parse_assign(p);
+    case TK_CUT: return parse_cut(p);
     case TK_MODEL:
-    case TK_CUT:
-        s = new_stmt(p, p->tok.kind == TK_MODEL ? ST_MODEL : ST_CUT, p->tok.loc);
+        s = new_stmt(p, ST_MODEL, p->tok.loc);
         advance(p);
         return parse_name(p, "a name", &s->name, &s->name_loc) ? s : NULL;
     case TK_LOSS:

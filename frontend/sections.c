@@ -320,15 +320,43 @@ static bool key_schedule(Lower *L, const AstArg *a)
     return true;
 }
 
+/* method = backprop | greedy | chunked | overlap | NAME: any other name is a
+ * plug-in's method, looked up when the model is partitioned (plug-ins load
+ * after the model compiles: --load-pass). */
 static bool key_method(Lower *L, const AstArg *a)
 {
     static const char *const names[] = {"backprop", "greedy", "chunked", "overlap"};
     static const IrMethod kinds[] = {METHOD_BACKPROP, METHOD_GREEDY, METHOD_CHUNKED,
                                      METHOD_OVERLAP};
-    int i = entry_word(L, a, names, 4, "backprop, greedy, chunked or overlap");
+    static const char *const schedules[] = {"local", "pipeline", "data-parallel"};
+    const AstExpr *e = a->value;
+    bool word = e->kind == AST_NAME || e->kind == AST_STR;
+    int i = 0;
+    while (word && i < 4 && strcmp(e->str, names[i]) != 0)
+        i++;
+    for (int k = 0; word && i == 4 && k < 3; k++)
+        if (strcmp(e->str, schedules[k]) == 0) {
+            lower_error(L, e->loc, "bad value for 'method': '%s' is a schedule (lnet train "
+                        "--schedule %s), not a method; expected backprop, greedy, chunked, "
+                        "overlap or a plug-in's method", e->str, e->str);
+            return false;
+        }
+    if (!word)
+        return bad_value(L, a, "backprop, greedy, chunked, overlap or a plug-in's method");
+    L->g->local.method = i < 4 ? kinds[i] : METHOD_CHUNKED;
+    L->g->local.method_name = i < 4 ? NULL : ir_arena_strdup(&L->g->arena, e->str);
+    L->g->local.method_loc = e->loc;
+    return true;
+}
+
+/* balance = flops | memory | time */
+static bool key_balance(Lower *L, const AstArg *a)
+{
+    static const char *const names[] = {"flops", "memory", "time"};
+    int i = entry_word(L, a, names, 3, "flops, memory or time");
     if (i >= 0) {
-        L->g->local.method = kinds[i];
-        L->g->local.method_loc = a->value->loc;
+        L->g->local.balance = (IrBalance)i;
+        L->g->local.balance_loc = a->value->loc;
     }
     return i >= 0;
 }
@@ -353,24 +381,70 @@ static bool key_overlap(Lower *L, const AstArg *a)
     return true;
 }
 
-/* head = NAME of a def taking one tensor */
-static bool key_head(Lower *L, const AstArg *a)
+/* The def a head key names (one tensor parameter), or NULL after an error. */
+static const AstStmt *head_def(Lower *L, const AstArg *a)
 {
-    if (a->value->kind != AST_NAME)
-        return bad_value(L, a, "the name of a def");
+    if (a->value->kind != AST_NAME) {
+        bad_value(L, a, "the name of a def");
+        return NULL;
+    }
     const Sym *y = scope_find(&L->defs, a->value->str);
     if (!y) {
-        lower_error(L, a->value->loc, "unknown def '%.64s' for 'head'", a->value->str);
-        return false;
+        lower_error(L, a->value->loc, "unknown def '%.64s' for '%s'", a->value->str, a->name);
+        return NULL;
     }
     if (y->def->n_params != 1) {
         lower_error(L, a->value->loc, "head '%.64s' must take exactly one argument, it takes %d",
                     y->def->name, y->def->n_params);
-        return false;
+        return NULL;
     }
-    L->g->local.head = ir_arena_strdup(&L->g->arena, y->def->name);
+    return y->def;
+}
+
+/* head = NAME of a def taking one tensor */
+static bool key_head(Lower *L, const AstArg *a)
+{
+    const AstStmt *def = head_def(L, a);
+    if (!def)
+        return false;
+    L->g->local.head = ir_arena_strdup(&L->g->arena, def->name);
     L->g->local.head_loc = a->value->loc;
     return true;
+}
+
+/* The block number of a per-block head key "headK" (1-based), else 0. */
+static int block_head_key(const char *name)
+{
+    if (strncmp(name, "head", 4) != 0 || name[4] < '1' || name[4] > '9')
+        return 0;
+    int k = 0;
+    for (const char *c = name + 4; *c; c++) {
+        if (*c < '0' || *c > '9' || k > 1000000)
+            return 0;
+        k = 10 * k + (*c - '0');
+    }
+    return k;
+}
+
+/* headK = NAME: block K's own head (K in 1..IR_MAX_BLOCK_HEADS) */
+static void key_block_head(Lower *L, const AstArg *a, int k)
+{
+    IrLocalCfg *l = &L->g->local;
+    if (k > IR_MAX_BLOCK_HEADS) {
+        lower_error(L, a->name_loc, "'%s': blocks 1 to %d may name their own head", a->name,
+                    IR_MAX_BLOCK_HEADS);
+        return;
+    }
+    if (l->head_of[k - 1]) {
+        lower_error(L, a->name_loc, "duplicate key '%s' in local section", a->name);
+        diag_note(L->d, l->head_of_loc[k - 1], "'%s' was first set here", a->name);
+        return;
+    }
+    const AstStmt *def = head_def(L, a);
+    if (!def)
+        return;
+    l->head_of[k - 1] = ir_arena_strdup(&L->g->arena, def->name);
+    l->head_of_loc[k - 1] = a->value->loc;
 }
 
 static const Key train_keys[] = {
@@ -381,7 +455,7 @@ static const Key train_keys[] = {
 };
 static const Key local_keys[] = {
     {"method", key_method}, {"blocks", key_blocks}, {"overlap", key_overlap},
-    {"head", key_head},
+    {"head", key_head}, {"balance", key_balance},
 };
 
 /* Is name an argument of some optimizer (a common misplaced key)? */
@@ -406,7 +480,10 @@ static void run_section(Lower *L, const AstStmt *s, const char *what, const Key 
             if (strcmp(a->name, keys[i].name) == 0)
                 k = i;
         bool opt_arg = strcmp(what, "train") == 0 && find_opt_arg(a->name);
-        if (k < 0 && opt_arg) {
+        int block = strcmp(what, "local") == 0 ? block_head_key(a->name) : 0;
+        if (k < 0 && block > 0) {
+            key_block_head(L, a, block);
+        } else if (k < 0 && opt_arg) {
             lower_error(L, a->name_loc, "unknown key '%.64s' in train section ('%s' is an "
                         "argument of the optimizer: optimizer = adam(%s = ...))", a->name,
                         a->name, a->name);

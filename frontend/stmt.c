@@ -79,19 +79,53 @@ static void lower_repeat(Lower *L, const AstStmt *s)
         return;
     }
     int errors = L->d->n_errors;
+    long outer_i = L->rep_i, outer_n = L->rep_n;
+    L->rep_n = (long)c.num;
     for (long i = 0; i < (long)c.num && !L->too_big && L->d->n_errors == errors; i++) {
         if (++L->work > FE_MAX_WORK) {
             lower_error(L, s->loc, "model too large: more than %d statements executed "
                         "(check repeat counts)", FE_MAX_WORK);
             L->too_big = true;
         }
+        L->rep_i = i;
         LowerSite outer = lower_enter(L, s->loc, NULL, (int)i + 1);
         lower_stmts(L, s->body);
         lower_leave(L, outer);
     }
+    L->rep_i = outer_i;
+    L->rep_n = outer_n;
 }
 
-/* cut NAME: the user's cut point after NAME's current value */
+/* Whether a cut's condition (`every N`, `unless last`) holds in this
+ * iteration of the innermost repeat; false after an error. */
+static bool cut_applies(Lower *L, const AstStmt *s)
+{
+    if (!s->expr && !s->unless_last)
+        return true;
+    if (L->rep_n == 0) {
+        lower_error(L, s->cond_loc, "'%s' needs an enclosing repeat (it counts its iterations)",
+                    s->expr ? "every" : "unless last");
+        return false;
+    }
+    long every = 1;
+    if (s->expr) {
+        Value v = lower_expr(L, s->expr);
+        if (v.kind != VAL_NUM || !(v.num >= 1 && v.num <= 1e9 && v.num == floor(v.num))) {
+            if (v.kind == VAL_NUM)
+                lower_error(L, s->expr->loc, "'every' needs a positive integer, got %g", v.num);
+            else if (v.kind == VAL_TENSOR)
+                lower_error(L, s->expr->loc, "'every' needs a positive integer, got a tensor");
+            return false;
+        }
+        every = (long)v.num;
+    }
+    bool last = L->rep_i == L->rep_n - 1;
+    return (L->rep_i + 1) % every == 0 && !(s->unless_last && last);
+}
+
+/* cut NAME [every N] [unless last]: the user's cut point after NAME's
+ * current value; inside a repeat, only in iterations N, 2N, ... (1-based) of
+ * the innermost one, and not in its last with `unless last` */
 static void lower_cut(Lower *L, const AstStmt *s)
 {
     const Sym *y = scope_find(L->scope, s->name);
@@ -100,7 +134,7 @@ static void lower_cut(Lower *L, const AstStmt *s)
     } else if (y->v.kind == VAL_NUM) {
         lower_error(L, s->name_loc, "cannot cut at '%.64s': it is a number, not a tensor",
                     s->name);
-    } else if (y->v.kind == VAL_TENSOR) {
+    } else if (cut_applies(L, s) && y->v.kind == VAL_TENSOR) {
         L->g->nodes[y->v.node]->flags |= IR_F_CUT;
     }
 }

@@ -261,6 +261,10 @@ typedef enum {
 const char *ir_optimizer_name(IrOptimizer o);
 const char *ir_lr_schedule_name(IrLrSchedule s);
 const char *ir_method_name(IrMethod m);
+/* What chunked blocks balance (`local { balance = ... }`): FLOPs, the
+ * activation bytes a block keeps for its backward, or measured time. */
+typedef enum { BALANCE_FLOPS, BALANCE_MEMORY, BALANCE_TIME, BALANCE_COUNT } IrBalance;
+const char *ir_balance_name(IrBalance b);
 
 /* The `train { }` section; every field can be overridden from the CLI. */
 typedef struct IrTrainCfg {
@@ -281,18 +285,26 @@ typedef struct IrTrainCfg {
 } IrTrainCfg;
 
 /* The `local { }` section. */
+enum { IR_MAX_BLOCK_HEADS = 32 };  /* blocks that may name their own head (head1..head32) */
 typedef struct IrLocalCfg {
     IrMethod method;
     int blocks;                 /* K; 0 = method default */
     int overlap;                /* window w for METHOD_OVERLAP */
+    IrBalance balance;          /* what chunked blocks balance */
+    const char *method_name;    /* a plug-in's method (`method = NAME`), else NULL */
     const char *head;           /* name of a user `def` to use as aux head */
+    /* per-block heads (`head2 = NAME`, 1-based): block k's def, or NULL for `head` */
+    const char *head_of[IR_MAX_BLOCK_HEADS];
     IrLoc loc;                  /* the `local` keyword */
     /* the value of each key as written (line 0 when not given in the file) */
-    IrLoc method_loc, blocks_loc, overlap_loc, head_loc;
+    IrLoc method_loc, blocks_loc, overlap_loc, head_loc, balance_loc;
+    IrLoc head_of_loc[IR_MAX_BLOCK_HEADS];
 } IrLocalCfg;
 
 void ir_train_cfg_default(IrTrainCfg *t);
 void ir_local_cfg_default(IrLocalCfg *l);
+/* The method's name as users wrote it: a plug-in's own, else the built-in's. */
+const char *ir_local_method_name(const IrLocalCfg *l);
 
 /* ---------------------------------------------------------------- sites */
 

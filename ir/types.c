@@ -58,6 +58,9 @@ static_assert(sizeof method_names / sizeof method_names[0] == METHOD_COUNT, "met
 const char *ir_optimizer_name(IrOptimizer o) { return opt_names[o]; }
 const char *ir_lr_schedule_name(IrLrSchedule s) { return sched_names[s]; }
 const char *ir_method_name(IrMethod m) { return method_names[m]; }
+static const char *const balance_names[] = {"flops", "memory", "time"};
+static_assert(sizeof balance_names / sizeof balance_names[0] == BALANCE_COUNT, "balance names");
+const char *ir_balance_name(IrBalance b) { return balance_names[b]; }
 
 bool ir_type_batched(const IrType *t)
 {
@@ -110,6 +113,11 @@ void ir_train_cfg_default(IrTrainCfg *t)
     t->lr_schedule = LR_CONSTANT;
     t->seed = 1;
     t->loc = IR_LOC_NONE;
+}
+
+const char *ir_local_method_name(const IrLocalCfg *l)
+{
+    return l->method_name ? l->method_name : ir_method_name(l->method);
 }
 
 void ir_local_cfg_default(IrLocalCfg *l)

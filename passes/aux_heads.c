@@ -13,7 +13,8 @@
  * zero, layernorm gain one. The head's loss is named `head<k+1>` (the trainer
  * and its report use that name) and flagged IR_F_LOSS; every head node is
  * flagged IR_F_HEAD and belongs to block k. A head written in the model
- * (`local { head = NAME }`) is built by ctx->build_head instead (the tools
+ * (`local { head = NAME }`, or block k's own `head<k+1> = NAME`) is built by
+ * ctx->build_head instead (the tools
  * set it to the frontend's fe_model_head, which calls the def on the block
  * output); the task loss is then applied to what it returns.
  *
@@ -93,13 +94,20 @@ static int default_head(Head *h, int x, const IrType *logits, Diag *d)
     return -1;
 }
 
+/* Block k's own head (`headK = NAME`), or NULL. */
+static const char *own_head(const IrGraph *g, int k)
+{
+    return k < IR_MAX_BLOCK_HEADS ? g->local.head_of[k] : NULL;
+}
+
 static int custom_head(Head *h, PassCtx *ctx, int x)
 {
     if (!ctx->build_head) {
         const IrLocalCfg *l = &h->g->local;
+        const char *name = own_head(h->g, h->block) ? own_head(h->g, h->block) : l->head;
         diag_error(ctx->diag, l->head_loc.line > 0 ? l->head_loc : l->loc, "custom head '%s': "
                    "this pipeline has no head builder (PassCtx.build_head); remove "
-                   "`head = %s` to use the default heads", l->head, l->head);
+                   "`head = %s` to use the default heads", name, name);
         return -1;
     }
     int start = h->g->n_nodes;
@@ -116,7 +124,7 @@ static bool build(IrGraph *g, PassCtx *ctx, int k, int x)
     Head h = {g, k, g->nodes[x]->loc, ""};
     snprintf(h.prefix, sizeof h.prefix, "head%d", k + 1);
     int start = g->n_nodes;
-    int logits = g->local.head ? custom_head(&h, ctx, x)
+    int logits = g->local.head || own_head(g, k) ? custom_head(&h, ctx, x)
                                : default_head(&h, x, &g->nodes[task->in[0]]->type, ctx->diag);
     if (logits < 0)
         return false;
@@ -160,6 +168,15 @@ static bool heads(IrGraph *g, PassCtx *ctx, bool *failed)
                    "aux-heads: the task loss must be cross_entropy or mse");
         return false;
     }
+    for (int k = g->n_blocks - 1; k < IR_MAX_BLOCK_HEADS; k++)
+        if (own_head(g, k)) {
+            const IrLocalCfg *l = &g->local;
+            diag_error(ctx->diag, l->head_of_loc[k].line > 0 ? l->head_of_loc[k] : l->loc,
+                       "head%d: the model has %d blocks, and only blocks 1 to %d have an "
+                       "auxiliary head (the last block ends in the task loss)", k + 1,
+                       g->n_blocks, g->n_blocks - 1);
+            return false;
+        }
     int n_body = g->n_nodes;
     int *head_at = malloc((size_t)n_body * sizeof *head_at);
     IR_CHECK_ALLOC(head_at);

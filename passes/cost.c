@@ -50,6 +50,27 @@ static void tally(const IrGraph *g, double *fwd, double *bwd, double *head)
     }
 }
 
+/* Adds the bytes per example of each block's batched forward values to act
+ * (a head's to head_act, the stop-gradient copy of its input to in_act): the
+ * activations backward reads. */
+static void tally_act(const IrGraph *g, double *act, double *head_act, double *in_act)
+{
+    int start = pass_backward_start(g);
+    for (int i = 0; i < start; i++) {
+        const IrNode *n = g->nodes[i];
+        int b = block_of(g, n);
+        if (b == IR_BLOCK_NONE || pass_is_source(n) || !ir_type_batched(&n->type))
+            continue;
+        double bytes = 4 * (double)ir_type_numel(&n->type);
+        if (n->flags & IR_F_HEAD)
+            head_act[b] += bytes;
+        else if (n->op == IR_OP_STOP_GRADIENT)
+            in_act[b] += bytes;
+        else
+            act[b] += bytes;
+    }
+}
+
 /* A copy of g with one block per layer; heads and stop-gradients on request;
  * differentiated. NULL on error (reported to ctx). */
 static IrGraph *layered_copy(const IrGraph *g, const PassPlan *p, bool local, bool *no_head,
@@ -64,6 +85,8 @@ static IrGraph *layered_copy(const IrGraph *g, const PassPlan *p, bool local, bo
     greedy.last = greedy.first;
     IrGraph *c = pass_graph_clone(g);
     c->local.method = METHOD_GREEDY;
+    /* every layer's head is the common one (a block's own head is its business) */
+    memset(c->local.head_of, 0, sizeof c->local.head_of);
     pass_plan_apply(c, &greedy);
     free(greedy.first);
     bool ok = !local || (pass_aux_heads_tolerant(c, ctx, no_head) && pass_stop_grad(c, ctx));
@@ -89,15 +112,19 @@ bool pass_plan_costs(const IrGraph *g, PassPlan *p, PassCtx *ctx)
         free(no_head);
         return false;
     }
-    double *sum = calloc((size_t)L * 6, sizeof *sum);
+    double *sum = calloc((size_t)L * 9, sizeof *sum);
     IR_CHECK_ALLOC(sum);
     tally(a, sum, sum + L, sum + 2 * L);
     tally(b, sum + 3 * L, sum + 4 * L, sum + 5 * L);
+    tally_act(a, sum + 6 * L, sum + 7 * L, sum + 8 * L);
     for (int l = 0; l < L; l++) {
         p->layer[l].fwd = sum[l];
         p->layer[l].bwd_first = sum[L + l];
         p->layer[l].head = no_head[l] ? PASS_NO_HEAD : sum[2 * L + l];
         p->layer[l].bwd_rest = sum[4 * L + l];
+        p->layer[l].act = sum[6 * L + l];
+        p->layer[l].head_act = sum[7 * L + l];
+        p->layer[l].in_act = sum[8 * L + l];
     }
     p->costed = true;
     free(sum);

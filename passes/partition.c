@@ -175,7 +175,7 @@ static bool *forced_ends(const IrGraph *g, const PassPlan *p, int *n_forced)
 
 /* Chunked: best[k][j] = the least possible maximum block cost when layers
  * 0..j form k+1 blocks; the last block [i..j] must not span a forced end. */
-static void chunk_dp(const PassPlan *p, const bool *forced, int K)
+static void chunk_dp(const PassPlan *p, const bool *forced, int K, IrBalance bal)
 {
     int L = p->n_layers;
     double *best = malloc((size_t)(K * L) * sizeof *best);
@@ -191,7 +191,7 @@ static void chunk_dp(const PassPlan *p, const bool *forced, int K)
                 double prev = k == 0 ? (i == 0 ? 0 : DBL_MAX) : best[(k - 1) * L + i - 1];
                 if (prev == DBL_MAX)
                     continue;
-                double c = pass_plan_block_cost(p, i, j);
+                double c = pass_plan_block_value(p, bal, i, j);
                 double m = prev > c ? prev : c;
                 if (m < b || (m == b && i < arg)) {
                     b = m;
@@ -237,12 +237,19 @@ static bool plan_chunked(const IrGraph *g, PassPlan *p, Diag *d)
                    p->n_layers == 2 ? "" : "s", p->n_layers, p->n_layers == 1 ? "" : "s");
         ok = false;
     } else if (n_forced > K - 1) {
-        diag_error(d, at, "cannot split into %d blocks: the model declares %d cuts, "
-                   "which make %d blocks", K, n_forced, n_forced + 1);
+        diag_error(d, at, "cannot split into %d block%s: the model declares %d cut%s, "
+                   "which make%s %d blocks (inside a repeat, `cut NAME every N` or `unless "
+                   "last` cuts fewer)", K, K == 1 ? "" : "s", n_forced, n_forced == 1 ? "" : "s",
+                   n_forced == 1 ? "s" : "", n_forced + 1);
+        for (int l = 0; l + 1 < p->n_layers; l++)
+            if (forced[l]) {
+                diag_note(d, g->nodes[p->layer[l].last]->loc, "the first cut is after this");
+                break;
+            }
         ok = false;
     } else {
         alloc_blocks(p, K);
-        chunk_dp(p, forced, K);
+        chunk_dp(p, forced, K, g->local.balance);
     }
     free(forced);
     return ok;
@@ -270,6 +277,26 @@ static bool plan_overlap(const IrGraph *g, PassPlan *p, Diag *d)
     return true;
 }
 
+/* Greedy makes one block per layer: a block count is an error unless it is
+ * that, or it is the file's count for the file's method that --method
+ * replaced. */
+static bool greedy_blocks(const IrGraph *g, const PassPlan *p, Diag *d)
+{
+    const IrLocalCfg *l = &g->local;
+    bool cli = l->blocks_loc.line == 0;
+    if (l->blocks <= 0 || l->blocks == p->n_layers || (!cli && l->method_loc.line == 0))
+        return true;
+    if (cli)
+        diag_error(d, local_loc(g, l->blocks_loc), "--blocks does not apply to --method greedy "
+                   "(one block per layer: this model has %d layers); drop --blocks, or use "
+                   "--method chunked --blocks %d", p->n_layers, l->blocks);
+    else
+        diag_error(d, l->blocks_loc, "blocks = %d does not apply to method = greedy (one block "
+                   "per layer: this model has %d layers); drop it, or use method = chunked",
+                   l->blocks, p->n_layers);
+    return false;
+}
+
 bool pass_plan_blocks(const IrGraph *g, PassPlan *p, Diag *d)
 {
     switch (g->local.method) {
@@ -278,6 +305,8 @@ bool pass_plan_blocks(const IrGraph *g, PassPlan *p, Diag *d)
     case METHOD_OVERLAP:
         return plan_overlap(g, p, d);
     case METHOD_GREEDY:
+        if (!greedy_blocks(g, p, d))
+            return false;
         alloc_blocks(p, p->n_layers);
         for (int k = 0; k < p->n_layers; k++)
             p->first[k] = p->last[k] = k;
@@ -406,16 +435,37 @@ static bool already_done(const IrGraph *g, Diag *d)
     return false;
 }
 
+/* The plug-in method that partitions g: --method's (ctx->partitioner), else
+ * the one `local { method = NAME }` names; false (an error at NAME) when no
+ * loaded plug-in has it. */
+static bool plugin_method(const IrGraph *g, const PassCtx *ctx, const PassPartitioner **m)
+{
+    const char *name = g->local.method_name;
+    *m = ctx->partitioner;
+    if (*m || !name)
+        return true;
+    if ((*m = pass_partitioner_find(name)))
+        return true;
+    char loaded[512];
+    pass_partitioner_names(loaded, sizeof loaded);
+    diag_error(ctx->diag, local_loc(g, g->local.method_loc), "unknown method '%.64s': expected "
+               "backprop, greedy, chunked, overlap or a plug-in's method (%s%s)", name,
+               loaded[0] ? "loaded: " : "none loaded; load one with --load-pass LIB", loaded);
+    return false;
+}
+
 bool pass_partition(IrGraph *g, PassCtx *ctx)
 {
     if (already_done(g, ctx->diag))
         return false;
+    const PassPartitioner *plugin = NULL;
+    if (g->local.method != METHOD_BACKPROP && !plugin_method(g, ctx, &plugin))
+        return false;
     PassPlan p;
     bool ok = pass_plan_layers(g, &p, ctx->diag);
-    bool builtin = g->local.method == METHOD_BACKPROP || g->local.method == METHOD_LAST_LAYER;
-    const PassPartitioner *plugin = builtin ? NULL : ctx->partitioner;
     if (ok && (plugin || (g->local.method == METHOD_CHUNKED && g->local.blocks != 1)))
-        ok = pass_plan_costs(g, &p, ctx);
+        ok = pass_plan_costs(g, &p, ctx) &&
+             (plugin || g->local.balance != BALANCE_TIME || pass_plan_times(g, &p, ctx, ctx->diag));
     if (plugin)
         ok = ok && pass_plan_plugin(g, &p, plugin, ctx->diag);
     else

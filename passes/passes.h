@@ -36,6 +36,10 @@ typedef struct PassCtx {
     /* A plug-in's partition method that chooses the blocks instead of
      * g->local.method's (unless that is backprop); NULL: the built-in one. */
     const PassPartitioner *partitioner;
+    /* `balance = time`: the measured step time of every layer as its own
+     * block (a greedy partition's blocks, in order), borrowed; NULL: none. */
+    const double *layer_secs;
+    int n_layer_secs;
 } PassCtx;
 
 /* Fills ctx with defaults: no printing, no timing, verify_each on. */
@@ -87,6 +91,11 @@ typedef struct PassLayer {
     double bwd_rest;        /* backward inside a block */
     double head;            /* forward + backward of an auxiliary head on the output
                              * (PASS_NO_HEAD when none can be built there) */
+    /* per-example activation bytes of the forward values (what backward keeps): */
+    double act;             /* the layer's */
+    double head_act;        /* its auxiliary head's */
+    double in_act;          /* the stop-gradient copy of its input, when it starts a block */
+    double secs;            /* measured step time of the layer as its own block, or 0 */
 } PassLayer;
 
 #define PASS_NO_HEAD 1e300
@@ -111,6 +120,14 @@ bool pass_plan_costs(const IrGraph *g, PassPlan *p, PassCtx *ctx);
 /* Cost of a block made of layers first..last: forward, backward (the first
  * layer computes no input gradient), and the head unless last is the final layer. */
 double pass_plan_block_cost(const PassPlan *p, int first, int last);
+/* A block's value under an objective (balance.c): FLOPs as above; memory:
+ * activation bytes per example, its head's included; time: the FLOP cost
+ * with every layer's share scaled by the layer's measured seconds per FLOP.
+ * PASS_NO_HEAD when the block ends where no head can be built. */
+double pass_plan_block_value(const PassPlan *p, IrBalance b, int first, int last);
+/* Gives the plan's layers their measured times (ctx->layer_secs); false with
+ * an error at the `balance` key when there are none or not one per layer. */
+bool pass_plan_times(const IrGraph *g, PassPlan *p, const PassCtx *ctx, Diag *d);
 /* Chooses the blocks for g->local (method, blocks, overlap). Chunked needs
  * costs. Impossible requests are errors at the relevant source line. */
 bool pass_plan_blocks(const IrGraph *g, PassPlan *p, Diag *d);

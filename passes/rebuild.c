@@ -27,6 +27,9 @@ void rebuild_begin(PassRebuild *rb, const IrGraph *old)
         rb->g->train.npy[i] = dup_str(rb->g, old->train.npy[i]);
     rb->g->local = old->local;
     rb->g->local.head = dup_str(rb->g, old->local.head);
+    rb->g->local.method_name = dup_str(rb->g, old->local.method_name);
+    for (int k = 0; k < IR_MAX_BLOCK_HEADS; k++)
+        rb->g->local.head_of[k] = dup_str(rb->g, old->local.head_of[k]);
     rb->g->n_blocks = old->n_blocks;
     ir_graph_copy_sites(rb->g, old);
     rb->map = malloc((size_t)(old->n_nodes ? old->n_nodes : 1) * sizeof *rb->map);

@@ -30,6 +30,7 @@ static bool plan_stages(IrGraph *g, int K, PassPlan *p, PassCtx *ctx)
     g->local.method = METHOD_CHUNKED;
     g->local.blocks = K;
     g->local.head = NULL;       /* heads are not costed: none is built */
+    g->local.balance = BALANCE_FLOPS;   /* stages balance compute, whatever local says */
     bool ok = pass_plan_layers(g, p, ctx->diag);
     if (ok && K > p->n_layers) {
         diag_error(ctx->diag, IR_LOC_NONE,

@@ -256,7 +256,7 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
                "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",
             (t->K > 1 || g->n_blocks > 1 || g->local.method == METHOD_LAST_LAYER) &&
                     !is_baseline(t)
-                ? ir_method_name(g->local.method) : "backprop",
+                ? ir_local_method_name(&g->local) : "backprop",
             t->K, t->sched->name, t->ex[0]->ops->name, res->compile_ms, t->cores,
             t->feed.batch,
             res->epochs_done, (long long)res->steps, res->wall_s, res->samples_per_s,

@@ -440,7 +440,9 @@ Test(diag, section_bad_method)
         "label y : class[4]\n"
         "loss mse(x, x)\n"
         "local { method = pipeline }\n",
-        "bad.lnet:4:18: error: bad value for 'method': expected backprop, greedy, chunked or overlap, got 'pipeline'\n"
+        "bad.lnet:4:18: error: bad value for 'method': 'pipeline' is a schedule (lnet train "
+        "--schedule pipeline), not a method; expected backprop, greedy, chunked, overlap or a "
+        "plug-in's method\n"
         "local { method = pipeline }\n"
         "                 ^\n");
 }

@@ -264,6 +264,73 @@ static void balance_case(const char *file, int K)
     unload(&m);
 }
 
+/* Best max block value under objective b (brute force, as brute()). */
+static double brute_value(const PassPlan *p, IrBalance b, int start, int k_left)
+{
+    int L = p->n_layers;
+    if (k_left == 1)
+        return pass_plan_block_value(p, b, start, L - 1);
+    double best = DBL_MAX;
+    for (int end = start; end <= L - k_left; end++) {
+        double c = pass_plan_block_value(p, b, start, end);
+        double rest = brute_value(p, b, end + 1, k_left - 1);
+        double m = c > rest ? c : rest;
+        best = m < best ? m : best;
+    }
+    return best;
+}
+
+/* Chunked under objective b is optimal; time with made-up layer times (the
+ * layer's index squared in ms). */
+static void objective_case(const char *file, int K, IrBalance bal)
+{
+    Model m;
+    load_file(&m, file);
+    m.g->local.method = METHOD_CHUNKED;
+    m.g->local.blocks = K;
+    m.g->local.balance = bal;
+    PassPlan p;
+    plan(&m, &p, true);
+    for (int l = 0; bal == BALANCE_TIME && l < p.n_layers; l++)
+        p.layer[l].secs = 1e-3 * (l + 1) * (l + 1);
+    cr_assert(pass_plan_blocks(m.g, &p, &m.d));
+    double worst = 0;
+    for (int b = 0; b < K; b++) {
+        double c = pass_plan_block_value(&p, bal, p.first[b], p.last[b]);
+        worst = c > worst ? c : worst;
+    }
+    double opt = brute_value(&p, bal, 0, K);
+    cr_expect_eq(worst, opt, "%s K=%d %s: DP max %.17g, brute force %.17g", file, K,
+                 ir_balance_name(bal), worst, opt);
+    pass_plan_fini(&p);
+    unload(&m);
+}
+
+Test(partition, memory_and_time_balance_are_optimal)
+{
+    for (IrBalance b = BALANCE_MEMORY; b <= BALANCE_TIME; b++) {
+        objective_case(EXAMPLES "/fmnist_mlp.lnet", 3, b);
+        objective_case(EXAMPLES "/fmnist_resnet.lnet", 4, b);
+        objective_case(LOCAL_DIR "/transformer.lnet", 3, b);
+    }
+}
+
+/* A layer's time at its own block's FLOPs is its measured time: the rate
+ * prices the layer exactly where it was measured. */
+Test(partition, time_of_a_one_layer_block_is_its_measurement)
+{
+    Model m;
+    load_file(&m, EXAMPLES "/fmnist_mlp.lnet");
+    PassPlan p;
+    plan(&m, &p, true);
+    for (int l = 0; l < p.n_layers; l++)
+        p.layer[l].secs = 0.25 * (l + 1);
+    for (int l = 0; l < p.n_layers; l++)
+        cr_expect_float_eq(pass_plan_block_value(&p, BALANCE_TIME, l, l), 0.25 * (l + 1), 1e-12);
+    pass_plan_fini(&p);
+    unload(&m);
+}
+
 Test(partition, chunked_balance_is_optimal)
 {
     balance_case(EXAMPLES "/fmnist_mlp.lnet", 2);
@@ -371,8 +438,11 @@ Test(partition, more_cuts_than_blocks)
                  "loss cross_entropy(dense(h, 2), y)\nlocal { method = chunked  blocks = 2 }\n",
                  PASS_LOCAL_PIPELINE,
                  "t.lnet:8:36: error: cannot split into 2 blocks: the model declares 2 cuts, "
-                 "which make 3 blocks\nlocal { method = chunked  blocks = 2 }\n"
-                 "                                   ^\n");
+                 "which make 3 blocks (inside a repeat, `cut NAME every N` or `unless last` "
+                 "cuts fewer)\nlocal { method = chunked  blocks = 2 }\n"
+                 "                                   ^\n"
+                 "t.lnet:3:5: note: the first cut is after this\n"
+                 "h = relu(dense(x, 3))\n    ^\n");
 }
 
 Test(partition, overlap_window_of_one)
@@ -458,6 +528,7 @@ static void golden(const char *name, IrMethod method)
     Model m;
     load_file(&m, src);
     m.g->local.method = method;
+    m.g->local.method_loc = IR_LOC_NONE;    /* as --method does: the file's blocks are not greedy's */
     cr_assert(run(&m, PASS_LOCAL_PIPELINE), "%s", tb_diag_text(&m.d));
     char *out = print_graph(m.g);
     const char *update = getenv("LNET_UPDATE_GOLDEN");

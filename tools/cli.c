@@ -143,6 +143,7 @@ bool model_load(const char *path, Diag *d, Model *m)
     size_t len;
     *m = (Model){0};
     m->text = fe_read_file(path, &len, d);
+    m->path = path;
     return m->text && model_compile(path, len, d, m);
 }
 
@@ -153,6 +154,7 @@ bool model_load_text(const char *name, const char *text, Diag *d, Model *m)
     m->text = malloc(len + 1);
     IR_ASSERT(m->text);
     memcpy(m->text, text, len + 1);
+    m->path = name;
     return model_compile(name, len, d, m);
 }
 
@@ -161,6 +163,7 @@ void model_free(Model *m)
     ir_graph_free(m->g);
     fe_model_free(m->fe);
     free(m->text);
+    free(m->layer_secs);
     *m = (Model){0};
 }
 
@@ -170,7 +173,23 @@ static IrNode *build_head(void *fe, IrGraph *g, int input, int block, Diag *d)
     return fe_model_head(fe, g, input, block, d);
 }
 
-void model_pass_ctx(const Model *m, PassCtx *ctx, Diag *d)
+/* The partition balances measured time: chunked into more than one block
+ * by lnet itself (a plug-in chooses its own way). */
+static bool wants_times(const IrGraph *g)
+{
+    const IrLocalCfg *l = &g->local;
+    return g->n_blocks == 0 && l->balance == BALANCE_TIME && l->method == METHOD_CHUNKED &&
+           !l->method_name && l->blocks != 1 && !cli_partitioner();
+}
+
+static CliLayerTimer layer_timer;
+
+void cli_use_layer_timer(CliLayerTimer timer)
+{
+    layer_timer = timer;
+}
+
+void model_pass_ctx(Model *m, PassCtx *ctx, Diag *d)
 {
     pass_ctx_init(ctx, d);
     if (m->fe) {
@@ -178,4 +197,8 @@ void model_pass_ctx(const Model *m, PassCtx *ctx, Diag *d)
         ctx->head_ctx = m->fe;
     }
     ctx->partitioner = cli_partitioner();
+    if (layer_timer && m->g && m->text && wants_times(m->g) && layer_timer(m, d)) {
+        ctx->layer_secs = m->layer_secs;
+        ctx->n_layer_secs = m->n_layer_secs;
+    }
 }

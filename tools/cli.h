@@ -51,6 +51,9 @@ typedef struct Model {
     IrGraph *g;
     char *text;
     FeModel *fe;
+    const char *path;       /* the file (or name) it was loaded from, borrowed */
+    double *layer_secs;     /* `balance = time`: measured layer times (layer_times.c) */
+    int n_layer_secs;
 } Model;
 
 bool model_load(const char *path, Diag *d, Model *m);
@@ -59,8 +62,28 @@ bool model_load_text(const char *name, const char *text, Diag *d, Model *m);
 void model_free(Model *m);
 /* pass_ctx_init(ctx, d) for a pipeline over m's graph (or a graph made from
  * it), with aux-heads building m's `local { head = NAME }` through the
- * frontend. Every command that runs aux-heads gets its PassCtx here. */
-void model_pass_ctx(const Model *m, PassCtx *ctx, Diag *d);
+ * frontend. Every command that runs aux-heads gets its PassCtx here. With
+ * `balance = time` it also gives the passes m's layer times, measuring them
+ * first (or reading them from their cache) on first use: a failure is an
+ * error in d. */
+void model_pass_ctx(Model *m, PassCtx *ctx, Diag *d);
+/* The step time of every layer of m's graph as a block of its own, in
+ * m->layer_secs: read from the cache file next to the model (PATH.times),
+ * or measured and written there when it is missing, --remeasure is given,
+ * or it was written for another model, batch or machine. Notes to stderr
+ * say which. False with an error in d. */
+bool cli_layer_times(Model *m, Diag *d);
+/* Measuring needs the JIT, which only the lnet command links: its main()
+ * hands cli_layer_times to model_pass_ctx here. Without it (the trainers of
+ * lnet build, liblnet) `balance = time` is the partition pass's error. */
+typedef bool (*CliLayerTimer)(Model *m, Diag *d);
+void cli_use_layer_timer(CliLayerTimer timer);
+/* `lnet cost`'s table of the balance objectives for g's forward graph
+ * (chunked, K > 1; else NULL): each block's value under g's objective and
+ * every objective's cuts and block shares. Heap text, the caller frees it. */
+char *cli_cost_balance(const IrGraph *g, PassCtx *ctx);
+/* --remeasure was given (cli_apply_overrides sets it). */
+bool cli_remeasure(void);
 
 /* Applies the --method/--blocks/--overlap/--epochs/--batch/--lr/... overrides
  * that a subcommand accepts to the graph's train and local sections. */
@@ -70,6 +93,10 @@ bool cli_apply_overrides(const CliCmd *cmd, const CliArgs *a, IrGraph *g);
  * NAME then picks one: this returns it (NULL: a built-in method), and
  * model_pass_ctx gives it to the passes. */
 const PassPartitioner *cli_partitioner(void);
+/* The option-table lines of --balance and --remeasure. */
+#define CLI_BALANCE_OPTS                                                               \
+    {"balance", "OBJ", "what chunked blocks balance: flops, memory or time"},          \
+    {"remeasure", NULL, "--balance time: measure the layer times again, not from cache"}
 /* The option-table line of --load-pass. */
 #define CLI_LOAD_PASS_OPT \
     {"load-pass", "LIB[,LIB]", "load partition plug-ins: their methods are --method NAMEs"}

@@ -9,6 +9,7 @@
 #define LOCAL_OPTS                                                              \
     {"method", "M", "backprop | greedy | chunked | overlap (overrides local)"}, \
     {"blocks", "K", "number of blocks (overrides local)"},                     \
+    CLI_BALANCE_OPTS,                                                            \
     {"overlap", "W", "overlap window (overrides local)"},                      \
     CLI_LOAD_PASS_OPT
 

@@ -42,6 +42,7 @@
 static const CliOpt cost_opts[] = {
     {"method", "M", "backprop | greedy | chunked | overlap (overrides local)"},
     {"blocks", "K", "number of blocks (overrides local)"},
+    CLI_BALANCE_OPTS,
     {"overlap", "W", "overlap window (overrides local)"},
     CLI_LOAD_PASS_OPT,
     {"batch", "B", "batch size for the per-step memory and traffic (overrides train)"},
@@ -83,7 +84,7 @@ static const CliCmd cost_cmd = {
 static void print_table(const IrGraph *g, const PassCost *c, FILE *out)
 {
     fprintf(out, "%s: %s, %d block%s; FLOPs per example, memory and traffic per step of %d\n\n",
-            g->model, ir_method_name(g->local.method), c->n, c->n == 1 ? "" : "s", c->batch);
+            g->model, ir_local_method_name(&g->local), c->n, c->n == 1 ? "" : "s", c->batch);
     fprintf(out, "%5s %11s %11s %11s %11s %6s %11s %10s %10s %10s\n", "block", "fwd MFLOP",
             "bwd MFLOP", "head MFLOP", "total MFLOP", "share", "params", "param MB", "act MB",
             "send MB");
@@ -377,7 +378,7 @@ static void print_json(const IrGraph *g, const PassCost *c, int N, const RankMod
                        const CostLayers *cl, FILE *out)
 {
     fprintf(out, "{\"model\":\"%s\",\"method\":\"%s\",\"blocks\":%d,\"batch\":%d,"
-                 "\"per_block\":[", g->model, ir_method_name(g->local.method), c->n, c->batch);
+                 "\"per_block\":[", g->model, ir_local_method_name(&g->local), c->n, c->batch);
     for (int b = 0; b < c->n; b++) {
         const PassBlockCost *bc = &c->b[b];
         fprintf(out, "%s{\"block\":%d,\"fwd_flops\":%.17g,\"bwd_flops\":%.17g,"
@@ -523,6 +524,7 @@ int cmd_cost(int argc, char **argv)
         /* --layers plans on the forward graph, before partition rewrites it */
         CostLayers *cl = NULL;
         bool layers = cli_flag(&cost_cmd, &a, "layers");
+        char *balance = cli_cost_balance(m.g, &ctx);
         bool ok = !layers || pass_run_pipeline(m.g, "shape,verify", &ctx);
         if (ok && layers)
             cl = cost_layers_plan(m.g, &ctx, cli_partitioner() &&
@@ -534,6 +536,9 @@ int cmd_cost(int argc, char **argv)
             rc = EXIT_OK;
         }
         cost_layers_free(cl);
+        if (rc == EXIT_OK && balance && !cli_flag(&cost_cmd, &a, "json"))
+            fputs(balance, stdout);
+        free(balance);
     }
     diag_print(&d, stderr);
     model_free(&m);

@@ -66,6 +66,7 @@ static const CliOpt eval_opts[] = {
     {"method", "M", "backprop | greedy | chunked | overlap | last-layer (default: as "
                     "trained)"},
     {"blocks", "K", "number of blocks (default: as trained)"},
+    CLI_BALANCE_OPTS,
     {"overlap", "W", "overlap window (default: as trained)"},
     CLI_LOAD_PASS_OPT,
     {"data-dir", "DIR", "data location (IDX folder, or text file/folder)"},

@@ -56,6 +56,7 @@ static void version(void)
 int main(int argc, char **argv)
 {
     cli_process_init("lnet");
+    cli_use_layer_timer(cli_layer_times);
 #ifdef LNET_HAVE_MPI
     cli_use_mpi();
 #endif

@@ -17,6 +17,14 @@ const PassPartitioner *cli_partitioner(void)
     return chosen_partitioner;
 }
 
+/* --remeasure: the layer times of `balance = time` are measured again. */
+static bool remeasure;
+
+bool cli_remeasure(void)
+{
+    return remeasure;
+}
+
 /* --load-pass PATH: dlopen()s the plug-in, checks its ABI stamp and runs its
  * init (lnet_pass.h). Loading the same library again (a command compiles the
  * model twice) does nothing: dlopen returns the handle it already has. */
@@ -98,6 +106,7 @@ static bool enum_value(const char *opt, const char *s, const char *(*name)(int),
 }
 
 static const char *method_name(int i) { return ir_method_name((IrMethod)i); }
+static const char *balance_name(int i) { return ir_balance_name((IrBalance)i); }
 static const char *optimizer_name(int i) { return ir_optimizer_name((IrOptimizer)i); }
 static const char *schedule_name(int i) { return ir_lr_schedule_name((IrLrSchedule)i); }
 
@@ -128,8 +137,16 @@ static bool section_enums(const CliCmd *c, const CliArgs *a, IrGraph *g)
         else if (!enum_value("method", s, method_name, METHOD_COUNT, &v))
             return false;
         g->local.method = (IrMethod)v;
+        g->local.method_name = chosen_partitioner ? s : NULL;
         g->local.method_loc = IR_LOC_NONE;     /* not the file's value any more */
     }
+    if ((s = cli_get(c, a, "balance"))) {
+        if (!enum_value("balance", s, balance_name, BALANCE_COUNT, &v))
+            return false;
+        g->local.balance = (IrBalance)v;
+        g->local.balance_loc = IR_LOC_NONE;
+    }
+    remeasure = cli_flag(c, a, "remeasure");
     if ((s = cli_get(c, a, "optimizer"))) {
         if (!enum_value("optimizer", s, optimizer_name, OPT_COUNT, &v))
             return false;
@@ -239,6 +256,10 @@ int cli_ckpt_partition_adopt(const CliCmd *c, const CliArgs *a, bool adopt, IrGr
     if (rec->method == METHOD_OVERLAP && !cli_get(c, a, "overlap")) {
         g->local.overlap = rec->overlap;
         g->local.overlap_loc = IR_LOC_NONE;
+    }
+    if (!cli_get(c, a, "balance")) {
+        g->local.balance = rec->balance;
+        g->local.balance_loc = IR_LOC_NONE;
     }
     return r;
 }

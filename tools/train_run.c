@@ -26,6 +26,7 @@ const CliOpt cli_train_opts[] = {
     {"method", "M", "backprop | greedy | chunked | overlap | last-layer (the last layer "
                     "trained, the rest frozen at initialization)"},
     {"blocks", "K", "number of blocks"},
+    CLI_BALANCE_OPTS,
     {"overlap", "W", "overlap window"},
     CLI_LOAD_PASS_OPT,
     {"data-dir", "DIR", "data location (IDX folder, or text file/folder)"},
@@ -389,7 +390,7 @@ static bool train_blocks(const CliTrainModel *tm, RtTrainOpts *o, RtTrainResult 
     err[0] = '\0';
     if (o->overlap_delay >= 0 && g->local.method != METHOD_OVERLAP) {
         snprintf(err, errcap, "--overlap-delay applies to --method overlap (this run's method "
-                 "is %s)", ir_method_name(g->local.method));
+                 "is %s)", ir_local_method_name(&g->local));
         return false;
     }
     if (tm->bs.n == 0)

@@ -64,6 +64,7 @@ void rt_partition_of(const IrGraph *const *blocks, int K, RtPartition *p)
     p->method = stages ? METHOD_BACKPROP : blocks[0]->local.method;
     p->blocks = K;
     p->overlap = p->method == METHOD_OVERLAP ? blocks[0]->local.overlap : 0;
+    p->balance = p->method == METHOD_CHUNKED ? blocks[0]->local.balance : BALANCE_FLOPS;
     uint64_t h = 0xcbf29ce484222325ull;
     for (int k = 0; k < K; k++)
         for (int i = 0; i < blocks[k]->n_nodes; i++) {
@@ -91,7 +92,9 @@ void rt_partition_str(const RtPartition *p, char *out, size_t cap)
     if (p->method != METHOD_BACKPROP && n >= 0 && (size_t)n < cap)
         n += snprintf(out + n, cap - (size_t)n, " --blocks %d", p->blocks);
     if (p->method == METHOD_OVERLAP && n >= 0 && (size_t)n < cap)
-        snprintf(out + n, cap - (size_t)n, " --overlap %d", p->overlap);
+        n += snprintf(out + n, cap - (size_t)n, " --overlap %d", p->overlap);
+    if (p->balance != BALANCE_FLOPS && n >= 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, " --balance %s", ir_balance_name(p->balance));
 }
 
 enum { META_PARTITION = 5 };    /* key/value pairs the record adds */
@@ -103,7 +106,7 @@ static void partition_meta(const RtPartition *p, const char **kv, char (*bufs)[2
     snprintf(bufs[1], 24, "%d", p->overlap);
     snprintf(bufs[2], 24, "%016llx", (unsigned long long)p->fingerprint);
     const char *v[] = {"lnet.method", ir_method_name(p->method), "lnet.blocks", bufs[0],
-                       "lnet.overlap", bufs[1], "lnet.balance", "flops", "lnet.partition",
+                       "lnet.overlap", bufs[1], "lnet.balance", ir_balance_name(p->balance), "lnet.partition",
                        bufs[2]};
     memcpy(kv, v, sizeof v);
 }
@@ -132,8 +135,12 @@ static bool parse_partition(const RtJson *meta, RtPartition *p)
     const char *m = meta_str(meta, "lnet.method", 32), *b = meta_str(meta, "lnet.blocks", 24),
                *w = meta_str(meta, "lnet.overlap", 24), *fp = meta_str(meta, "lnet.partition", 24),
                *bal = meta_str(meta, "lnet.balance", 24);
-    if (!m || !b || !w || !fp || !bal || strcmp(bal, "flops") != 0)
+    int k = 0;
+    while (bal && k < BALANCE_COUNT && strcmp(ir_balance_name((IrBalance)k), bal) != 0)
+        k++;
+    if (!m || !b || !w || !fp || !bal || k == BALANCE_COUNT)
         return false;
+    p->balance = (IrBalance)k;
     int i = 0;
     while (i < METHOD_COUNT && strcmp(ir_method_name((IrMethod)i), m) != 0)
         i++;

@@ -30,7 +30,7 @@ typedef struct RtCounters {
  *   lnet.method     backprop | greedy | chunked | overlap
  *   lnet.blocks     K: the blocks (backprop: pipeline stages, else 1)
  *   lnet.overlap    the window (overlap only)
- *   lnet.balance    what the blocks balance: "flops" (the only objective)
+ *   lnet.balance    what chunked blocks balance: flops | memory | time
  *   lnet.partition  16 hex digits: FNV-1a over each saved tensor's name and
  *                   block, so a moved cut or a changed model is told apart.
  * Older checkpoints have none of these keys. */
@@ -38,6 +38,7 @@ typedef struct RtPartition {
     IrMethod method;
     int blocks;             /* >= 1 */
     int overlap;            /* METHOD_OVERLAP: the window; else 0 */
+    IrBalance balance;      /* what the cuts balanced (the fingerprint tells the cuts apart) */
     uint64_t fingerprint;
 } RtPartition;
 
