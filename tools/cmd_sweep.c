@@ -169,10 +169,24 @@ static void run_argv(const Sweep *s, const Run *r, const char *rd, Argv *v)
         argv_push(v, path);
         argv_push(v, k->v[r->v[a]]);
     }
+    const char *batch = NULL;
+    for (int a = 0; a < s->n_axes; a++)
+        if (strcmp(s->k[s->axes[a]].key, "batch") == 0)
+            batch = s->k[s->axes[a]].v[r->v[a]];
+    if (!batch && sweep_key(s, "batch"))
+        batch = sweep_key(s, "batch")->v[0];
     for (int i = 0; i < s->n_keys; i++) {
         const SweepKey *k = &s->k[i];
         if (k->axis || k == s->model)
             continue;
+        if (strcmp(k->key, "eval-examples") == 0) {
+            /* the same number of examples between evaluations at every batch size */
+            long every = batch ? atol(k->v[0]) / atol(batch) : 0;
+            snprintf(path, sizeof path, "%ld", every > 0 ? every : 1);
+            argv_push(v, "--eval-every");
+            argv_push(v, path);
+            continue;
+        }
         snprintf(path, sizeof path, "--%s", k->key);
         argv_push(v, path);
         if (k->n)

@@ -82,9 +82,12 @@ static const char *reserved(const char *key)
 static const CliOpt *train_opt(const char *key)
 {
     static const CliOpt target_loss = {"target-loss", "L", ""};
+    static const CliOpt eval_examples = {"eval-examples", "E", ""};
     for (int i = 0; cli_train_opts[i].name; i++)
         if (strcmp(cli_train_opts[i].name, key) == 0)
             return &cli_train_opts[i];
+    if (strcmp(key, "eval-examples") == 0)
+        return &eval_examples;      /* the sweep's own: --eval-every E / batch per run */
     return strcmp(key, "target-loss") == 0 ? &target_loss : NULL;
 }
 
@@ -103,6 +106,7 @@ static bool check_number(const Sweep *s, const SweepKey *k, const char *v)
 {
     static const char *const ints[] = {
         "epochs", "max-steps", "batch", "seed", "train-limit", "test-limit", "eval-every",
+        "eval-examples",
         "threads", "queue", "overlap-delay", "microbatches", "replicas", "dead-block-steps",
         NULL};
     static const char *const reals[] = {"lr", "target-accuracy", "target-loss", NULL};
@@ -290,7 +294,15 @@ bool sweep_spec_read(Sweep *s)
                           strerror(errno));
     s->method = sweep_key(s, "method");
     s->target = sweep_key(s, "target-accuracy") || sweep_key(s, "target-loss");
-    if (s->target && !sweep_key(s, "eval-every"))
+    const SweepKey *ee = sweep_key(s, "eval-examples");
+    if (ee && sweep_key(s, "eval-every"))
+        return spec_error(s, ee->line, "give eval-every or eval-examples, not both");
+    if (ee && !sweep_key(s, "batch"))
+        return spec_error(s, ee->line, "eval-examples needs 'batch' (it evaluates every "
+                          "eval-examples / batch steps)");
+    if (ee && ee->n > 1)
+        return spec_error(s, ee->line, "eval-examples takes one value");
+    if (s->target && !sweep_key(s, "eval-every") && !ee)
         fprintf(stderr, "lnet sweep: warning: %s: a target without eval-every is checked only "
                 "at the end of each epoch (steps_to_target counts whole epochs)\n", s->path);
     if (s->method)
