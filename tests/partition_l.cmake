@@ -10,7 +10,7 @@ lnet_cli_test(partition_l_balance_flops 0
   "balance = flops; each block's FLOPs per example: block 1 5\\.522 MFLOP, block 2 16\\.908 MFLOP\\n\\nobjective [^\\n]*\\nflops +3:relu@9:5 +75\\.4% / +24\\.6% +69\\.3% / +30\\.7%\\nmemory +2:relu@8:5 +83\\.6% / +16\\.4% +50\\.1% / +49\\.9%\\n$"
   "${PL_LNET} cost ${PL_DIR}/balance.lnet")
 lnet_cli_test(partition_l_balance_memory_flag 0
-  "bal[^\\n]*\\n\\nblock[^\\n]*\\n +0 +2\\.368 [^\\n]* 16\\.4% (.|\\n)*balance = memory; each block's activations kept for backward, per example: block 1 48\\.453 KB, block 2 48\\.203 KB\\n"
+  "bal[^\\n]*\\n\\nblock[^\\n]*\\n +1 +2\\.368 [^\\n]* 16\\.4% (.|\\n)*balance = memory; each block's activations kept for backward, per example: block 1 48\\.453 KB, block 2 48\\.203 KB\\n"
   "${PL_LNET} cost ${PL_DIR}/balance.lnet --balance memory")
 lnet_cli_test(partition_l_balance_memory_key 0
   "balance = memory; each block's activations kept for backward, per example: block 1 48\\.453 KB, block 2 48\\.203 KB\\n"
@@ -43,7 +43,7 @@ lnet_cli_test(partition_l_cut_every_outside_repeat 1
   "^m\\.lnet:6:7: error: 'every' needs an enclosing repeat \\(it counts its iterations\\)\\ncut h every 2\\n      \\^\\n$"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; printf 'input x : f32[4]\\nlabel y : class[2]\\nh = relu(dense(x, 3))\\nh = relu(dense(h, 3))\\nh = relu(dense(h, 3))\\ncut h every 2\\nloss cross_entropy(dense(h, 2), y)\\n' > $d/m.lnet && cd $d && ${PL_LNET} check m.lnet")
 lnet_cli_test(partition_l_cut_every_zero 1
-  "^m\\.lnet:8:15: error: 'every' needs a positive integer, got 0\\n  cut h every 0\\n +\\^\\n$"
+  "^m\\.lnet:8:15: error: 'every' needs a positive integer, got 0\\n  cut h every 0\\n +\\^\\nm\\.lnet:6:1: note: in iteration 1 of this repeat\\n"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; sed 's/every 2 unless last/every 0/' ${PL_DIR}/repeat_cut.lnet > $d/m.lnet && cd $d && ${PL_LNET} check m.lnet")
 lnet_cli_test(partition_l_cut_unless_what 1
   "^m\\.lnet:8:24: error: expected 'last' after 'unless', got"

@@ -32,6 +32,8 @@ static const CliOpt plot_opts[] = {
     {"label", "NAME[,NAME]", "the runs' names in the legend (default: each LOG's file name "
                              "without its extension)"},
     {"title", "TEXT", "a title above the plot"},
+    {"eval", "SPLIT", "test (default) | train: the evaluations drawn are those on the first N "
+                      "training examples (lnet train --eval-train N)"},
     {"batch", "N", "examples per step for --x examples (default: from the log's "
                    "examples_per_s x train_s)"},
     {"param", "NAME", "filters: the 4-D tensor to draw (default: the checkpoint's first)"},
@@ -76,6 +78,7 @@ typedef struct LinePlot {
     int x;                  /* 0 step, 1 seconds, 2 examples: the data files' column - 1 */
     int smooth;             /* moving-average window of the training curves */
     bool loss, acc;         /* the panels asked for */
+    bool on_train;          /* --eval train: the training-set evaluations */
     double batch;           /* --batch; 0: each log's own */
     int n;                  /* runs */
     const char *const *paths;
@@ -172,7 +175,8 @@ static void put_curve(FILE *f, const LinePlot *p, const PlotTmp *t, int r, int h
             colours[(r * log->n_heads + h) % N_COLOURS]);
     /* "RUN train"; with several heads "RUN HEAD train" */
     snprintf(title, sizeof title, "%s%s%s %s", p->labels[r], log->n_heads > 1 ? " " : "",
-             log->n_heads > 1 ? log->heads[h] : "", eval ? "test" : "train");
+             log->n_heads > 1 ? log->heads[h] : "",
+             eval ? (p->on_train ? "train-set eval" : "test") : "train");
     plot_gp_quote(f, title);
 }
 
@@ -227,7 +231,7 @@ static bool write_script(const LinePlot *p, const PlotTmp *t, bool loss, bool ac
             fputs("set xrange [GPVAL_X_MIN:GPVAL_X_MAX]\n", f);
     }
     if (acc) {
-        fputs("set ylabel 'test accuracy'\n", f);
+        fprintf(f, "set ylabel '%s accuracy'\n", p->on_train ? "training-set" : "test");
         plot_panel(f, p, t, 1);
     }
     if (loss && acc)
@@ -566,13 +570,17 @@ static bool line_opts(const CliArgs *a, LinePlot *p)
         return false;
     p->batch = (double)v;
     p->title = cli_get(&plot_cmd, a, "title");
+    const char *e = cli_get(&plot_cmd, a, "eval");
+    if (e && strcmp(e, "test") != 0 && strcmp(e, "train") != 0)
+        return fail("--eval: expected test or train, got '%s'", e);
+    p->on_train = e && strcmp(e, "train") == 0;
     return true;
 }
 
 static int plot_logs(const CliArgs *a, char **paths, int n, const char *out)
 {
     static const char *const allowed[] = {"output", "x", "smooth", "metric", "label", "title",
-                                          "batch", "keep-temps", NULL};
+                                          "batch", "eval", "keep-temps", NULL};
     LinePlot p = {.out = out, .keep = cli_flag(&plot_cmd, a, "keep-temps"), .n = n,
                   .paths = (const char *const *)paths};
     char err[4096];
@@ -580,7 +588,7 @@ static int plot_logs(const CliArgs *a, char **paths, int n, const char *out)
               labels(&p, cli_get(&plot_cmd, a, "label"));
     p.logs = calloc((size_t)n, sizeof *p.logs);
     for (int r = 0; ok && r < n; r++)
-        ok = plot_log_read(paths[r], &p.logs[r], err, sizeof err) || fail("%s", err);
+        ok = plot_log_read(paths[r], &p.logs[r], p.on_train, err, sizeof err) || fail("%s", err);
     ok = ok && (draw_lines(&p, err, sizeof err) || fail("%s", err));
     for (int r = 0; r < n; r++) {
         plot_log_free(&p.logs[r]);

@@ -34,7 +34,9 @@ typedef struct PlotLog {
  * it starts with '{'). false with "PATH:LINE: what is wrong" (or "PATH: ...")
  * in err when it cannot be read or is not an lnet step log; *log is then
  * empty. The caller frees *log with plot_log_free. */
-bool plot_log_read(const char *path, PlotLog *log, char *err, size_t errcap);
+/* on_train: the evaluation rows read are those of the training-set evaluation
+ * (kind "eval_train", `lnet train --eval-train N`) instead of the test's. */
+bool plot_log_read(const char *path, PlotLog *log, bool on_train, char *err, size_t errcap);
 void plot_log_free(PlotLog *log);
 
 /* The examples one step consumed, from the log's own numbers: at the last

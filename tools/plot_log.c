@@ -29,6 +29,7 @@ typedef struct Reader {
     char *err;
     size_t errcap;
     PlotLog *log;
+    const char *eval_kind;  /* "eval", or "eval_train" for the training-set evaluations */
 } Reader;
 
 static bool fail(Reader *r, const char *fmt, ...)
@@ -167,7 +168,7 @@ static bool csv_row(Reader *r, char *line, const Csv *c, char *const *names)
     int n = csv_fields(line, field, 1024);
     if (n != c->n_cols)
         return fail(r, "%d fields, but the CSV header has %d", n, c->n_cols);
-    bool eval = strcmp(field[0], "eval") == 0;
+    bool eval = strcmp(field[0], r->eval_kind) == 0;
     if (!eval && strcmp(field[0], "train") != 0)
         return true;    /* a kind of row the plot does not draw */
     PlotRow *row = add_row(r->log, eval);
@@ -397,7 +398,7 @@ static bool js_line(Reader *r, const char *text)
         return js_fail(&j, "text after the object");
     if (!l.kind)
         return fail(r, "no \"kind\": not a line of an lnet step log");
-    bool eval = is_key(l.kind, l.kind_len, "eval");
+    bool eval = is_key(l.kind, l.kind_len, r->eval_kind);
     if (!eval && !is_key(l.kind, l.kind_len, "train"))
         return true;
     if (isnan(l.step) || isnan(l.secs) || l.n_heads == 0)
@@ -453,10 +454,11 @@ static bool read_lines(Reader *r, FILE *f)
     return ok;
 }
 
-bool plot_log_read(const char *path, PlotLog *log, char *err, size_t errcap)
+bool plot_log_read(const char *path, PlotLog *log, bool on_train, char *err, size_t errcap)
 {
     *log = (PlotLog){0};
-    Reader r = {.path = path, .err = err, .errcap = errcap, .log = log};
+    Reader r = {.path = path, .err = err, .errcap = errcap, .log = log,
+                .eval_kind = on_train ? "eval_train" : "eval"};
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errcap, "cannot open '%s': %s", path, strerror(errno));

@@ -10,7 +10,7 @@ PACKAGES=(
   libopenblas-pthread-dev zlib1g-dev libcriterion-dev
   libopenmpi-dev openmpi-bin
   dataset-fashion-mnist fortunes gnuplot-nox libonnx-testdata
-  python3-torch python3-onnx
+  python3-torch python3-onnx graphviz
 )
 
 missing=()
