@@ -105,3 +105,9 @@ lnet_plot_test(plot_filters_two 0 "^png 610 305\\n$"
   "${LNET_P_TMP}; ${LNET_P_BIN} plot filters $r/cnn.ckpt $r/cnn_copy.ckpt -o $d/f.png && ${LNET_P_PNG} $d/f.png")
 lnet_plot_test(plot_filters_bad 1 "^lnet plot: error: [^\\n]*/mlp\\.safetensors: no conv weight \\(a 4-D F32 tensor\\) in the checkpoint\\nlnet plot: error: [^\\n]*/cnn\\.ckpt: 'conv2d_0\\.b' is not a conv weight"
   "${LNET_P_TMP}; ${LNET_P_BIN} plot filters ${CMAKE_SOURCE_DIR}/tests/fixtures/mlp.safetensors -o $d/f.png; test $? = 1 || exit 9; ${LNET_P_BIN} plot filters $r/cnn.ckpt --param conv2d_0.b -o $d/f.png")
+
+# --eval train: the training-set evaluations (lnet train --eval-train N) in
+# place of the test's — the numbers handed to gnuplot are the eval_train rows'
+# — named so in the legend and on the axis.
+lnet_cli_test(plot_eval_train 0 "^same rows\\nm task train-set eval\\ntraining-set accuracy\\nm task test\\n$"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${LNET_P_MLP} --max-steps 20 --eval-train 128 --log $d/m.csv && k=$(${LNET_P_BIN} plot $d/m.csv --eval train --metric accuracy -o $d/a.svg --keep-temps 2>&1 | sed -n 's/.* kept in //p') && grep ^eval_train, $d/m.csv | cut -d, -f2,7 | tr , ' ' > $d/want && awk '{print $1, $4}' $k/run0_eval.dat > $d/got && rm -rf $k && cmp -s $d/want $d/got && echo same rows && grep -o 'm task train-set eval' $d/a.svg | sort -u && grep -o 'training-set accuracy' $d/a.svg | sort -u && ${LNET_P_BIN} plot $d/m.csv --metric accuracy -o $d/b.svg && grep -o 'm task test' $d/b.svg | sort -u")
