@@ -109,3 +109,12 @@ lnet_cli_test(sweep_target_without_eval_every_warns 0
 lnet_cli_test(sweep_changed_flags_rerun 0
   "^same spec: 4\\nmax-steps = 5: 0\\n$"
   "${LNET_SW_SETUP} >/dev/null && echo same spec: $(${LNET_SW} tests/sweep/tiny.sweep -o $d/s --dry-run | grep -c '(done)$') && sed 's/^max-steps = 4/max-steps = 5/' tests/sweep/tiny.sweep > $d/t.sweep && echo max-steps = 5: $(${LNET_SW} $d/t.sweep -o $d/s --dry-run | grep -c '(done)$')")
+# --target-accuracy A: another target than the sweep's, read from each run's
+# log.csv (the first eval row whose acc_task >= A). Hand-made: backprop first
+# reaches 0.8 at step 20 (1.25 s): compute 20 x 100 x 1000 = 2e6, time
+# 20 x 1000; chunked:2 at step 30 (2.5 s): 30 x 100 x 1200 = 3.6e6, 30 x 400.
+# Neither log reaches 0.9.
+set(LNET_PARETO_LOGS "d=$(mktemp -d); trap 'rm -rf $d' EXIT; mkdir $d/a $d/b; printf 'name,method,batch,lr,seed,status,steps,test_accuracy,test_loss,reached,steps_to_target,time_to_target_s,wall_s,examples_per_s,flops_per_example,max_block_flops\\na,backprop,100,0.1,1,done,40,0.9,0.3,1,40,2.000,2.000,100.0,1000,1000\\nb,chunked:2,100,0.1,1,done,60,0.9,0.3,1,60,3.000,3.000,100.0,1200,400\\n' > $d/summary.csv; h='kind,step,epoch,train_s,lr,examples_per_s,loss_task,acc_task'; printf \"$h\\ntrain,1,1,0.1,0.1,1,2,\\neval,10,1,0.5,0.1,1,1,0.7\\neval,20,1,1.25,0.1,1,1,0.81\\n\" > $d/a/log.csv; printf \"$h\\neval,10,1,0.6,0.1,1,1,0.6\\neval,30,1,2.5,0.1,1,1,0.85\\n\" > $d/b/log.csv")
+lnet_cli_test(pareto_target_from_the_logs 0
+  "(?s)\\*    100         20        2e\\+06        20000     1\\.250     1  lr=0\\.1\\n.*\\*    100         30      3\\.6e\\+06        12000     2\\.500     1  lr=0\\.1\\n.*backprop[^\\n]*\\n[^\\n]*\\n +100  not reached\\n\\nchunked:2[^\\n]*\\n[^\\n]*\\n +100  not reached\\n"
+  "${LNET_PARETO_LOGS}; $<TARGET_FILE:lnet> pareto $d --target-accuracy 0.8 && $<TARGET_FILE:lnet> pareto $d --target-accuracy 0.9")

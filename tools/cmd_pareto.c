@@ -30,6 +30,8 @@
 static const CliOpt pareto_opts[] = {
     {"output", "OUT", "draw the frontiers with gnuplot into OUT.png or OUT.svg (also -o OUT)"},
     {"csv", "FILE", "also write the table as CSV"},
+    {"target-accuracy", "A", "another target than the sweep's: the first evaluation in each "
+                             "run's log.csv with the task's test accuracy >= A"},
     {NULL, NULL, NULL}};
 
 static const CliCmd pareto_cmd = {
@@ -62,6 +64,8 @@ typedef struct Point {
 } Point;
 
 typedef struct Table {
+    const char *dir;
+    double target;                  /* --target-accuracy (0: the summary's target) */
     char *text;                     /* summary.csv, cut into fields */
     Row rows[MAX_ROWS];
     int n_rows, left_out;           /* left_out: runs not done */
@@ -118,7 +122,7 @@ static bool number(const char *path, int line, const char *col, const char *s, d
 
 /* The columns a row is read from. */
 typedef struct Cols {
-    int method, batch, status, reached, steps, secs, flops, max_flops;
+    int name, method, batch, status, reached, steps, secs, flops, max_flops;
     int setting[MAX_COLS], n_setting;
 } Cols;
 
@@ -132,7 +136,7 @@ static bool find_cols(const char *path, char **head, int n, Cols *c)
             return pareto_error("%s: no %s column%s", path, need[i],
                                 i >= 4 && i <= 6 ? " (the sweep had no target-accuracy or "
                                                    "target-loss)" : "");
-    *c = (Cols){column(head, n, "method"), column(head, n, "batch"),
+    *c = (Cols){column(head, n, "name"), column(head, n, "method"), column(head, n, "batch"),
                 column(head, n, "status"), column(head, n, "reached"),
                 column(head, n, "steps_to_target"), column(head, n, "time_to_target_s"),
                 column(head, n, "flops_per_example"), column(head, n, "max_block_flops"),
@@ -155,6 +159,42 @@ static const char *setting_of(const Cols *c, char **head, char **f, char *buf, s
     return buf;
 }
 
+/* --target-accuracy: the first evaluation row of DIR/NAME/log.csv whose
+ * task accuracy reaches t->target gives the run's steps and training
+ * seconds to it; none: not reached. */
+static bool log_target(const Table *t, const char *name, Row *r)
+{
+    char path[8192], line[16384];
+    snprintf(path, sizeof path, "%s/%s/log.csv", t->dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return pareto_error("cannot read '%s': %s", path, strerror(errno));
+    char *fld[MAX_COLS];
+    int acc = -1, step = -1, secs = -1, n = 0;
+    if (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        n = split_csv(line, fld);
+        acc = column(fld, n, "acc_task"), step = column(fld, n, "step");
+        secs = column(fld, n, "train_s");
+    }
+    bool ok = acc >= 0 && step >= 0 && secs >= 0;
+    if (!ok)
+        pareto_error("%s: not a CSV step log with step, train_s and acc_task", path);
+    r->reached = false;
+    while (ok && !r->reached && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (split_csv(line, fld) != n || strcmp(fld[0], "eval") != 0)
+            continue;
+        if (strtod(fld[acc], NULL) >= t->target) {
+            r->reached = true;
+            r->steps = strtod(fld[step], NULL);
+            r->secs = strtod(fld[secs], NULL);
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
 static bool read_row(Table *t, const char *path, int line, const Cols *c, char **f,
                      char *setting)
 {
@@ -165,8 +205,10 @@ static bool read_row(Table *t, const char *path, int line, const Cols *c, char *
     if (!number(path, line, "batch", f[c->batch], &r->batch) ||
         !number(path, line, "flops_per_example", f[c->flops], &r->flops) ||
         !number(path, line, "max_block_flops", f[c->max_flops], &r->max_flops) ||
-        (r->reached && (!number(path, line, "steps_to_target", f[c->steps], &r->steps) ||
-                        !number(path, line, "time_to_target_s", f[c->secs], &r->secs))))
+        (!t->target && r->reached &&
+         (!number(path, line, "steps_to_target", f[c->steps], &r->steps) ||
+          !number(path, line, "time_to_target_s", f[c->secs], &r->secs))) ||
+        (t->target && !log_target(t, f[c->name], r)))
         return false;
     t->n_rows++;
     return true;
@@ -433,6 +475,13 @@ static int pareto(const CliArgs *a, Table *t)
     bool svg = out && ends_with(out, ".svg");
     if (out && !svg && !ends_with(out, ".png")) {
         pareto_error("-o %s: expected a file name ending in .png or .svg", out);
+        return EXIT_USER;
+    }
+    const char *target = cli_get(&pareto_cmd, a, "target-accuracy");
+    t->dir = a->file;
+    if (target && !(cli_float("target-accuracy", target, &t->target) && t->target > 0 &&
+                    t->target <= 1)) {
+        pareto_error("--target-accuracy: expected a number in (0, 1], got '%s'", target);
         return EXIT_USER;
     }
     if (!read_summary(t, a->file))

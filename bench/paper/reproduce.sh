@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# reproduce.sh RESULT... — the runs and pictures of docs/paper.md, one result at a
+# time (pareto, gradsim, memorize, filters; the accuracy table is accuracy.sh).
+# Data go to $OUT (default bench/paper/out), pictures to docs/img/. Every run is
+# skipped when its output exists, so a stopped script can be rerun.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+lnet=${LNET:-build/lnet}
+out=${OUT:-bench/paper/out}
+img=docs/img
+mkdir -p "$out" "$img"
+mlp=examples/fmnist_mlp.lnet
+
+pareto() {      # 1: the compute-time frontier (lnet sweep + lnet pareto)
+  "$lnet" sweep bench/paper/mlp.sweep -o "$out/mlp-sweep" --jobs "${JOBS:-1}"
+  "$lnet" pareto "$out/mlp-sweep" -o "$img/pareto-mlp.png" --csv "$out/pareto-mlp.csv"
+}
+
+gradsim() {     # 2: each layer's local gradient against backprop's, over training
+  for m in "greedy" "chunked --blocks 3"; do
+    name=${m// --blocks /}
+    [ -s "$out/gradsim-$name.csv" ] ||
+      "$lnet" train $mlp --method $m --max-steps 1000 --gradsim-every 50 \
+        --gradsim-log "$out/gradsim-$name.csv" --test-limit 1000 --threads 1 --quiet
+    "$lnet" plot gradsim "$out/gradsim-$name.csv" -o "$img/gradsim-$name.png" \
+      --title "gradient similarity per layer, $name (fmnist_mlp)"
+  done
+}
+
+memorize() {    # 3: random labels on 2,048 examples, training accuracy per epoch
+  for m in backprop greedy; do
+    [ -s "$out/memorize-$m.csv" ] ||
+      "$lnet" train $mlp --method $m --random-labels --train-limit 2048 --eval-train 2048 \
+        --epochs 40 --eval-every 16 --test-limit 500 --log "$out/memorize-$m.csv" \
+        --threads 1 --quiet
+  done
+  "$lnet" plot "$out/memorize-backprop.csv" "$out/memorize-greedy.csv" --metric accuracy --eval train \
+    --label backprop,greedy -o "$img/memorize.png" \
+    --title "random labels, 2,048 examples: accuracy on the training set"
+}
+
+filters() {     # 4: first-layer 7x7 filters after one pass over 20,000 examples
+  ckpts=()
+  for m in "backprop" "chunked --blocks 2" "chunked --blocks 3" "overlap --blocks 2" "greedy"; do
+    name=${m// --blocks /}
+    [ -s "$out/filters-$name.ckpt" ] ||
+      "$lnet" train examples/fmnist_cnn7.lnet --method $m --epochs 1 --train-limit 20000 \
+        --test-limit 1000 --save "$out/filters-$name.ckpt" --threads 1 --quiet
+    ckpts+=("$out/filters-$name.ckpt")
+  done
+  "$lnet" plot filters "${ckpts[@]}" -o "$img/filters.png"
+}
+
+for r in "${@:-pareto gradsim memorize filters}"; do
+  for one in $r; do "$one"; done
+done
