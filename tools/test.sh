@@ -25,7 +25,7 @@ if [ "${LNET_SKIP_SANITIZE:-0}" != "1" ]; then
 fi
 
 if [ "${LNET_SKIP_FUZZ:-0}" != "1" ]; then
-  echo "== fuzz smoke runs (libFuzzer: frontend, safetensors, idx, text, step)"
+  echo "== fuzz smoke runs (libFuzzer: frontend, safetensors, idx, text, npy, step)"
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLNET_FUZZ=ON \
         -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build build-fuzz -j "$jobs" --target fuzzers >/dev/null
