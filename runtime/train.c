@@ -69,7 +69,8 @@ float rt_lr_at(const Trainer *t, int64_t step)
 {
     const IrTrainCfg *c = &t->g->train;
     static const RkLrSchedule map[LR_COUNT] = {RK_LR_CONSTANT, RK_LR_WARMUP, RK_LR_COSINE};
-    return rk_lr_at(map[c->lr_schedule], c->lr, step, c->warmup, t->total_steps);
+    return rk_lr_at(map[c->lr_schedule], c->lr, step, c->warmup,
+                    t->c.lr_horizon > 0 ? t->c.lr_horizon : t->total_steps);
 }
 
 bool rt_check_loss(const Trainer *t, int h, int k, int64_t step, float l, char *err,
@@ -714,7 +715,7 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
     for (int k = 0; k < t->K; k++)
         if (t->st[k].ex)
             plan_exec(t, k, t->st[k].ex);
-    t->c = (RtCounters){0, 0, 0, t->g->train.seed};
+    t->c = (RtCounters){0, 0, 0, t->g->train.seed, 0};
     if (t->o->resume_path && (!t->comm || t->rank == 0) &&
         !rt_checkpoint_load(t->o->resume_path, t->ex, t->K, &t->c, err, errcap))
         return false;
@@ -724,6 +725,19 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
     t->total_steps = t->steps_per_epoch * t->g->train.epochs;
     if (t->o->max_steps > 0 && t->o->max_steps < t->total_steps)
         t->total_steps = t->o->max_steps;
+    /* A cosine schedule spans the length the run was started with, recorded
+     * in its checkpoints: a resumed run with another --max-steps or --epochs
+     * stops elsewhere, but its learning rate does not jump (docs/language.md).
+     * Other schedules do not depend on the length and record none. */
+    if (t->g->train.lr_schedule != LR_COSINE)
+        t->c.lr_horizon = 0;
+    else if (t->c.lr_horizon == 0)
+        t->c.lr_horizon = t->total_steps;
+    else if (t->c.lr_horizon != t->total_steps && t->g->train.lr_schedule == LR_COSINE &&
+             !t->o->quiet && (!t->comm || t->rank == 0))
+        fprintf(stderr, "lnet train: note: the cosine schedule keeps the length of the run that "
+                "started it (%lld steps); this run stops at step %lld\n",
+                (long long)t->c.lr_horizon, (long long)t->total_steps);
     if (!choose_schedule(t, err, errcap) || !share_params(t, err, errcap))
         return false;
     if (!blas_room(t, err, errcap) || !t->sched->init(t, err, errcap))

@@ -23,3 +23,11 @@ lnet_cli_test(ckpt_partition_old_checkpoint_loads_with_flags 0 "^  task .*\\n  h
 lnet_cli_test(ckpt_partition_trainer_refuses_other_partition 1
   "^lnet tr: error: [^ ]*/c\\.ckpt was trained with --method chunked --blocks 2, but this trainer runs --method backprop \\(fixed by lnet build: build one with the checkpoint's flags\\)\\n$"
   "${LNET_CP_SETUP} && $<TARGET_FILE:lnet> build $d/m.lnet -o $d/tr --quiet && $d/tr $q --max-steps 4 --resume $d/c.ckpt")
+
+# The learning-rate schedule spans the length of the run that started it,
+# recorded in the checkpoint (lnet.lr_horizon): a resume with a larger
+# --max-steps does not restart the cosine (its rates stay at the end of the
+# 4-step schedule, 0) and says so once.
+lnet_cli_test(resume_keeps_the_cosine_horizon 0
+  "lnet train: note: the cosine schedule keeps the length of the run that started it \\(4 steps\\); this run stops at step 8\\n(.|\\n)*lrs 0 0 0 0 \\n"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; r=\"$<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --schedule-lr cosine --train-limit 256 --test-limit 64 --batch 32 --threads 1\"; $r --max-steps 4 --quiet --save $d/c.ckpt && $r --max-steps 8 --resume $d/c.ckpt --log $d/b.csv 2>&1 | grep note; echo lrs $(grep ^train, $d/b.csv | cut -d, -f5) ''")

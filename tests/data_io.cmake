@@ -33,3 +33,9 @@ lnet_cli_test(data_io_fifo_as_text_is_refused 1
 lnet_cli_test(data_io_fifo_as_checkpoint_is_refused 1
   "error: [^\\n]*/fifo: is a FIFO, not a regular file"
   "d=$(mktemp -d) && trap 'rm -rf $d' EXIT && mkfifo $d/fifo && timeout 20 $<TARGET_FILE:lnet> eval ${LNET_MLP} --load $d/fifo --test-limit 10")
+
+# Each IDX data set is normalised with its own training statistics (reported):
+# mnist (here: read from the Fashion-MNIST files) with MNIST's, not Fashion-MNIST's.
+lnet_cli_test(data_mnist_has_its_own_normalisation 0
+  "^\"norm\":\\{\"mean\":0\\.286,\"std\":0\\.353,\"computed\":false\\}\\n\"norm\":\\{\"mean\":0\\.1307,\"std\":0\\.3081,\"computed\":false\\}\\n$"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; sed 's/fashion_mnist/mnist/' ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet > $d/m.lnet; o='--max-steps 1 --train-limit 128 --test-limit 16 --quiet --threads 1'; $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet $o --report $d/f.json && $<TARGET_FILE:lnet> train $d/m.lnet --data-dir /usr/share/datasets/fashion-mnist $o --report $d/m.json && grep -o '\"norm\":{[^}]*}' $d/f.json $d/m.json | cut -d: -f2-")

@@ -553,7 +553,7 @@ static pid_t dead_pid(void) {
  * a live writer's temporary or another checkpoint's. */
 Test(checkpoint, stale_temporaries_are_removed) {
   Tiny t = tiny_new();
-  RtCounters c = {0, 0, 0, 1};
+  RtCounters c = {0, 0, 0, 1, 0};
   char err[512], p[512], dead[600], live[600], other[600], lookalike[600];
   snprintf(p, sizeof p, "%s", tmp_path("c.ckpt"));
   snprintf(dead, sizeof dead, "%s.tmp.%ld", p, (long)dead_pid());

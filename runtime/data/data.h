@@ -66,6 +66,8 @@ void rt_dataset_row(const RtDataset *ds, int64_t e, float *dst);
 
 /* Fashion-MNIST training-set statistics of pixel / 255. */
 #define RT_NORM_FASHION_MNIST ((RtNorm){0.2860f, 0.3530f})
+/* MNIST training-set statistics of pixel / 255. */
+#define RT_NORM_MNIST ((RtNorm){0.1307f, 0.3081f})
 
 typedef enum { RT_SPLIT_TRAIN, RT_SPLIT_TEST } RtSplit;
 

@@ -157,7 +157,8 @@ static bool bind_images(RtFeed *f, const IrGraph *g, const RtTrainOpts *o, const
     if (!load_split(f, g, dir, RT_SPLIT_TRAIN, o->train_limit, &f->train, err, errcap) ||
         !load_split(f, g, dir, RT_SPLIT_TEST, o->test_limit, &f->test, err, errcap))
         return false;
-    return finish_images(f, g, RT_NORM_FASHION_MNIST, err, errcap);
+    bool mnist = strcmp(g->train.data, "mnist") == 0;
+    return finish_images(f, g, mnist ? RT_NORM_MNIST : RT_NORM_FASHION_MNIST, err, errcap);
 }
 
 static bool bind_text(RtFeed *f, const IrGraph *g, const char *path, char *err, size_t errcap)

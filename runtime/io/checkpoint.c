@@ -12,6 +12,9 @@ enum { N_COUNTERS = 4 };
 static const char *const counter_names[N_COUNTERS] = {
     "lnet.step", "lnet.epoch", "lnet.step_in_epoch", "lnet.seed"};
 
+/* Optional (files before it lack it): the learning-rate schedule's span. */
+#define HORIZON "lnet.lr_horizon"
+
 static bool saved(const IrNode *n) { return n->op == IR_OP_PARAM || n->op == IR_OP_STATE; }
 
 /* Overlap: a shared layer's parameters appear in two blocks, the earlier
@@ -240,7 +243,7 @@ bool rt_checkpoint_save(const char *path, RtExec *const *ex, int K, const RtCoun
                 return false;
         }
     const IrGraph **gs = graphs_of(ex, K);
-    int n = gs ? N_COUNTERS + count_saved(gs, K) : 0;
+    int n = gs ? N_COUNTERS + 1 + count_saved(gs, K) : 0;
     StTensor *t = gs ? calloc((size_t)n, sizeof *t) : NULL;
     if (!t) {
         free(gs);
@@ -252,6 +255,11 @@ bool rt_checkpoint_save(const char *path, RtExec *const *ex, int K, const RtCoun
     for (int i = 0; i < N_COUNTERS; i++, k++)
         t[k] = (StTensor){.name = (char *)counter_names[i], .dtype = ST_I64, .rank = 1,
                           .shape = {1}, .data = &vals[i], .nbytes = 8};
+    int64_t horizon = c->lr_horizon;
+    if (horizon > 0)
+        t[k++] = (StTensor){.name = (char *)HORIZON, .dtype = ST_I64, .rank = 1,
+                            .shape = {1}, .data = &horizon, .nbytes = 8};
+    n = n - 1 + (horizon > 0);
     for (int b = 0; b < K; b++) {
         const IrGraph *g = ex[b]->g;
         for (int i = 0; i < g->n_nodes; i++) {
@@ -363,8 +371,11 @@ bool rt_checkpoint_load(const char *path, RtExec *const *ex, int K, RtCounters *
             memcpy(rt_exec_buffer(ex[b], i), t->data, t->nbytes);
         }
     }
+    int64_t horizon = 0;
+    if (ok && st_find(&f, HORIZON))
+        ok = read_counter(&f, HORIZON, &horizon, path, err, errcap);
     if (ok) {
-        *c = (RtCounters){v[0], v[1], v[2], (uint64_t)v[3]};
+        *c = (RtCounters){v[0], v[1], v[2], (uint64_t)v[3], horizon};
     }
     st_free(&f);
     return ok;

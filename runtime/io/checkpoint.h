@@ -16,6 +16,8 @@ typedef struct RtCounters {
     int64_t epoch;          /* current epoch (0-based) */
     int64_t step_in_epoch;  /* batches of `epoch` already trained */
     uint64_t seed;
+    int64_t lr_horizon;     /* the steps the learning-rate schedule spans, fixed by the
+                               run that started it (0: not recorded, an older file) */
 } RtCounters;
 
 #include "exec.h"

@@ -81,7 +81,7 @@ static void safetensors_seeds(void)
     RtExec *ex = rt_exec_interp_new(g, 1, err, sizeof err);
     rt_exec_init_params(ex, 1);
     snprintf(path, sizeof path, "/tmp/fuzz-seed-%d.safetensors", (int)getpid());
-    RtCounters c = {12, 3, 4, 42};
+    RtCounters c = {12, 3, 4, 42, 0};
     if (!rt_checkpoint_save(path, &ex, 1, &c, err, sizeof err))
         abort();
     st_seed(path, "checkpoint");
