@@ -202,3 +202,23 @@ void model_pass_ctx(Model *m, PassCtx *ctx, Diag *d)
         ctx->n_layer_secs = m->n_layer_secs;
     }
 }
+
+int cli_parse_cmd(const CliCmd *cmd, int argc, char **argv, CliArgs *out)
+{
+    /* -o X is --output X (cli_parse knows long options only) */
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args)
+        return EXIT_INTERNAL;
+    for (int i = 0; i < argc; i++)
+        args[i] = strcmp(argv[i], "-o") == 0 ? (char *)"--output" : argv[i];
+    bool help;
+    bool parsed = cli_parse(cmd, argc, args, out, &help);
+    free(args);
+    if (!parsed)
+        return EXIT_USER;
+    if (help) {
+        cli_print_help(cmd, stdout);
+        return EXIT_OK;
+    }
+    return -1;
+}

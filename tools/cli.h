@@ -38,6 +38,9 @@ typedef struct CliArgs {
  * unknown option, a missing value or a missing FILE. Sets *help on --help. */
 bool cli_parse(const CliCmd *cmd, int argc, char **argv, CliArgs *out, bool *help);
 void cli_print_help(const CliCmd *cmd, FILE *out);
+/* cli_parse for a command with an --output option, which -o also spells;
+ * prints --help. Returns -1 to go on, else the exit status (0 after --help). */
+int cli_parse_cmd(const CliCmd *cmd, int argc, char **argv, CliArgs *out);
 const char *cli_get(const CliCmd *cmd, const CliArgs *a, const char *name);
 bool cli_flag(const CliCmd *cmd, const CliArgs *a, const char *name);
 /* Parses an integer / float option value; prints an error and returns false. */

@@ -288,22 +288,10 @@ static int build(Build *b, const CliArgs *a)
 
 int cmd_build(int argc, char **argv)
 {
-    /* -o TRAINER is --output TRAINER (cli_parse knows long options only) */
-    char **args = calloc((size_t)argc + 1, sizeof *args);
-    if (!args)
-        return EXIT_INTERNAL;
-    for (int i = 0; i < argc; i++)
-        args[i] = strcmp(argv[i], "-o") == 0 ? (char *)"--output" : argv[i];
     CliArgs a;
-    bool help;
-    bool parsed = cli_parse(&build_cmd, argc, args, &a, &help);
-    free(args);
-    if (!parsed)
-        return EXIT_USER;
-    if (help) {
-        cli_print_help(&build_cmd, stdout);
-        return EXIT_OK;
-    }
+    int rc0 = cli_parse_cmd(&build_cmd, argc, argv, &a);
+    if (rc0 >= 0)
+        return rc0;
     Build b = {.out = cli_get(&build_cmd, &a, "output"), .cpu = cli_get(&build_cmd, &a, "cpu"),
                .keep = cli_flag(&build_cmd, &a, "keep-temps"),
                .quiet = cli_flag(&build_cmd, &a, "quiet"),

@@ -504,20 +504,10 @@ static int pareto(const CliArgs *a, Table *t)
 
 int cmd_pareto(int argc, char **argv)
 {
-    char **args = malloc(sizeof *args * (size_t)(argc + 1));
-    IR_CHECK_ALLOC(args);
-    for (int i = 0; i < argc; i++)
-        args[i] = strcmp(argv[i], "-o") == 0 ? (char *)"--output" : argv[i];
     CliArgs a;
-    bool help;
-    bool parsed = cli_parse(&pareto_cmd, argc, args, &a, &help);
-    free(args);
-    if (!parsed)
-        return EXIT_USER;
-    if (help) {
-        cli_print_help(&pareto_cmd, stdout);
-        return EXIT_OK;
-    }
+    int rc0 = cli_parse_cmd(&pareto_cmd, argc, argv, &a);
+    if (rc0 >= 0)
+        return rc0;
     if (!a.file) {
         fprintf(stderr, "lnet pareto: error: missing SWEEP_DIR\nusage: lnet pareto %s\n",
                 pareto_cmd.usage);

@@ -604,20 +604,10 @@ static int sweep(Sweep *s, Run *runs)
 
 int cmd_sweep(int argc, char **argv)
 {
-    char **args = malloc(sizeof *args * (size_t)(argc + 1));
-    IR_CHECK_ALLOC(args);
-    for (int i = 0; i < argc; i++)
-        args[i] = strcmp(argv[i], "-o") == 0 ? (char *)"--output" : argv[i];
     CliArgs a;
-    bool help;
-    bool parsed = cli_parse(&sweep_cmd, argc, args, &a, &help);
-    free(args);
-    if (!parsed)
-        return EXIT_USER;
-    if (help) {
-        cli_print_help(&sweep_cmd, stdout);
-        return EXIT_OK;
-    }
+    int rc0 = cli_parse_cmd(&sweep_cmd, argc, argv, &a);
+    if (rc0 >= 0)
+        return rc0;
     if (!a.file) {
         fprintf(stderr, "lnet sweep: error: missing SPEC\nusage: lnet sweep %s\n",
                 sweep_cmd.usage);
