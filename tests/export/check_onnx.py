@@ -6,7 +6,6 @@ equivalent, written from the ONNX operator specification, independent of
 lnet's exporter), scores the first N test examples as `lnet eval
 --test-limit N` did in REPORT: the same loss within 1e-4 (relative), the same
 accuracy within one example."""
-import json
 import os
 import sys
 
@@ -15,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
-from pytorch_train import FMNIST, corpus, fmnist_split  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+from score import compare, examples  # noqa: E402
 
 
 def attrs(node):
@@ -68,27 +67,9 @@ def run(model, feeds):
 
 
 path, report, family, n = sys.argv[1:5]
-n = int(n)
 model = onnx.load(path)
 onnx.checker.check_model(model, full_check=True)
 print("onnx.checker: ok")
-want = json.load(open(report))["final"]
-inp = model.graph.input[0].name
+x, y = examples(family, int(n))
 with torch.no_grad():
-    if family == "text":
-        _, val = corpus("/usr/share/games/fortunes")
-        w = torch.stack([val[i * 64:i * 64 + 65] for i in range(n)])
-        out = run(model, {inp: w[:, :-1].int()}).reshape(-1, 256)
-        y = w[:, 1:].reshape(-1)
-    else:
-        x, y = fmnist_split(FMNIST, False)
-        x, y = x[:n], y[:n]
-        out = run(model, {inp: x})
-    loss = F.cross_entropy(out, y).item()
-    acc = (out.argmax(-1) == y).float().mean().item()
-print(f"onnx: loss {loss:.6f} accuracy {acc:.4f}; lnet eval: loss {want['test_loss']:.6f} "
-      f"accuracy {want['test_accuracy']:.4f}")
-ok = abs(loss - want["test_loss"]) <= 1e-4 * max(1.0, abs(want["test_loss"])) and \
-    abs(acc - want["test_accuracy"]) <= 1.0 / len(y) + 1e-9
-print("match" if ok else "MISMATCH")
-sys.exit(0 if ok else 1)
+    compare("onnx", run(model, {model.graph.input[0].name: x}), y, report)
