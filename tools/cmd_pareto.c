@@ -30,6 +30,7 @@
 static const CliOpt pareto_opts[] = {
     {"output", "OUT", "draw the frontiers with gnuplot into OUT.png or OUT.svg (also -o OUT)"},
     {"csv", "FILE", "also write the table as CSV"},
+    {"title", "TEXT", "the plot's title (default: SWEEP_DIR)"},
     {"target-accuracy", "A", "another target than the sweep's: the first evaluation in each "
                              "run's log.csv with the task's test accuracy >= A"},
     {NULL, NULL, NULL}};
@@ -422,7 +423,7 @@ static int gp_data(FILE *g, const Table *t, int m, bool frontier)
 }
 
 /* Step 5: gnuplot draws each method's frontier into out (.png or .svg). */
-static bool plot(const Table *t, const char *dir, const char *out, bool svg)
+static bool plot(const Table *t, const char *title, const char *out, bool svg)
 {
     fflush(stdout);
     FILE *g = popen("gnuplot", "w");
@@ -435,7 +436,7 @@ static bool plot(const Table *t, const char *dir, const char *out, bool svg)
           "set xlabel 'compute to the target (FLOPs)'\n"
           "set ylabel 'time to the target (steps x FLOPs of the slowest block per example)'\n"
           "set title ", g);
-    gp_string(g, dir);
+    gp_string(g, title);
     /* a frontier as a line, the dominated points as rings of its colour */
     const char *sep = "\nplot ";
     for (int m = 0; m < t->n_methods; m++) {
@@ -499,7 +500,8 @@ static int pareto(const CliArgs *a, Table *t)
         pareto_error("no run reached the target: nothing to draw");
         return EXIT_USER;
     }
-    return out && !plot(t, a->file, out, svg) ? EXIT_USER : EXIT_OK;
+    const char *title = cli_get(&pareto_cmd, a, "title");
+    return out && !plot(t, title ? title : a->file, out, svg) ? EXIT_USER : EXIT_OK;
 }
 
 int cmd_pareto(int argc, char **argv)
