@@ -25,7 +25,7 @@ static const CliOpt build_opts[] = {
     {"output", "TRAINER", "the executable to write (also -o TRAINER; required)"},
     {"cpu", "CPU", "x86-64-v3 (default: any recent x86-64) | native (fastest here) | "
                    "x86-64[-v2|-v4]"},
-    {"method", "M", "backprop | greedy | chunked | overlap (fixed in the trainer)"},
+    {"method", "M", "backprop | greedy | chunked | overlap | last-layer (fixed in the trainer)"},
     {"blocks", "K", "number of blocks (fixed in the trainer)"},
     {"overlap", "W", "overlap window (fixed in the trainer)"},
     {"optimizer", "OPT", "sgd | adam | adamw (fixed in the trainer)"},

@@ -40,7 +40,7 @@
 #include <string.h>
 
 static const CliOpt cost_opts[] = {
-    {"method", "M", "backprop | greedy | chunked | overlap (overrides local)"},
+    {"method", "M", "backprop | greedy | chunked | overlap | last-layer (overrides local)"},
     {"blocks", "K", "number of blocks (overrides local)"},
     CLI_BALANCE_OPTS,
     {"overlap", "W", "overlap window (overrides local)"},

@@ -18,7 +18,7 @@ static const CliOpt predict_opts[] = {
     {"classes", NULL, "write the arg-max class ids (int64, N) instead of the logits"},
     {"labels", "L.npy", "class ids of the examples (uint8, int32 or int64): print the accuracy"},
     {"head", "NAME", "the head to read: task (default) or an auxiliary head (head1, ...)"},
-    {"method", "M", "backprop | greedy | chunked | overlap (default: as trained)"},
+    {"method", "M", "backprop | greedy | chunked | overlap | last-layer (default: as trained)"},
     {"blocks", "K", "number of blocks (default: as trained)"},
     {"overlap", "W", "overlap window (default: as trained)"},
     CLI_LOAD_PASS_OPT,
