@@ -14,7 +14,8 @@ Data, as lnet reads it:
             batches are random 64-byte windows; validation is the first
             --val-windows non-overlapping windows, in bits per byte.
 Initialisation follows lnet's defaults (He normal for dense and conv
-weights, zero biases) unless --init torch.
+weights, Glorot uniform for attention's projections, normal(0, 0.02) for
+embeddings, zero biases) unless --init torch.
 
 Run through bench/pytorch.sh (it pins OpenBLAS and the thread count):
   bench/pytorch.sh 1 pytorch_train.py --model mlp --epochs 5
@@ -79,12 +80,22 @@ def corpus(dirname):
 
 
 def lnet_init(net):
+    """lnet's defaults: dense and conv weights He normal, attention's q, k, v
+    and o projections Glorot uniform, embeddings normal(0, 0.02), biases zero."""
+    attention = set()
+    for m in net.modules():
+        if hasattr(m, "heads"):
+            attention.update(id(p) for p in (m.q, m.k, m.v, m.o))
     for m in net.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            fan_in = m.weight[0].numel()
-            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_in))
+            if id(m) in attention:
+                nn.init.xavier_uniform_(m.weight)
+            else:
+                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / m.weight[0].numel()))
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, 0.0, 0.02)
 
 
 def lr_at(a, step, total):
