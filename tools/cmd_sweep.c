@@ -216,6 +216,18 @@ static void argv_text(const Argv *v, char *buf, size_t cap)
         len += (size_t)snprintf(buf + len, cap - len, "%s\n", v->a[i]);
 }
 
+/* Run r's folder (rd, RD_CAP bytes) and `lnet train` command: the arguments,
+ * and their text as args.txt holds it. The caller frees the Argv. */
+static Argv *run_command(const Sweep *s, const Run *r, char *rd, char *args, size_t cap)
+{
+    Argv *v = malloc(sizeof *v);
+    IR_CHECK_ALLOC(v);
+    snprintf(rd, RD_CAP, "%s/%s", s->dir, r->name);
+    run_argv(s, r, rd, v);
+    argv_text(v, args, cap);
+    return v;
+}
+
 static bool write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -478,11 +490,7 @@ static int run_all(const Sweep *s, Run *runs)
             if (r->state != RUN_TODO)
                 continue;
             char rd[RD_CAP], args[16384];
-            Argv *v = malloc(sizeof *v);
-            IR_CHECK_ALLOC(v);
-            snprintf(rd, sizeof rd, "%s/%s", s->dir, r->name);
-            run_argv(s, r, rd, v);
-            argv_text(v, args, sizeof args);
+            Argv *v = run_command(s, r, rd, args, sizeof args);
             if (run_start(r, rd, v, args))
                 running++;
             else
@@ -545,12 +553,7 @@ static bool make_runs(const Sweep *s, Run *runs)
                 return fprintf(stderr, "lnet sweep: error: %s: two runs would share the "
                                "folder name '%s'\n", s->path, r->name), false;
         char rd[RD_CAP], args[16384];
-        Argv *v = malloc(sizeof *v);
-        IR_CHECK_ALLOC(v);
-        snprintf(rd, sizeof rd, "%s/%s", s->dir, r->name);
-        run_argv(s, r, rd, v);
-        argv_text(v, args, sizeof args);
-        free(v);
+        free(run_command(s, r, rd, args, sizeof args));
         r->state = run_done(rd, args, &r->res) ? RUN_DONE : RUN_TODO;
     }
     return true;
