@@ -121,3 +121,8 @@ lnet_cli_test(pareto_target_from_the_logs 0
 # --title names the plot (default: the sweep's folder).
 lnet_cli_test(pareto_title 0 "^My frontier\\n$"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:lnet> pareto ${CMAKE_CURRENT_SOURCE_DIR}/sweep/pareto -o $d/p.svg --title 'My frontier' >/dev/null && grep -o 'My frontier' $d/p.svg | sort -u")
+# eval-examples = E: each run evaluates every E / batch steps; it needs batch.
+lnet_cli_test(sweep_eval_examples_per_batch 0 "--batch 64 --eval-every 16 [^\\n]*\\n(.|\\n)*--batch 256 --eval-every 4 "
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; cd $d && printf 'model = ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet\\nbatch = 64, 256\\neval-examples = 1024\\n' > s.sweep && $<TARGET_FILE:lnet> sweep s.sweep --dry-run")
+lnet_cli_test(sweep_bad_eval_examples_without_batch 1 "lnet sweep: error: t\\.sweep:2: eval-examples needs 'batch'"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; cd $d && printf 'model = ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet\\neval-examples = 1024\\n' > t.sweep && $<TARGET_FILE:lnet> sweep t.sweep --dry-run")
