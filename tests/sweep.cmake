@@ -118,6 +118,15 @@ set(LNET_PARETO_LOGS "d=$(mktemp -d); trap 'rm -rf $d' EXIT; mkdir $d/a $d/b; pr
 lnet_cli_test(pareto_target_from_the_logs 0
   "(?s)\\*    100         20        2e\\+06        20000     1\\.250     1  lr=0\\.1\\n.*\\*    100         30      3\\.6e\\+06        12000     2\\.500     1  lr=0\\.1\\n.*backprop[^\\n]*\\n[^\\n]*\\n +100  not reached\\n\\nchunked:2[^\\n]*\\n[^\\n]*\\n +100  not reached\\n"
   "${LNET_PARETO_LOGS}; $<TARGET_FILE:lnet> pareto $d --target-accuracy 0.8 && $<TARGET_FILE:lnet> pareto $d --target-accuracy 0.9")
+# --target-loss L: the same from the logs' loss_task (first eval row <= L).
+# The hand-made logs' losses: a 1 at steps 10 and 20, b 1 at 10 and 30 (the
+# first eval row reaches it); a loss of 0.5 is reached by neither.
+lnet_cli_test(pareto_target_loss_from_the_logs 0
+  "(?s)\\*    100         10        1e\\+06        10000     0\\.500     1  lr=0\\.1\\n.*\\*    100         10      1\\.2e\\+06         4000     0\\.600     1  lr=0\\.1\\n.*backprop[^\\n]*\\n[^\\n]*\\n +100  not reached\\n\\nchunked:2[^\\n]*\\n[^\\n]*\\n +100  not reached\\n"
+  "${LNET_PARETO_LOGS}; $<TARGET_FILE:lnet> pareto $d --target-loss 1 && $<TARGET_FILE:lnet> pareto $d --target-loss 0.5")
+lnet_cli_test(pareto_two_targets 1
+  "^lnet pareto: error: --target-accuracy and --target-loss exclude each other\\n$"
+  "${LNET_PARETO_LOGS}; $<TARGET_FILE:lnet> pareto $d --target-loss 1 --target-accuracy 0.5")
 # --title names the plot (default: the sweep's folder).
 lnet_cli_test(pareto_title 0 "^My frontier\\n$"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:lnet> pareto ${CMAKE_CURRENT_SOURCE_DIR}/sweep/pareto -o $d/p.svg --title 'My frontier' >/dev/null && grep -o 'My frontier' $d/p.svg | sort -u")

@@ -33,6 +33,8 @@ static const CliOpt pareto_opts[] = {
     {"title", "TEXT", "the plot's title (default: SWEEP_DIR)"},
     {"target-accuracy", "A", "another target than the sweep's: the first evaluation in each "
                              "run's log.csv with the task's test accuracy >= A"},
+    {"target-loss", "L", "another target than the sweep's: the first evaluation in each "
+                         "run's log.csv with the task's test loss <= L"},
     {NULL, NULL, NULL}};
 
 static const CliCmd pareto_cmd = {
@@ -66,7 +68,8 @@ typedef struct Point {
 
 typedef struct Table {
     const char *dir;
-    double target;                  /* --target-accuracy (0: the summary's target) */
+    double target;                  /* --target-accuracy/--target-loss (0: the summary's) */
+    bool by_loss;                   /* the target is --target-loss */
     char *text;                     /* summary.csv, cut into fields */
     Row rows[MAX_ROWS];
     int n_rows, left_out;           /* left_out: runs not done */
@@ -160,9 +163,10 @@ static const char *setting_of(const Cols *c, char **head, char **f, char *buf, s
     return buf;
 }
 
-/* --target-accuracy: the first evaluation row of DIR/NAME/log.csv whose
- * task accuracy reaches t->target gives the run's steps and training
- * seconds to it; none: not reached. */
+/* --target-accuracy (--target-loss): the first evaluation row of
+ * DIR/NAME/log.csv whose task accuracy reaches t->target (whose task loss
+ * falls to it) gives the run's steps and training seconds to it; none: not
+ * reached. */
 static bool log_target(const Table *t, const char *name, Row *r)
 {
     char path[8192], line[16384];
@@ -171,22 +175,25 @@ static bool log_target(const Table *t, const char *name, Row *r)
     if (!f)
         return pareto_error("cannot read '%s': %s", path, strerror(errno));
     char *fld[MAX_COLS];
+    const char *metric = t->by_loss ? "loss_task" : "acc_task";
     int acc = -1, step = -1, secs = -1, n = 0;
     if (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = '\0';
         n = split_csv(line, fld);
-        acc = column(fld, n, "acc_task"), step = column(fld, n, "step");
+        acc = column(fld, n, metric), step = column(fld, n, "step");
         secs = column(fld, n, "train_s");
     }
     bool ok = acc >= 0 && step >= 0 && secs >= 0;
     if (!ok)
-        pareto_error("%s: not a CSV step log with step, train_s and acc_task", path);
+        pareto_error("%s: not a CSV step log with step, train_s and %s", path, metric);
     r->reached = false;
     while (ok && !r->reached && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = '\0';
         if (split_csv(line, fld) != n || strcmp(fld[0], "eval") != 0)
             continue;
-        if (strtod(fld[acc], NULL) >= t->target) {
+        char *end;
+        double v = strtod(fld[acc], &end);
+        if (end != fld[acc] && (t->by_loss ? v <= t->target : v >= t->target)) {
             r->reached = true;
             r->steps = strtod(fld[step], NULL);
             r->secs = strtod(fld[secs], NULL);
@@ -479,12 +486,22 @@ static int pareto(const CliArgs *a, Table *t)
         return EXIT_USER;
     }
     const char *target = cli_get(&pareto_cmd, a, "target-accuracy");
+    const char *loss = cli_get(&pareto_cmd, a, "target-loss");
     t->dir = a->file;
+    if (target && loss) {
+        pareto_error("--target-accuracy and --target-loss exclude each other");
+        return EXIT_USER;
+    }
     if (target && !(cli_float("target-accuracy", target, &t->target) && t->target > 0 &&
                     t->target <= 1)) {
         pareto_error("--target-accuracy: expected a number in (0, 1], got '%s'", target);
         return EXIT_USER;
     }
+    if (loss && !(cli_float("target-loss", loss, &t->target) && t->target > 0)) {
+        pareto_error("--target-loss: expected a number above 0, got '%s'", loss);
+        return EXIT_USER;
+    }
+    t->by_loss = loss != NULL;
     if (!read_summary(t, a->file))
         return EXIT_USER;
     make_points(t);
