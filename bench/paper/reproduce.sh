@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # reproduce.sh RESULT... — the runs and pictures of docs/paper.md, one result at a
-# time (pareto, gradsim, memorize, filters; the accuracy table is accuracy.sh).
+# time (pareto, pareto_text, gradsim, memorize, filters; the accuracy table is
+# accuracy.sh).
 # Data go to $OUT (default bench/paper/out), pictures to docs/img/. Every run is
 # skipped when its output exists, so a stopped script can be rerun.
 set -euo pipefail
@@ -17,6 +18,14 @@ pareto() {      # 1: the compute-time frontier (lnet sweep + lnet pareto), two t
     --title "fmnist_mlp: ideal compute and time to 85% test accuracy"
   "$lnet" pareto "$out/mlp-sweep" --target-accuracy 0.8 -o "$img/pareto-mlp-80.png" \
     --csv "$out/pareto-mlp-80.csv" --title "fmnist_mlp: ideal compute and time to 80% test accuracy"
+}
+
+pareto_text() { # 1 on text: a small char-LM, validation-loss targets 2.2 and 2.4
+  "$lnet" sweep bench/paper/charlm.sweep -o "$out/charlm-sweep" --jobs "${JOBS:-1}"
+  "$lnet" pareto "$out/charlm-sweep" -o "$img/pareto-charlm-2.2.png" --csv "$out/pareto-charlm-2.2.csv" \
+    --title "charlm_small: ideal compute and time to validation loss 2.2"
+  "$lnet" pareto "$out/charlm-sweep" --target-loss 2.4 -o "$img/pareto-charlm-2.4.png" \
+    --csv "$out/pareto-charlm-2.4.csv" --title "charlm_small: ideal compute and time to validation loss 2.4"
 }
 
 gradsim() {     # 2: each layer's local gradient against backprop's, over training
@@ -54,6 +63,6 @@ filters() {     # 4: first-layer 7x7 filters after one pass over 20,000 examples
   "$lnet" plot filters "${ckpts[@]}" -o "$img/filters.png"
 }
 
-for r in "${@:-pareto gradsim memorize filters}"; do
+for r in "${@:-pareto pareto_text gradsim memorize filters}"; do
   for one in $r; do "$one"; done
 done
