@@ -327,6 +327,47 @@ int lnet_model_evaluate(LnetModel *m, const float *inputs, const int32_t *labels
     return 0;
 }
 
+/* ---------------------------------------------------------- inference */
+
+/* The task head's logits: the first operand of the last block's loss. */
+static int output_node(const LnetModel *m)
+{
+    const IrGraph *g = m->st[m->K - 1].g;
+    return g->nodes[g->loss]->in[0];
+}
+
+int64_t lnet_model_output_size(const LnetModel *m)
+{
+    return ir_type_numel(&m->st[m->K - 1].g->nodes[output_node(m)]->type);
+}
+
+int lnet_model_predict(LnetModel *m, const float *inputs, int n, float *outputs, int64_t count,
+                       char **error_message)
+{
+    if (n < 1 || n > m->batch)
+        return fail(error_message, "n = %d: a batch holds 1 to %d examples", n, m->batch);
+    if (!inputs || !outputs)
+        return fail(error_message, "no inputs or no outputs given");
+    int64_t need = (int64_t)n * lnet_model_output_size(m);
+    if (count < need)
+        return fail(error_message, "outputs holds %lld floats; %d examples need %lld",
+                    (long long)count, n, (long long)need);
+    for (int k = 0; k < m->K; k++) {
+        const RtBlockSpec *s = &m->st[k];
+        if (s->in_x >= 0)
+            memcpy(rt_exec_buffer(m->ex[k], s->in_x), inputs, rt_value_bytes(s->g, s->in_x, n));
+        if (s->in_y >= 0)   /* the losses still run: give them valid classes */
+            memset(rt_exec_buffer(m->ex[k], s->in_y), 0, rt_value_bytes(s->g, s->in_y, n));
+    }
+    RtStepArgs a = {.n = n, .step = m->c.step + 1, .seed = m->c.seed, .train = false};
+    for (int k = 0; k < m->K; k++) {
+        pull(m, k, n);
+        rt_exec_forward(m->ex[k], &a);
+    }
+    memcpy(outputs, rt_exec_buffer(m->ex[m->K - 1], output_node(m)), (size_t)need * sizeof *outputs);
+    return 0;
+}
+
 /* --------------------------------------------------------- parameters */
 
 int lnet_model_parameter_count(const LnetModel *m) { return m->n_params; }

@@ -6,6 +6,7 @@
  */
 #include <lnet/lnet.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -79,6 +80,35 @@ int main(void)
     WORKS("step", lnet_model_train_step(m, x, y, 4, &loss, &err));
     WORKS("evaluate", lnet_model_evaluate(m, x, y, 3, &loss, &acc, &err));
     printf("step %lld, loss %.4f, accuracy %.3f\n", (long long)lnet_model_step(m), loss, acc);
+
+    /* lnet_model_predict: the logits lnet_model_evaluate scores — their
+     * mean cross-entropy is its loss, their arg-max its accuracy. */
+    float xs[4 * 4], out[4 * 3];
+    for (int i = 0; i < 16; i++)
+        xs[i] = (float)((i * 7) % 5) - 2.0f;
+    FAILS("predict n=0", lnet_model_predict(m, xs, 0, out, 12, &err));
+    FAILS("predict count", lnet_model_predict(m, xs, 4, out, 11, &err));
+    WORKS("predict", lnet_model_predict(m, xs, 4, out, 12, &err));
+    WORKS("evaluate 4", lnet_model_evaluate(m, xs, y, 4, &loss, &acc, &err));
+    double ce = 0;
+    int right = 0;
+    for (int i = 0; i < 4; i++) {
+        const float *r = out + 3 * i;
+        int best = 0;
+        double mx = r[0], z = 0;
+        for (int c = 1; c < 3; c++)
+            if (r[c] > r[best])
+                best = c, mx = r[c];
+        for (int c = 0; c < 3; c++)
+            z += exp(r[c] - mx);
+        ce += mx + log(z) - r[y[i]];
+        right += best == y[i];
+    }
+    if (lnet_model_output_size(m) != 3 || fabs(ce / 4 - loss) > 1e-5 || right / 4.0f != acc) {
+        printf("predict: outputs %lld, loss %.6f vs %.6f, accuracy %.3f vs %.3f\n",
+               (long long)lnet_model_output_size(m), ce / 4, loss, right / 4.0, acc);
+        failures++;
+    }
 
     const char *p0 = lnet_model_parameter_name(m, 0);
     int64_t n0 = lnet_model_parameter_size(m, p0);

@@ -81,6 +81,16 @@ int lnet_model_train_step(LnetModel *model, const float *inputs, const int32_t *
 int lnet_model_evaluate(LnetModel *model, const float *inputs, const int32_t *labels, int n,
                         float *loss, float *accuracy, char **error_message);
 
+/* Inference: the task head's outputs (the logits its loss reads) for n
+ * examples (1 <= n <= lnet_model_batch), in evaluation mode (no dropout;
+ * batch norm uses its running statistics), with no labels and no update.
+ * outputs receives n * lnet_model_output_size floats, example after example;
+ * count is its capacity in floats. Returns 0, or non-zero with
+ * *error_message on a bad n or a count too small. */
+int64_t lnet_model_output_size(const LnetModel *model);
+int lnet_model_predict(LnetModel *model, const float *inputs, int n, float *outputs,
+                       int64_t count, char **error_message);
+
 /* Parameters, in model order: the name of parameter i (0 <= i <
  * lnet_model_parameter_count; owned by the model, valid until it is
  * disposed), and the number of floats of a parameter by name (-1: none). */
