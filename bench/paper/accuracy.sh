@@ -29,7 +29,9 @@ for seed in $seeds; do
     [ -s "$f" ] && continue
     name=${m%%:*}; k=${m#*:}
     args="--method $name"
-    [ "$k" != "$m" ] && args="$args --blocks $k"
+    if [ "$k" != "$m" ]; then
+      [ "$name" = overlap ] && args="$args --overlap $k" || args="$args --blocks $k"
+    fi
     echo "accuracy.sh: $family $m seed $seed" >&2
     "$lnet" train "$model" $args $len --seed "$seed" ${THREADS:+--threads $THREADS} --quiet --report "$f.tmp"
     mv "$f.tmp" "$f"
