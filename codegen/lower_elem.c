@@ -267,21 +267,30 @@ void lower_bias_add(Lw *w)
 }
 
 /* db[c] = Σ_{o,s} dy[o,c,s], accumulated in double in the scratch area, in
- * the reference's order for each c (o, then s). */
+ * the reference's order for each c (o, then s). Each run of S elements is
+ * summed in a register starting from acc[c] (reassociable, so it vectorizes,
+ * except under no_contract, where the order is the reference's exactly). */
 void lower_bias_grad(Lw *w)
 {
     CgModule *m = w->m;
     int64_t C, S;
     LLVMValueRef outer = bias_view(w, lw_type(w, 0), &C, &S), acc = w->scratch;
     lw_zero(w, acc, lw_c(w, 2 * C));
-    CgLoop o, c, s;
+    CgLoop o, c;
     cg_loop_begin(m, &o, lw_c(w, 0), outer, "o");
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
     LLVMValueRef row = lw_mad(w, o.i, lw_c(w, C), c.i);
-    cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
-    LLVMValueRef v = lw_ext(w, ld(w, 0, lw_mad(w, row, lw_c(w, S), s.i)));
-    lw_store_f64(w, acc, c.i, cg_fadd(m, lw_load_f64(w, acc, c.i), v));
-    cg_loop_end(m, &s);
+    if (S == 1) {
+        LLVMValueRef v = lw_ext(w, ld(w, 0, row));
+        lw_store_f64(w, acc, c.i, cg_fadd(m, lw_load_f64(w, acc, c.i), v));
+    } else {
+        LwSum s;
+        LLVMValueRef base = lw_mul(w, row, lw_c(w, S)), start = lw_load_f64(w, acc, c.i);
+        s.slot = lw_slot(w, w->t_f64, start);   /* lw_sum_begin, from acc[c] */
+        cg_loop_begin(m, &s.l, lw_c(w, 0), lw_c(w, S), "s");
+        lw_sum_add(w, &s, lw_ext(w, ld(w, 0, lw_add(w, base, s.l.i))));
+        lw_store_f64(w, acc, c.i, lw_sum_end(w, &s));
+    }
     cg_loop_end(m, &c);
     cg_loop_end(m, &o);
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
