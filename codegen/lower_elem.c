@@ -245,25 +245,41 @@ static LLVMValueRef bias_view(Lw *w, const IrType *t, int64_t *C, int64_t *S)
     return ir_type_batched(t) ? lw_mul(w, per, w->N) : per;
 }
 
-void lower_bias_add(Lw *w)
+/* x + b, and max(·, 0) after it for bias_relu (the relu of lower_elementwise). */
+static LLVMValueRef biased(Lw *w, LLVMValueRef x, LLVMValueRef b, bool relu)
+{
+    LLVMValueRef v = cg_fadd(w->m, x, b);
+    return relu ? sel(w, fgt0(w, v), v, cg_f32(w->m, 0.0f)) : v;
+}
+
+/* out[o, c, s] = x[o, c, s] + b[c] over a view (outer, C, S); relu after it
+ * when asked. The conv2d epilogue calls it on one image's output in place. */
+void lw_bias_loops(Lw *w, LLVMValueRef out, LLVMValueRef x, LLVMValueRef bias,
+                   LLVMValueRef outer, int64_t C, int64_t S, bool relu)
 {
     CgModule *m = w->m;
-    int64_t C, S;
-    LLVMValueRef outer = bias_view(w, &w->n->type, &C, &S);
     CgLoop o, c, s;
     cg_loop_begin(m, &o, lw_c(w, 0), outer, "o");
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
-    LLVMValueRef b = ld(w, 1, c.i), row = lw_mad(w, o.i, lw_c(w, C), c.i);
+    LLVMValueRef b = cg_load_f32(m, bias, c.i), row = lw_mad(w, o.i, lw_c(w, C), c.i);
     if (S == 1) {
-        cg_store_f32(m, w->out, row, cg_fadd(m, ld(w, 0, row), b));
+        cg_store_f32(m, out, row, biased(w, cg_load_f32(m, x, row), b, relu));
     } else {
         cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
         LLVMValueRef i = lw_mad(w, row, lw_c(w, S), s.i);
-        cg_store_f32(m, w->out, i, cg_fadd(m, ld(w, 0, i), b));
+        cg_store_f32(m, out, i, biased(w, cg_load_f32(m, x, i), b, relu));
         cg_loop_end(m, &s);
     }
     cg_loop_end(m, &c);
     cg_loop_end(m, &o);
+}
+
+/* bias_add, and bias_relu (the fuse pass's bias + relu in one loop) */
+void lower_bias_add(Lw *w)
+{
+    int64_t C, S;
+    LLVMValueRef outer = bias_view(w, &w->n->type, &C, &S);
+    lw_bias_loops(w, w->out, w->in[0], w->in[1], outer, C, S, w->n->op == IR_OP_BIAS_RELU);
 }
 
 /* db[c] = Σ_{o,s} dy[o,c,s], accumulated in double in the scratch area, in
