@@ -17,3 +17,7 @@ lnet_cli_test(cli_fuse_train_off 0
 # Fusing changes no number: the same losses and gradient norms, bit for bit.
 lnet_cli_test(cli_fuse_same_numbers 0 "^same\\n$"
   "${LNET_FUSE_TMP} ${LNET_FUSE_CNN} --log $d/a.csv && ${LNET_FUSE_CNN} --no-fuse --log $d/b.csv && grep ^train $d/a.csv | cut -d, -f7- > $d/a && grep ^train $d/b.csv | cut -d, -f7- > $d/b && test -s $d/a && cmp $d/a $d/b && echo same")
+# lnet ir --emit prints the modules lnet train compiles: fused.
+lnet_cli_test(cli_fuse_emit 0
+  "define internal fastcc void @k[0-9]+\\.bias_relu\\("
+  "$<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --emit llvm")
