@@ -216,7 +216,8 @@ static bool emit_body(Lw *w)
     case IR_OP_DIV_GRAD_B:      lower_elementwise(w); return true;
     case IR_OP_DROPOUT:
     case IR_OP_DROPOUT_GRAD:    lower_dropout(w); return true;
-    case IR_OP_BIAS_ADD:        lower_bias_add(w); return true;
+    case IR_OP_BIAS_ADD:
+    case IR_OP_BIAS_RELU:       lower_bias_add(w); return true;
     case IR_OP_BIAS_GRAD:       lower_bias_grad(w); return true;
     case IR_OP_REDUCE_BATCH:    lower_reduce_batch(w); return true;
     case IR_OP_SLICE_LAST:      lower_slice_last(w); return true;
@@ -226,6 +227,7 @@ static bool emit_body(Lw *w)
     case IR_OP_MATMUL_GRAD_X:
     case IR_OP_MATMUL_GRAD_W:   lower_matmul(w); return true;
     case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BIAS_RELU:
     case IR_OP_CONV2D_GRAD_X:
     case IR_OP_CONV2D_GRAD_W:   lower_conv(w); return true;
     case IR_OP_MAXPOOL:

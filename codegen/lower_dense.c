@@ -135,14 +135,17 @@ void lower_conv(Lw *w)
     cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
     LLVMValueRef y_off = lw_mul(w, n.i, lw_c(w, g.O * OHW)), x_off = lw_mul(w, n.i, lw_c(w, CHW));
     switch (w->n->op) {
-    case IR_OP_CONV2D: {        /* x, w */
-        LLVMValueRef x = lw_off(w, w->in[0], x_off);
+    case IR_OP_CONV2D:          /* x, w */
+    case IR_OP_CONV2D_BIAS_RELU: {  /* x, w, b: + b[o], relu, while y_n is in cache */
+        LLVMValueRef x = lw_off(w, w->in[0], x_off), y = lw_off(w, w->out, y_off);
         if (direct(&g))
             col = x;
         else
             col_loops(w, &g, col, x, im2col_body);
         gemm(w, false, false, lw_c(w, g.O), OHW, lw_c(w, CKK), w->in[1], CKK, col, OHW, 0.0f,
-             lw_off(w, w->out, y_off), OHW);
+             y, OHW);
+        if (w->n->op == IR_OP_CONV2D_BIAS_RELU)
+            lw_bias_loops(w, y, y, w->in[2], lw_c(w, 1), g.O, OHW, true);
         break;
     }
     case IR_OP_CONV2D_GRAD_X: { /* dy, w, x */

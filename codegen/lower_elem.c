@@ -245,43 +245,68 @@ static LLVMValueRef bias_view(Lw *w, const IrType *t, int64_t *C, int64_t *S)
     return ir_type_batched(t) ? lw_mul(w, per, w->N) : per;
 }
 
-void lower_bias_add(Lw *w)
+/* x + b, and max(·, 0) after it for bias_relu (the relu of lower_elementwise). */
+static LLVMValueRef biased(Lw *w, LLVMValueRef x, LLVMValueRef b, bool relu)
+{
+    LLVMValueRef v = cg_fadd(w->m, x, b);
+    return relu ? sel(w, fgt0(w, v), v, cg_f32(w->m, 0.0f)) : v;
+}
+
+/* out[o, c, s] = x[o, c, s] + b[c] over a view (outer, C, S); relu after it
+ * when asked. The conv2d epilogue calls it on one image's output in place. */
+void lw_bias_loops(Lw *w, LLVMValueRef out, LLVMValueRef x, LLVMValueRef bias,
+                   LLVMValueRef outer, int64_t C, int64_t S, bool relu)
 {
     CgModule *m = w->m;
-    int64_t C, S;
-    LLVMValueRef outer = bias_view(w, &w->n->type, &C, &S);
     CgLoop o, c, s;
     cg_loop_begin(m, &o, lw_c(w, 0), outer, "o");
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
-    LLVMValueRef b = ld(w, 1, c.i), row = lw_mad(w, o.i, lw_c(w, C), c.i);
+    LLVMValueRef b = cg_load_f32(m, bias, c.i), row = lw_mad(w, o.i, lw_c(w, C), c.i);
     if (S == 1) {
-        cg_store_f32(m, w->out, row, cg_fadd(m, ld(w, 0, row), b));
+        cg_store_f32(m, out, row, biased(w, cg_load_f32(m, x, row), b, relu));
     } else {
         cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
         LLVMValueRef i = lw_mad(w, row, lw_c(w, S), s.i);
-        cg_store_f32(m, w->out, i, cg_fadd(m, ld(w, 0, i), b));
+        cg_store_f32(m, out, i, biased(w, cg_load_f32(m, x, i), b, relu));
         cg_loop_end(m, &s);
     }
     cg_loop_end(m, &c);
     cg_loop_end(m, &o);
 }
 
+/* bias_add, and bias_relu (the fuse pass's bias + relu in one loop) */
+void lower_bias_add(Lw *w)
+{
+    int64_t C, S;
+    LLVMValueRef outer = bias_view(w, &w->n->type, &C, &S);
+    lw_bias_loops(w, w->out, w->in[0], w->in[1], outer, C, S, w->n->op == IR_OP_BIAS_RELU);
+}
+
 /* db[c] = Σ_{o,s} dy[o,c,s], accumulated in double in the scratch area, in
- * the reference's order for each c (o, then s). */
+ * the reference's order for each c (o, then s). Each run of S elements is
+ * summed in a register starting from acc[c] (reassociable, so it vectorizes,
+ * except under no_contract, where the order is the reference's exactly). */
 void lower_bias_grad(Lw *w)
 {
     CgModule *m = w->m;
     int64_t C, S;
     LLVMValueRef outer = bias_view(w, lw_type(w, 0), &C, &S), acc = w->scratch;
     lw_zero(w, acc, lw_c(w, 2 * C));
-    CgLoop o, c, s;
+    CgLoop o, c;
     cg_loop_begin(m, &o, lw_c(w, 0), outer, "o");
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
     LLVMValueRef row = lw_mad(w, o.i, lw_c(w, C), c.i);
-    cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
-    LLVMValueRef v = lw_ext(w, ld(w, 0, lw_mad(w, row, lw_c(w, S), s.i)));
-    lw_store_f64(w, acc, c.i, cg_fadd(m, lw_load_f64(w, acc, c.i), v));
-    cg_loop_end(m, &s);
+    if (S == 1) {
+        LLVMValueRef v = lw_ext(w, ld(w, 0, row));
+        lw_store_f64(w, acc, c.i, cg_fadd(m, lw_load_f64(w, acc, c.i), v));
+    } else {
+        LwSum s;
+        LLVMValueRef base = lw_mul(w, row, lw_c(w, S)), start = lw_load_f64(w, acc, c.i);
+        s.slot = lw_slot(w, w->t_f64, start);   /* lw_sum_begin, from acc[c] */
+        cg_loop_begin(m, &s.l, lw_c(w, 0), lw_c(w, S), "s");
+        lw_sum_add(w, &s, lw_ext(w, ld(w, 0, lw_add(w, base, s.l.i))));
+        lw_store_f64(w, acc, c.i, lw_sum_end(w, &s));
+    }
     cg_loop_end(m, &c);
     cg_loop_end(m, &o);
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");

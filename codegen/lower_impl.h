@@ -112,7 +112,11 @@ LLVMValueRef lw_mad(Lw *w, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 /* lower_elem.c */
 void lower_elementwise(Lw *w);     /* binary, scalar, activations and their grads */
 void lower_dropout(Lw *w);         /* dropout, dropout_grad */
-void lower_bias_add(Lw *w);
+void lower_bias_add(Lw *w);         /* bias_add, bias_relu */
+/* out[o, c, s] = x[o, c, s] + b[c] (then relu when asked) over (outer, C, S);
+ * out may be x. The conv2d_bias_relu epilogue. */
+void lw_bias_loops(Lw *w, LLVMValueRef out, LLVMValueRef x, LLVMValueRef bias,
+                   LLVMValueRef outer, int64_t C, int64_t S, bool relu);
 void lower_bias_grad(Lw *w);
 void lower_reduce_batch(Lw *w);
 void lower_slice_last(Lw *w);

@@ -38,12 +38,16 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
         flops = 2 * out * (double)w->dim[0];
         bytes += 4 * (double)ir_type_numel(w);
         break;
-    case IR_OP_CONV2D: {        /* out elements, each a dot of C*K*K */
+    case IR_OP_CONV2D:          /* out elements, each a dot of C*K*K */
+    case IR_OP_CONV2D_BIAS_RELU: {  /* + the bias and the relu */
         double ckk = (double)(w->dim[1] * w->dim[2] * w->dim[3]);
-        flops = 2 * out * ckk;
+        flops = 2 * out * ckk + (n->op == IR_OP_CONV2D_BIAS_RELU ? 2 * out : 0);
         bytes += 4 * (double)ir_type_numel(w);
         break;
     }
+    case IR_OP_BIAS_RELU:
+        flops = 2 * out;
+        break;
     case IR_OP_BIAS_ADD:
     case IR_OP_ADD:
     case IR_OP_SUB:

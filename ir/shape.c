@@ -152,6 +152,17 @@ static bool rule_conv2d(Ctx *c)
     return true;
 }
 
+/* conv2d_bias_relu(x, w, b[O]): conv2d's shape, b one per output channel */
+static bool rule_conv2d_bias(Ctx *c)
+{
+    if (!rule_conv2d(c))
+        return false;
+    const IrType *b = operand(c, 2);
+    if (b->rank != 1 || b->dim[0] != c->n->type.dim[1])
+        return fail2(c, "shape mismatch", &c->n->type, b);
+    return true;
+}
+
 /* maxpool/avgpool(x[N,C,H,W]) kernel stride, no padding */
 static bool rule_pool(Ctx *c)
 {
@@ -390,7 +401,8 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_PARAM:
         return true;        /* declared by their creator */
     case IR_OP_MATMUL:          return rule_matmul(&c);
-    case IR_OP_BIAS_ADD:        return rule_bias_add(&c);
+    case IR_OP_BIAS_ADD:
+    case IR_OP_BIAS_RELU:       return rule_bias_add(&c);
     case IR_OP_ADD:
     case IR_OP_SUB:
     case IR_OP_MUL:
@@ -407,6 +419,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_SOFTMAX:
     case IR_OP_LOG_SOFTMAX:     return rule_lastdim(&c);
     case IR_OP_CONV2D:          return rule_conv2d(&c);
+    case IR_OP_CONV2D_BIAS_RELU: return rule_conv2d_bias(&c);
     case IR_OP_MAXPOOL:
     case IR_OP_AVGPOOL:         return rule_pool(&c);
     case IR_OP_GLOBAL_AVG_POOL: return rule_global_avg_pool(&c);

@@ -275,6 +275,35 @@ Test(codegen_ops, conv2d)
     ir_graph_free(g);
 }
 
+/* The fuse pass's ops: bias_relu over last dims 1, 3, 17, 129 and the NCHW
+ * channel axis, conv2d_bias_relu over conv2d's configurations (im2col and the
+ * direct 1×1 path); values in [-1, 1), so the relu clamps about half. */
+Test(codegen_ops, fused)
+{
+    IrGraph *g = fresh("fused");
+    static const int64_t widths[] = {1, 3, 17, 129};
+    for (int i = 0; i < 4; i++) {
+        int x = tb_input(g, "x", 2, D(3, widths[i]));
+        int b = tb_param(g, "b", 1, D(widths[i]));
+        op_a2(g, IR_OP_BIAS_RELU, x, b, (IrAttrs){.axis = -1});
+    }
+    int img = tb_input(g, "img", 3, D(3, 5, 7)), b3 = tb_param(g, "b3", 1, D(3));
+    op_a2(g, IR_OP_BIAS_RELU, img, b3, (IrAttrs){.axis = 1});
+    static const int cfg[][6] = {   /* C, O, H, K, S, P */
+        {1, 2, 7, 3, 1, 1}, {3, 5, 8, 3, 2, 1}, {3, 2, 5, 3, 1, 0},
+        {2, 3, 7, 1, 1, 0}, {2, 3, 6, 1, 2, 0}, {1, 1, 3, 3, 2, 1},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        const int *c = cfg[i];
+        int x = tb_input(g, "x", 3, D(c[0], c[2], c[2] + 1));
+        int w = tb_param(g, "w", 4, D(c[1], c[0], c[3], c[3]));
+        int b = tb_param(g, "b", 1, D(c[1]));
+        op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, (IrAttrs){.stride = c[4], .padding = c[5]});
+    }
+    check(g, TOL, "fused");
+    ir_graph_free(g);
+}
+
 /* max/avg pooling (kernel 2/3, stride 1/2, overlapping windows) and the
  * global average, with gradients. */
 Test(codegen_ops, pooling)

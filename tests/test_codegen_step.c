@@ -7,7 +7,9 @@
  *
  * Each model runs with local methods backprop, greedy and chunked: the whole
  * partitioned graph (aux heads, stop-gradients) in one executor, and for
- * chunked also each split block graph on its own. Both executors start from
+ * chunked also each split block graph on its own, and each of those graphs
+ * once more after the fuse pass (bias_relu, conv2d_bias_relu, which the
+ * interpreter runs as the unfused ops). Both executors start from
  * the same initialization and see the same random batches: 4 steps at the
  * full batch, 1 at a partial batch (the last batch of an epoch), then an
  * evaluation forward. Checked: every loss (both floats of a cross-entropy)
@@ -221,7 +223,8 @@ static double run_case(const IrGraph *g, const char *what)
     return run_case_with(g, what, NULL, TOL);
 }
 
-static IrGraph *compile(const char *src, const char *method, int blocks)
+/* The training pipeline, with the fuse pass at its end when asked. */
+static IrGraph *compile_as(const char *src, const char *method, int blocks, bool fuse)
 {
     Diag d;
     diag_init(&d);
@@ -234,12 +237,19 @@ static IrGraph *compile(const char *src, const char *method, int blocks)
     g->local.blocks = blocks;
     PassCtx ctx;
     pass_ctx_init(&ctx, &d);
-    bool ok = pass_run_pipeline(g, PASS_DEFAULT_PIPELINE ",autodiff,optimizer", &ctx);
+    const char *pipe = fuse ? PASS_DEFAULT_PIPELINE ",autodiff,optimizer,fuse"
+                            : PASS_DEFAULT_PIPELINE ",autodiff,optimizer";
+    bool ok = pass_run_pipeline(g, pipe, &ctx);
     if (!ok)
         diag_print(&d, stderr);
     cr_assert(ok, "pipeline failed");
     diag_fini(&d);
     return g;
+}
+
+static IrGraph *compile(const char *src, const char *method, int blocks)
+{
+    return compile_as(src, method, blocks, false);
 }
 
 /* Each split block on its own: links and data are fresh random inputs. */
@@ -260,15 +270,17 @@ static void run_blocks(const IrGraph *g, const char *what)
     diag_fini(&d);
 }
 
+/* Every method, unfused and fused (the interpreter runs a fused op as the
+ * unfused sequence). */
 static void model_cases(const char *src, const char *name)
 {
     static const char *const methods[] = {"backprop", "greedy", "chunked"};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 6; i++) {
         char what[96];
-        snprintf(what, sizeof what, "%s %s", name, methods[i]);
-        IrGraph *g = compile(src, methods[i], i == 2 ? 2 : 0);
+        snprintf(what, sizeof what, "%s %s%s", name, methods[i % 3], i >= 3 ? " fused" : "");
+        IrGraph *g = compile_as(src, methods[i % 3], i % 3 == 2 ? 2 : 0, i >= 3);
         run_case(g, what);
-        if (i == 2)
+        if (i % 3 == 2)
             run_blocks(g, what);
         ir_graph_free(g);
     }
@@ -289,5 +301,11 @@ Test(codegen_step, exact_without_contraction)
     ir_graph_free(g);
     g = compile(cnn_src, "backprop", 0);
     cr_expect_eq(run_case_with(g, "cnn exact", &o, 0.0), 0.0);
+    ir_graph_free(g);
+    g = compile_as(mlp_src, "chunked", 2, true);
+    cr_expect_eq(run_case_with(g, "mlp fused exact", &o, 0.0), 0.0);
+    ir_graph_free(g);
+    g = compile_as(cnn_src, "backprop", 0, true);
+    cr_expect_eq(run_case_with(g, "cnn fused exact", &o, 0.0), 0.0);
     ir_graph_free(g);
 }

@@ -117,6 +117,9 @@ bool cli_stages(const PassBlocks *bs, const IrGraph *whole, RtBlockSpec *specs,
  * graphs the build compiled. */
 
 #define CLI_TRAIN_PIPELINE PASS_LOCAL_PIPELINE ",autodiff,optimizer"
+/* What the executors compile: the training pipeline, then `fuse` unless the
+ * command has --no-fuse (lnet train; builds and their trainers always fuse). */
+const char *cli_train_pipeline(const CliCmd *cmd, const CliArgs *a);
 enum { CLI_MAX_BLOCKS = 64 };
 
 /* The training flags of `lnet train` (terminated by {NULL}), and what its

@@ -26,7 +26,7 @@ static const CliOpt ir_opts[] = {
     {"time-passes", NULL, "report each pass's time"},
     {"list-passes", NULL, "list the registered passes and exit"},
     {"emit", "KIND", "llvm | asm: print each block's optimized step module instead of the IR\n"
-                     "(default pipeline then: ... ,autodiff,optimizer)"},
+                     "(default pipeline then: ... ,autodiff,optimizer,fuse)"},
     LOCAL_OPTS,
     {NULL, NULL, NULL}};
 static const CliCmd ir_cmd = {
@@ -162,7 +162,8 @@ static int run_ir(const CliCmd *cmd, int argc, char **argv, bool dot)
             rc = EXIT_USER;
             goto out;
         }
-        const char *def = emit ? PASS_DEFAULT_PIPELINE ",autodiff,optimizer" : PASS_DEFAULT_PIPELINE;
+        const char *def =
+            emit ? PASS_DEFAULT_PIPELINE ",autodiff,optimizer,fuse" : PASS_DEFAULT_PIPELINE;
         bool ok = pass_run_pipeline(m.g, pipe ? pipe : def, &ctx);
         if (ok && emit)
             ok = emit_blocks(m.g, emit, &d);

@@ -71,6 +71,8 @@ const CliOpt cli_train_opts[] = {
     {"quiet", NULL, "no progress output"},
     {"profile", NULL, "time every kernel: a table per block at the end (phase, op, calls, ms, "
                       "share, GFLOP/s, GB/s) and \"profile\" in the report"},
+    {"no-fuse", NULL, "compile the step without the fuse pass (bias + relu, conv2d + bias + "
+                      "relu as separate kernels)"},
     {NULL, NULL, NULL}};
 
 enum { MAX_QUEUE = 1024 };   /* --queue: slots of a whole batch's activations each */
@@ -257,6 +259,11 @@ static bool pipeline_model(CliTrainModel *tm, PassCtx *ctx, Diag *d)
     return true;
 }
 
+const char *cli_train_pipeline(const CliCmd *cmd, const CliArgs *a)
+{
+    return cli_flag(cmd, a, "no-fuse") ? CLI_TRAIN_PIPELINE : CLI_TRAIN_PIPELINE ",fuse";
+}
+
 /* The overridden model compiled into tm's blocks. */
 static bool compile_blocks(const CliCmd *cmd, const CliArgs *a, CliTrainModel *tm, Diag *d)
 {
@@ -271,7 +278,7 @@ static bool compile_blocks(const CliCmd *cmd, const CliArgs *a, CliTrainModel *t
         return pipeline_model(tm, &ctx, d);
     if (dp)
         tm->m.g->local.method = METHOD_BACKPROP;
-    if (!pass_run_pipeline(tm->m.g, CLI_TRAIN_PIPELINE, &ctx))
+    if (!pass_run_pipeline(tm->m.g, cli_train_pipeline(cmd, a), &ctx))
         return false;
     IrGraph *g = tm->m.g;
     if (g->n_blocks <= 1) {
@@ -319,7 +326,7 @@ bool cli_train_model_backprop(const CliCmd *cmd, const CliArgs *a, CliTrainModel
     tm->m.g->local.method = METHOD_BACKPROP;
     PassCtx ctx;
     model_pass_ctx(&tm->m, &ctx, d);
-    if (!pass_run_pipeline(tm->m.g, CLI_TRAIN_PIPELINE, &ctx))
+    if (!pass_run_pipeline(tm->m.g, cli_train_pipeline(cmd, a), &ctx))
         return false;
     tm->blocks[tm->n_blocks++] = tm->m.g;
     return true;

@@ -20,6 +20,7 @@ static int64_t scratch_need(const IrGraph *g, const IrNode *n, int nb)
     const IrOpInfo *r = ir_op_info(n->op);     /* x, w: which operand is which */
     switch (n->op) {
     case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BIAS_RELU:
     case IR_OP_CONV2D_GRAD_X:
     case IR_OP_CONV2D_GRAD_W: {
         const IrType *x = &g->nodes[n->in[r->x]]->type, *w = &g->nodes[n->in[r->w]]->type;

@@ -262,6 +262,19 @@ void interp_exec(RtInterp *in, const IrNode *n)
         rk_conv2d_fwd(OUT(x), F(x, 0), F(x, 1), &geo, x->in->scratch);
         return;
     }
+    case IR_OP_BIAS_RELU:       /* the unfused sequence, in place */
+        bias_view(x, T(x, 0), n->a.axis, &nb, &c, &s);
+        rk_bias_add_fwd(OUT(x), F(x, 0), F(x, 1), nb, c, s);
+        rk_relu_fwd(OUT(x), OUT(x), L);
+        return;
+    case IR_OP_CONV2D_BIAS_RELU: {
+        RkConv2d geo = conv_geom(x, T(x, 0), T(x, 1));
+        rk_conv2d_fwd(OUT(x), F(x, 0), F(x, 1), &geo, x->in->scratch);
+        bias_view(x, &n->type, 1, &nb, &c, &s);
+        rk_bias_add_fwd(OUT(x), OUT(x), F(x, 2), nb, c, s);
+        rk_relu_fwd(OUT(x), OUT(x), L);
+        return;
+    }
     case IR_OP_MAXPOOL: {
         RkPool2d geo = pool_geom(x, T(x, 0));
         rk_maxpool_fwd(OUT(x), F(x, 0), &geo);

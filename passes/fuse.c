@@ -1,0 +1,127 @@
+/* fuse.c — the `fuse` pass: elementwise chains of a differentiated graph
+ * become one kernel each.
+ *
+ * It runs after autodiff and optimizer (the training pipeline's last pass
+ * before split), so the fused ops need no gradient rule. Two patterns, both
+ * the activation after a layer's bias:
+ *
+ *   t = bias_add(x, b); y = relu(t)             ->  y = bias_relu(x, b)
+ *   c = conv2d(x, w); t = bias_add(c, b) (axis 1); y = relu(t)
+ *                                               ->  y = conv2d_bias_relu(x, w, b)
+ *
+ * The first is one loop that reads x once instead of writing t and reading it
+ * back; the second adds the bias and clamps each image's output right after
+ * its matrix product, while it is in cache. t (and c) disappear: their only
+ * other readers may be relu_grad(dy, t), which read y instead — relu(t) > 0
+ * exactly where t > 0, so the gradient is the same bit for bit. Anything else
+ * reading t or c (a cut, a head, a probe) leaves the chain alone, as does a
+ * chain spread over two blocks. The interpreter runs a fused op as the
+ * unfused sequence, so it stays the oracle.
+ */
+#include "passes_impl.h"
+
+#include <stdlib.h>
+
+/* Does every reader of t other than `relu` read it as relu_grad's x? */
+static bool only_relu_and_grads(const IrGraph *g, int t, int relu)
+{
+    for (int i = t + 1; i < g->n_nodes; i++) {
+        const IrNode *n = g->nodes[i];
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == t && i != relu && !(n->op == IR_OP_RELU_GRAD && k == 1))
+                return false;
+    }
+    return true;
+}
+
+static int readers(const IrGraph *g, int v)
+{
+    int count = 0;
+    for (int i = v + 1; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i]->n_in; k++)
+            count += g->nodes[i]->in[k] == v;
+    return count;
+}
+
+/* The bias_add under relu r that can fuse with it, or NULL. */
+static const IrNode *fusable_bias(const IrGraph *g, const IrNode *r)
+{
+    if (r->op != IR_OP_RELU)
+        return NULL;
+    const IrNode *t = g->nodes[r->in[0]];
+    if (t->op != IR_OP_BIAS_ADD || t->block != r->block || t->id == g->loss ||
+        !only_relu_and_grads(g, t->id, r->id))
+        return NULL;
+    return t;
+}
+
+/* The conv2d under bias_add t that can fuse with it, or NULL. */
+static const IrNode *fusable_conv(const IrGraph *g, const IrNode *t)
+{
+    const IrNode *c = g->nodes[t->in[0]];
+    int axis = t->a.axis;
+    if (c->op != IR_OP_CONV2D || c->block != t->block || c->id == g->loss || axis != 1 ||
+        readers(g, c->id) != 1)
+        return NULL;
+    return c;
+}
+
+/* fused[r] = the bias_add under relu r; gone[v]: v is folded into a fused op. */
+static int plan(const IrGraph *g, int *fused, bool *gone)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *t = fusable_bias(g, g->nodes[i]);
+        fused[i] = t ? t->id : -1;
+        if (!t)
+            continue;
+        gone[t->id] = true;
+        const IrNode *c = fusable_conv(g, t);
+        if (c)
+            gone[c->id] = true;
+        count++;
+    }
+    return count;
+}
+
+/* The fused node for relu r over bias_add t; t maps to it, so relu_grad
+ * readers of t read it once copied. */
+static void add_fused(PassRebuild *rb, const IrGraph *g, const IrNode *r, const IrNode *t)
+{
+    const IrNode *c = g->nodes[t->in[0]];
+    IrNode *f;
+    if (c->op == IR_OP_CONV2D && rb->map[c->id] < 0) {     /* the conv was folded */
+        int in[3] = {rb->map[c->in[0]], rb->map[c->in[1]], rb->map[t->in[1]]};
+        f = rebuild_add(rb, IR_OP_CONV2D_BIAS_RELU, in, 3, &c->a, r->block, r->loc);
+    } else {
+        int in[2] = {rb->map[t->in[0]], rb->map[t->in[1]]};
+        f = rebuild_add(rb, IR_OP_BIAS_RELU, in, 2, &t->a, r->block, r->loc);
+    }
+    f->name = r->name ? ir_arena_strdup(&rb->g->arena, r->name) : NULL;
+    f->flags = r->flags;
+    rb->map[r->id] = f->id;
+    rb->map[t->id] = f->id;
+}
+
+bool pass_fuse(IrGraph *g, PassCtx *ctx)
+{
+    (void)ctx;
+    int *fused = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *fused);
+    bool *gone = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *gone);
+    IR_CHECK_ALLOC(fused);
+    IR_CHECK_ALLOC(gone);
+    if (plan(g, fused, gone) > 0) {
+        PassRebuild rb;
+        rebuild_begin(&rb, g);
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (fused[i] >= 0)
+                add_fused(&rb, g, g->nodes[i], g->nodes[fused[i]]);
+            else if (!gone[i])
+                rebuild_copy(&rb, g->nodes[i]);
+        }
+        rebuild_commit(&rb, g);
+    }
+    free(gone);
+    free(fused);
+    return true;
+}
