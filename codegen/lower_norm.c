@@ -250,6 +250,8 @@ static void bn_train_stats(Lw *w, BnCh *ch, LLVMValueRef c, int64_t C, int64_t S
     bn_batch_stats(w, ch, c, C, S, M, &v);
     lw_set(w, mu, ch->mu);
     lw_set(w, var, v);
+    if (w->n->a.momentum == 0)     /* not written at all (overlap's earlier window) */
+        return;
     LLVMValueRef M1 = cg_fsub(m, M, lw_f64(w, 1.0));
     LLVMValueRef more = LLVMBuildFCmp(m->b, LLVMRealOGT, M, lw_f64(w, 1.0), "");
     LLVMValueRef unb = LLVMBuildSelect(m->b, more, cg_fdiv(m, cg_fmul(m, v, M), M1), v, "");

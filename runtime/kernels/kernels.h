@@ -170,7 +170,8 @@ void rk_layernorm_bwd(float *dx, float *dg, float *db, const float *dy,
  *   train:  mean and biased var of x; y = (x - mean)·rstd·g + b with
  *           rstd = 1/sqrt(var + eps); the running statistics (may be NULL)
  *           become (1 - momentum)·r + momentum·stat, with the variance
- *           unbiased (·M/(M-1), M > 1) as PyTorch's;
+ *           unbiased (·M/(M-1), M > 1) as PyTorch's (momentum 0: not
+ *           written at all);
  *   !train: mean, var are the running statistics, which stay as they are.
  * y, x (N, C, S) (y may be NULL: statistics only), g, b, run_mean, run_var,
  * mean, rstd (C) (mean, rstd may be NULL; saved for the backward). */

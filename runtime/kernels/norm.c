@@ -152,7 +152,7 @@ void rk_batchnorm_fwd(float *y, float *mean, float *rstd, const float *x, const 
                 int64_t i = (n * C + c) * S + s;
                 y[i] = (float)((x[i] - m) * sd * g[c] + b[c]);
             }
-        if (train && run_mean) {
+        if (train && run_mean && momentum != 0) {     /* momentum 0: left as they are */
             double unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
             run_mean[c] = (float)((1.0 - momentum) * run_mean[c] + momentum * m);
             run_var[c] = (float)((1.0 - momentum) * run_var[c] + momentum * unbiased);
