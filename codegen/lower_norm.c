@@ -301,7 +301,7 @@ static void bn_backward(Lw *w, LLVMValueRef c, int64_t C, int64_t S, LLVMValueRe
         st(w, w->out, c, sg);
         return;
     }
-    LLVMValueRef mb = cg_fdiv(m, bn_sum(w, &ch, BN_DY, c, C, S), M);
+    LLVMValueRef mb = cg_fdiv(m, bn_sum(w, &ch, BN_DY, c, C, S), M), mg = cg_fdiv(m, sg, M);
     LLVMValueRef sdg = cg_fmul(m, ch.sd, ldx(w, w->in[2], c));
     CgLoop n, s;
     cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
@@ -309,7 +309,7 @@ static void bn_backward(Lw *w, LLVMValueRef c, int64_t C, int64_t S, LLVMValueRe
     cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
     LLVMValueRef i = lw_add(w, base, s.i);
     LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, ch.x, i), ch.mu), ch.sd);
-    LLVMValueRef v = cg_fsub(m, cg_fsub(m, ldx(w, ch.dy, i), mb), cg_fdiv(m, cg_fmul(m, xh, sg), M));
+    LLVMValueRef v = cg_fsub(m, cg_fsub(m, ldx(w, ch.dy, i), mb), cg_fmul(m, xh, mg));
     st(w, w->out, i, cg_fmul(m, sdg, v));
     cg_loop_end(m, &s);
     cg_loop_end(m, &n);

@@ -178,11 +178,12 @@ void rk_batchnorm_bwd(float *dx, float *dg, float *db, const float *dy, const fl
         }
         if (dg) dg[c] = (float)sg;
         if (db) db[c] = (float)sb;
+        double mb = sb / (double)M, mg = sg / (double)M;
         for (int64_t n = 0; dx && n < N; n++)
             for (int64_t s = 0; s < S; s++) {
                 int64_t i = (n * C + c) * S + s;
                 double xhat = (x[i] - m) * sd;
-                dx[i] = (float)(sd * g[c] * (dy[i] - sb / (double)M - xhat * sg / (double)M));
+                dx[i] = (float)(sd * g[c] * (dy[i] - mb - xhat * mg));
             }
     }
 }
