@@ -18,8 +18,8 @@
  *
  * Every sum has a fixed order, so a run is deterministic, and it equals plain
  * backprop up to float summation order — except batchnorm, which normalizes
- * each slice with its own statistics (see make_replica). Dropout masks differ per replica
- * (rt_part_seed), as they would across the rows of one batch.
+ * each slice with its own statistics (see make_replica). Dropout masks differ
+ * per replica (rt_part_seed), as they would across the rows of one batch.
  */
 #include "rt_impl.h"
 #include "schedule.h"
