@@ -28,15 +28,17 @@ static const char *const src =
     "loss cross_entropy(batchnorm(dense(flatten(h), 5)), y)\n"
     "train { optimizer = sgd(lr = 0.1, momentum = 0) batch = 4 seed = 1 }\n";
 
-static IrGraph *compile(void)
+static IrGraph *compile_src(const char *text, IrMethod method)
 {
     Diag d;
     diag_init(&d);
-    IrGraph *g = fe_compile("tbn.lnet", src, strlen(src), &d);
+    IrGraph *g = fe_compile("tbn.lnet", text, strlen(text), &d);
     if (!g)
         diag_print(&d, stderr);
     cr_assert(g, "frontend failed");
     g->nodes[0]->flags |= IR_F_WANT_GRAD;       /* grad.x */
+    g->local.method = method;
+    g->local.overlap = 2;
     PassCtx ctx;
     pass_ctx_init(&ctx, &d);
     bool ok = pass_run_pipeline(g, PASS_DEFAULT_PIPELINE ",autodiff,optimizer", &ctx);
@@ -46,6 +48,8 @@ static IrGraph *compile(void)
     diag_fini(&d);
     return g;
 }
+
+static IrGraph *compile(void) { return compile_src(src, METHOD_BACKPROP); }
 
 static int node_named(const IrGraph *g, const char *name)
 {
@@ -208,5 +212,42 @@ Test(batchnorm, running_statistics_are_not_trained)
                       g->nodes[n->in[0]]->name);
     }
     cr_expect_eq(n_buffers, 4);
+    ir_graph_free(g);
+}
+
+/* overlap computes a shared layer in both windows, which run at the same
+ * time: only one of the two batchnorm nodes may move the running statistics
+ * (the other has momentum 0, which writes nothing). */
+Test(batchnorm, overlap_updates_shared_running_statistics_once)
+{
+    static const char *const three =
+        "model tbn3\n"
+        "input x : f32[2, 6, 6]\n"
+        "label y : class[5]\n"
+        "h = relu(batchnorm(conv2d(x, 3, padding = 1, bias = 0)))\n"
+        "h = relu(batchnorm(conv2d(h, 3, padding = 1, bias = 0)))\n"
+        "h = relu(batchnorm(conv2d(h, 3, padding = 1, bias = 0)))\n"
+        "loss cross_entropy(dense(flatten(h), 5), y)\n"
+        "train { optimizer = sgd(lr = 0.1) batch = 4 }\n";
+    IrGraph *g = compile_src(three, METHOD_OVERLAP);
+    cr_assert_gt(g->n_blocks, 1);
+    int shared = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *p = g->nodes[i];
+        if (p->op != IR_OP_PARAM || !(p->flags & IR_F_BUFFER) || !strstr(p->name, "_mean"))
+            continue;
+        int readers = 0, movers = 0;
+        for (int j = 0; j < g->n_nodes; j++) {
+            const IrNode *n = g->nodes[j];
+            if (n->op == IR_OP_BATCHNORM && n->in[3] == i) {
+                readers++;
+                movers += n->a.momentum != 0;
+            }
+        }
+        cr_expect_eq(movers, 1, "%s: %d of its %d batchnorm nodes move it", p->name, movers,
+                     readers);
+        shared += readers > 1;
+    }
+    cr_expect_gt(shared, 0, "no shared layer with a batchnorm");
     ir_graph_free(g);
 }
