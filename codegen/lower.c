@@ -243,6 +243,9 @@ static bool emit_body(Lw *w)
     case IR_OP_LAYERNORM:
     case IR_OP_LAYERNORM_GRAD_X:
     case IR_OP_LAYERNORM_GRAD_G: lower_layernorm(w); return true;
+    case IR_OP_BATCHNORM:
+    case IR_OP_BATCHNORM_GRAD_X:
+    case IR_OP_BATCHNORM_GRAD_G: lower_batchnorm(w); return true;
     case IR_OP_CROSS_ENTROPY:   lower_cross_entropy(w); return true;
     case IR_OP_CROSS_ENTROPY_GRAD: lower_cross_entropy_grad(w); return true;
     case IR_OP_MSE:

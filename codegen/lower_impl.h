@@ -13,7 +13,7 @@
  * load the buffer pointers from their table and call the kernels in node
  * order (lower.c). One emitter per op family: lower_elem.c (elementwise,
  * bias, copies, dropout), lower_dense.c (matmul, conv, pooling),
- * lower_norm.c (softmax, layernorm, losses, embedding), lower_attn.c
+ * lower_norm.c (softmax, layernorm, batchnorm, losses, embedding), lower_attn.c
  * (attention), lower_optim.c (clipping, updates).
  *
  * Numerics follow the reference kernels (runtime/kernels/kernels.h): reductions
@@ -130,6 +130,7 @@ void lower_global_pool(Lw *w);     /* global_avg_pool and its grad */
 /* lower_norm.c */
 void lower_softmax(Lw *w);         /* softmax, log_softmax and their grads */
 void lower_layernorm(Lw *w);       /* layernorm, layernorm_grad_x, layernorm_grad_g */
+void lower_batchnorm(Lw *w);       /* batchnorm, batchnorm_grad_x, batchnorm_grad_g */
 void lower_cross_entropy(Lw *w);
 void lower_cross_entropy_grad(Lw *w);
 void lower_mse(Lw *w);             /* mse, mse_grad */

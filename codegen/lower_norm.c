@@ -1,6 +1,7 @@
 /* lower_norm.c — kernels for the row-wise ops: softmax and log-softmax (and
  * their gradients from the saved output), LayerNorm (forward; the input and
  * gain gradients recompute the row statistics, as the interpreter does),
+ * BatchNorm (per channel over the batch; the same recomputation),
  * cross-entropy over class / position targets (mean loss and #correct into
  * the two floats of its buffer) and its gradient, mean squared error, and the
  * embedding gather / scatter-add.
@@ -176,6 +177,156 @@ void lower_layernorm(Lw *w)
         st(w, w->out, d.i, lw_load_f64(w, acc, d.i));
         cg_loop_end(m, &d);
     }
+}
+
+/* -------------------------------------------------------------- batchnorm */
+
+/* The terms batchnorm sums over a channel's N·S values (element index i). */
+typedef enum { BN_X, BN_SQDEV, BN_DY, BN_DY_XHAT } BnTerm;
+
+typedef struct {
+    LLVMValueRef x, dy;     /* the input and the upstream gradient (N, C, S) */
+    LLVMValueRef mu, sd;    /* the channel's mean and rstd (double) */
+} BnCh;
+
+static LLVMValueRef bn_term(Lw *w, const BnCh *ch, BnTerm t, LLVMValueRef i)
+{
+    CgModule *m = w->m;
+    switch (t) {
+    case BN_X: return ldx(w, ch->x, i);
+    case BN_SQDEV: {
+        LLVMValueRef e = cg_fsub(m, ldx(w, ch->x, i), ch->mu);
+        return cg_fmul(m, e, e);
+    }
+    case BN_DY: return ldx(w, ch->dy, i);
+    case BN_DY_XHAT:
+        return cg_fmul(m, cg_fmul(m, ldx(w, ch->dy, i), cg_fsub(m, ldx(w, ch->x, i), ch->mu)),
+                       ch->sd);
+    }
+    IR_ASSERT(!"bn_term: unknown term");
+    return NULL;
+}
+
+/* Σ of term t over channel c: per example a sum over its S positions, then
+ * their total, in double (the reference's order). */
+static LLVMValueRef bn_sum(Lw *w, const BnCh *ch, BnTerm t, LLVMValueRef c, int64_t C, int64_t S)
+{
+    CgModule *m = w->m;
+    LLVMValueRef tot = lw_slot(w, w->t_f64, lw_f64(w, 0.0));
+    CgLoop n;
+    cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
+    LLVMValueRef base = lw_mul(w, lw_mad(w, n.i, lw_c(w, C), c), lw_c(w, S));
+    LwSum s;
+    lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, S));
+    lw_sum_add(w, &s, bn_term(w, ch, t, lw_add(w, base, s.l.i)));
+    LLVMValueRef part = lw_sum_end(w, &s);
+    lw_set(w, tot, cg_fadd(m, lw_get(w, w->t_f64, tot), part));
+    cg_loop_end(m, &n);
+    return lw_get(w, w->t_f64, tot);
+}
+
+/* The batch mean and biased variance of channel c (M = N·S values, double). */
+static void bn_batch_stats(Lw *w, BnCh *ch, LLVMValueRef c, int64_t C, int64_t S,
+                           LLVMValueRef M, LLVMValueRef *var)
+{
+    ch->mu = cg_fdiv(w->m, bn_sum(w, ch, BN_X, c, C, S), M);
+    *var = cg_fdiv(w->m, bn_sum(w, ch, BN_SQDEV, c, C, S), M);
+}
+
+static LLVMValueRef bn_rstd(Lw *w, LLVMValueRef var)
+{
+    LLVMValueRef sd = lw_math64(w, LW_SQRT, cg_fadd(w->m, var, lw_f64(w, (double)w->n->a.eps)),
+                                NULL);
+    return cg_fdiv(w->m, lw_f64(w, 1.0), sd);
+}
+
+/* Training: the batch statistics of channel c into mu/var, and the running
+ * ones (in3, in4) moved towards them in place, the variance unbiased. */
+static void bn_train_stats(Lw *w, BnCh *ch, LLVMValueRef c, int64_t C, int64_t S,
+                           LLVMValueRef M, LLVMValueRef mu, LLVMValueRef var)
+{
+    CgModule *m = w->m;
+    LLVMValueRef v;
+    bn_batch_stats(w, ch, c, C, S, M, &v);
+    lw_set(w, mu, ch->mu);
+    lw_set(w, var, v);
+    if (w->n->a.momentum == 0)     /* not written at all (overlap's earlier window) */
+        return;
+    LLVMValueRef M1 = cg_fsub(m, M, lw_f64(w, 1.0));
+    LLVMValueRef more = LLVMBuildFCmp(m->b, LLVMRealOGT, M, lw_f64(w, 1.0), "");
+    LLVMValueRef unb = LLVMBuildSelect(m->b, more, cg_fdiv(m, cg_fmul(m, v, M), M1), v, "");
+    double mom = w->n->a.momentum;
+    LLVMValueRef keep = lw_f64(w, 1.0 - mom), take = lw_f64(w, mom);
+    st(w, w->in[3], c, cg_fadd(m, cg_fmul(m, keep, ldx(w, w->in[3], c)), cg_fmul(m, take, ch->mu)));
+    st(w, w->in[4], c, cg_fadd(m, cg_fmul(m, keep, ldx(w, w->in[4], c)), cg_fmul(m, take, unb)));
+}
+
+/* batchnorm (x, g, b, mean, var): batch statistics while training, else the running ones */
+static void bn_forward(Lw *w, LLVMValueRef c, int64_t C, int64_t S, LLVMValueRef M)
+{
+    CgModule *m = w->m;
+    BnCh ch = {.x = w->in[0]};
+    LLVMValueRef mu = lw_slot(w, w->t_f64, ldx(w, w->in[3], c));
+    LLVMValueRef var = lw_slot(w, w->t_f64, ldx(w, w->in[4], c));
+    LwIf f;
+    lw_if(w, &f, LLVMBuildICmp(m->b, LLVMIntNE, w->train, lw_c(w, 0), ""));
+    bn_train_stats(w, &ch, c, C, S, M, mu, var);
+    lw_endif(w, &f);
+    ch.mu = lw_get(w, w->t_f64, mu);
+    ch.sd = bn_rstd(w, lw_get(w, w->t_f64, var));
+    LLVMValueRef g = ldx(w, w->in[1], c), b = ldx(w, w->in[2], c);
+    CgLoop n, s;
+    cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
+    LLVMValueRef base = lw_mul(w, lw_mad(w, n.i, lw_c(w, C), c), lw_c(w, S));
+    cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
+    LLVMValueRef i = lw_add(w, base, s.i);
+    LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, ch.x, i), ch.mu), ch.sd);
+    st(w, w->out, i, cg_fadd(m, cg_fmul(m, xh, g), b));
+    cg_loop_end(m, &s);
+    cg_loop_end(m, &n);
+}
+
+/* batchnorm_grad_g (dy, x) and batchnorm_grad_x (dy, x, g), from the batch
+ * statistics as the interpreter saves them (rounded to float) */
+static void bn_backward(Lw *w, LLVMValueRef c, int64_t C, int64_t S, LLVMValueRef M)
+{
+    CgModule *m = w->m;
+    BnCh ch = {.x = w->in[1], .dy = w->in[0]};
+    LLVMValueRef var;
+    bn_batch_stats(w, &ch, c, C, S, M, &var);
+    ch.sd = lw_ext(w, lw_trunc(w, bn_rstd(w, var)));
+    ch.mu = lw_ext(w, lw_trunc(w, ch.mu));
+    LLVMValueRef sg = bn_sum(w, &ch, BN_DY_XHAT, c, C, S);
+    if (w->n->op == IR_OP_BATCHNORM_GRAD_G) {
+        st(w, w->out, c, sg);
+        return;
+    }
+    LLVMValueRef mb = cg_fdiv(m, bn_sum(w, &ch, BN_DY, c, C, S), M), mg = cg_fdiv(m, sg, M);
+    LLVMValueRef sdg = cg_fmul(m, ch.sd, ldx(w, w->in[2], c));
+    CgLoop n, s;
+    cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
+    LLVMValueRef base = lw_mul(w, lw_mad(w, n.i, lw_c(w, C), c), lw_c(w, S));
+    cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
+    LLVMValueRef i = lw_add(w, base, s.i);
+    LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, ch.x, i), ch.mu), ch.sd);
+    LLVMValueRef v = cg_fsub(m, cg_fsub(m, ldx(w, ch.dy, i), mb), cg_fmul(m, xh, mg));
+    st(w, w->out, i, cg_fmul(m, sdg, v));
+    cg_loop_end(m, &s);
+    cg_loop_end(m, &n);
+}
+
+void lower_batchnorm(Lw *w)
+{
+    const IrType *t = lw_type(w, ir_op_info(w->n->op)->x);
+    int64_t C = t->dim[1], S = ir_type_numel(t) / C;
+    LLVMValueRef M = lw_i2d(w, lw_mul(w, w->N, lw_c(w, S)));
+    CgLoop c;
+    cg_loop_begin(w->m, &c, lw_c(w, 0), lw_c(w, C), "c");
+    if (w->n->op == IR_OP_BATCHNORM)
+        bn_forward(w, c.i, C, S, M);
+    else
+        bn_backward(w, c.i, C, S, M);
+    cg_loop_end(w->m, &c);
 }
 
 /* ----------------------------------------------------------------- losses */

@@ -188,6 +188,7 @@ static const ArgSpec POOL[] = {T("x"), N("kernel", 2), N("stride", 0)};
 static const ArgSpec LEAKY[] = {T("x"), N("slope", 0.01)};
 static const ArgSpec DROPOUT[] = {T("x"), N("p", 0.1)};
 static const ArgSpec LAYERNORM[] = {T("x"), N("eps", 1e-5)};
+static const ArgSpec BATCHNORM[] = {T("x"), N("eps", 1e-5), N("momentum", 0.1)};
 static const ArgSpec EMBEDDING[] = {T("ids"), R("vocab"), R("dim"), {"init", ARG_AST, false, 0}};
 static const ArgSpec PARAM[] = {{"init", ARG_AST, false, 0}};
 static const ArgSpec ATTENTION[] = {T("x"), N("heads", 4)};
@@ -214,6 +215,7 @@ static const Builtin builtins[] = {
     {SPEC("stop_gradient", X), bi_unary, IR_OP_STOP_GRADIENT},
     {SPEC("dropout", DROPOUT), bi_dropout, IR_OP_DROPOUT},
     {SPEC("layernorm", LAYERNORM), layer_layernorm, IR_OP_LAYERNORM},
+    {SPEC("batchnorm", BATCHNORM), layer_batchnorm, IR_OP_BATCHNORM},
     {SPEC("embedding", EMBEDDING), layer_embedding, IR_OP_EMBEDDING},
     {VSPEC("param", PARAM, 0), layer_param, IR_OP_PARAM},
     {SPEC("attention", ATTENTION), layer_attention, IR_OP_CAUSAL_ATTENTION},

@@ -294,6 +294,7 @@ int builtin_names(const char **names, int cap);
 Value layer_dense(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc);
 Value layer_conv2d(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc);
 Value layer_layernorm(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc);
+Value layer_batchnorm(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc);
 Value layer_embedding(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc);
 Value layer_param(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc);
 Value layer_attention(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc);

@@ -6,6 +6,9 @@
  *   dense      w [in,units] (He) → matmul, b [units] (zeros) → bias_add axis -1
  *   conv2d     w [out,C,k,k] (He) → conv2d, b [out] (zeros) → bias_add axis 1
  *   layernorm  g [D] (ones), b [D] (zeros)
+ *   batchnorm  g [C] (ones), b [C] (zeros), and the running statistics
+ *              running_mean [C] (zeros), running_var [C] (ones): IR_F_BUFFER
+ *              params, state the op updates, not trained
  *   embedding  w [vocab,dim] (normal 0.02)
  *   param      w [dims...] (normal 0.02)
  *   attention  q, k, v, o: w [D,D] (Glorot) and b [D] (zeros) each
@@ -170,6 +173,44 @@ Value layer_layernorm(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc)
     int in[3] = {b->v[0].node, lower_param(L, prefix, &g, loc), lower_param(L, prefix, &bs, loc)};
     IrAttrs a = {.eps = (float)b->v[1].num};
     return tensor(in[1] < 0 || in[2] < 0 ? -1 : lower_emit(L, IR_OP_LAYERNORM, in, 3, &a, loc));
+}
+
+/* batchnorm(x, eps=1e-5, momentum=0.1) per channel (axis 1) of x [N,C],
+ * [N,C,L] or [N,C,H,W], as PyTorch's BatchNorm1d/2d */
+Value layer_batchnorm(Lower *L, const CallSpec *s, const Bound *b, IrLoc loc)
+{
+    (void)s;
+    const IrType *t = lower_type(L, b->v[0].node);
+    char buf[96];
+    if (t->dtype != IR_F32 || !ir_type_batched(t) || t->rank < 2 || t->rank > 4) {
+        lower_error(L, b->loc[0], "batchnorm expects an f32 tensor [N,C], [N,C,L] or "
+                    "[N,C,H,W], got %s", lower_type_str(L, b->v[0].node, buf, sizeof buf));
+        return NONE;
+    }
+    if (!(b->v[1].num > 0)) {
+        lower_error(L, b->loc[1], "argument 'eps' of 'batchnorm' must be > 0, got %g", b->v[1].num);
+        return NONE;
+    }
+    if (!(b->v[2].num >= 0 && b->v[2].num <= 1)) {
+        lower_error(L, b->loc[2], "argument 'momentum' of 'batchnorm' must be in [0, 1], got %g",
+                    b->v[2].num);
+        return NONE;
+    }
+    int64_t c = t->dim[1];
+    const char *prefix = layer_prefix(L, "batchnorm");
+    static const struct { const char *suffix; IrInit init; bool buffer; } parts[] = {
+        {"g", IR_INIT_ONES, false}, {"b", IR_INIT_ZEROS, false},
+        {"running_mean", IR_INIT_ZEROS, true}, {"running_var", IR_INIT_ONES, true}};
+    int in[5] = {b->v[0].node};
+    for (int k = 0; k < 4; k++) {
+        ParamSpec ps = pspec(parts[k].suffix, 1, &c, parts[k].init, 0, (int)c, (int)c);
+        if ((in[k + 1] = lower_param(L, prefix, &ps, loc)) < 0)
+            return NONE;
+        if (parts[k].buffer)
+            L->g->nodes[in[k + 1]]->flags |= IR_F_BUFFER;
+    }
+    IrAttrs a = {.eps = (float)b->v[1].num, .momentum = (float)b->v[2].num};
+    return tensor(lower_emit(L, IR_OP_BATCHNORM, in, 5, &a, loc));
 }
 
 /* embedding(ids, vocab, dim, init=normal(0.02)), ids i32 */

@@ -14,7 +14,7 @@ static double numel(const IrGraph *g, int id)
 
 int64_t ir_param_numel(const IrNode *n)
 {
-    return n->op == IR_OP_PARAM ? ir_type_numel(&n->type) : 0;
+    return n->op == IR_OP_PARAM && !(n->flags & IR_F_BUFFER) ? ir_type_numel(&n->type) : 0;
 }
 
 IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
@@ -80,6 +80,7 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
         flops = in0;
         break;
     case IR_OP_LAYERNORM:
+    case IR_OP_BATCHNORM:
         flops = 8 * out;
         break;
     case IR_OP_EMBEDDING:
@@ -130,6 +131,8 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
     case IR_OP_LOG_SOFTMAX_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:
     case IR_OP_LAYERNORM_GRAD_G:
+    case IR_OP_BATCHNORM_GRAD_X:
+    case IR_OP_BATCHNORM_GRAD_G:
     case IR_OP_CROSS_ENTROPY_GRAD:
     case IR_OP_MSE_GRAD:
     case IR_OP_DIV_GRAD_B:

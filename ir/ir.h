@@ -139,7 +139,7 @@ enum {
     IR_A_KERNEL = 1 << 3, IR_A_HEADS = 1 << 4, IR_A_SCALAR = 1 << 5,
     IR_A_EPS = 1 << 6, IR_A_P = 1 << 7, IR_A_SHAPE = 1 << 8,
     IR_A_PERM = 1 << 9, IR_A_INIT = 1 << 10, IR_A_CLASSES = 1 << 11,
-    IR_A_SLICE = 1 << 12, IR_A_OPT = 1 << 13,
+    IR_A_SLICE = 1 << 12, IR_A_OPT = 1 << 13, IR_A_MOMENTUM = 1 << 14,
 };
 
 /* The grad column: the op is differentiable in operand k (bit k). */
@@ -202,12 +202,12 @@ typedef struct IrAttrs {
     int heads;
     int classes;                    /* label: number of classes */
     float scalar;                   /* add_scalar, mul_scalar, leaky_relu (the slope) */
-    float eps;                      /* layernorm */
+    float eps;                      /* layernorm, batchnorm */
     float p;                        /* dropout probability */
     int salt;                       /* dropout: id of the forward node (mask seed) */
     int start, len;                 /* slice_last */
     /* sgd_update / adam_update hyper-parameters (lr is a step argument) */
-    float momentum, beta1, beta2, weight_decay;
+    float momentum, beta1, beta2, weight_decay;    /* momentum: batchnorm's too */
     bool nesterov, decoupled;
     int rank;                       /* reshape: target rank (no batch) */
     int64_t shape[IR_MAX_DIMS];     /* reshape: target dims (no batch) */
@@ -230,6 +230,9 @@ enum {
     IR_F_GRAD_SEED = 1 << 3,    /* an input holding the upstream gradient of the value
                                  * its `grad` names: autodiff seeds that value with it */
     IR_F_WANT_GRAD = 1 << 4,    /* an input whose gradient autodiff computes (into `grad`) */
+    IR_F_BUFFER = 1 << 5,   /* a param that is state, not trained (batchnorm's running
+                             * statistics): saved in checkpoints, but no gradient, no
+                             * optimizer update, not counted as a trainable parameter */
 };
 
 typedef struct IrNode {
@@ -416,7 +419,7 @@ typedef struct IrCost {
 } IrCost;
 
 IrCost ir_node_cost(const IrGraph *g, const IrNode *n);
-/* Parameter elements (0 for non-params). */
+/* Trained parameter elements (0 for non-params and IR_F_BUFFER params). */
 int64_t ir_param_numel(const IrNode *n);
 
 /* --------------------------------------------------- verifier, printer */

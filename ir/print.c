@@ -51,12 +51,14 @@ static void print_attrs(FILE *out, const IrNode *n)
     if (m & IR_A_HEADS) fprintf(out, " heads=%d", a->heads);
     if (m & IR_A_SCALAR) fprintf(out, " scalar=%g", a->scalar);
     if (m & IR_A_EPS) fprintf(out, " eps=%g", a->eps);
+    if (m & IR_A_MOMENTUM) fprintf(out, " momentum=%g", a->momentum);
     if (m & IR_A_P) fprintf(out, " p=%g", a->p);
     if ((m & IR_A_P) && a->salt) fprintf(out, " salt=%d", a->salt);
     if (m & IR_A_SLICE) fprintf(out, " start=%d len=%d", a->start, a->len);
     if (m & IR_A_OPT) print_opt(out, n);
     if (m & IR_A_CLASSES) fprintf(out, " classes=%d", a->classes);
     if (m & IR_A_INIT) print_init(out, a);
+    if (n->flags & IR_F_BUFFER) fputs(" buffer", out);
     if (m & IR_A_SHAPE) {
         fputs(" shape=", out);
         print_dims(out, a->shape, a->rank);

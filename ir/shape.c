@@ -260,6 +260,23 @@ static bool rule_layernorm(Ctx *c)
     return true;
 }
 
+/* batchnorm(x[N,C,..], g[C], b[C], mean[C], var[C]): channels on axis 1 */
+static bool rule_batchnorm(Ctx *c)
+{
+    const IrType *x = operand(c, 0);
+    if (!need_f32(c, x))
+        return false;
+    if (!ir_type_batched(x) || x->rank < 2 || x->rank > 4)
+        return fail1(c, "expected [N,C], [N,C,L] or [N,C,H,W]", x);
+    for (int k = 1; k < 5; k++) {
+        const IrType *p = operand(c, k);
+        if (p->rank != 1 || p->dim[0] != x->dim[1])
+            return fail2(c, "shape mismatch", x, p);
+    }
+    c->n->type = *x;
+    return true;
+}
+
 /* embedding(ids[N,..] i32, table[V,D]) -> [N,..,D] */
 static bool rule_embedding(Ctx *c)
 {
@@ -367,6 +384,12 @@ static bool rule_layernorm_grad_g(Ctx *c)
     return true;
 }
 
+static bool rule_batchnorm_grad_g(Ctx *c)
+{
+    c->n->type = (IrType){.dtype = IR_F32, .rank = 1, .dim = {operand(c, 1)->dim[1]}};
+    return true;
+}
+
 /* matmul_grad_x(dy[N,..,O], w[I,O]) -> [N,..,I] */
 static bool rule_matmul_grad_x(Ctx *c)
 {
@@ -427,6 +450,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_RESHAPE:         return rule_reshape(&c);
     case IR_OP_TRANSPOSE:       return rule_transpose(&c);
     case IR_OP_LAYERNORM:       return rule_layernorm(&c);
+    case IR_OP_BATCHNORM:       return rule_batchnorm(&c);
     case IR_OP_EMBEDDING:       return rule_embedding(&c);
     case IR_OP_CAUSAL_ATTENTION: return rule_attention(&c);
     case IR_OP_CROSS_ENTROPY:   return rule_cross_entropy(&c);
@@ -442,6 +466,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_BIAS_GRAD:       return rule_bias_grad(&c);
     case IR_OP_ATTENTION_GRAD:  return rule_attention_grad(&c);
     case IR_OP_LAYERNORM_GRAD_G: return rule_layernorm_grad_g(&c);
+    case IR_OP_BATCHNORM_GRAD_G: return rule_batchnorm_grad_g(&c);
     case IR_OP_RELU_GRAD:
     case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
@@ -453,6 +478,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
                                 return same_as(&c, 0);
     case IR_OP_DIV_GRAD_B:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_MAXPOOL_GRAD:
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL_GRAD:

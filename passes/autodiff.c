@@ -131,6 +131,22 @@ static void grad_layernorm(Ad *ad, const IrNode *n, int dy)
     }
 }
 
+/* batchnorm(x, g, b, mean, var): the running statistics get no gradient */
+static void grad_batchnorm(Ad *ad, const IrNode *n, int dy)
+{
+    int x = n->in[0], g = n->in[1];
+    if (need(ad, n, 0))
+        acc(ad, x, emit3(ad, IR_OP_BATCHNORM_GRAD_X, dy, x, g, n), n);
+    if (need(ad, n, 1)) {
+        int in[2] = {dy, x};
+        acc(ad, g, emit(ad, IR_OP_BATCHNORM_GRAD_G, in, 2, &n->a, n), n);
+    }
+    if (need(ad, n, 2)) {
+        IrAttrs a = {.axis = 1};
+        acc(ad, n->in[2], emit(ad, IR_OP_BIAS_GRAD, &dy, 1, &a, n), n);
+    }
+}
+
 /* Emits the operand gradients of node n, whose gradient is dy. One case per
  * op of ir/ops.def and no default, so -Wswitch names an op a new row forgot;
  * false when n's op has no rule although its grad column says it has
@@ -218,6 +234,9 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_LAYERNORM:
         grad_layernorm(ad, n, dy);
         return true;
+    case IR_OP_BATCHNORM:
+        grad_batchnorm(ad, n, dy);
+        return true;
     case IR_OP_EMBEDDING:
         if (need(ad, n, 1))
             acc(ad, in1, emit3(ad, IR_OP_EMBEDDING_GRAD, dy, x, in1, n), n);
@@ -271,6 +290,8 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:
     case IR_OP_LAYERNORM_GRAD_G:
+    case IR_OP_BATCHNORM_GRAD_X:
+    case IR_OP_BATCHNORM_GRAD_G:
     case IR_OP_EMBEDDING_GRAD:
     case IR_OP_ATTENTION_GRAD:
     case IR_OP_DROPOUT_GRAD:

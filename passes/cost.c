@@ -162,7 +162,7 @@ static void block_memory(const IrGraph *g, PassCost *c, int start)
         PassBlockCost *bc = &c->b[b];
         if (n->op == IR_OP_PARAM) {
             bc->params += ir_param_numel(n);
-            bc->param_bytes += 4 * (double)ir_param_numel(n);
+            bc->param_bytes += 4 * (double)ir_type_numel(&n->type);   /* buffers too */
         }
         if (i < start && !pass_is_source(n) && ir_type_batched(&n->type))
             bc->act_bytes += 4 * (double)ir_type_numel(&n->type) * c->batch;

@@ -358,11 +358,16 @@ static int window_of(const PassPlan *p, int l)
 }
 
 /* Copies the non-source nodes of layer l for window k; later layers read
- * the copies (rebuild_copy redirects the map). */
+ * the copies (rebuild_copy redirects the map). A batchnorm's running
+ * statistics are the copy's to update: the original (the earlier window's,
+ * which its head reads) gets momentum 0, so the two windows, which run at
+ * the same time, never both write them. */
 static void duplicate_layer(PassRebuild *rb, const PassLayer *ly, int k)
 {
     for (int i = ly->first; i <= ly->last; i++) {
         const IrNode *n = rb->old->nodes[i];
+        if (n->op == IR_OP_BATCHNORM)
+            rb->g->nodes[rb->map[i]]->a.momentum = 0.0f;
         if (!pass_is_source(n))
             rebuild_copy(rb, n)->block = k;
     }

@@ -2,12 +2,14 @@
 # writes, loaded with an lnet checkpoint, and the ONNX file, run by a small
 # torch-based ONNX evaluator after onnx.checker, both score the test examples
 # as `lnet eval` does (the same loss within 1e-4, the same accuracy) — one model
-# of each family: dense, convolutional with a residual stage, transformer. The
+# of each family: dense, convolutional with a residual stage (and with batch
+# norm, whose running statistics the module and ONNX file evaluate with), transformer. The
 # checks are tests/export/check_{torch,onnx}.py on Debian's python3-torch and
 # python3-onnx.
 set(LNET_EXPORT_CHECK "/usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/export/check_torch.py")
 set(LNET_EXPORT_CHECK_ONNX "/usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/export/check_onnx.py")
-foreach(case "mlp;fmnist_mlp;fashion;300" "resnet;fmnist_resnet;fashion;100" "charlm;charlm;text;32")
+foreach(case "mlp;fmnist_mlp;fashion;300" "resnet;fmnist_resnet;fashion;100"
+        "resnet_bn;fmnist_resnet_bn;fashion;100" "charlm;charlm;text;32")
   list(GET case 0 name)
   list(GET case 1 model)
   list(GET case 2 family)

@@ -352,6 +352,33 @@ Test(codegen_ops, softmax_layernorm)
     ir_graph_free(g);
 }
 
+/* batchnorm (training: batch statistics and the running ones updated in
+ * place; evaluation: the running ones) and its gradients, channels 1..17
+ * by positions 1..129. */
+static void batchnorm_on(IrGraph *g, int rank, const int64_t *dims)
+{
+    int64_t C = dims[0];
+    int x = tb_input(g, "x", rank, dims), dy = tb_input(g, "dy", rank, dims);
+    int in[5] = {x, tb_param(g, "g", 1, &C), tb_param(g, "b", 1, &C), tb_param(g, "rm", 1, &C),
+                 tb_param(g, "rv", 1, &C)};
+    positive[in[4]] = true;     /* a variance */
+    IrAttrs a = {.eps = 1e-5f, .momentum = 0.1f};
+    tb_op(g, IR_OP_BATCHNORM, in, 5, &a);
+    op3(g, IR_OP_BATCHNORM_GRAD_X, dy, x, in[1], a);
+    op_a2(g, IR_OP_BATCHNORM_GRAD_G, dy, x, a);
+}
+
+Test(codegen_ops, batchnorm)
+{
+    IrGraph *g = fresh("batchnorm");
+    batchnorm_on(g, 1, D(1));
+    batchnorm_on(g, 1, D(17));
+    batchnorm_on(g, 2, D(3, 129));
+    batchnorm_on(g, 3, D(3, 1, 3));
+    check(g, TOL, "batchnorm");
+    ir_graph_free(g);
+}
+
 /* cross-entropy over classes and over positions (+ #correct), mse, grads. */
 Test(codegen_ops, losses)
 {

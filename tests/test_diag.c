@@ -249,6 +249,34 @@ Test(diag, shape_mismatch_sub_unbatched_left)
         "                  ^\n");
 }
 
+Test(diag, batchnorm_of_unbatched_value)
+{
+    expect_diag("input x : f32[8]\n"
+        "loss mse(x + batchnorm(param(8)), x)\n",
+        "bad.lnet:2:24: error: batchnorm expects an f32 tensor [N,C], [N,C,L] or [N,C,H,W], "
+        "got f32[8]\n"
+        "loss mse(x + batchnorm(param(8)), x)\n"
+        "                       ^\n");
+}
+
+Test(diag, batchnorm_negative_eps)
+{
+    expect_diag("input x : f32[8]\n"
+        "loss mse(batchnorm(x, eps = -1e-5), x)\n",
+        "bad.lnet:2:29: error: argument 'eps' of 'batchnorm' must be > 0, got -1e-05\n"
+        "loss mse(batchnorm(x, eps = -1e-5), x)\n"
+        "                            ^\n");
+}
+
+Test(diag, batchnorm_momentum_above_one)
+{
+    expect_diag("input x : f32[3, 4, 4]\n"
+        "loss mse(batchnorm(x, momentum = 1.5), x)\n",
+        "bad.lnet:2:34: error: argument 'momentum' of 'batchnorm' must be in [0, 1], got 1.5\n"
+        "loss mse(batchnorm(x, momentum = 1.5), x)\n"
+        "                                 ^\n");
+}
+
 Test(diag, number_where_tensor_needed)
 {
     expect_diag("input x : f32[8]\n"

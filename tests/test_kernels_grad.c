@@ -366,6 +366,36 @@ Test(grad, layernorm) {
     }
 }
 
+/* Training mode: the batch statistics (no running ones, so the repeated
+ * forwards of the differences change no state). */
+static void batchnorm_fwd(Case *c) {
+    rk_batchnorm_fwd(c->out, c->save[0], c->save[1], c->in[0], c->in[1], c->in[2], NULL, NULL,
+                     c->a[0], c->a[1], c->a[2], c->s, 0.1f, true);
+}
+static void batchnorm_bwd(Case *c, const float *dy, float *const *d) {
+    rk_batchnorm_bwd(d[0], d[1], d[2], dy, c->in[0], c->save[0], c->save[1], c->in[1],
+                     c->a[0], c->a[1], c->a[2]);
+}
+
+Test(grad, batchnorm) {
+    int64_t shapes[][3] = {{2, 1, 1}, {3, 2, 1}, {2, 3, 5}, {4, 2, 9}, {1, 3, 17}};
+    for (int s = 0; s < 5; s++) {
+        int64_t N = shapes[s][0], C = shapes[s][1], S = shapes[s][2];
+        Case c;
+        char name[64];
+        snprintf(name, sizeof name, "batchnorm N%lld C%lld S%lld", (long long)N, (long long)C,
+                 (long long)S);
+        case_start(&c, name, N * C * S);
+        case_in(&c, N * C * S, true, -2, 2);
+        case_in(&c, C, true, 0.5, 1.5);
+        case_in(&c, C, true, -1, 1);
+        c.save[0] = alloc(C), c.save[1] = alloc(C);
+        c.a[0] = N, c.a[1] = C, c.a[2] = S, c.s = 1e-5f;
+        c.fwd = batchnorm_fwd, c.bwd = batchnorm_bwd;
+        grad_check(&c);
+    }
+}
+
 static void ce_fwd(Case *c) {
     c->out[0] = rk_cross_entropy_fwd(c->in[0], c->ids, c->a[0], c->a[1], NULL);
 }

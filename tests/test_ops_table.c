@@ -118,6 +118,11 @@ static bool build_op(OpGraph *o, IrOp code)
     case IR_OP_LAYERNORM:
         return op(o, code, (int[]){data(o, 0, 2, D(3, 4)), weight(o, 1, 1, D(4)),
                                    weight(o, 2, 1, D(4))}, 3, (IrAttrs){.eps = 1e-5f});
+    case IR_OP_BATCHNORM:       /* the running statistics (3, 4) get no gradient */
+        return op(o, code, (int[]){data(o, 0, 3, D(3, 2, 2)), weight(o, 1, 1, D(3)),
+                                   weight(o, 2, 1, D(3)), weight(o, 3, 1, D(3)),
+                                   weight(o, 4, 1, D(3))}, 5,
+                  (IrAttrs){.eps = 1e-5f, .momentum = 0.1f});
     case IR_OP_EMBEDDING:
         return op(o, code, (int[]){tb_label(o->g, "ids", 5, 1, D(3)), weight(o, 1, 2, D(5, 4))},
                   2, none);
@@ -155,6 +160,8 @@ static bool build_op(OpGraph *o, IrOp code)
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:
     case IR_OP_LAYERNORM_GRAD_G:
+    case IR_OP_BATCHNORM_GRAD_X:
+    case IR_OP_BATCHNORM_GRAD_G:
     case IR_OP_EMBEDDING_GRAD:
     case IR_OP_ATTENTION_GRAD:
     case IR_OP_DROPOUT_GRAD:

@@ -69,7 +69,7 @@ static void summary(const IrGraph *g, FILE *out)
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *n = g->nodes[i];
         params += ir_param_numel(n);
-        n_params += n->op == IR_OP_PARAM;
+        n_params += n->op == IR_OP_PARAM && !(n->flags & IR_F_BUFFER);
         flops += ir_node_cost(g, n).flops;
     }
     fprintf(out, "%s: ok: %d nodes, %d parameter tensors, %lld parameters, "

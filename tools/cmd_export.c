@@ -6,7 +6,8 @@
  * modules a PyTorch user expects: a matmul by a parameter followed by its
  * bias is an nn.Linear (lnet stores dense weights [in, out]; the loader
  * transposes them to PyTorch's [out, in]), a conv2d and its bias an
- * nn.Conv2d, a layernorm an nn.LayerNorm, an embedding an nn.Embedding; any
+ * nn.Conv2d, a layernorm an nn.LayerNorm, a batchnorm an nn.BatchNorm1d/2d
+ * (its running statistics the module's buffers), an embedding an nn.Embedding; any
  * other parameter is an nn.Parameter in lnet's layout. Auxiliary heads are
  * not part of the export (they are training scaffolding). The module reads
  * the checkpoint itself (safetensors: an 8-byte header length, a JSON
@@ -46,7 +47,7 @@ static const CliCmd export_cmd = {
     "/ 255 normalised by mean 0.2860 and std 0.3530; text: byte ids)."};
 
 /* How a parameter reaches PyTorch. */
-typedef enum { P_RAW, P_LINEAR, P_CONV, P_LAYERNORM, P_EMBEDDING } PKind;
+typedef enum { P_RAW, P_LINEAR, P_CONV, P_LAYERNORM, P_EMBEDDING, P_BATCHNORM } PKind;
 
 typedef struct {
     PKind kind;
@@ -97,6 +98,15 @@ static int only_use(const Ex *e, int id)
 
 static bool is_param(const Ex *e, int id) { return e->g->nodes[id]->op == IR_OP_PARAM; }
 
+/* Operands lo..hi of n are parameters that n alone reads. */
+static bool own_params(const Ex *e, const IrNode *n, int lo, int hi)
+{
+    for (int k = lo; k <= hi; k++)
+        if (!is_param(e, n->in[k]) || e->uses[n->in[k]] != 1)
+            return false;
+    return true;
+}
+
 /* Decides which ops become PyTorch modules and how each parameter maps. */
 static void plan_modules(Ex *e)
 {
@@ -114,6 +124,9 @@ static void plan_modules(Ex *e)
                    e->uses[n->in[1]] == 1 && e->uses[n->in[2]] == 1) {
             kind = P_LAYERNORM;
             w = n->in[1];
+        } else if (n->op == IR_OP_BATCHNORM && own_params(e, n, 1, 4)) {
+            kind = P_BATCHNORM;
+            w = n->in[1];
         } else if (n->op == IR_OP_EMBEDDING && is_param(e, n->in[1]) && e->uses[n->in[1]] == 1) {
             kind = P_EMBEDDING;
             w = n->in[1];
@@ -121,8 +134,12 @@ static void plan_modules(Ex *e)
         if (kind == P_RAW) continue;
         prefix_name(g->nodes[w], e->mod[i], sizeof e->mod[i]);
         e->pm[w] = (PMap){kind, i, "weight", kind == P_LINEAR};
-        if (kind == P_LAYERNORM)
+        if (kind == P_LAYERNORM || kind == P_BATCHNORM)
             e->pm[n->in[2]] = (PMap){kind, i, "bias", false};
+        if (kind == P_BATCHNORM) {
+            e->pm[n->in[3]] = (PMap){kind, i, "running_mean", false};
+            e->pm[n->in[4]] = (PMap){kind, i, "running_var", false};
+        }
         if (kind == P_LINEAR || kind == P_CONV) {
             int b = only_use(e, i);
             const IrNode *bn = b >= 0 ? g->nodes[b] : NULL;
@@ -159,7 +176,8 @@ static void dims(FILE *f, const IrType *t, int from)
 
 static const char *ctor(PKind k)
 {
-    static const char *names[] = {"", "Linear", "Conv2d", "LayerNorm", "Embedding"};
+    static const char *names[] = {"", "Linear", "Conv2d", "LayerNorm", "Embedding",
+                                  "BatchNorm2d"};
     return names[k];
 }
 
@@ -168,8 +186,10 @@ static void emit_module(FILE *f, const Ex *e, int i)
 {
     const IrNode *n = e->g->nodes[i];
     const IrType *w = &e->g->nodes[n->in[1]]->type;
-    fprintf(f, "        self.%s = nn.%s(", e->mod[i], ctor(e->pm[n->in[1]].kind));
-    switch (e->pm[n->in[1]].kind) {
+    PKind kind = e->pm[n->in[1]].kind;
+    bool one_d = kind == P_BATCHNORM && n->type.rank < 4;     /* [N,C] or [N,C,L] */
+    fprintf(f, "        self.%s = nn.%s(", e->mod[i], one_d ? "BatchNorm1d" : ctor(kind));
+    switch (kind) {
     case P_LINEAR:
         fprintf(f, "%lld, %lld, bias=%s)\n", (long long)w->dim[0], (long long)w->dim[1],
                 e->bias_of[i] >= 0 ? "True" : "False");
@@ -181,6 +201,10 @@ static void emit_module(FILE *f, const Ex *e, int i)
         break;
     case P_LAYERNORM:
         fprintf(f, "%lld, eps=%.9g)\n", (long long)w->dim[0], n->a.eps);
+        break;
+    case P_BATCHNORM:
+        fprintf(f, "%lld, eps=%.9g, momentum=%.9g)\n", (long long)w->dim[0], n->a.eps,
+                n->a.momentum);
         break;
     default:
         fprintf(f, "%lld, %lld)\n", (long long)w->dim[0], (long long)w->dim[1]);
@@ -223,6 +247,12 @@ static bool emit_node(FILE *f, const Ex *e, int i)
             fprintf(f, ", (%lld,), ", (long long)n->type.dim[n->type.rank - 1]);
             X(1); fputs(", ", f); X(2); fprintf(f, ", %.9g)", n->a.eps);
         }
+        break;
+    case IR_OP_BATCHNORM:   /* shared parameters: the functional form, evaluation mode */
+        if (e->mod[i][0]) { fprintf(f, "self.%s(", e->mod[i]); X(0); fputs(")", f); break; }
+        fputs("F.batch_norm(", f); X(0); fputs(", ", f); X(3); fputs(", ", f); X(4);
+        fputs(", ", f); X(1); fputs(", ", f); X(2);
+        fprintf(f, ", False, %.9g, %.9g)", n->a.momentum, n->a.eps);
         break;
     case IR_OP_EMBEDDING:
         if (e->mod[i][0]) { fprintf(f, "self.%s(", e->mod[i]); X(0); fputs(".long())", f); }
@@ -374,7 +404,11 @@ static bool write_torch(const Ex *e, const char *model_path, FILE *f)
           "            raise KeyError(f\"{path}: no parameter '{name}' (not a checkpoint of this model?)\")\n"
           "        t = tensors[name]\n"
           "        state[key] = t.t().contiguous() if transposed else t\n"
-          "    model.load_state_dict(state)\n"
+          "    # batch norm's num_batches_tracked is PyTorch's own counter, not lnet's\n"
+          "    result = model.load_state_dict(state, strict=False)\n"
+          "    missing = [k for k in result.missing_keys if not k.endswith(\"num_batches_tracked\")]\n"
+          "    if missing or result.unexpected_keys:\n"
+          "        raise KeyError(f\"{path}: missing {missing}, unexpected {result.unexpected_keys}\")\n"
           "    return model.eval()\n", f);
     return true;
 }

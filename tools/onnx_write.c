@@ -325,6 +325,15 @@ static bool emit(W *w, const IrNode *n)
         attr_float(w, "epsilon", n->a.eps);
         node_end(w);
         return true;
+    case IR_OP_BATCHNORM: {     /* inference: the running statistics */
+        char d[16], e[16];
+        const char *in[5] = {x, y, z, vname(w, n->in[3], d), vname(w, n->in[4], e)};
+        node_begin(w, "BatchNormalization", o, 5, in);
+        attr_float(w, "epsilon", n->a.eps);
+        attr_float(w, "momentum", 1.0f - n->a.momentum);   /* ONNX: the running stats' weight */
+        node_end(w);
+        return true;
+    }
     case IR_OP_EMBEDDING: node2(w, "Gather", o, y, x); return true;
     case IR_OP_CAUSAL_ATTENTION: return attention(w, n, x, y, z, o);
     case IR_OP_DROPOUT:

@@ -32,6 +32,9 @@ static int64_t scratch_need(const IrGraph *g, const IrNode *n, int nb)
     case IR_OP_LAYERNORM_GRAD_X:
     case IR_OP_LAYERNORM_GRAD_G:
         return interp_count(g, n->in[r->x], nb) * 3 + 4;
+    case IR_OP_BATCHNORM_GRAD_X:
+    case IR_OP_BATCHNORM_GRAD_G:       /* mean, rstd per channel */
+        return 2 * g->nodes[n->in[r->x]]->type.dim[1] + 4;
     case IR_OP_CAUSAL_ATTENTION:
     case IR_OP_ATTENTION_GRAD: {
         const IrType *q = &g->nodes[n->in[r->x]]->type;

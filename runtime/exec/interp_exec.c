@@ -100,6 +100,35 @@ static void layernorm_grad(const X *x)
         rk_layernorm_bwd(NULL, OUT(x), NULL, F(x, 0), F(x, 1), mean, rstd, NULL, R, D);
 }
 
+/* x (N, C, S) for batchnorm: channels on axis 1, S the positions after it */
+static void bn_view(const IrType *t, int64_t *C, int64_t *S)
+{
+    *C = t->dim[1];
+    *S = ir_type_numel(t) / *C;
+}
+
+static void batchnorm(const X *x)
+{
+    int64_t C, S;
+    bn_view(T(x, 0), &C, &S);
+    rk_batchnorm_fwd(OUT(x), NULL, NULL, F(x, 0), F(x, 1), F(x, 2), F(x, 3), F(x, 4), x->N, C,
+                     S, x->n->a.eps, x->n->a.momentum, x->in->args.train);
+}
+
+/* (dy, x, g) or (dy, x): the batch statistics of x recomputed, as layernorm's */
+static void batchnorm_grad(const X *x)
+{
+    int64_t C, S;
+    bn_view(T(x, 1), &C, &S);
+    float *mean = x->in->scratch, *rstd = x->in->scratch + C;
+    rk_batchnorm_fwd(NULL, mean, rstd, F(x, 1), NULL, NULL, NULL, NULL, x->N, C, S,
+                     x->n->a.eps, 0.0f, true);
+    if (x->n->op == IR_OP_BATCHNORM_GRAD_X)
+        rk_batchnorm_bwd(OUT(x), NULL, NULL, F(x, 0), F(x, 1), mean, rstd, F(x, 2), x->N, C, S);
+    else
+        rk_batchnorm_bwd(NULL, OUT(x), NULL, F(x, 0), F(x, 1), mean, rstd, NULL, x->N, C, S);
+}
+
 static void attention(const X *x)
 {
     const IrType *q = T(x, 0);
@@ -295,6 +324,7 @@ void interp_exec(RtInterp *in, const IrNode *n)
         layernorm(x, 0, OUT(x), &mean, &rstd);
         return;
     }
+    case IR_OP_BATCHNORM: batchnorm(x); return;
     case IR_OP_EMBEDDING:
         rk_embedding_fwd(OUT(x), I32(x, 0), F(x, 1), CNT(x, 0), T(x, 1)->dim[0],
                          T(x, 1)->dim[1]);
@@ -362,6 +392,8 @@ void interp_exec(RtInterp *in, const IrNode *n)
         return;
     case IR_OP_LAYERNORM_GRAD_X:
     case IR_OP_LAYERNORM_GRAD_G: layernorm_grad(x); return;
+    case IR_OP_BATCHNORM_GRAD_X:
+    case IR_OP_BATCHNORM_GRAD_G: batchnorm_grad(x); return;
     case IR_OP_EMBEDDING_GRAD:
         rk_embedding_bwd(OUT(x), F(x, 0), I32(x, 1), CNT(x, 1), T(x, 2)->dim[0],
                          T(x, 2)->dim[1]);

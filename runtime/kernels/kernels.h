@@ -34,6 +34,7 @@
  *   flatten, reshape  rk_copy                 rk_copy
  *   transpose         rk_transpose_fwd        rk_transpose_bwd
  *   layernorm         rk_layernorm_fwd        rk_layernorm_bwd (dx, dg, db)
+ *   batchnorm         rk_batchnorm_fwd        rk_batchnorm_bwd (dx, dg, db)
  *   embedding         rk_embedding_fwd        rk_embedding_bwd (dtable)
  *   causal_attention  rk_attention_fwd        rk_attention_bwd (dq, dk, dv)
  *   dropout           rk_dropout_fwd          rk_dropout_bwd
@@ -163,6 +164,27 @@ void rk_layernorm_fwd(float *y, float *mean, float *rstd, const float *x,
 void rk_layernorm_bwd(float *dx, float *dg, float *db, const float *dy,
                       const float *x, const float *mean, const float *rstd,
                       const float *g, int64_t R, int64_t D);
+
+/* BatchNorm over axis 1 of x viewed as (N, C, S), S the spatial positions
+ * (1 for [N,C]): per channel c the statistics of its M = N·S values.
+ *   train:  mean and biased var of x; y = (x - mean)·rstd·g + b with
+ *           rstd = 1/sqrt(var + eps); the running statistics (may be NULL)
+ *           become (1 - momentum)·r + momentum·stat, with the variance
+ *           unbiased (·M/(M-1), M > 1) as PyTorch's (momentum 0: not
+ *           written at all);
+ *   !train: mean, var are the running statistics, which stay as they are.
+ * y, x (N, C, S) (y may be NULL: statistics only), g, b, run_mean, run_var,
+ * mean, rstd (C) (mean, rstd may be NULL; saved for the backward). */
+void rk_batchnorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *g,
+                      const float *b, float *run_mean, float *run_var, int64_t N, int64_t C,
+                      int64_t S, float eps, float momentum, bool train);
+/* The training-mode backward from the saved batch statistics, with
+ * xhat = (x - mean)·rstd:  dx = rstd·g·(dy - mean(dy) - xhat·mean(dy·xhat))
+ * (means over the channel's M values), dg = Σ dy·xhat, db = Σ dy.
+ * dx (N, C, S), dg, db (C): each may be NULL. */
+void rk_batchnorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x,
+                      const float *mean, const float *rstd, const float *g, int64_t N,
+                      int64_t C, int64_t S);
 
 /* Mean cross-entropy over the R rows (batch, or batch × positions):
  * loss = mean_r (logsumexp(logits[r]) - logits[r, labels[r]]).

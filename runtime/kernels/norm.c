@@ -1,5 +1,5 @@
-/* kernels_norm.c — reference kernels for softmax, log-softmax, LayerNorm and
- * the two losses (cross-entropy over class/position targets, mean squared
+/* kernels_norm.c — reference kernels for softmax, log-softmax, LayerNorm,
+ * BatchNorm and the two losses (cross-entropy over class/position targets, mean squared
  * error).
  *
  * Every row reduction (max-shifted exp sums, mean, variance, the gradient's
@@ -106,6 +106,85 @@ void rk_layernorm_bwd(float *dx, float *dg, float *db, const float *dy,
         }
         if (dg) dg[d] = (float)sg;
         if (db) db[d] = (float)sb;
+    }
+}
+
+/* -------------------------------------------------------------- batchnorm */
+
+/* Mean and biased variance of channel c of x (N, C, S), in double: per
+ * example a partial sum over its S positions, then their total (the order
+ * the generated code adds in). */
+static void bn_stats(const float *x, int64_t N, int64_t C, int64_t S, int64_t c,
+                     double *mean, double *var)
+{
+    double m = 0.0, v = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+        double p = 0.0;
+        for (int64_t s = 0; s < S; s++) p += x[(n * C + c) * S + s];
+        m += p;
+    }
+    m /= (double)(N * S);
+    for (int64_t n = 0; n < N; n++) {
+        double p = 0.0;
+        for (int64_t s = 0; s < S; s++) {
+            double e = x[(n * C + c) * S + s] - m;
+            p += e * e;
+        }
+        v += p;
+    }
+    *mean = m;
+    *var = v / (double)(N * S);
+}
+
+void rk_batchnorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *g,
+                      const float *b, float *run_mean, float *run_var, int64_t N, int64_t C,
+                      int64_t S, float eps, float momentum, bool train) {
+    int64_t M = N * S;
+    for (int64_t c = 0; c < C; c++) {
+        double m = run_mean ? run_mean[c] : 0.0, v = run_var ? run_var[c] : 1.0;
+        if (train)
+            bn_stats(x, N, C, S, c, &m, &v);
+        double sd = 1.0 / sqrt(v + eps);
+        if (mean) mean[c] = (float)m;
+        if (rstd) rstd[c] = (float)sd;
+        for (int64_t n = 0; y && n < N; n++)
+            for (int64_t s = 0; s < S; s++) {
+                int64_t i = (n * C + c) * S + s;
+                y[i] = (float)((x[i] - m) * sd * g[c] + b[c]);
+            }
+        if (train && run_mean && momentum != 0) {     /* momentum 0: left as they are */
+            double unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
+            run_mean[c] = (float)((1.0 - momentum) * run_mean[c] + momentum * m);
+            run_var[c] = (float)((1.0 - momentum) * run_var[c] + momentum * unbiased);
+        }
+    }
+}
+
+void rk_batchnorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x,
+                      const float *mean, const float *rstd, const float *g, int64_t N,
+                      int64_t C, int64_t S) {
+    int64_t M = N * S;
+    for (int64_t c = 0; c < C; c++) {
+        double m = mean[c], sd = rstd[c], sb = 0.0, sg = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            double pb = 0.0, pg = 0.0;
+            for (int64_t s = 0; s < S; s++) {
+                int64_t i = (n * C + c) * S + s;
+                pb += dy[i];
+                pg += dy[i] * (x[i] - m) * sd;
+            }
+            sb += pb;
+            sg += pg;
+        }
+        if (dg) dg[c] = (float)sg;
+        if (db) db[c] = (float)sb;
+        double mb = sb / (double)M, mg = sg / (double)M;
+        for (int64_t n = 0; dx && n < N; n++)
+            for (int64_t s = 0; s < S; s++) {
+                int64_t i = (n * C + c) * S + s;
+                double xhat = (x[i] - m) * sd;
+                dx[i] = (float)(sd * g[c] * (dy[i] - mb - xhat * mg));
+            }
     }
 }
 

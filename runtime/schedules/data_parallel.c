@@ -17,8 +17,9 @@
  *   mean of the replicas' losses.
  *
  * Every sum has a fixed order, so a run is deterministic, and it equals plain
- * backprop up to float summation order. Dropout masks differ per replica
- * (rt_part_seed), as they would across the rows of one batch.
+ * backprop up to float summation order — except batchnorm, which normalizes
+ * each slice with its own statistics (see make_replica). Dropout masks differ
+ * per replica (rt_part_seed), as they would across the rows of one batch.
  */
 #include "rt_impl.h"
 #include "schedule.h"
@@ -145,7 +146,11 @@ static bool dp_step(Trainer *t, int64_t step, float *losses, char *err, size_t e
 
 /* ------------------------------------------------------------- set-up */
 
-/* Replica r: a new executor whose parameters and states are replica 0's. */
+/* Replica r: a new executor whose parameters and states are replica 0's,
+ * except the running statistics of batchnorm (IR_F_BUFFER params): every
+ * replica normalizes with its own slice's statistics and moves running
+ * statistics of its own, and replica 0's are the ones evaluated and saved
+ * (as PyTorch's DDP without SyncBatchNorm, which broadcasts rank 0's). */
 static bool make_replica(RtDp *dp, int r, char *err, size_t errcap)
 {
     const IrGraph *g = dp->t->st[0].spec.g;
@@ -153,7 +158,7 @@ static bool make_replica(RtDp *dp, int r, char *err, size_t errcap)
         return false;
     for (int i = 0; i < g->n_nodes; i++) {
         IrOp op = g->nodes[i]->op;
-        if (op == IR_OP_PARAM || op == IR_OP_STATE)
+        if ((op == IR_OP_PARAM && !(g->nodes[i]->flags & IR_F_BUFFER)) || op == IR_OP_STATE)
             rt_exec_share(dp->rep[r], i, rt_exec_buffer(dp->rep[0], i));
     }
     return true;

@@ -58,6 +58,9 @@ def run(model, feeds):
             y = x[0].permute(*a["perm"])
         elif op == "LayerNormalization":
             y = F.layer_norm(x[0], x[0].shape[-1:], x[1], x[2], a.get("epsilon", 1e-5))
+        elif op == "BatchNormalization":
+            assert a.get("training_mode", 0) == 0
+            y = F.batch_norm(x[0], x[3], x[4], x[1], x[2], False, 0.0, a.get("epsilon", 1e-5))
         elif op == "Gather":
             y = x[0][x[1].long()]
         else:
