@@ -361,12 +361,15 @@ Test(codegen_ops, embedding)
     ir_graph_free(g);
 }
 
-/* Causal attention, heads 1 and 2, sequence 1, 3, 17. */
+/* Causal attention, heads 1, 2 and 4, sequence 1, 3, 17, 64 (charlm's) and
+ * 129: rows longer than one vector, and a last partial vector past a
+ * multiple of 16 (the kernels' whole-row loops mask the upper triangle). */
 Test(codegen_ops, attention)
 {
     IrGraph *g = fresh("attention");
-    static const int cfg[][3] = {{1, 4, 1}, {3, 6, 2}, {17, 8, 2}, {17, 5, 1}};   /* T, D, heads */
-    for (int i = 0; i < 4; i++) {
+    static const int cfg[][3] = {{1, 4, 1}, {3, 6, 2}, {17, 8, 2}, {17, 5, 1}, {64, 8, 4},
+                                 {129, 6, 2}};   /* T, D, heads */
+    for (int i = 0; i < 6; i++) {
         const int64_t *dims = D(cfg[i][0], cfg[i][1]);
         int q = tb_input(g, "q", 2, dims), k = tb_input(g, "k", 2, dims);
         int v = tb_input(g, "v", 2, dims), dy = tb_input(g, "dy", 2, dims);
