@@ -40,6 +40,17 @@ static LLVMValueRef causal(Lw *w, LLVMValueRef c, LLVMValueRef t)
     return LLVMBuildICmp(w->m->b, LLVMIntSLE, c, t, "");
 }
 
+/* A float sum over the loop l's iterations, reassociable so that it
+ * vectorizes at the full float width (a double accumulator halves it). */
+static LLVMValueRef fsum_add(Lw *w, LLVMValueRef slot, LLVMValueRef term)
+{
+    LLVMFastMathFlags old = cg_fmf_set(w->m, w->m->fmf ? CG_FMF_REDUCE : 0);
+    LLVMValueRef v = cg_fadd(w->m, lw_get(w, w->m->t_f32, slot), term);
+    lw_set(w, slot, v);
+    cg_fmf_set(w->m, old);
+    return v;
+}
+
 /* Scores in att (T, T) → causal softmax in place: row t keeps t2 <= t,
  * max-shifted float exponentials summed in double, zeros above the
  * diagonal. Every loop runs over the whole row (a constant trip count, so
@@ -66,14 +77,15 @@ static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
     lw_set(w, mx, nx);
     cg_loop_end(m, &c);
     LLVMValueRef mx0 = lw_get(w, m->t_f32, mx);
-    LwSum s;
-    lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, a->T));
-    LLVMValueRef d = cg_fsub(m, cg_load_f32(m, row, s.l.i), mx0);
+    LLVMValueRef sum = lw_slot(w, m->t_f32, cg_f32(m, 0.0f));
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    LLVMValueRef d = cg_fsub(m, cg_load_f32(m, row, c.i), mx0);
     LLVMValueRef e = lw_ref_math(w) ? cg_math(m, CG_MATH_EXP, d) : cg_fexp(m, d);
-    e = LLVMBuildSelect(b, causal(w, s.l.i, t.i), e, cg_f32(m, 0.0f), "");
-    cg_store_f32(m, row, s.l.i, e);
-    lw_sum_add(w, &s, lw_ext(w, e));
-    LLVMValueRef inv = lw_trunc(w, cg_fdiv(m, lw_f64(w, 1.0), lw_sum_end(w, &s)));
+    e = LLVMBuildSelect(b, causal(w, c.i, t.i), e, cg_f32(m, 0.0f), "");
+    cg_store_f32(m, row, c.i, e);
+    fsum_add(w, sum, e);
+    cg_loop_end(m, &c);
+    LLVMValueRef inv = cg_fdiv(m, cg_f32(m, 1.0f), lw_get(w, m->t_f32, sum));
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
     cg_store_f32(m, row, c.i, cg_fmul(m, cg_load_f32(m, row, c.i), inv));
     cg_loop_end(m, &c);
@@ -96,12 +108,12 @@ static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
     cg_loop_begin(m, &t, lw_c(w, 0), lw_c(w, a->T), "t");
     LLVMValueRef off = lw_mul(w, t.i, lw_c(w, a->T));
     LLVMValueRef ar = lw_off(w, att, off), dr = lw_off(w, ds, off);
-    LwSum s;
-    lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, a->T));
-    LLVMValueRef p = cg_fmul(m, cg_load_f32(m, ar, s.l.i), cg_load_f32(m, dr, s.l.i));
-    p = LLVMBuildSelect(m->b, causal(w, s.l.i, t.i), p, cg_f32(m, 0.0f), "");
-    lw_sum_add(w, &s, lw_ext(w, p));
-    LLVMValueRef dot = lw_trunc(w, lw_sum_end(w, &s));
+    LLVMValueRef sum = lw_slot(w, m->t_f32, cg_f32(m, 0.0f));
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    LLVMValueRef p = cg_fmul(m, cg_load_f32(m, ar, c.i), cg_load_f32(m, dr, c.i));
+    fsum_add(w, sum, LLVMBuildSelect(m->b, causal(w, c.i, t.i), p, cg_f32(m, 0.0f), ""));
+    cg_loop_end(m, &c);
+    LLVMValueRef dot = lw_get(w, m->t_f32, sum);
     cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
     LLVMValueRef av = cg_load_f32(m, ar, c.i);
     LLVMValueRef g = cg_fsub(m, cg_load_f32(m, dr, c.i), dot);
