@@ -34,20 +34,30 @@ static LLVMValueRef fexp_of(Lw *w, LLVMValueRef d)
     return lw_ext(w, cg_fexp(w->m, lw_trunc(w, d)));
 }
 
+/* The maximum of a row of C: a maxnum reduction marked no-NaN, so that it
+ * vectorizes (a NaN in the row makes the exponentials and their sum NaN all
+ * the same). The maximum is exact, whatever order the lanes take. */
+static LLVMValueRef row_max(Lw *w, LLVMValueRef xr, int64_t C)
+{
+    CgModule *m = w->m;
+    LLVMValueRef mx = lw_slot(w, m->t_f32, cg_load_f32(m, xr, lw_c(w, 0)));
+    CgLoop c;
+    cg_loop_begin(m, &c, lw_c(w, 1), lw_c(w, C), "c");
+    LLVMValueRef v = cg_fmax(m, lw_get(w, m->t_f32, mx), cg_load_f32(m, xr, c.i));
+    LLVMSetFastMathFlags(v, LLVMFastMathNoNaNs | LLVMFastMathNoSignedZeros |
+                            LLVMFastMathAllowReassoc);
+    lw_set(w, mx, v);
+    cg_loop_end(m, &c);
+    return lw_get(w, m->t_f32, mx);
+}
+
 /* log Σ_c exp(x[c]) of one row, shifted by the row max: the exponentials
  * in float (cg_fexp, so the loop vectorizes), their sum and the one log per
  * row in double. */
 static LLVMValueRef row_lse(Lw *w, LLVMValueRef xr, int64_t C)
 {
     CgModule *m = w->m;
-    LLVMValueRef mx = lw_slot(w, m->t_f32, cg_load_f32(m, xr, lw_c(w, 0)));
-    CgLoop c;
-    cg_loop_begin(m, &c, lw_c(w, 1), lw_c(w, C), "c");
-    LLVMValueRef v = cg_load_f32(m, xr, c.i), cur = lw_get(w, m->t_f32, mx);
-    LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
-    lw_set(w, mx, LLVMBuildSelect(m->b, gt, v, cur, ""));
-    cg_loop_end(m, &c);
-    LLVMValueRef mxf = lw_get(w, m->t_f32, mx), mxd = lw_ext(w, mxf);
+    LLVMValueRef mxf = row_max(w, xr, C), mxd = lw_ext(w, mxf);
     LwSum s;
     lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, C));
     LLVMValueRef xc = cg_load_f32(m, xr, s.l.i);
@@ -180,18 +190,21 @@ void lower_layernorm(Lw *w)
 
 /* ----------------------------------------------------------------- losses */
 
-/* First arg-max of a row of C. */
+/* First arg-max of a row of C: the least index holding the row's maximum,
+ * an integer min reduction (vectorizes). A row with a NaN gets C, which
+ * matches no label. */
 static LLVMValueRef row_argmax(Lw *w, LLVMValueRef xr, int64_t C)
 {
     CgModule *m = w->m;
-    LLVMValueRef best = lw_slot(w, m->t_i64, lw_c(w, 0));
-    LLVMValueRef bv = lw_slot(w, m->t_f32, cg_load_f32(m, xr, lw_c(w, 0)));
+    LLVMValueRef mx = row_max(w, xr, C);
+    LLVMValueRef best = lw_slot(w, m->t_i64, lw_c(w, C));
     CgLoop c;
-    cg_loop_begin(m, &c, lw_c(w, 1), lw_c(w, C), "c");
-    LLVMValueRef v = cg_load_f32(m, xr, c.i), cur = lw_get(w, m->t_f32, bv);
-    LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
-    lw_set(w, bv, LLVMBuildSelect(m->b, gt, v, cur, ""));
-    lw_set(w, best, LLVMBuildSelect(m->b, gt, c.i, lw_get(w, m->t_i64, best), ""));
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
+    LLVMValueRef eq = LLVMBuildFCmp(m->b, LLVMRealOEQ, cg_load_f32(m, xr, c.i), mx, "");
+    LLVMValueRef at = LLVMBuildSelect(m->b, eq, c.i, lw_c(w, C), "");
+    LLVMValueRef cur = lw_get(w, m->t_i64, best);
+    LLVMValueRef lt = LLVMBuildICmp(m->b, LLVMIntSLT, at, cur, "");
+    lw_set(w, best, LLVMBuildSelect(m->b, lt, at, cur, ""));
     cg_loop_end(m, &c);
     return lw_get(w, m->t_i64, best);
 }

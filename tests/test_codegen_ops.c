@@ -344,6 +344,35 @@ Test(codegen_ops, losses)
     ir_graph_free(g);
 }
 
+/* #correct with tied maxima: the first arg-max counts, as in the
+ * interpreter. Rows: all equal (label 0: a hit), maxima at 7 and 30 with
+ * label 7 (a hit) and label 30 (not one). */
+Test(codegen_ops, cross_entropy_ties)
+{
+    IrGraph *g = fresh("ce_ties");
+    const int64_t C = 40;
+    int x = tb_input(g, "x", 1, &C), y = tb_label(g, "y", (int)C, 0, NULL);
+    int ce = tb_op2(g, IR_OP_CROSS_ENTROPY, x, y);
+    char err[256];
+    RtExec *ex[2] = {rt_exec_interp_new(g, 3, err, sizeof err), cg_exec_new(g, 3, NULL, err, sizeof err)};
+    static const int32_t labels[3] = {0, 7, 30};
+    for (int e = 0; e < 2; e++) {
+        cr_assert(ex[e], "%s", err);
+        float *xb = rt_exec_buffer(ex[e], x), *yb = rt_exec_buffer(ex[e], y);
+        for (int r = 0; r < 3; r++) {
+            for (int64_t c = 0; c < C; c++)
+                xb[r * C + c] = r == 0 ? 0.5f : (c == 7 || c == 30) ? 2.0f : 0.0f;
+            memcpy(yb + r, &labels[r], 4);
+        }
+        RtStepArgs a = {.n = 3, .train = false};
+        rt_exec_forward(ex[e], &a);
+        float hits = ((float *)rt_exec_buffer(ex[e], ce))[1];
+        cr_expect_eq(hits, 2.0f, "%s: #correct %g, want 2", e ? "jit" : "interpreter", hits);
+        rt_exec_free(ex[e]);
+    }
+    ir_graph_free(g);
+}
+
 /* Gather and scatter-add, with repeated ids and ids outside the table. */
 Test(codegen_ops, embedding)
 {
