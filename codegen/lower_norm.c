@@ -6,10 +6,12 @@
  * embedding gather / scatter-add.
  *
  * Rows are the leading dims flattened (R) by the last dim (C or D). Every row
- * reduction accumulates in double and rounds once (runtime/kernels/norm.c);
- * the per-element exponentials are float (cg_fmath.c, within 1 ulp), so
- * results agree with the interpreter to a few float roundings (bit for bit
- * under no_contract, which keeps the reference's double exp).
+ * sum accumulates in double and rounds once (runtime/kernels/norm.c); row
+ * maxima and arg-maxima are vectorized reductions (exact); the per-element
+ * exponentials are float (cg_fmath.c, within 1 ulp) and so is LayerNorm's
+ * forward output, from double statistics; results agree with the
+ * interpreter to a few float roundings (bit for bit under no_contract,
+ * which keeps the reference's double arithmetic).
  */
 #include "lower_impl.h"
 
@@ -136,6 +138,23 @@ static void ln_saved(Lw *w, LLVMValueRef xr, int64_t D, LLVMValueRef *mean, LLVM
     *rstd = lw_ext(w, lw_trunc(w, *rstd));
 }
 
+/* The row statistics for float arithmetic: the mean as a sum of two
+ * floats (hi, lo) and 1/std rounded once, so that x - mean stays accurate
+ * when the mean is large against the spread (x - hi is exact there). */
+static void ln_float_stats(Lw *w, LLVMValueRef mu, LLVMValueRef rs, LLVMValueRef c[3])
+{
+    c[0] = lw_trunc(w, mu);
+    c[1] = lw_trunc(w, cg_fsub(w->m, mu, lw_ext(w, c[0])));
+    c[2] = lw_trunc(w, rs);
+}
+
+/* (x - mean)·rstd in float, from ln_float_stats. */
+static LLVMValueRef ln_xhat(Lw *w, LLVMValueRef x, const LLVMValueRef c[3])
+{
+    CgModule *m = w->m;
+    return cg_fmul(m, cg_fsub(m, cg_fsub(m, x, c[0]), c[1]), c[2]);
+}
+
 void lower_layernorm(Lw *w)
 {
     CgModule *m = w->m;
@@ -151,9 +170,19 @@ void lower_layernorm(Lw *w)
     if (op == IR_OP_LAYERNORM) {            /* (x, g, b) */
         LLVMValueRef x = lw_off(w, w->in[0], off);
         ln_stats(w, x, D, &mu, &rs);
+        LLVMValueRef c[3];
+        ln_float_stats(w, mu, rs, c);
         cg_loop_begin(m, &d, lw_c(w, 0), lw_c(w, D), "d");
-        LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, x, d.i), mu), rs);
-        st(w, y, d.i, cg_fadd(m, cg_fmul(m, xh, ldx(w, w->in[1], d.i)), ldx(w, w->in[2], d.i)));
+        LLVMValueRef v;
+        if (lw_ref_math(w)) {
+            LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, x, d.i), mu), rs);
+            v = lw_trunc(w, cg_fadd(m, cg_fmul(m, xh, ldx(w, w->in[1], d.i)), ldx(w, w->in[2], d.i)));
+        } else {
+            LLVMValueRef xh = ln_xhat(w, cg_load_f32(m, x, d.i), c);
+            v = cg_fadd(m, cg_fmul(m, xh, cg_load_f32(m, w->in[1], d.i)),
+                        cg_load_f32(m, w->in[2], d.i));
+        }
+        cg_store_f32(m, y, d.i, v);
         cg_loop_end(m, &d);
     } else if (op == IR_OP_LAYERNORM_GRAD_G) {  /* (dy, x): acc[d] += dy·xhat */
         LLVMValueRef dy = lw_off(w, w->in[0], off), x = lw_off(w, w->in[1], off);

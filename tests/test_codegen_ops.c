@@ -323,6 +323,40 @@ Test(codegen_ops, softmax_layernorm)
     ir_graph_free(g);
 }
 
+/* LayerNorm of rows whose mean is large against their spread (1000 ± 0.01):
+ * the float kernel must centre x on the mean as exactly as the double
+ * reference (a mean rounded to float is off by 3e-5, 0.3% of the spread). */
+Test(codegen_ops, layernorm_offset)
+{
+    IrGraph *g = fresh("ln_offset");
+    const int64_t D = 129;
+    int x = tb_input(g, "x", 1, &D);
+    int gm = tb_param(g, "g", 1, &D), b = tb_param(g, "b", 1, &D);
+    int y = op3(g, IR_OP_LAYERNORM, x, gm, b, (IrAttrs){.eps = 1e-5f});
+    char err[256];
+    RtExec *ex[2] = {rt_exec_interp_new(g, 3, err, sizeof err), cg_exec_new(g, 3, NULL, err, sizeof err)};
+    unsigned seed = 7;
+    float xs[3 * 129];
+    for (int i = 0; i < 3 * 129; i++)
+        xs[i] = 1000.0f + 0.01f * frand(&seed);
+    for (int e = 0; e < 2; e++) {
+        cr_assert(ex[e], "%s", err);
+        memcpy(rt_exec_buffer(ex[e], x), xs, sizeof xs);
+        float *gb = rt_exec_buffer(ex[e], gm), *bb = rt_exec_buffer(ex[e], b);
+        for (int64_t d = 0; d < D; d++) {
+            gb[d] = 1.0f;
+            bb[d] = 0.0f;
+        }
+        RtStepArgs a = {.n = 3, .train = false};
+        rt_exec_forward(ex[e], &a);
+    }
+    double e = err_of(rt_exec_buffer(ex[1], y), rt_exec_buffer(ex[0], y), 3 * D);
+    cr_expect(e <= TOL, "layernorm of 1000 ± 0.01: error %g > %g", e, TOL);
+    rt_exec_free(ex[0]);
+    rt_exec_free(ex[1]);
+    ir_graph_free(g);
+}
+
 /* cross-entropy over classes and over positions (+ #correct), mse, grads. */
 Test(codegen_ops, losses)
 {
