@@ -11,9 +11,9 @@
  *             datt = dy_h @ v_hᵀ                                  NT
  *             ds   = att ⊙ (datt - Σ_j att·datt) / √HD            loop
  *             dq_h = ds @ k_h,  dk_h = dsᵀ @ q_h                  NN, TN
- * Scratch: att and datt/ds, T×T floats each. Row sums are double, as in
- * runtime/kernels/attn.c; the products are sgemm and the exponentials
- * float.
+ * Scratch: att and datt/ds, T×T floats each. Row sums are float
+ * (reassociated, vectorized) where runtime/kernels/attn.c sums in double;
+ * the products are sgemm and the exponentials float.
  */
 #include <math.h>
 
@@ -52,7 +52,7 @@ static LLVMValueRef fsum_add(Lw *w, LLVMValueRef slot, LLVMValueRef term)
 }
 
 /* Scores in att (T, T) → causal softmax in place: row t keeps t2 <= t,
- * max-shifted float exponentials summed in double, zeros above the
+ * max-shifted float exponentials summed in float, zeros above the
  * diagonal. Every loop runs over the whole row (a constant trip count, so
  * it vectorizes to full-width iterations with no scalar remainder) and
  * masks the columns above the diagonal with a select: their exponentials
