@@ -11,9 +11,9 @@
  *             datt = dy_h @ v_hᵀ                                  NT
  *             ds   = att ⊙ (datt - Σ_j att·datt) / √HD            loop
  *             dq_h = ds @ k_h,  dk_h = dsᵀ @ q_h                  NN, TN
- * Scratch: att and datt/ds, T×T floats each. Row sums are double, as in
- * runtime/kernels/attn.c; the products are sgemm and the exponentials
- * float.
+ * Scratch: att and datt/ds, T×T floats each. Row sums are float
+ * (reassociated, vectorized) where runtime/kernels/attn.c sums in double;
+ * the products are sgemm and the exponentials float.
  */
 #include <math.h>
 
@@ -34,35 +34,61 @@ static void gemm(Lw *w, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float
     cg_call_sgemm(w->m, &g);
 }
 
+/* The mask of row t at column c: c <= t. */
+static LLVMValueRef causal(Lw *w, LLVMValueRef c, LLVMValueRef t)
+{
+    return LLVMBuildICmp(w->m->b, LLVMIntSLE, c, t, "");
+}
+
+/* A float sum over the loop l's iterations, reassociable so that it
+ * vectorizes at the full float width (a double accumulator halves it). */
+static LLVMValueRef fsum_add(Lw *w, LLVMValueRef slot, LLVMValueRef term)
+{
+    LLVMFastMathFlags old = cg_fmf_set(w->m, w->m->fmf ? CG_FMF_REDUCE : 0);
+    LLVMValueRef v = cg_fadd(w->m, lw_get(w, w->m->t_f32, slot), term);
+    lw_set(w, slot, v);
+    cg_fmf_set(w->m, old);
+    return v;
+}
+
 /* Scores in att (T, T) → causal softmax in place: row t keeps t2 <= t,
- * max-shifted float exponentials summed in double, zeros above the
- * diagonal. Each exponential is computed once (kept in the row until the
- * row's sum is known) and none above the diagonal. */
+ * max-shifted float exponentials summed in float, zeros above the
+ * diagonal. Every loop runs over the whole row (a constant trip count, so
+ * it vectorizes to full-width iterations with no scalar remainder) and
+ * masks the columns above the diagonal with a select: their exponentials
+ * are computed and dropped, which costs less than a row-length loop's
+ * scalar tail. The maximum is a maxnum reduction marked no-NaN so that it
+ * vectorizes (a NaN score makes its row NaN through the exponentials all
+ * the same). */
 static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
 {
     CgModule *m = w->m;
+    LLVMBuilderRef b = m->b;
     CgLoop t, c;
     cg_loop_begin(m, &t, lw_c(w, 0), lw_c(w, a->T), "t");
     LLVMValueRef row = lw_off(w, att, lw_mul(w, t.i, lw_c(w, a->T)));
-    LLVMValueRef len = lw_add(w, t.i, lw_c(w, 1));
-    LLVMValueRef mx = lw_slot(w, m->t_f32, cg_load_f32(m, row, lw_c(w, 0)));
-    cg_loop_begin(m, &c, lw_c(w, 1), len, "c");
-    LLVMValueRef v = cg_load_f32(m, row, c.i), cur = lw_get(w, m->t_f32, mx);
-    LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
-    lw_set(w, mx, LLVMBuildSelect(m->b, gt, v, cur, ""));
+    LLVMValueRef mx = lw_slot(w, m->t_f32, cg_f32(m, -INFINITY));
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    LLVMValueRef v = LLVMBuildSelect(b, causal(w, c.i, t.i), cg_load_f32(m, row, c.i),
+                                     cg_f32(m, -INFINITY), "");
+    LLVMValueRef nx = cg_fmax(m, lw_get(w, m->t_f32, mx), v);
+    LLVMSetFastMathFlags(nx, LLVMFastMathNoNaNs | LLVMFastMathNoSignedZeros |
+                             LLVMFastMathAllowReassoc);
+    lw_set(w, mx, nx);
     cg_loop_end(m, &c);
     LLVMValueRef mx0 = lw_get(w, m->t_f32, mx);
-    LwSum s;
-    lw_sum_begin(w, &s, lw_c(w, 0), len);
-    LLVMValueRef d = cg_fsub(m, cg_load_f32(m, row, s.l.i), mx0);
+    LLVMValueRef sum = lw_slot(w, m->t_f32, cg_f32(m, 0.0f));
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    LLVMValueRef d = cg_fsub(m, cg_load_f32(m, row, c.i), mx0);
     LLVMValueRef e = lw_ref_math(w) ? cg_math(m, CG_MATH_EXP, d) : cg_fexp(m, d);
-    cg_store_f32(m, row, s.l.i, e);
-    lw_sum_add(w, &s, lw_ext(w, e));
-    LLVMValueRef inv = cg_fdiv(m, lw_f64(w, 1.0), lw_sum_end(w, &s));
-    cg_loop_begin(m, &c, lw_c(w, 0), len, "c");
-    cg_store_f32(m, row, c.i, lw_trunc(w, cg_fmul(m, lw_ext(w, cg_load_f32(m, row, c.i)), inv)));
+    e = LLVMBuildSelect(b, causal(w, c.i, t.i), e, cg_f32(m, 0.0f), "");
+    cg_store_f32(m, row, c.i, e);
+    fsum_add(w, sum, e);
     cg_loop_end(m, &c);
-    lw_zero(w, lw_off(w, row, len), LLVMBuildSub(m->b, lw_c(w, a->T), len, ""));
+    LLVMValueRef inv = cg_fdiv(m, cg_f32(m, 1.0f), lw_get(w, m->t_f32, sum));
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    cg_store_f32(m, row, c.i, cg_fmul(m, cg_load_f32(m, row, c.i), inv));
+    cg_loop_end(m, &c);
     cg_loop_end(m, &t);
 }
 
@@ -74,7 +100,7 @@ static void scores(Lw *w, const Att *a, LLVMValueRef q, LLVMValueRef k, LLVMValu
 }
 
 /* ds = att ⊙ (datt - Σ_j att·datt) · scale, in place over datt; zero above
- * the diagonal, where att is. */
+ * the diagonal, where att is. Whole-row loops, masked (as causal_softmax). */
 static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
 {
     CgModule *m = w->m;
@@ -82,18 +108,18 @@ static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
     cg_loop_begin(m, &t, lw_c(w, 0), lw_c(w, a->T), "t");
     LLVMValueRef off = lw_mul(w, t.i, lw_c(w, a->T));
     LLVMValueRef ar = lw_off(w, att, off), dr = lw_off(w, ds, off);
-    LwSum s;
-    LLVMValueRef len = lw_add(w, t.i, lw_c(w, 1));
-    lw_sum_begin(w, &s, lw_c(w, 0), len);
-    lw_sum_add(w, &s, cg_fmul(m, lw_ext(w, cg_load_f32(m, ar, s.l.i)),
-                              lw_ext(w, cg_load_f32(m, dr, s.l.i))));
-    LLVMValueRef dot = lw_sum_end(w, &s);
-    cg_loop_begin(m, &c, lw_c(w, 0), len, "c");
-    LLVMValueRef av = lw_ext(w, cg_load_f32(m, ar, c.i));
-    LLVMValueRef g = cg_fsub(m, lw_ext(w, cg_load_f32(m, dr, c.i)), dot);
-    cg_store_f32(m, dr, c.i, lw_trunc(w, cg_fmul(m, cg_fmul(m, av, g), lw_f64(w, a->scale))));
+    LLVMValueRef sum = lw_slot(w, m->t_f32, cg_f32(m, 0.0f));
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    LLVMValueRef p = cg_fmul(m, cg_load_f32(m, ar, c.i), cg_load_f32(m, dr, c.i));
+    fsum_add(w, sum, LLVMBuildSelect(m->b, causal(w, c.i, t.i), p, cg_f32(m, 0.0f), ""));
     cg_loop_end(m, &c);
-    lw_zero(w, lw_off(w, dr, len), LLVMBuildSub(m->b, lw_c(w, a->T), len, ""));
+    LLVMValueRef dot = lw_get(w, m->t_f32, sum);
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    LLVMValueRef av = cg_load_f32(m, ar, c.i);
+    LLVMValueRef g = cg_fsub(m, cg_load_f32(m, dr, c.i), dot);
+    LLVMValueRef r = cg_fmul(m, cg_fmul(m, av, g), cg_f32(m, (float)a->scale));
+    cg_store_f32(m, dr, c.i, LLVMBuildSelect(m->b, causal(w, c.i, t.i), r, cg_f32(m, 0.0f), ""));
+    cg_loop_end(m, &c);
     cg_loop_end(m, &t);
 }
 

@@ -7,10 +7,12 @@
  * embedding gather / scatter-add.
  *
  * Rows are the leading dims flattened (R) by the last dim (C or D). Every row
- * reduction accumulates in double and rounds once (runtime/kernels/norm.c);
- * the per-element exponentials are float (cg_fmath.c, within 1 ulp), so
- * results agree with the interpreter to a few float roundings (bit for bit
- * under no_contract, which keeps the reference's double exp).
+ * sum accumulates in double and rounds once (runtime/kernels/norm.c); row
+ * maxima and arg-maxima are vectorized reductions (exact); the per-element
+ * exponentials are float (cg_fmath.c, within 1 ulp) and so is LayerNorm's
+ * forward output, from double statistics; results agree with the
+ * interpreter to a few float roundings (bit for bit under no_contract,
+ * which keeps the reference's double arithmetic).
  */
 #include "lower_impl.h"
 
@@ -35,20 +37,30 @@ static LLVMValueRef fexp_of(Lw *w, LLVMValueRef d)
     return lw_ext(w, cg_fexp(w->m, lw_trunc(w, d)));
 }
 
+/* The maximum of a row of C: a maxnum reduction marked no-NaN, so that it
+ * vectorizes (a NaN in the row makes the exponentials and their sum NaN all
+ * the same). The maximum is exact, whatever order the lanes take. */
+static LLVMValueRef row_max(Lw *w, LLVMValueRef xr, int64_t C)
+{
+    CgModule *m = w->m;
+    LLVMValueRef mx = lw_slot(w, m->t_f32, cg_load_f32(m, xr, lw_c(w, 0)));
+    CgLoop c;
+    cg_loop_begin(m, &c, lw_c(w, 1), lw_c(w, C), "c");
+    LLVMValueRef v = cg_fmax(m, lw_get(w, m->t_f32, mx), cg_load_f32(m, xr, c.i));
+    LLVMSetFastMathFlags(v, LLVMFastMathNoNaNs | LLVMFastMathNoSignedZeros |
+                            LLVMFastMathAllowReassoc);
+    lw_set(w, mx, v);
+    cg_loop_end(m, &c);
+    return lw_get(w, m->t_f32, mx);
+}
+
 /* log Σ_c exp(x[c]) of one row, shifted by the row max: the exponentials
  * in float (cg_fexp, so the loop vectorizes), their sum and the one log per
  * row in double. */
 static LLVMValueRef row_lse(Lw *w, LLVMValueRef xr, int64_t C)
 {
     CgModule *m = w->m;
-    LLVMValueRef mx = lw_slot(w, m->t_f32, cg_load_f32(m, xr, lw_c(w, 0)));
-    CgLoop c;
-    cg_loop_begin(m, &c, lw_c(w, 1), lw_c(w, C), "c");
-    LLVMValueRef v = cg_load_f32(m, xr, c.i), cur = lw_get(w, m->t_f32, mx);
-    LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
-    lw_set(w, mx, LLVMBuildSelect(m->b, gt, v, cur, ""));
-    cg_loop_end(m, &c);
-    LLVMValueRef mxf = lw_get(w, m->t_f32, mx), mxd = lw_ext(w, mxf);
+    LLVMValueRef mxf = row_max(w, xr, C), mxd = lw_ext(w, mxf);
     LwSum s;
     lw_sum_begin(w, &s, lw_c(w, 0), lw_c(w, C));
     LLVMValueRef xc = cg_load_f32(m, xr, s.l.i);
@@ -127,6 +139,23 @@ static void ln_saved(Lw *w, LLVMValueRef xr, int64_t D, LLVMValueRef *mean, LLVM
     *rstd = lw_ext(w, lw_trunc(w, *rstd));
 }
 
+/* The row statistics for float arithmetic: the mean as a sum of two
+ * floats (hi, lo) and 1/std rounded once, so that x - mean stays accurate
+ * when the mean is large against the spread (x - hi is exact there). */
+static void ln_float_stats(Lw *w, LLVMValueRef mu, LLVMValueRef rs, LLVMValueRef c[3])
+{
+    c[0] = lw_trunc(w, mu);
+    c[1] = lw_trunc(w, cg_fsub(w->m, mu, lw_ext(w, c[0])));
+    c[2] = lw_trunc(w, rs);
+}
+
+/* (x - mean)·rstd in float, from ln_float_stats. */
+static LLVMValueRef ln_xhat(Lw *w, LLVMValueRef x, const LLVMValueRef c[3])
+{
+    CgModule *m = w->m;
+    return cg_fmul(m, cg_fsub(m, cg_fsub(m, x, c[0]), c[1]), c[2]);
+}
+
 void lower_layernorm(Lw *w)
 {
     CgModule *m = w->m;
@@ -142,9 +171,19 @@ void lower_layernorm(Lw *w)
     if (op == IR_OP_LAYERNORM) {            /* (x, g, b) */
         LLVMValueRef x = lw_off(w, w->in[0], off);
         ln_stats(w, x, D, &mu, &rs);
+        LLVMValueRef c[3];
+        ln_float_stats(w, mu, rs, c);
         cg_loop_begin(m, &d, lw_c(w, 0), lw_c(w, D), "d");
-        LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, x, d.i), mu), rs);
-        st(w, y, d.i, cg_fadd(m, cg_fmul(m, xh, ldx(w, w->in[1], d.i)), ldx(w, w->in[2], d.i)));
+        LLVMValueRef v;
+        if (lw_ref_math(w)) {
+            LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, x, d.i), mu), rs);
+            v = lw_trunc(w, cg_fadd(m, cg_fmul(m, xh, ldx(w, w->in[1], d.i)), ldx(w, w->in[2], d.i)));
+        } else {
+            LLVMValueRef xh = ln_xhat(w, cg_load_f32(m, x, d.i), c);
+            v = cg_fadd(m, cg_fmul(m, xh, cg_load_f32(m, w->in[1], d.i)),
+                        cg_load_f32(m, w->in[2], d.i));
+        }
+        cg_store_f32(m, y, d.i, v);
         cg_loop_end(m, &d);
     } else if (op == IR_OP_LAYERNORM_GRAD_G) {  /* (dy, x): acc[d] += dy·xhat */
         LLVMValueRef dy = lw_off(w, w->in[0], off), x = lw_off(w, w->in[1], off);
@@ -331,18 +370,21 @@ void lower_batchnorm(Lw *w)
 
 /* ----------------------------------------------------------------- losses */
 
-/* First arg-max of a row of C. */
+/* First arg-max of a row of C: the least index holding the row's maximum,
+ * an integer min reduction (vectorizes). A row with a NaN gets C, which
+ * matches no label. */
 static LLVMValueRef row_argmax(Lw *w, LLVMValueRef xr, int64_t C)
 {
     CgModule *m = w->m;
-    LLVMValueRef best = lw_slot(w, m->t_i64, lw_c(w, 0));
-    LLVMValueRef bv = lw_slot(w, m->t_f32, cg_load_f32(m, xr, lw_c(w, 0)));
+    LLVMValueRef mx = row_max(w, xr, C);
+    LLVMValueRef best = lw_slot(w, m->t_i64, lw_c(w, C));
     CgLoop c;
-    cg_loop_begin(m, &c, lw_c(w, 1), lw_c(w, C), "c");
-    LLVMValueRef v = cg_load_f32(m, xr, c.i), cur = lw_get(w, m->t_f32, bv);
-    LLVMValueRef gt = LLVMBuildFCmp(m->b, LLVMRealOGT, v, cur, "");
-    lw_set(w, bv, LLVMBuildSelect(m->b, gt, v, cur, ""));
-    lw_set(w, best, LLVMBuildSelect(m->b, gt, c.i, lw_get(w, m->t_i64, best), ""));
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, C), "c");
+    LLVMValueRef eq = LLVMBuildFCmp(m->b, LLVMRealOEQ, cg_load_f32(m, xr, c.i), mx, "");
+    LLVMValueRef at = LLVMBuildSelect(m->b, eq, c.i, lw_c(w, C), "");
+    LLVMValueRef cur = lw_get(w, m->t_i64, best);
+    LLVMValueRef lt = LLVMBuildICmp(m->b, LLVMIntSLT, at, cur, "");
+    lw_set(w, best, LLVMBuildSelect(m->b, lt, at, cur, ""));
     cg_loop_end(m, &c);
     return lw_get(w, m->t_i64, best);
 }
