@@ -264,6 +264,23 @@ static LLVMValueRef bn_sum(Lw *w, const BnCh *ch, BnTerm t, LLVMValueRef c, int6
     return lw_get(w, w->t_f64, tot);
 }
 
+/* The loops over channel c's elements: every example n, every position s of
+ * it; returns the element index (n·C + c)·S + s. Close with bn_loop_end. */
+static LLVMValueRef bn_loop_begin(Lw *w, CgLoop *n, CgLoop *s, LLVMValueRef c, int64_t C,
+                                  int64_t S)
+{
+    cg_loop_begin(w->m, n, lw_c(w, 0), w->N, "n");
+    LLVMValueRef base = lw_mul(w, lw_mad(w, n->i, lw_c(w, C), c), lw_c(w, S));
+    cg_loop_begin(w->m, s, lw_c(w, 0), lw_c(w, S), "s");
+    return lw_add(w, base, s->i);
+}
+
+static void bn_loop_end(Lw *w, CgLoop *n, CgLoop *s)
+{
+    cg_loop_end(w->m, s);
+    cg_loop_end(w->m, n);
+}
+
 /* The batch mean and biased variance of channel c (M = N·S values, double). */
 static void bn_batch_stats(Lw *w, BnCh *ch, LLVMValueRef c, int64_t C, int64_t S,
                            LLVMValueRef M, LLVMValueRef *var)
@@ -315,14 +332,10 @@ static void bn_forward(Lw *w, LLVMValueRef c, int64_t C, int64_t S, LLVMValueRef
     ch.sd = bn_rstd(w, lw_get(w, w->t_f64, var));
     LLVMValueRef g = ldx(w, w->in[1], c), b = ldx(w, w->in[2], c);
     CgLoop n, s;
-    cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
-    LLVMValueRef base = lw_mul(w, lw_mad(w, n.i, lw_c(w, C), c), lw_c(w, S));
-    cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
-    LLVMValueRef i = lw_add(w, base, s.i);
+    LLVMValueRef i = bn_loop_begin(w, &n, &s, c, C, S);
     LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, ch.x, i), ch.mu), ch.sd);
     st(w, w->out, i, cg_fadd(m, cg_fmul(m, xh, g), b));
-    cg_loop_end(m, &s);
-    cg_loop_end(m, &n);
+    bn_loop_end(w, &n, &s);
 }
 
 /* batchnorm_grad_g (dy, x) and batchnorm_grad_x (dy, x, g), from the batch
@@ -343,15 +356,11 @@ static void bn_backward(Lw *w, LLVMValueRef c, int64_t C, int64_t S, LLVMValueRe
     LLVMValueRef mb = cg_fdiv(m, bn_sum(w, &ch, BN_DY, c, C, S), M), mg = cg_fdiv(m, sg, M);
     LLVMValueRef sdg = cg_fmul(m, ch.sd, ldx(w, w->in[2], c));
     CgLoop n, s;
-    cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
-    LLVMValueRef base = lw_mul(w, lw_mad(w, n.i, lw_c(w, C), c), lw_c(w, S));
-    cg_loop_begin(m, &s, lw_c(w, 0), lw_c(w, S), "s");
-    LLVMValueRef i = lw_add(w, base, s.i);
+    LLVMValueRef i = bn_loop_begin(w, &n, &s, c, C, S);
     LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, ch.x, i), ch.mu), ch.sd);
     LLVMValueRef v = cg_fsub(m, cg_fsub(m, ldx(w, ch.dy, i), mb), cg_fmul(m, xh, mg));
     st(w, w->out, i, cg_fmul(m, sdg, v));
-    cg_loop_end(m, &s);
-    cg_loop_end(m, &n);
+    bn_loop_end(w, &n, &s);
 }
 
 void lower_batchnorm(Lw *w)
