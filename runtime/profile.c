@@ -153,10 +153,16 @@ void rt_profile_pause(RtProfile *p, bool paused)
         atomic_store_explicit(&p->paused, paused, memory_order_relaxed);
 }
 
+static atomic_int prof_clock = RT_PROF_WALL;
+
+void rt_profile_set_clock(RtProfClock c) { atomic_store(&prof_clock, (int)c); }
+RtProfClock rt_profile_clock(void) { return (RtProfClock)atomic_load(&prof_clock); }
+
 int64_t rt_profile_now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(atomic_load_explicit(&prof_clock, memory_order_relaxed) == RT_PROF_CPU
+                      ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -221,10 +227,11 @@ void rt_profile_print(const RtProfile *p, FILE *f)
     for (int b = 0; b < p->n_blk; b++) {
         int64_t total;
         int n = block_rows(&p->blk[b], rows, &total);
+        const char *clock = rt_profile_clock() == RT_PROF_CPU ? ", thread CPU time" : "";
         if (p->n_blk > 1)
-            fprintf(f, "profile of block %d (kernel time %.1f ms)\n", b + 1, total / 1e6);
+            fprintf(f, "profile of block %d (kernel time %.1f ms%s)\n", b + 1, total / 1e6, clock);
         else
-            fprintf(f, "profile (kernel time %.1f ms)\n", total / 1e6);
+            fprintf(f, "profile (kernel time %.1f ms%s)\n", total / 1e6, clock);
         fprintf(f, "  %-9s %-20s %8s %11s %7s %9s %8s\n", "phase", "op", "calls", "total ms",
                 "share", "GFLOP/s", "GB/s");
         for (int i = 0; i < n; i++) {

@@ -42,10 +42,19 @@ void rt_profile_free(RtProfile *p);
  * out of memory (the executor then runs unprofiled). */
 RtProfCounters *rt_profile_attach(RtProfile *p, const IrGraph *g);
 
+/* The clock kernels are timed with, for every profile of the process:
+ * RT_PROF_WALL (monotonic wall clock, the default) or RT_PROF_CPU (the
+ * calling thread's CPU time: leaves out the time a thread waits for a core
+ * on a loaded machine, but also the work of other threads a kernel starts,
+ * such as OpenBLAS's own). Set it before the run starts. */
+typedef enum { RT_PROF_WALL, RT_PROF_CPU } RtProfClock;
+void rt_profile_set_clock(RtProfClock c);
+RtProfClock rt_profile_clock(void);
+
 /* While paused (evaluation), kernel calls are not counted. */
 void rt_profile_pause(RtProfile *p, bool paused);
 
-/* Called by generated code around each kernel: a monotonic clock in
+/* Called by generated code around each kernel: the profile clock in
  * nanoseconds, then the call's time charged to node i for n examples. */
 int64_t rt_profile_now(void);
 void rt_profile_add(RtProfCounters *c, int64_t i, int64_t t0, int64_t n);

@@ -269,7 +269,8 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
     if (res->ranks > 1)
         fprintf(f, ",\"ranks\":%d", res->ranks);
     if (t->o->profile) {
-        fputs(",\"profile\":", f);
+        fprintf(f, ",\"profile_clock\":\"%s\",\"profile\":",
+                rt_profile_clock() == RT_PROF_CPU ? "cpu" : "wall");
         rt_profile_write_json(t->o->profile, f);
     }
     if (res->dead_blocks > 0) {

@@ -26,3 +26,13 @@ lnet_cli_test(cli_profile_off_by_default 0 "^no profile\\n$"
 # Profiling only watches: the same losses and gradient norms, bit for bit.
 lnet_cli_test(cli_profile_same_numbers 0 "^same\\n$"
   "${LNET_PROF_TMP} ${LNET_PROF_LM} --quiet --log $d/a.csv && ${LNET_PROF_LM} --quiet --profile --log $d/b.csv > /dev/null && grep ^train $d/a.csv | cut -d, -f7- > $d/a && grep ^train $d/b.csv | cut -d, -f7- > $d/b && test -s $d/a && cmp $d/a $d/b && echo same")
+# --profile-clock cpu: the same table in each thread's CPU time, said in its
+# title and in the report; it implies --profile; an unknown clock is refused.
+lnet_cli_test(cli_profile_clock_cpu 0
+  "^profile \\(kernel time [0-9.]+ ms, thread CPU time\\)\\n  phase +op +calls[\\s\\S]*share sum 100\\n\"profile_clock\":\"cpu\",\"profile\":\\[\\{\"block\":1,"
+  "${LNET_PROF_TMP} ${LNET_PROF_LM} --quiet --profile-clock cpu --report $d/r.json ${LNET_PROF_SUM} && grep -oE '\"profile_clock\":\"cpu\",\"profile\":.{12}' $d/r.json")
+lnet_cli_test(cli_profile_clock_wall_is_the_default 0 "^\"profile_clock\":\"wall\"\\n$"
+  "${LNET_PROF_TMP} ${LNET_PROF_LM} --quiet --profile --report $d/r.json > /dev/null && grep -o '\"profile_clock\":\"wall\"' $d/r.json")
+lnet_cli_test(cli_profile_clock_unknown 1
+  "^lnet train: error: --profile-clock: unknown clock 'gpu' \\(expected: wall or cpu\\)\\n$"
+  "${LNET_PROF_LM} --quiet --profile-clock gpu")

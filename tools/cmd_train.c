@@ -29,7 +29,14 @@ static bool fill_opts(const CliArgs *a, RtTrainOpts *o, CgOptions *cg)
     }
     if (!exec || strcmp(exec, "jit") == 0)
         o->make_exec = cg_exec_factory;     /* exec_ctx NULL: default CgOptions */
-    if (cli_flag(&train_cmd, a, "profile")) {
+    const char *clock = cli_get(&train_cmd, a, "profile-clock");
+    if (clock && strcmp(clock, "wall") != 0 && strcmp(clock, "cpu") != 0) {
+        fprintf(stderr, "lnet train: error: --profile-clock: unknown clock '%s' (expected: wall "
+                "or cpu)\n", clock);
+        return false;
+    }
+    rt_profile_set_clock(clock && strcmp(clock, "cpu") == 0 ? RT_PROF_CPU : RT_PROF_WALL);
+    if (cli_flag(&train_cmd, a, "profile") || clock) {
         cg_options_init(cg);
         cg->profile = true;
         if (o->make_exec)

@@ -71,6 +71,9 @@ const CliOpt cli_train_opts[] = {
     {"quiet", NULL, "no progress output"},
     {"profile", NULL, "time every kernel: a table per block at the end (phase, op, calls, ms, "
                       "share, GFLOP/s, GB/s) and \"profile\" in the report"},
+    {"profile-clock", "CLOCK", "what --profile times kernels with: wall (the default) or cpu "
+                               "(each thread's CPU time: no time spent waiting for a core, "
+                               "but none of OpenBLAS's other threads either); implies --profile"},
     {"no-fuse", NULL, "compile the step without the fuse pass (bias + relu, conv2d + bias + "
                       "relu as separate kernels)"},
     {NULL, NULL, NULL}};

@@ -47,13 +47,14 @@ static const char *fixed_value(const char *name)
     return NULL;
 }
 
-/* The flags of `lnet train` but --exec, --profile and --no-fuse; the fixed ones say their value. */
+/* The flags of `lnet train` but --exec, --profile(-clock) and --no-fuse; the fixed ones say their value. */
 static void make_cmd(Trainer *t, const char *prog)
 {
     int n = 0, nh = 0;
     for (int i = 0; cli_train_opts[i].name && n < MAX_OPTS - 1; i++) {
         CliOpt o = cli_train_opts[i];
         if (strcmp(o.name, "exec") == 0 || strcmp(o.name, "profile") == 0 ||
+            strcmp(o.name, "profile-clock") == 0 ||
             strcmp(o.name, "no-fuse") == 0)     /* the linked code is fused */
             continue;
         const char *v = fixed_value(o.name);
