@@ -39,16 +39,19 @@ gradsim() {     # 2: each layer's local gradient against backprop's, over traini
   done
 }
 
-memorize() {    # 3: random labels on 2,048 examples, training accuracy per epoch
-  for m in backprop greedy; do
-    [ -s "$out/memorize-$m.csv" ] ||
-      "$lnet" train $mlp --method $m --random-labels --train-limit 2048 --eval-train 2048 \
-        --epochs 40 --eval-every 16 --test-limit 500 --log "$out/memorize-$m.csv" \
-        --threads 1 --quiet
+memorize() {    # 3: random labels on 2,048 and on 5,120 examples, training accuracy per epoch
+  for n in 2048 5120; do
+    tag=$([ $n = 2048 ] && echo memorize || echo memorize5k)
+    for m in backprop greedy; do
+      [ -s "$out/$tag-$m.csv" ] ||
+        "$lnet" train $mlp --method $m --random-labels --train-limit $n --eval-train $n \
+          --epochs 40 --eval-every $((n / 128)) --test-limit 500 --log "$out/$tag-$m.csv" \
+          --threads 1 --quiet
+    done
+    "$lnet" plot "$out/$tag-backprop.csv" "$out/$tag-greedy.csv" --metric accuracy --eval train \
+      --label backprop,greedy -o "$img/$tag.png" \
+      --title "random labels, $n examples: accuracy on the training set"
   done
-  "$lnet" plot "$out/memorize-backprop.csv" "$out/memorize-greedy.csv" --metric accuracy --eval train \
-    --label backprop,greedy -o "$img/memorize.png" \
-    --title "random labels, 2,048 examples: accuracy on the training set"
 }
 
 filters() {     # 4: first-layer 7x7 filters after one pass over 20,000 examples
