@@ -733,8 +733,7 @@ static bool setup(Trainer *t, const RtBlockSpec *specs, char *err, size_t errcap
         t->c.lr_horizon = 0;
     else if (t->c.lr_horizon == 0)
         t->c.lr_horizon = t->total_steps;
-    else if (t->c.lr_horizon != t->total_steps && t->g->train.lr_schedule == LR_COSINE &&
-             !t->o->quiet && (!t->comm || t->rank == 0))
+    else if (t->c.lr_horizon != t->total_steps && !t->o->quiet && (!t->comm || t->rank == 0))
         fprintf(stderr, "lnet train: note: the cosine schedule keeps the length of the run that "
                 "started it (%lld steps); this run stops at step %lld\n",
                 (long long)t->c.lr_horizon, (long long)t->total_steps);

@@ -246,19 +246,23 @@ int64_t lnet_model_label_size(const LnetModel *m)
 
 /* -------------------------------------------------------------- steps */
 
-/* Copies the batch into every block that reads data; checks n and labels. */
+/* Copies the batch into every block that reads data; checks n and labels.
+ * y NULL (inference): no labels — every label is class 0, so the losses
+ * that still run read valid classes. */
 static int feed(LnetModel *m, const float *x, const int32_t *y, int n, char **err)
 {
     if (n < 1 || n > m->batch)
         return fail(err, "n = %d: a batch holds 1 to %d examples", n, m->batch);
-    if (!x || !y)
-        return fail(err, "no inputs or labels given");
     for (int k = 0; k < m->K; k++) {
         const RtBlockSpec *s = &m->st[k];
         if (s->in_x >= 0)
             memcpy(rt_exec_buffer(m->ex[k], s->in_x), x, rt_value_bytes(s->g, s->in_x, n));
         if (s->in_y < 0)
             continue;
+        if (!y) {
+            memset(rt_exec_buffer(m->ex[k], s->in_y), 0, rt_value_bytes(s->g, s->in_y, n));
+            continue;
+        }
         const IrNode *label = s->g->nodes[s->in_y];
         int64_t count = ir_type_numel(&label->type) * n;
         for (int64_t i = 0; i < count; i++)
@@ -290,6 +294,8 @@ static float task_loss(LnetModel *m)
 int lnet_model_train_step(LnetModel *m, const float *inputs, const int32_t *labels, int n,
                           float *loss, char **error_message)
 {
+    if (!inputs || !labels)
+        return fail(error_message, "no inputs or labels given");
     if (feed(m, inputs, labels, n, error_message))
         return 1;
     RtStepArgs a = {.n = n, .lr = m->lr, .step = m->c.step + 1, .seed = m->c.seed,
@@ -307,16 +313,24 @@ int lnet_model_train_step(LnetModel *m, const float *inputs, const int32_t *labe
     return 0;
 }
 
-int lnet_model_evaluate(LnetModel *m, const float *inputs, const int32_t *labels, int n,
-                        float *loss, float *accuracy, char **error_message)
+/* Every block's forward pass in evaluation mode, in order. */
+static void forward(LnetModel *m, int n)
 {
-    if (feed(m, inputs, labels, n, error_message))
-        return 1;
     RtStepArgs a = {.n = n, .step = m->c.step + 1, .seed = m->c.seed, .train = false};
     for (int k = 0; k < m->K; k++) {
         pull(m, k, n);
         rt_exec_forward(m->ex[k], &a);
     }
+}
+
+int lnet_model_evaluate(LnetModel *m, const float *inputs, const int32_t *labels, int n,
+                        float *loss, float *accuracy, char **error_message)
+{
+    if (!inputs || !labels)
+        return fail(error_message, "no inputs or labels given");
+    if (feed(m, inputs, labels, n, error_message))
+        return 1;
+    forward(m, n);
     RtExec *last = m->ex[m->K - 1];
     int head = m->st[m->K - 1].g->loss;
     if (loss)
@@ -344,26 +358,15 @@ int64_t lnet_model_output_size(const LnetModel *m)
 int lnet_model_predict(LnetModel *m, const float *inputs, int n, float *outputs, int64_t count,
                        char **error_message)
 {
-    if (n < 1 || n > m->batch)
-        return fail(error_message, "n = %d: a batch holds 1 to %d examples", n, m->batch);
     if (!inputs || !outputs)
         return fail(error_message, "no inputs or no outputs given");
+    if (feed(m, inputs, NULL, n, error_message))
+        return 1;
     int64_t need = (int64_t)n * lnet_model_output_size(m);
     if (count < need)
         return fail(error_message, "outputs holds %lld floats; %d examples need %lld",
                     (long long)count, n, (long long)need);
-    for (int k = 0; k < m->K; k++) {
-        const RtBlockSpec *s = &m->st[k];
-        if (s->in_x >= 0)
-            memcpy(rt_exec_buffer(m->ex[k], s->in_x), inputs, rt_value_bytes(s->g, s->in_x, n));
-        if (s->in_y >= 0)   /* the losses still run: give them valid classes */
-            memset(rt_exec_buffer(m->ex[k], s->in_y), 0, rt_value_bytes(s->g, s->in_y, n));
-    }
-    RtStepArgs a = {.n = n, .step = m->c.step + 1, .seed = m->c.seed, .train = false};
-    for (int k = 0; k < m->K; k++) {
-        pull(m, k, n);
-        rt_exec_forward(m->ex[k], &a);
-    }
+    forward(m, n);
     memcpy(outputs, rt_exec_buffer(m->ex[m->K - 1], output_node(m)), (size_t)need * sizeof *outputs);
     return 0;
 }

@@ -243,7 +243,8 @@ bool rt_checkpoint_save(const char *path, RtExec *const *ex, int K, const RtCoun
                 return false;
         }
     const IrGraph **gs = graphs_of(ex, K);
-    int n = gs ? N_COUNTERS + 1 + count_saved(gs, K) : 0;
+    int64_t horizon = c->lr_horizon;    /* recorded only when the schedule has one */
+    int n = gs ? N_COUNTERS + (horizon > 0) + count_saved(gs, K) : 0;
     StTensor *t = gs ? calloc((size_t)n, sizeof *t) : NULL;
     if (!t) {
         free(gs);
@@ -255,11 +256,9 @@ bool rt_checkpoint_save(const char *path, RtExec *const *ex, int K, const RtCoun
     for (int i = 0; i < N_COUNTERS; i++, k++)
         t[k] = (StTensor){.name = (char *)counter_names[i], .dtype = ST_I64, .rank = 1,
                           .shape = {1}, .data = &vals[i], .nbytes = 8};
-    int64_t horizon = c->lr_horizon;
     if (horizon > 0)
         t[k++] = (StTensor){.name = (char *)HORIZON, .dtype = ST_I64, .rank = 1,
                             .shape = {1}, .data = &horizon, .nbytes = 8};
-    n = n - 1 + (horizon > 0);
     for (int b = 0; b < K; b++) {
         const IrGraph *g = ex[b]->g;
         for (int i = 0; i < g->n_nodes; i++) {
