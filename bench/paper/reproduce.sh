@@ -54,14 +54,15 @@ memorize() {    # 3: random labels on 2,048 and on 5,120 examples, training accu
   done
 }
 
-filters() {     # 4: first-layer 7x7 filters after one pass over 20,000 examples
+filters() {     # 4: first-layer 7x7 filters after FILTER_EPOCHS (3) epochs of all 60,000 examples
   ckpts=()
+  e=${FILTER_EPOCHS:-3}
   for m in "backprop" "chunked --blocks 2" "chunked --blocks 3" "overlap --blocks 2" "greedy"; do
     name=${m// --blocks /}
-    [ -s "$out/filters-$name.ckpt" ] ||
-      "$lnet" train examples/fmnist_cnn7.lnet --method $m --epochs 1 --train-limit 20000 \
-        --test-limit 1000 --save "$out/filters-$name.ckpt" --threads 1 --quiet
-    ckpts+=("$out/filters-$name.ckpt")
+    [ -s "$out/filters-$name-e$e.ckpt" ] ||
+      "$lnet" train examples/fmnist_cnn7.lnet --method $m --epochs "$e" \
+        --save "$out/filters-$name-e$e.ckpt" --threads 1 --quiet
+    ckpts+=("$out/filters-$name-e$e.ckpt")
   done
   "$lnet" plot filters "${ckpts[@]}" -o "$img/filters.png"
 }
