@@ -716,6 +716,39 @@ static const char *map_layernorm(OxMap *m)
     return NULL;
 }
 
+/* BatchNormalization in inference mode: lnet's batchnorm evaluating with the
+ * node's mean and variance as its running statistics. Spatial axes beyond
+ * lnet's [N, C, L] / [N, C, H, W] fold into one, since the statistics are per
+ * channel over everything else. Training mode is not mapped: its running
+ * variance output is ONNX's biased batch variance, where lnet (as PyTorch)
+ * keeps the unbiased one. */
+static const char *map_batchnorm(OxMap *m)
+{
+    const OxTensor *x = input(m, 0);
+    if (attr_i(m, "training_mode", 0) != 0 || m->node->n_out > 1)
+        return "training mode (ONNX's running variance is the biased batch variance; "
+               "lnet keeps PyTorch's unbiased one)";
+    if (!all_float(m))
+        return dtype_reason(m);
+    if (x->rank < 2)
+        return "an input without a channel axis";
+    int in = batched(m, 0, IR_F32);
+    int64_t c = x->dim[1], flat[3] = {x->dim[0], c, prod(x->dim, 2, x->rank)};
+    int xs = x->rank <= 4 ? in : reshape(m, in, 3, flat);
+    int g = param_as(m, 1, 1, &c), b = param_as(m, 2, 1, &c);
+    int mean = param_as(m, 3, 1, &c), var = param_as(m, 4, 1, &c);
+    if (mean >= 0 && var >= 0) {
+        m->g->nodes[mean]->flags |= IR_F_BUFFER;
+        m->g->nodes[var]->flags |= IR_F_BUFFER;
+    }
+    /* ONNX's momentum weighs the old statistics, lnet's (PyTorch's) the new */
+    IrAttrs at = {.eps = (float)attr_f(m, "epsilon", 1e-5),
+                  .momentum = 1.0f - (float)attr_f(m, "momentum", 0.9)};
+    int y = op(m, IR_OP_BATCHNORM, (int[]){xs, g, b, mean, var}, 5, at);
+    m->result[0] = x->rank <= 4 ? y : reshape(m, y, x->rank, x->dim);
+    return NULL;
+}
+
 /* Dropout in inference mode is the identity: lnet's dropout, training off. */
 static const char *map_dropout(OxMap *m)
 {
@@ -882,7 +915,8 @@ static const struct { const char *op; MapFn fn; } maps[] = {
     {"Transpose", map_transpose}, {"Squeeze", map_squeeze}, {"Unsqueeze", map_squeeze},
     {"ReduceSum", map_reducesum}, {"ReduceMean", map_reducemean},
     {"ReduceSumSquare", map_reducesumsquare}, {"Softmax", map_softmax}, {"LogSoftmax", map_logsoftmax},
-    {"LayerNormalization", map_layernorm}, {"Dropout", map_dropout}, {"Gather", map_gather},
+    {"LayerNormalization", map_layernorm}, {"BatchNormalization", map_batchnorm},
+    {"Dropout", map_dropout}, {"Gather", map_gather},
     {"SoftmaxCrossEntropyLoss", map_sce}, {"Adam", map_adam}, {"Momentum", map_momentum},
 };
 
@@ -890,7 +924,8 @@ const char *const ox_mapped_ops[] = {
     "Relu", "LeakyRelu", "Tanh", "Sigmoid", "Neg", "Identity", "Add", "Sub", "Mul", "Div", "Sum",
     "Mean", "Max", "Min",
     "MatMul", "Gemm", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
-    "Reshape", "Transpose", "Squeeze", "Unsqueeze", "ReduceSum", "ReduceMean", "ReduceSumSquare", "Softmax", "LogSoftmax", "LayerNormalization", "Dropout",
+    "Reshape", "Transpose", "Squeeze", "Unsqueeze", "ReduceSum", "ReduceMean", "ReduceSumSquare", "Softmax", "LogSoftmax", "LayerNormalization",
+    "BatchNormalization", "Dropout",
     "Gather", "SoftmaxCrossEntropyLoss", "Adam", "Momentum", NULL,
 };
 
