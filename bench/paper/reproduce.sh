@@ -39,9 +39,9 @@ gradsim() {     # 2: each layer's local gradient against backprop's, over traini
   done
 }
 
-memorize() {    # 3: random labels on 2,048 and on 5,120 examples, training accuracy per epoch
-  for n in 2048 5120; do
-    tag=$([ $n = 2048 ] && echo memorize || echo memorize5k)
+memorize() {    # 3: random labels on 2,048, 5,120 and all 60,000 examples (MEM_SIZES), training accuracy per epoch
+  for n in ${MEM_SIZES:-2048 5120 60000}; do
+    case $n in 2048) tag=memorize ;; 5120) tag=memorize5k ;; *) tag=memorize$n ;; esac
     for m in backprop greedy; do
       [ -s "$out/$tag-$m.csv" ] ||
         "$lnet" train $mlp --method $m --random-labels --train-limit $n --eval-train $n \
