@@ -91,6 +91,7 @@ static int default_head(Head *h, int x, const IrType *logits, Diag *d)
     ir_type_str(logits, ls, sizeof ls);
     diag_error(d, h->g->nodes[x]->loc, "no default auxiliary head from a block output of type "
                "%s to logits %s; write one and name it in local { head = NAME }", ts, ls);
+    ir_diag_chain(h->g, d, h->g->nodes[x]->loc);
     return -1;
 }
 

@@ -66,6 +66,7 @@ static void user_cut_error(const IrGraph *g, const int *live, const bool *used, 
         diag_error(d, n->loc, "cannot cut here: %d tensors cross this point (a cut needs one "
                    "tensor carrying everything forward; inside a residual block the skip path "
                    "crosses too)", live[v]);
+    ir_diag_chain(g, d, n->loc);  /* inside a def: the call that made it */
 }
 
 /* Some node of [first, last] has every property of p (IR_P_*). */

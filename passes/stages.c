@@ -72,6 +72,7 @@ static bool check_shared_params(const IrGraph *g, const PassBlocks *bs, Diag *d)
             diag_error(d, p->loc, "the pipeline schedule keeps every parameter in one stage, but "
                        "'%s' is used by stages %d and %d", p->name ? p->name : "?", k + 1,
                        in->src_block + 1);
+            ir_diag_chain(g, d, p->loc);
             return false;
         }
     }

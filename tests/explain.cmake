@@ -39,3 +39,8 @@ lnet_cli_test(explain_def_error_in_repeat_names_the_iteration 1
 # training log and the report; block 1 in each.
 lnet_cli_test(explain_blocks_numbered_from_one 0 "numbering ok"
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; l=$<TARGET_FILE:lnet>; m=${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet; h=${CMAKE_CURRENT_SOURCE_DIR}/health/dead_block.lnet; $l cost $m --method greedy --threads 2 > $d/cost && $l cost $m --json > $d/json && $l ir $m --method greedy > $d/ir && $l dot $m > $d/dot && $l train $h --max-steps 2 --train-limit 128 --test-limit 64 --quiet --threads 1 --log $d/log.jsonl --report $d/r.json > $d/train 2>&1 || exit 1; cat $d/*; grep -Eq '^ +1 +[0-9.]+ ' $d/cost && grep -Eq '^ +1 +1-2 +1 ' $d/cost && grep -q '\"block\":1,' $d/json && grep -q '@b1 ' $d/ir && grep -q 'label=\"block 1\"' $d/dot && grep -q '\"block\":1,' $d/log.jsonl || exit 2; ! grep -Eq '^ +0 +[0-9]' $d/cost && ! grep -Eq '\"block\":0|\"blocks\":\\[0|@b0|block 0|cluster_b0' $d/* && echo numbering ok")
+# An error a pass raises inside a def (here partition's: a cut the skip path
+# crosses) names the call, as the frontend's errors do.
+lnet_cli_test(explain_pass_error_in_def_names_the_call 1
+  "cut_in_def.lnet:7:9: error: cannot cut here: 2 tensors cross this point[^\\n]*\\n    h = relu[^\\n]*\\n        \\^\\n[^\\n]*cut_in_def.lnet:14:5: note: in 'block' called here\\nx = block\\(x\\)\\n    \\^\\n$"
+  "$<TARGET_FILE:lnet> check ${LNET_EXPLAIN}/cut_in_def.lnet")
