@@ -7,7 +7,8 @@
 #   charlm  examples/charlm.lnet, 1,000 steps, validation bits per byte
 # SEEDS defaults to "1 2 3". Each run writes OUT/FAMILY/METHOD-sSEED.json
 # (OUT = $OUT or bench/paper/out); a run whose file exists is skipped, so the
-# script can be stopped and rerun. METHODS overrides the method list; THREADS
+# script can be stopped and rerun. METHODS overrides the method list (add
+# last-layer for the control that trains only the last layer); THREADS
 # gives every lnet run --threads (results do not depend on it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -13,6 +13,7 @@ import sys
 out = sys.argv[1] if len(sys.argv) > 1 else "bench/paper/out"
 names = {"backprop": "backprop", "greedy": "greedy", "chunked2": "chunked K=2",
          "chunked3": "chunked K=3", "overlap2": "overlap (window 2)",
+         "last-layer": "last layer only (control)",
          "pytorch": "PyTorch backprop"}
 print("| model | method | test accuracy (charlm: bits/byte) | seeds |")
 print("|---|---|---|---|")
