@@ -225,7 +225,8 @@ static bool emit_body(Lw *w)
     case IR_OP_FILL:            lower_fill(w); return true;
     case IR_OP_MATMUL:
     case IR_OP_MATMUL_GRAD_X:
-    case IR_OP_MATMUL_GRAD_W:   lower_matmul(w); return true;
+    case IR_OP_MATMUL_GRAD_W:
+    case IR_OP_MATMUL_BIAS:     lower_matmul(w); return true;
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BIAS_RELU:
     case IR_OP_CONV2D_GRAD_X:

@@ -269,6 +269,7 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_FILL:
     case IR_OP_BIAS_RELU:           /* fused after autodiff */
     case IR_OP_CONV2D_BIAS_RELU:
+    case IR_OP_MATMUL_BIAS:
     case IR_OP_REDUCE_BATCH:
     case IR_OP_RESHAPE_LIKE:
     case IR_OP_SLICE_LAST:

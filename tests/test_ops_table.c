@@ -78,6 +78,9 @@ static bool build_op(OpGraph *o, IrOp code)
     case IR_OP_BIAS_RELU:       /* the fuse pass's: no gradient, forward runs only */
         return op(o, code, (int[]){data(o, 0, 2, D(3, 4)), weight(o, 1, 1, D(4))}, 2,
                   (IrAttrs){.axis = -1});
+    case IR_OP_MATMUL_BIAS:     /* the fuse pass's, with a residual */
+        return op(o, code, (int[]){data(o, 0, 2, D(3, 4)), weight(o, 1, 2, D(4, 5)),
+                                   weight(o, 2, 1, D(5)), data(o, 3, 2, D(3, 5))}, 4, none);
     case IR_OP_CONV2D_BIAS_RELU:
         return op(o, code, (int[]){data(o, 0, 3, D(2, 5, 5)), weight(o, 1, 4, D(3, 2, 3, 3)),
                                    weight(o, 2, 1, D(3))}, 3, (IrAttrs){.stride = 1, .padding = 1});

@@ -304,6 +304,13 @@ void interp_exec(RtInterp *in, const IrNode *n)
         rk_relu_fwd(OUT(x), OUT(x), L);
         return;
     }
+    case IR_OP_MATMUL_BIAS:     /* the unfused sequence, in place */
+        rk_matmul_fwd(OUT(x), F(x, 0), F(x, 1), rows(x, T(x, 0)), T(x, 1)->dim[0],
+                      T(x, 1)->dim[1]);
+        rk_bias_add_fwd(OUT(x), OUT(x), F(x, 2), rows(x, T(x, 0)), T(x, 1)->dim[1], 1);
+        if (n->n_in == 4)
+            rk_add_fwd(OUT(x), OUT(x), F(x, 3), L, L);
+        return;
     case IR_OP_MAXPOOL: {
         RkPool2d geo = pool_geom(x, T(x, 0));
         rk_maxpool_fwd(OUT(x), F(x, 0), &geo);
