@@ -126,6 +126,7 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
         bytes = 0;
         break;
     case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:
     case IR_OP_SOFTMAX_GRAD:

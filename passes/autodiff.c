@@ -280,6 +280,7 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_RELU_GRAD:
     case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:
     case IR_OP_SOFTMAX_GRAD:

@@ -31,6 +31,13 @@
  * one rounding (sgemm's own, per block of the inner dimension) instead of
  * being rounded, then added to b, then to r.
  *
+ * A fourth gives GELU's gradient the forward value:
+ *
+ *   y = gelu(x); ... dx = gelu_grad(dy, x)  ->  dx = gelu_grad_y(dy, x, y)
+ *
+ * Φ(x) = y / x, so the kernel computes φ's exponential but no erf (y is
+ * alive there anyway: the next layer's weight gradient reads it).
+ *
  * The interpreter runs a fused op as the unfused sequence, so it stays the
  * oracle.
  */
@@ -184,19 +191,54 @@ static void add_fused(PassRebuild *rb, const IrGraph *g, const IrNode *r, const 
     rb->map[t->id] = f->id;
 }
 
+/* gelu_of[d] = the gelu(x) in d's block before it, for each gelu_grad(dy, x) d. */
+static int plan_gelu_grad(const IrGraph *g, int *gelu_of)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *d = g->nodes[i];
+        if (d->op != IR_OP_GELU_GRAD)
+            continue;
+        for (int j = 0; j < i; j++) {
+            const IrNode *y = g->nodes[j];
+            if (y->op == IR_OP_GELU && y->in[0] == d->in[1] && y->block == d->block) {
+                gelu_of[i] = j;
+                count++;
+                break;
+            }
+        }
+    }
+    return count;
+}
+
+static void add_gelu_grad(PassRebuild *rb, const IrNode *d, int y)
+{
+    int in[3] = {rb->map[d->in[0]], rb->map[d->in[1]], rb->map[y]};
+    IrNode *f = rebuild_add(rb, IR_OP_GELU_GRAD_Y, in, 3, &d->a, d->block, d->loc);
+    f->name = d->name ? ir_arena_strdup(&rb->g->arena, d->name) : NULL;
+    f->flags = d->flags;
+    rb->map[d->id] = f->id;
+}
+
+static int *minus_ones(size_t n)
+{
+    int *a = malloc(n * sizeof *a);
+    IR_CHECK_ALLOC(a);
+    for (size_t i = 0; i < n; i++)
+        a[i] = -1;
+    return a;
+}
+
 bool pass_fuse(IrGraph *g, PassCtx *ctx)
 {
     (void)ctx;
     size_t cap = (size_t)(g->n_nodes ? g->n_nodes : 1);
-    int *fused = malloc(cap * sizeof *fused), *at = malloc(cap * sizeof *at);
+    int *fused = minus_ones(cap), *at = minus_ones(cap), *gelu_of = minus_ones(cap);
     bool *gone = calloc(cap, sizeof *gone);
-    IR_CHECK_ALLOC(fused);
-    IR_CHECK_ALLOC(at);
     IR_CHECK_ALLOC(gone);
-    for (int i = 0; i < g->n_nodes; i++)
-        at[i] = -1;
     int count = plan(g, fused, gone);
-    if (count + plan_matmul_bias(g, at, gone) > 0) {
+    count += plan_matmul_bias(g, at, gone);
+    if (count + plan_gelu_grad(g, gelu_of) > 0) {
         PassRebuild rb;
         rebuild_begin(&rb, g);
         for (int i = 0; i < g->n_nodes; i++) {
@@ -204,12 +246,15 @@ bool pass_fuse(IrGraph *g, PassCtx *ctx)
                 add_fused(&rb, g, g->nodes[i], g->nodes[fused[i]]);
             else if (at[i] >= 0)
                 add_matmul_bias(&rb, g, g->nodes[i], g->nodes[at[i]]);
+            else if (gelu_of[i] >= 0)
+                add_gelu_grad(&rb, g->nodes[i], gelu_of[i]);
             else if (!gone[i])
                 rebuild_copy(&rb, g->nodes[i]);
         }
         rebuild_commit(&rb, g);
     }
     free(gone);
+    free(gelu_of);
     free(at);
     free(fused);
     return true;

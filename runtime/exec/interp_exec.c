@@ -363,7 +363,10 @@ void interp_exec(RtInterp *in, const IrNode *n)
     case IR_OP_LEAKY_RELU_GRAD:
         rk_leaky_relu_bwd(OUT(x), F(x, 0), F(x, 1), n->a.scalar, L);
         return;
-    case IR_OP_GELU_GRAD: rk_gelu_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
+    case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:     /* the unfused gradient: y unread */
+        rk_gelu_bwd(OUT(x), F(x, 0), F(x, 1), L);
+        return;
     case IR_OP_TANH_GRAD: rk_tanh_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
     case IR_OP_SIGMOID_GRAD: rk_sigmoid_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
     case IR_OP_SOFTMAX_GRAD:
