@@ -355,6 +355,13 @@ Test(ops_table, every_op_runs_in_the_interpreter_and_the_jit)
         run_both(o.g, name, seen);
         ir_graph_free(o.g);
     }
+    /* gelu_grad_y, which only the fuse pass emits: gelu's graph, fused */
+    OpGraph o;
+    cr_assert(op_graph(&o, IR_OP_GELU));
+    char *err = run_passes(o.g, "verify,autodiff,optimizer,fuse");
+    cr_assert(err == NULL, "gelu, fused: %s", err);
+    run_both(o.g, "gelu, fused", seen);
+    ir_graph_free(o.g);
     for (int i = 0; i < IR_OP_COUNT; i++)
         cr_expect(seen[i], "op %s ran in no test graph", ir_op_info((IrOp)i)->name);
 }
