@@ -244,6 +244,7 @@ static bool emit_body(Lw *w)
     case IR_OP_LOG_SOFTMAX_GRAD: lower_softmax(w); return true;
     case IR_OP_LAYERNORM:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G: lower_layernorm(w); return true;
     case IR_OP_BATCHNORM:
     case IR_OP_BATCHNORM_GRAD_X:

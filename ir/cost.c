@@ -132,6 +132,7 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
     case IR_OP_SOFTMAX_GRAD:
     case IR_OP_LOG_SOFTMAX_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G:
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_BATCHNORM_GRAD_G:

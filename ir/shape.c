@@ -493,6 +493,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
                                 return same_as(&c, 0);
     case IR_OP_DIV_GRAD_B:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_MAXPOOL_GRAD:
     case IR_OP_AVGPOOL_GRAD:

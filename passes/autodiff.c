@@ -291,6 +291,7 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G:
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_BATCHNORM_GRAD_G:

@@ -36,7 +36,15 @@
  *   y = gelu(x); ... dx = gelu_grad(dy, x)  ->  dx = gelu_grad_y(dy, x, y)
  *
  * Φ(x) = y / x, so the kernel computes φ's exponential but no erf (y is
- * alive there anyway: the next layer's weight gradient reads it).
+ * alive there anyway: the next layer's weight gradient reads it). And a
+ * fifth adds the residual stream's gradient as LayerNorm's input gradient
+ * is stored:
+ *
+ *   l = layernorm_grad_x(dy, x, g); s = add(a, l)
+ *                                   ->  s = layernorm_grad_x_add(dy, x, g, a)
+ *
+ * when the add is l's only reader and a has l's shape (the same float add,
+ * so the same numbers).
  *
  * The interpreter runs a fused op as the unfused sequence, so it stays the
  * oracle.
@@ -220,6 +228,46 @@ static void add_gelu_grad(PassRebuild *rb, const IrNode *d, int y)
     rb->map[d->id] = f->id;
 }
 
+/* The layernorm_grad_x that add s can take in (its only reader, in its
+ * block, the other operand of its shape), or NULL. */
+static const IrNode *foldable_ln_grad(const IrGraph *g, const IrNode *s, const int *at)
+{
+    if (s->op != IR_OP_ADD || at[s->id] >= 0 || s->in[0] == s->in[1])
+        return NULL;
+    for (int k = 0; k < 2; k++) {
+        const IrNode *l = g->nodes[s->in[k]], *a = g->nodes[s->in[1 - k]];
+        if (l->op == IR_OP_LAYERNORM_GRAD_X && l->block == s->block && l->id != g->loss &&
+            readers(g, l->id) == 1 && ir_type_equal(&a->type, &l->type))
+            return l;
+    }
+    return NULL;
+}
+
+/* ln_of[s] = the layernorm_grad_x add s takes in; it is gone. */
+static int plan_ln_grad(const IrGraph *g, const int *at, int *ln_of, bool *gone)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *l = foldable_ln_grad(g, g->nodes[i], at);
+        if (!l)
+            continue;
+        ln_of[i] = l->id;
+        gone[l->id] = true;
+        count++;
+    }
+    return count;
+}
+
+static void add_ln_grad(PassRebuild *rb, const IrNode *s, const IrNode *l)
+{
+    int a = s->in[0] == l->id ? s->in[1] : s->in[0];
+    int in[4] = {rb->map[l->in[0]], rb->map[l->in[1]], rb->map[l->in[2]], rb->map[a]};
+    IrNode *f = rebuild_add(rb, IR_OP_LAYERNORM_GRAD_X_ADD, in, 4, &l->a, s->block, s->loc);
+    f->name = s->name ? ir_arena_strdup(&rb->g->arena, s->name) : NULL;
+    f->flags = s->flags;
+    rb->map[s->id] = f->id;
+}
+
 static int *minus_ones(size_t n)
 {
     int *a = malloc(n * sizeof *a);
@@ -234,10 +282,12 @@ bool pass_fuse(IrGraph *g, PassCtx *ctx)
     (void)ctx;
     size_t cap = (size_t)(g->n_nodes ? g->n_nodes : 1);
     int *fused = minus_ones(cap), *at = minus_ones(cap), *gelu_of = minus_ones(cap);
+    int *ln_of = minus_ones(cap);
     bool *gone = calloc(cap, sizeof *gone);
     IR_CHECK_ALLOC(gone);
     int count = plan(g, fused, gone);
     count += plan_matmul_bias(g, at, gone);
+    count += plan_ln_grad(g, at, ln_of, gone);
     if (count + plan_gelu_grad(g, gelu_of) > 0) {
         PassRebuild rb;
         rebuild_begin(&rb, g);
@@ -248,12 +298,15 @@ bool pass_fuse(IrGraph *g, PassCtx *ctx)
                 add_matmul_bias(&rb, g, g->nodes[i], g->nodes[at[i]]);
             else if (gelu_of[i] >= 0)
                 add_gelu_grad(&rb, g->nodes[i], gelu_of[i]);
+            else if (ln_of[i] >= 0)
+                add_ln_grad(&rb, g->nodes[i], g->nodes[ln_of[i]]);
             else if (!gone[i])
                 rebuild_copy(&rb, g->nodes[i]);
         }
         rebuild_commit(&rb, g);
     }
     free(gone);
+    free(ln_of);
     free(gelu_of);
     free(at);
     free(fused);

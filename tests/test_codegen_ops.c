@@ -623,3 +623,20 @@ Test(codegen_ops, gelu_grad_y)
     check(g, TOL, "gelu_grad_y");
     ir_graph_free(g);
 }
+
+/* layernorm_grad_x_add (the fuse pass's LayerNorm input gradient plus the
+ * residual stream's) over last dims 1, 3, 17, 129: the same float add as
+ * the add it replaces, after the gradient's rounding. */
+Test(codegen_ops, layernorm_grad_x_add)
+{
+    IrGraph *g = fresh("layernorm_grad_x_add");
+    static const int64_t widths[] = {1, 3, 17, 129};
+    for (int i = 0; i < 4; i++) {
+        int64_t C = widths[i];
+        int x = tb_input(g, "x", 2, D(3, C)), dy = tb_input(g, "dy", 2, D(3, C));
+        int a = tb_input(g, "a", 2, D(3, C)), gm = tb_param(g, "g", 1, D(C));
+        tb_op(g, IR_OP_LAYERNORM_GRAD_X_ADD, (int[]){dy, x, gm, a}, 4, &(IrAttrs){.eps = 1e-5f});
+    }
+    check(g, TOL, "layernorm_grad_x_add");
+    ir_graph_free(g);
+}

@@ -175,6 +175,9 @@ Test(fuse, transformer_matmul_bias_residual_gelu_grad)
     cr_expect_eq(count_residuals(g), 2 * 2, "the attention output's and the MLP's");
     cr_expect_eq(count_op(g, IR_OP_GELU_GRAD), 0);
     cr_expect_eq(count_op(g, IR_OP_GELU_GRAD_Y), 2);
+    cr_expect_eq(count_op(g, IR_OP_LAYERNORM_GRAD_X_ADD), 2 * 2, "the residual stream's "
+                 "gradient after each block's two LayerNorms");
+    cr_expect_eq(count_op(g, IR_OP_LAYERNORM_GRAD_X), 1, "the final LayerNorm's: no add");
     for (int i = 0; i < g->n_nodes; i++) {
         const IrNode *n = g->nodes[i];
         if (n->op == IR_OP_GELU_GRAD_Y)

@@ -163,6 +163,7 @@ static bool build_op(OpGraph *o, IrOp code)
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G:
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_BATCHNORM_GRAD_G:
@@ -361,6 +362,18 @@ Test(ops_table, every_op_runs_in_the_interpreter_and_the_jit)
     char *err = run_passes(o.g, "verify,autodiff,optimizer,fuse");
     cr_assert(err == NULL, "gelu, fused: %s", err);
     run_both(o.g, "gelu, fused", seen);
+    ir_graph_free(o.g);
+    /* layernorm_grad_x_add: h + layernorm(h), fused */
+    memset(&o, 0, sizeof o);
+    o.g = ir_graph_new("layernorm residual");
+    int h = data(&o, 0, 2, D(3, 4));
+    int ln = tb_op(o.g, IR_OP_LAYERNORM, (int[]){h, weight(&o, 1, 1, D(4)), weight(&o, 2, 1, D(4))},
+                   3, &(IrAttrs){.eps = 1e-5f});
+    int s = tb_op2(o.g, IR_OP_ADD, h, ln);
+    o.g->loss = tb_op2(o.g, IR_OP_MSE, s, tb_input(o.g, "target", 2, D(3, 4)));
+    err = run_passes(o.g, "verify,autodiff,optimizer,fuse");
+    cr_assert(err == NULL, "layernorm residual, fused: %s", err);
+    run_both(o.g, "layernorm residual, fused", seen);
     ir_graph_free(o.g);
     for (int i = 0; i < IR_OP_COUNT; i++)
         cr_expect(seen[i], "op %s ran in no test graph", ir_op_info((IrOp)i)->name);

@@ -94,7 +94,10 @@ static void layernorm_grad(const X *x)
     float *mean, *rstd;
     float *y = x->in->scratch + 2 * R;
     layernorm(x, 1, y, &mean, &rstd);
-    if (x->n->op == IR_OP_LAYERNORM_GRAD_X)
+    if (x->n->op == IR_OP_LAYERNORM_GRAD_X_ADD) {   /* the unfused sequence */
+        rk_layernorm_bwd(OUT(x), NULL, NULL, F(x, 0), F(x, 1), mean, rstd, F(x, 2), R, D);
+        rk_add_fwd(OUT(x), OUT(x), F(x, 3), R * D, R * D);
+    } else if (x->n->op == IR_OP_LAYERNORM_GRAD_X)
         rk_layernorm_bwd(OUT(x), NULL, NULL, F(x, 0), F(x, 1), mean, rstd, F(x, 2), R, D);
     else
         rk_layernorm_bwd(NULL, OUT(x), NULL, F(x, 0), F(x, 1), mean, rstd, NULL, R, D);
@@ -401,6 +404,7 @@ void interp_exec(RtInterp *in, const IrNode *n)
                                T(x, 1)->dim[2] * T(x, 1)->dim[3]);
         return;
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G: layernorm_grad(x); return;
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_BATCHNORM_GRAD_G: batchnorm_grad(x); return;
