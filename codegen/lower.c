@@ -211,6 +211,7 @@ static bool emit_body(Lw *w)
     case IR_OP_RELU_GRAD:
     case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:
     case IR_OP_DIV_GRAD_B:      lower_elementwise(w); return true;
@@ -225,7 +226,8 @@ static bool emit_body(Lw *w)
     case IR_OP_FILL:            lower_fill(w); return true;
     case IR_OP_MATMUL:
     case IR_OP_MATMUL_GRAD_X:
-    case IR_OP_MATMUL_GRAD_W:   lower_matmul(w); return true;
+    case IR_OP_MATMUL_GRAD_W:
+    case IR_OP_MATMUL_BIAS:     lower_matmul(w); return true;
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BIAS_RELU:
     case IR_OP_CONV2D_GRAD_X:
@@ -242,6 +244,7 @@ static bool emit_body(Lw *w)
     case IR_OP_LOG_SOFTMAX_GRAD: lower_softmax(w); return true;
     case IR_OP_LAYERNORM:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G: lower_layernorm(w); return true;
     case IR_OP_BATCHNORM:
     case IR_OP_BATCHNORM_GRAD_X:

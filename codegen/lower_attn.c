@@ -51,24 +51,41 @@ static LLVMValueRef fsum_add(Lw *w, LLVMValueRef slot, LLVMValueRef term)
     return v;
 }
 
-/* Scores in att (T, T) → causal softmax in place: row t keeps t2 <= t,
- * max-shifted float exponentials summed in float, zeros above the
- * diagonal. Every loop runs over the whole row (a constant trip count, so
- * it vectorizes to full-width iterations with no scalar remainder) and
- * masks the columns above the diagonal with a select: their exponentials
- * are computed and dropped, which costs less than a row-length loop's
- * scalar tail. The maximum is a maxnum reduction marked no-NaN so that it
- * vectorizes (a NaN score makes its row NaN through the exponentials all
- * the same). */
-static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
+/* The causal loops run over groups of rows: rows [r0, r1) read columns
+ * [0, r1) only, a constant trip count per group (so every loop vectorizes
+ * to full-width iterations with no scalar remainder) that skips most of the
+ * zero upper triangle; the columns of the group's own diagonal block above
+ * the diagonal are masked with a select, and the rest of each row is
+ * stored as zeros for the products that read whole rows. At most four
+ * groups, 16 rows (a float vector) or a multiple of 16 each, keep the
+ * code small: for T = 64 the loops cover 5/8 of the T×T matrix. */
+static int64_t group_rows(const Att *a)
+{
+    int64_t per = (a->T + 3) / 4;
+    return (per + 15) / 16 * 16;
+}
+
+/* row[c] = 0 for c in [from, T). */
+static void zero_tail(Lw *w, const Att *a, LLVMValueRef row, int64_t from)
+{
+    if (from < a->T)
+        lw_zero(w, lw_off(w, row, lw_c(w, from)), lw_c(w, a->T - from));
+}
+
+/* Scores in att (T, T) → causal softmax in place for rows [r0, r1), which
+ * keep t2 <= t: max-shifted float exponentials summed in float, zeros
+ * above the diagonal. The maximum is a maxnum reduction marked no-NaN so
+ * that it vectorizes (a NaN score makes its row NaN through the
+ * exponentials all the same). */
+static void softmax_rows(Lw *w, const Att *a, LLVMValueRef att, int64_t r0, int64_t r1)
 {
     CgModule *m = w->m;
     LLVMBuilderRef b = m->b;
     CgLoop t, c;
-    cg_loop_begin(m, &t, lw_c(w, 0), lw_c(w, a->T), "t");
+    cg_loop_begin(m, &t, lw_c(w, r0), lw_c(w, r1), "t");
     LLVMValueRef row = lw_off(w, att, lw_mul(w, t.i, lw_c(w, a->T)));
     LLVMValueRef mx = lw_slot(w, m->t_f32, cg_f32(m, -INFINITY));
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, r1), "c");
     LLVMValueRef v = LLVMBuildSelect(b, causal(w, c.i, t.i), cg_load_f32(m, row, c.i),
                                      cg_f32(m, -INFINITY), "");
     LLVMValueRef nx = cg_fmax(m, lw_get(w, m->t_f32, mx), v);
@@ -78,7 +95,7 @@ static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
     cg_loop_end(m, &c);
     LLVMValueRef mx0 = lw_get(w, m->t_f32, mx);
     LLVMValueRef sum = lw_slot(w, m->t_f32, cg_f32(m, 0.0f));
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, r1), "c");
     LLVMValueRef d = cg_fsub(m, cg_load_f32(m, row, c.i), mx0);
     LLVMValueRef e = lw_ref_math(w) ? cg_math(m, CG_MATH_EXP, d) : cg_fexp(m, d);
     e = LLVMBuildSelect(b, causal(w, c.i, t.i), e, cg_f32(m, 0.0f), "");
@@ -86,10 +103,18 @@ static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
     fsum_add(w, sum, e);
     cg_loop_end(m, &c);
     LLVMValueRef inv = cg_fdiv(m, cg_f32(m, 1.0f), lw_get(w, m->t_f32, sum));
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, r1), "c");
     cg_store_f32(m, row, c.i, cg_fmul(m, cg_load_f32(m, row, c.i), inv));
     cg_loop_end(m, &c);
+    zero_tail(w, a, row, r1);
     cg_loop_end(m, &t);
+}
+
+static void causal_softmax(Lw *w, const Att *a, LLVMValueRef att)
+{
+    int64_t G = group_rows(a);
+    for (int64_t r0 = 0; r0 < a->T; r0 += G)
+        softmax_rows(w, a, att, r0, r0 + G < a->T ? r0 + G : a->T);
 }
 
 /* att = causal softmax of q_h k_hᵀ / √HD; q, k point at (n, head h). */
@@ -99,28 +124,38 @@ static void scores(Lw *w, const Att *a, LLVMValueRef q, LLVMValueRef k, LLVMValu
     causal_softmax(w, a, att);
 }
 
-/* ds = att ⊙ (datt - Σ_j att·datt) · scale, in place over datt; zero above
- * the diagonal, where att is. Whole-row loops, masked (as causal_softmax). */
-static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
+/* ds = att ⊙ (datt - Σ_j att·datt) · scale, in place over datt, for rows
+ * [r0, r1); zero above the diagonal, where att is (grouped and masked as in
+ * softmax_rows). */
+static void softmax_back_rows(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds,
+                              int64_t r0, int64_t r1)
 {
     CgModule *m = w->m;
     CgLoop t, c;
-    cg_loop_begin(m, &t, lw_c(w, 0), lw_c(w, a->T), "t");
+    cg_loop_begin(m, &t, lw_c(w, r0), lw_c(w, r1), "t");
     LLVMValueRef off = lw_mul(w, t.i, lw_c(w, a->T));
     LLVMValueRef ar = lw_off(w, att, off), dr = lw_off(w, ds, off);
     LLVMValueRef sum = lw_slot(w, m->t_f32, cg_f32(m, 0.0f));
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, r1), "c");
     LLVMValueRef p = cg_fmul(m, cg_load_f32(m, ar, c.i), cg_load_f32(m, dr, c.i));
     fsum_add(w, sum, LLVMBuildSelect(m->b, causal(w, c.i, t.i), p, cg_f32(m, 0.0f), ""));
     cg_loop_end(m, &c);
     LLVMValueRef dot = lw_get(w, m->t_f32, sum);
-    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, a->T), "c");
+    cg_loop_begin(m, &c, lw_c(w, 0), lw_c(w, r1), "c");
     LLVMValueRef av = cg_load_f32(m, ar, c.i);
     LLVMValueRef g = cg_fsub(m, cg_load_f32(m, dr, c.i), dot);
     LLVMValueRef r = cg_fmul(m, cg_fmul(m, av, g), cg_f32(m, (float)a->scale));
     cg_store_f32(m, dr, c.i, LLVMBuildSelect(m->b, causal(w, c.i, t.i), r, cg_f32(m, 0.0f), ""));
     cg_loop_end(m, &c);
+    zero_tail(w, a, dr, r1);
     cg_loop_end(m, &t);
+}
+
+static void softmax_back(Lw *w, const Att *a, LLVMValueRef att, LLVMValueRef ds)
+{
+    int64_t G = group_rows(a);
+    for (int64_t r0 = 0; r0 < a->T; r0 += G)
+        softmax_back_rows(w, a, att, ds, r0, r0 + G < a->T ? r0 + G : a->T);
 }
 
 void lower_attention(Lw *w)

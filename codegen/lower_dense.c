@@ -6,6 +6,14 @@
  *   matmul         y (R, OUT)  = x (R, IN) @ w (IN, OUT)        NN
  *   matmul_grad_x  dx (R, IN)  = dy (R, OUT) @ wᵀ               NT
  *   matmul_grad_w  dw (IN, OUT) = xᵀ @ dy                       TN
+ *   matmul_bias    y = b (+ r), then y += x @ w                 NN, beta 1
+ * matmul_bias (the fuse pass's) writes each row of y with the bias (plus the
+ * residual row) and lets sgemm add the product into it: that write takes
+ * the place of the pass in which sgemm would zero y for beta 0, so the bias
+ * and the residual cost no pass over y of their own (one rounding less than
+ * the unfused ops). Without contraction (no_contract) it runs the
+ * interpreter's sequence instead, product, + b, + r, and matches it bit for
+ * bit.
  * conv2d goes one image at a time through an im2col matrix in the scratch
  * area, col (C·K·K, OH·OW) (layout in runtime/kernels/conv.c):
  *   forward   y_n (O, OH·OW) = w (O, C·K·K) @ col_n              NN
@@ -30,11 +38,52 @@ static void gemm(Lw *w, bool ta, bool tb, LLVMValueRef M, int64_t N, LLVMValueRe
     cg_call_sgemm(w->m, &g);
 }
 
+/* y (R, OUT) = b, or r + b when the node has a residual r (operand 3). */
+static void bias_rows(Lw *w, LLVMValueRef R, int64_t OUT)
+{
+    CgModule *m = w->m;
+    if (w->n->n_in == 4) {
+        lw_bias_loops(w, w->out, w->in[3], w->in[2], R, OUT, 1, false);
+        return;
+    }
+    CgLoop r, j;
+    cg_loop_begin(m, &r, lw_c(w, 0), R, "r");
+    LLVMValueRef y = lw_off(w, w->out, lw_mul(w, r.i, lw_c(w, OUT)));
+    cg_loop_begin(m, &j, lw_c(w, 0), lw_c(w, OUT), "j");
+    cg_store_f32(m, y, j.i, cg_load_f32(m, w->in[2], j.i));
+    cg_loop_end(m, &j);
+    cg_loop_end(m, &r);
+}
+
+/* matmul_bias as the unfused sequence: y = x @ w; y += b; y += r. */
+static void matmul_then_bias(Lw *w, LLVMValueRef R, int64_t IN, int64_t OUT)
+{
+    CgModule *m = w->m;
+    gemm(w, false, false, R, OUT, lw_c(w, IN), w->in[0], IN, w->in[1], OUT, 0.0f, w->out, OUT);
+    lw_bias_loops(w, w->out, w->out, w->in[2], R, OUT, 1, false);
+    if (w->n->n_in < 4)
+        return;
+    CgLoop i;
+    cg_loop_begin(m, &i, lw_c(w, 0), lw_mul(w, R, lw_c(w, OUT)), "i");
+    LLVMValueRef v = cg_fadd(m, cg_load_f32(m, w->out, i.i), cg_load_f32(m, w->in[3], i.i));
+    cg_store_f32(m, w->out, i.i, v);
+    cg_loop_end(m, &i);
+}
+
 void lower_matmul(Lw *w)
 {
     const IrType *x = lw_type(w, 0), *wt = lw_type(w, 1);
     int64_t IN = wt->dim[0], OUT = wt->dim[1];
     switch (w->n->op) {
+    case IR_OP_MATMUL_BIAS:     /* x (R, IN), w (IN, OUT), b (OUT) [, r (R, OUT)] */
+        if (lw_ref_math(w)) {
+            matmul_then_bias(w, lw_rows(w, x), IN, OUT);
+            break;
+        }
+        bias_rows(w, lw_rows(w, x), OUT);
+        gemm(w, false, false, lw_rows(w, x), OUT, lw_c(w, IN), w->in[0], IN, w->in[1], OUT,
+             1.0f, w->out, OUT);
+        break;
     case IR_OP_MATMUL:          /* x (R, IN), w (IN, OUT) */
         gemm(w, false, false, lw_rows(w, x), OUT, lw_c(w, IN), w->in[0], IN, w->in[1], OUT,
              0.0f, w->out, OUT);

@@ -61,6 +61,24 @@ static LLVMValueRef gelu_grad(Lw *w, LLVMValueRef dy, LLVMValueRef x)
     return cg_fmul(m, dy, cg_fadd(m, cdf, cg_fmul(m, x, pdf)));
 }
 
+/* gelu_grad_y: dy·(Φ(x) + x·φ(x)) with Φ(x) = y/x from the forward value
+ * y = x·Φ(x), so only φ's exponential is computed, not erf. Φ is 1/2 where
+ * |x| < 1e-30 (x = 0, or y subnormal and imprecise); elsewhere y/x is Φ to
+ * a few float roundings, as the erf would be (and as absolutely accurate:
+ * for x << 0 both are tiny). The reference path recomputes the erf. */
+static LLVMValueRef gelu_grad_y(Lw *w, LLVMValueRef dy, LLVMValueRef x, LLVMValueRef y)
+{
+    CgModule *m = w->m;
+    if (lw_ref_math(w))
+        return gelu_grad(w, dy, x);
+    LLVMValueRef tiny = LLVMBuildFCmp(m->b, LLVMRealOLT, cg_math(m, CG_MATH_FABS, x),
+                                      cg_f32(m, 1e-30f), "");
+    LLVMValueRef cdf = sel(w, tiny, cg_f32(m, 0.5f), cg_fdiv(m, y, x));
+    LLVMValueRef sq = cg_fmul(m, cg_fmul(m, cg_f32(m, -0.5f), x), x);
+    LLVMValueRef pdf = cg_fmul(m, cg_f32(m, 0.39894228040143267794f), cg_fexp(m, sq));
+    return cg_fmul(m, dy, cg_fadd(m, cdf, cg_fmul(m, x, pdf)));
+}
+
 /* 1/(1 + e^-x): e^-x overflows to inf for x < -88.7, giving 0 */
 static LLVMValueRef sigmoid(Lw *w, LLVMValueRef x)
 {
@@ -99,6 +117,7 @@ static LLVMValueRef value(Lw *w, LLVMValueRef i, LLVMValueRef bi)
         return sel(w, fgt0(w, ld(w, 1, i)), a, cg_fmul(m, a, cg_f32(m, n->a.scalar)));
     case IR_OP_GELU: return gelu(w, a);
     case IR_OP_GELU_GRAD: return gelu_grad(w, a, ld(w, 1, i));
+    case IR_OP_GELU_GRAD_Y: return gelu_grad_y(w, a, ld(w, 1, i), ld(w, 2, i));
     case IR_OP_TANH: return tanh_(w, a);
     case IR_OP_SIGMOID: return sigmoid(w, a);
     case IR_OP_TANH_GRAD: {          /* dy·(1 - y²) */

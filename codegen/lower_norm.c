@@ -207,7 +207,11 @@ void lower_layernorm(Lw *w)
         cg_loop_begin(m, &d, lw_c(w, 0), lw_c(w, D), "d");
         dxh = cg_fmul(m, ldx(w, dy, d.i), ldx(w, w->in[2], d.i));
         LLVMValueRef xh = cg_fmul(m, cg_fsub(m, ldx(w, x, d.i), mu), rs);
-        st(w, y, d.i, cg_fmul(m, rs, cg_fsub(m, cg_fsub(m, dxh, mg), cg_fmul(m, xh, mgx))));
+        LLVMValueRef v = lw_trunc(w, cg_fmul(m, rs, cg_fsub(m, cg_fsub(m, dxh, mg),
+                                                            cg_fmul(m, xh, mgx))));
+        if (op == IR_OP_LAYERNORM_GRAD_X_ADD)   /* + a, as the add it replaces */
+            v = cg_fadd(m, v, cg_load_f32(m, lw_off(w, w->in[3], off), d.i));
+        cg_store_f32(m, y, d.i, v);
         cg_loop_end(m, &d);
     }
     cg_loop_end(m, &r);

@@ -35,8 +35,9 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
     case IR_OP_TRANSPOSE:
         break;
     case IR_OP_MATMUL:          /* out elements, each a dot of length I */
-        flops = 2 * out * (double)w->dim[0];
-        bytes += 4 * (double)ir_type_numel(w);
+    case IR_OP_MATMUL_BIAS:     /* + the bias (and the residual: read, added) */
+        flops = 2 * out * (double)w->dim[0] + (n->op == IR_OP_MATMUL_BIAS ? out * (n->n_in - 2) : 0);
+        bytes += 4 * (double)ir_type_numel(w) + (n->n_in == 4 ? 4 * out : 0);
         break;
     case IR_OP_CONV2D:          /* out elements, each a dot of C*K*K */
     case IR_OP_CONV2D_BIAS_RELU: {  /* + the bias and the relu */
@@ -125,11 +126,13 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
         bytes = 0;
         break;
     case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:
     case IR_OP_SOFTMAX_GRAD:
     case IR_OP_LOG_SOFTMAX_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G:
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_BATCHNORM_GRAD_G:

@@ -163,6 +163,19 @@ static bool rule_conv2d_bias(Ctx *c)
     return true;
 }
 
+/* matmul_bias(x, w, b[O] [, r]): matmul's shape, r of that shape */
+static bool rule_matmul_bias(Ctx *c)
+{
+    if (!rule_matmul(c))
+        return false;
+    const IrType *y = &c->n->type, *b = operand(c, 2);
+    if (b->rank != 1 || b->dim[0] != y->dim[y->rank - 1])
+        return fail2(c, "shape mismatch", y, b);
+    if (c->n->n_in == 4 && !ir_type_equal(operand(c, 3), y))
+        return fail2(c, "shape mismatch", y, operand(c, 3));
+    return true;
+}
+
 /* maxpool/avgpool(x[N,C,H,W]) kernel stride, no padding */
 static bool rule_pool(Ctx *c)
 {
@@ -443,6 +456,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_LOG_SOFTMAX:     return rule_lastdim(&c);
     case IR_OP_CONV2D:          return rule_conv2d(&c);
     case IR_OP_CONV2D_BIAS_RELU: return rule_conv2d_bias(&c);
+    case IR_OP_MATMUL_BIAS:     return rule_matmul_bias(&c);
     case IR_OP_MAXPOOL:
     case IR_OP_AVGPOOL:         return rule_pool(&c);
     case IR_OP_GLOBAL_AVG_POOL: return rule_global_avg_pool(&c);
@@ -470,6 +484,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_RELU_GRAD:
     case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:
     case IR_OP_SOFTMAX_GRAD:
@@ -478,6 +493,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
                                 return same_as(&c, 0);
     case IR_OP_DIV_GRAD_B:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_MAXPOOL_GRAD:
     case IR_OP_AVGPOOL_GRAD:

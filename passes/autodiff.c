@@ -269,6 +269,7 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_FILL:
     case IR_OP_BIAS_RELU:           /* fused after autodiff */
     case IR_OP_CONV2D_BIAS_RELU:
+    case IR_OP_MATMUL_BIAS:
     case IR_OP_REDUCE_BATCH:
     case IR_OP_RESHAPE_LIKE:
     case IR_OP_SLICE_LAST:
@@ -279,6 +280,7 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_RELU_GRAD:
     case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:
     case IR_OP_SOFTMAX_GRAD:
@@ -289,6 +291,7 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G:
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_BATCHNORM_GRAD_G:

@@ -2,7 +2,7 @@
  * become one kernel each.
  *
  * It runs after autodiff and optimizer (the training pipeline's last pass
- * before split), so the fused ops need no gradient rule. Two patterns, both
+ * before split), so the fused ops need no gradient rule. Two patterns fold
  * the activation after a layer's bias:
  *
  *   t = bias_add(x, b); y = relu(t)             ->  y = bias_relu(x, b)
@@ -15,8 +15,39 @@
  * other readers may be relu_grad(dy, t), which read y instead — relu(t) > 0
  * exactly where t > 0, so the gradient is the same bit for bit. Anything else
  * reading t or c (a cut, a head, a probe) leaves the chain alone, as does a
- * chain spread over two blocks. The interpreter runs a fused op as the
- * unfused sequence, so it stays the oracle.
+ * chain spread over two blocks.
+ *
+ * A third folds a dense layer's bias, and the residual added to it, into the
+ * matrix product (where no relu took the bias first):
+ *
+ *   m = matmul(x, w); t = bias_add(m, b); [y = add(r, t)]
+ *                                   ->  t (or y) = matmul_bias(x, w, b [, r])
+ *
+ * The kernel writes b (+ r) into the output and sgemm adds the product into
+ * it, so the bias and the residual need no pass of their own. m may have no
+ * other reader (the matmul's gradients read x and w, never m), and the add
+ * joins in only when it is t's one reader and r has t's shape. Unlike the
+ * relu patterns this one changes roundings: the product is added to b + r in
+ * one rounding (sgemm's own, per block of the inner dimension) instead of
+ * being rounded, then added to b, then to r.
+ *
+ * A fourth gives GELU's gradient the forward value:
+ *
+ *   y = gelu(x); ... dx = gelu_grad(dy, x)  ->  dx = gelu_grad_y(dy, x, y)
+ *
+ * Φ(x) = y / x, so the kernel computes φ's exponential but no erf (y is
+ * alive there anyway: the next layer's weight gradient reads it). And a
+ * fifth adds the residual stream's gradient as LayerNorm's input gradient
+ * is stored:
+ *
+ *   l = layernorm_grad_x(dy, x, g); s = add(a, l)
+ *                                   ->  s = layernorm_grad_x_add(dy, x, g, a)
+ *
+ * when the add is l's only reader and a has l's shape (the same float add,
+ * so the same numbers).
+ *
+ * The interpreter runs a fused op as the unfused sequence, so it stays the
+ * oracle.
  */
 #include "passes_impl.h"
 
@@ -66,6 +97,71 @@ static const IrNode *fusable_conv(const IrGraph *g, const IrNode *t)
     return c;
 }
 
+/* The matmul under bias_add t that matmul_bias can take in, or NULL. */
+static const IrNode *foldable_matmul(const IrGraph *g, const IrNode *t, const bool *gone)
+{
+    if (t->op != IR_OP_BIAS_ADD || gone[t->id] || t->id == g->loss ||
+        (t->a.axis >= 0 && t->a.axis != t->type.rank - 1))
+        return NULL;
+    const IrNode *m = g->nodes[t->in[0]];
+    if (m->op != IR_OP_MATMUL || m->block != t->block || m->id == g->loss ||
+        readers(g, m->id) != 1)
+        return NULL;
+    return m;
+}
+
+/* The add that is t's only reader, in t's block, adding a residual of t's
+ * shape, and not yet taken by another chain (at[a] < 0); or NULL. */
+static const IrNode *foldable_residual(const IrGraph *g, const IrNode *t, const int *at)
+{
+    if (readers(g, t->id) != 1)
+        return NULL;
+    for (int i = t->id + 1; i < g->n_nodes; i++) {
+        const IrNode *a = g->nodes[i];
+        if (a->op != IR_OP_ADD || (a->in[0] != t->id && a->in[1] != t->id))
+            continue;
+        int r = a->in[0] == t->id ? a->in[1] : a->in[0];
+        bool ok = a->block == t->block && at[a->id] < 0 && a->id != g->loss &&
+                  ir_type_equal(&g->nodes[r]->type, &t->type);
+        return ok ? a : NULL;
+    }
+    return NULL;
+}
+
+/* at[v] = the bias_add whose matmul_bias node v becomes (v is the bias_add,
+ * or the add of a residual); the matmul and a folded bias_add are gone. */
+static int plan_matmul_bias(const IrGraph *g, int *at, bool *gone)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *t = g->nodes[i];
+        const IrNode *m = foldable_matmul(g, t, gone);
+        if (!m)
+            continue;
+        const IrNode *a = foldable_residual(g, t, at);
+        gone[m->id] = true;
+        if (a)
+            gone[t->id] = true;
+        at[a ? a->id : t->id] = t->id;
+        count++;
+    }
+    return count;
+}
+
+/* The matmul_bias node that takes the place of v, bias_add t's chain. */
+static void add_matmul_bias(PassRebuild *rb, const IrGraph *g, const IrNode *v, const IrNode *t)
+{
+    const IrNode *m = g->nodes[t->in[0]];
+    int in[4] = {rb->map[m->in[0]], rb->map[m->in[1]], rb->map[t->in[1]], -1};
+    if (v != t)
+        in[3] = rb->map[v->in[0] == t->id ? v->in[1] : v->in[0]];
+    IrAttrs none = {0};
+    IrNode *f = rebuild_add(rb, IR_OP_MATMUL_BIAS, in, v != t ? 4 : 3, &none, v->block, v->loc);
+    f->name = v->name ? ir_arena_strdup(&rb->g->arena, v->name) : NULL;
+    f->flags = v->flags;
+    rb->map[v->id] = f->id;
+}
+
 /* fused[r] = the bias_add under relu r; gone[v]: v is folded into a fused op. */
 static int plan(const IrGraph *g, int *fused, bool *gone)
 {
@@ -103,25 +199,116 @@ static void add_fused(PassRebuild *rb, const IrGraph *g, const IrNode *r, const 
     rb->map[t->id] = f->id;
 }
 
+/* gelu_of[d] = the gelu(x) in d's block before it, for each gelu_grad(dy, x) d. */
+static int plan_gelu_grad(const IrGraph *g, int *gelu_of)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *d = g->nodes[i];
+        if (d->op != IR_OP_GELU_GRAD)
+            continue;
+        for (int j = 0; j < i; j++) {
+            const IrNode *y = g->nodes[j];
+            if (y->op == IR_OP_GELU && y->in[0] == d->in[1] && y->block == d->block) {
+                gelu_of[i] = j;
+                count++;
+                break;
+            }
+        }
+    }
+    return count;
+}
+
+static void add_gelu_grad(PassRebuild *rb, const IrNode *d, int y)
+{
+    int in[3] = {rb->map[d->in[0]], rb->map[d->in[1]], rb->map[y]};
+    IrNode *f = rebuild_add(rb, IR_OP_GELU_GRAD_Y, in, 3, &d->a, d->block, d->loc);
+    f->name = d->name ? ir_arena_strdup(&rb->g->arena, d->name) : NULL;
+    f->flags = d->flags;
+    rb->map[d->id] = f->id;
+}
+
+/* The layernorm_grad_x that add s can take in (its only reader, in its
+ * block, the other operand of its shape), or NULL. */
+static const IrNode *foldable_ln_grad(const IrGraph *g, const IrNode *s, const int *at)
+{
+    if (s->op != IR_OP_ADD || at[s->id] >= 0 || s->in[0] == s->in[1])
+        return NULL;
+    for (int k = 0; k < 2; k++) {
+        const IrNode *l = g->nodes[s->in[k]], *a = g->nodes[s->in[1 - k]];
+        if (l->op == IR_OP_LAYERNORM_GRAD_X && l->block == s->block && l->id != g->loss &&
+            readers(g, l->id) == 1 && ir_type_equal(&a->type, &l->type))
+            return l;
+    }
+    return NULL;
+}
+
+/* ln_of[s] = the layernorm_grad_x add s takes in; it is gone. */
+static int plan_ln_grad(const IrGraph *g, const int *at, int *ln_of, bool *gone)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *l = foldable_ln_grad(g, g->nodes[i], at);
+        if (!l)
+            continue;
+        ln_of[i] = l->id;
+        gone[l->id] = true;
+        count++;
+    }
+    return count;
+}
+
+static void add_ln_grad(PassRebuild *rb, const IrNode *s, const IrNode *l)
+{
+    int a = s->in[0] == l->id ? s->in[1] : s->in[0];
+    int in[4] = {rb->map[l->in[0]], rb->map[l->in[1]], rb->map[l->in[2]], rb->map[a]};
+    IrNode *f = rebuild_add(rb, IR_OP_LAYERNORM_GRAD_X_ADD, in, 4, &l->a, s->block, s->loc);
+    f->name = s->name ? ir_arena_strdup(&rb->g->arena, s->name) : NULL;
+    f->flags = s->flags;
+    rb->map[s->id] = f->id;
+}
+
+static int *minus_ones(size_t n)
+{
+    int *a = malloc(n * sizeof *a);
+    IR_CHECK_ALLOC(a);
+    for (size_t i = 0; i < n; i++)
+        a[i] = -1;
+    return a;
+}
+
 bool pass_fuse(IrGraph *g, PassCtx *ctx)
 {
     (void)ctx;
-    int *fused = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *fused);
-    bool *gone = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *gone);
-    IR_CHECK_ALLOC(fused);
+    size_t cap = (size_t)(g->n_nodes ? g->n_nodes : 1);
+    int *fused = minus_ones(cap), *at = minus_ones(cap), *gelu_of = minus_ones(cap);
+    int *ln_of = minus_ones(cap);
+    bool *gone = calloc(cap, sizeof *gone);
     IR_CHECK_ALLOC(gone);
-    if (plan(g, fused, gone) > 0) {
+    int count = plan(g, fused, gone);
+    count += plan_matmul_bias(g, at, gone);
+    count += plan_ln_grad(g, at, ln_of, gone);
+    if (count + plan_gelu_grad(g, gelu_of) > 0) {
         PassRebuild rb;
         rebuild_begin(&rb, g);
         for (int i = 0; i < g->n_nodes; i++) {
             if (fused[i] >= 0)
                 add_fused(&rb, g, g->nodes[i], g->nodes[fused[i]]);
+            else if (at[i] >= 0)
+                add_matmul_bias(&rb, g, g->nodes[i], g->nodes[at[i]]);
+            else if (gelu_of[i] >= 0)
+                add_gelu_grad(&rb, g->nodes[i], gelu_of[i]);
+            else if (ln_of[i] >= 0)
+                add_ln_grad(&rb, g->nodes[i], g->nodes[ln_of[i]]);
             else if (!gone[i])
                 rebuild_copy(&rb, g->nodes[i]);
         }
         rebuild_commit(&rb, g);
     }
     free(gone);
+    free(ln_of);
+    free(gelu_of);
+    free(at);
     free(fused);
     return true;
 }

@@ -7,7 +7,7 @@ set(LNET_PROF_SUM "> $d/o && cat $d/o && awk '/^profile/{p=1} p && $5 ~ /%$/ {s 
 # The table: a row per (phase, op) the transformer runs, in any order (by
 # time), matrix products and attention among them; the shares add up to 100%.
 lnet_cli_test(cli_profile_table 0
-  "profile \\(kernel time [0-9.]+ ms\\)\\n  phase +op +calls +total ms +share +GFLOP/s +GB/s\\n(?=[\\s\\S]*forward +matmul +50 )(?=[\\s\\S]*forward +causal_attention +8 )(?=[\\s\\S]*backward +attention_grad )(?=[\\s\\S]*update +adam_update )[\\s\\S]*share sum 100\\n"
+  "profile \\(kernel time [0-9.]+ ms\\)\\n  phase +op +calls +total ms +share +GFLOP/s +GB/s\\n(?=[\\s\\S]*forward +matmul_bias +50 )(?=[\\s\\S]*forward +causal_attention +8 )(?=[\\s\\S]*backward +attention_grad )(?=[\\s\\S]*update +adam_update )[\\s\\S]*share sum 100\\n"
   "${LNET_PROF_TMP} ${LNET_PROF_LM} --quiet --profile ${LNET_PROF_SUM}")
 # The interpreter is profiled too, its nodes as the JIT's kernels.
 lnet_cli_test(cli_profile_interp 0

@@ -97,14 +97,14 @@ static bool is_forward(const IrNode *n)
     return k != IR_KIND_BWD && k != IR_KIND_OPT;
 }
 
-/* Compiles g, runs it at every batch size in both modes, compares every
- * node; returns the largest error seen. */
-static double check(const IrGraph *g, double tol, const char *what)
+/* Compiles g (with options o, NULL: the defaults), runs it at every batch
+ * size in both modes, compares every node; returns the largest error seen. */
+static double check_with(const IrGraph *g, double tol, const char *what, const CgOptions *o)
 {
     char err[256];
     RtExec *ref = rt_exec_interp_new(g, MAXB, err, sizeof err);
     cr_assert(ref, "%s", err);
-    RtExec *jit = cg_exec_new(g, MAXB, NULL, err, sizeof err);
+    RtExec *jit = cg_exec_new(g, MAXB, o, err, sizeof err);
     cr_assert(jit, "%s: %s", what, err);
     double worst = 0;
     for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
@@ -134,6 +134,11 @@ static double check(const IrGraph *g, double tol, const char *what)
     rt_exec_free(jit);
     rt_exec_free(ref);
     return worst;
+}
+
+static double check(const IrGraph *g, double tol, const char *what)
+{
+    return check_with(g, tol, what, NULL);
 }
 
 static int op_a(IrGraph *g, IrOp op, int x, IrAttrs a) { return tb_op(g, op, &x, 1, &a); }
@@ -554,5 +559,84 @@ Test(codegen_ops, module_entries)
     cr_expect(!diag_has_errors(&d));
     cg_target_jit.close(b);
     diag_fini(&d);
+    ir_graph_free(g);
+}
+
+/* The fuse pass's matmul_bias: shapes (in, out) over 1, 3, 17, 129, one and
+ * three rows per example, with and without the residual; the bias rows are
+ * written first and sgemm adds the product (one rounding less than the
+ * interpreter's matmul, bias_add, add). */
+static IrGraph *matmul_bias_graph(void)
+{
+    IrGraph *g = fresh("matmul_bias");
+    static const int64_t shapes[][2] = {{17, 129}, {1, 3}, {129, 1}, {3, 17}, {129, 129}};
+    for (int i = 0; i < 5; i++) {
+        int64_t I = shapes[i][0], O = shapes[i][1];
+        bool rows3 = i % 2 == 1;
+        int x = rows3 ? tb_input(g, "x", 2, D(3, I)) : tb_input(g, "x", 1, D(I));
+        int r = rows3 ? tb_input(g, "r", 2, D(3, O)) : tb_input(g, "r", 1, D(O));
+        int w = tb_param(g, "w", 2, D(I, O)), b = tb_param(g, "b", 1, D(O));
+        op3(g, IR_OP_MATMUL_BIAS, x, w, b, (IrAttrs){0});
+        tb_op(g, IR_OP_MATMUL_BIAS, (int[]){x, w, b, r}, 4, &(IrAttrs){0});
+    }
+    return g;
+}
+
+Test(codegen_ops, matmul_bias)
+{
+    IrGraph *g = matmul_bias_graph();
+    check(g, TOL, "matmul_bias");
+    ir_graph_free(g);
+}
+
+/* Without contraction matmul_bias is the interpreter's sequence: bit for bit. */
+Test(codegen_ops, matmul_bias_exact_without_contraction)
+{
+    CgOptions o;
+    cg_options_init(&o);
+    o.no_contract = true;
+    IrGraph *g = matmul_bias_graph();
+    check_with(g, 0.0, "matmul_bias exact", &o);
+    ir_graph_free(g);
+}
+
+/* gelu_grad_y (the fuse pass's gelu gradient from y = gelu(x)) over widths
+ * 1, 3, 17, 129, x in [-1, 1) and, scaled, in [-12, 12) (where Φ(x) is
+ * tiny or 1), and x = 0 and ±1e-35 (Φ = 1/2 where y/x is 0/0 or subnormal). */
+Test(codegen_ops, gelu_grad_y)
+{
+    IrGraph *g = fresh("gelu_grad_y");
+    static const int64_t widths[] = {1, 3, 17, 129};
+    for (int i = 0; i < 4; i++) {
+        int x = tb_input(g, "x", 1, D(widths[i])), dy = tb_input(g, "dy", 1, D(widths[i]));
+        for (int s = 0; s < 2; s++) {
+            int xs = s ? op_a(g, IR_OP_MUL_SCALAR, x, (IrAttrs){.scalar = 12.0f}) : x;
+            int y = tb_op1(g, IR_OP_GELU, xs);
+            op3(g, IR_OP_GELU_GRAD_Y, dy, xs, y, (IrAttrs){0});
+        }
+    }
+    int c = tb_input(g, "c", 1, D(3)), dc = tb_input(g, "dc", 1, D(3));
+    int z = op_a(g, IR_OP_MUL_SCALAR, c, (IrAttrs){.scalar = 0.0f});      /* 0 */
+    int t = op_a(g, IR_OP_MUL_SCALAR, c, (IrAttrs){.scalar = 1e-35f});    /* tiny */
+    op3(g, IR_OP_GELU_GRAD_Y, dc, z, tb_op1(g, IR_OP_GELU, z), (IrAttrs){0});
+    op3(g, IR_OP_GELU_GRAD_Y, dc, t, tb_op1(g, IR_OP_GELU, t), (IrAttrs){0});
+    check(g, TOL, "gelu_grad_y");
+    ir_graph_free(g);
+}
+
+/* layernorm_grad_x_add (the fuse pass's LayerNorm input gradient plus the
+ * residual stream's) over last dims 1, 3, 17, 129: the same float add as
+ * the add it replaces, after the gradient's rounding. */
+Test(codegen_ops, layernorm_grad_x_add)
+{
+    IrGraph *g = fresh("layernorm_grad_x_add");
+    static const int64_t widths[] = {1, 3, 17, 129};
+    for (int i = 0; i < 4; i++) {
+        int64_t C = widths[i];
+        int x = tb_input(g, "x", 2, D(3, C)), dy = tb_input(g, "dy", 2, D(3, C));
+        int a = tb_input(g, "a", 2, D(3, C)), gm = tb_param(g, "g", 1, D(C));
+        tb_op(g, IR_OP_LAYERNORM_GRAD_X_ADD, (int[]){dy, x, gm, a}, 4, &(IrAttrs){.eps = 1e-5f});
+    }
+    check(g, TOL, "layernorm_grad_x_add");
     ir_graph_free(g);
 }

@@ -50,6 +50,35 @@ static const char *const shared_src =
     "loss cross_entropy(dense(h, 3), y)\n"
     "train { batch = 4 }\n";
 
+/* Two pre-LayerNorm transformer blocks: every dense layer's bias folds into
+ * its product, the residual adds after the attention output and the MLP
+ * into theirs, and the GELU's gradient reads the GELU. */
+static const char *const tf_src =
+    "model ftf\n"
+    "input tokens : i32[5]\n"
+    "label next : class[7][5]\n"
+    "def block(x) {\n"
+    "    x = x + attention(layernorm(x), heads = 2)\n"
+    "    x = x + dense(gelu(dense(layernorm(x), 12)), 6)\n"
+    "    return x\n"
+    "}\n"
+    "x = embedding(tokens, 7, 6) + param(5, 6)\n"
+    "repeat 2 { x = block(x) }\n"
+    "loss cross_entropy(dense(layernorm(x), 7), next)\n"
+    "train { optimizer = adamw(lr = 1e-2) batch = 3 seed = 4 }\n";
+
+/* A dense output plus a broadcast parameter (not a residual of its shape),
+ * and a dense output read twice (its bias_add has two readers). */
+static const char *const bcast_src =
+    "model fbcast\n"
+    "input x : f32[6]\n"
+    "label y : class[3]\n"
+    "h = dense(x, 6) + param(6)\n"
+    "h = dense(h, 6)\n"
+    "h = tanh(h) + h\n"
+    "loss cross_entropy(dense(h, 3), y)\n"
+    "train { batch = 4 }\n";
+
 static IrGraph *compile(const char *src, const char *method, bool fuse)
 {
     Diag d;
@@ -97,7 +126,9 @@ Test(fuse, dense_bias_relu)
     IrGraph *g = compile(mlp_src, "backprop", true);
     cr_expect_eq(count_op(g, IR_OP_BIAS_RELU), 2);
     cr_expect_eq(count_op(g, IR_OP_RELU), 0);
-    cr_expect_eq(count_op(g, IR_OP_BIAS_ADD), 1, "the logits' bias has no relu");
+    cr_expect_eq(count_op(g, IR_OP_BIAS_ADD), 0);
+    cr_expect_eq(count_op(g, IR_OP_MATMUL_BIAS), 1, "the logits' bias, without a relu, "
+                 "folds into its product");
     cr_expect_eq(count_op(g, IR_OP_RELU_GRAD), 2);
     expect_grads_read_fused(g);
     ir_graph_free(g);
@@ -123,6 +154,46 @@ Test(fuse, leaves_shared_values)
     IrGraph *g = compile(shared_src, "backprop", true);
     cr_expect_eq(count_op(g, IR_OP_BIAS_RELU), 0);
     cr_expect_eq(count_op(g, IR_OP_RELU), 2);
+    ir_graph_free(g);
+}
+
+static int count_residuals(const IrGraph *g)
+{
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        k += g->nodes[i]->op == IR_OP_MATMUL_BIAS && g->nodes[i]->n_in == 4;
+    return k;
+}
+
+Test(fuse, transformer_matmul_bias_residual_gelu_grad)
+{
+    IrGraph *g = compile(tf_src, "backprop", true);
+    cr_expect_eq(count_op(g, IR_OP_MATMUL), 0);
+    cr_expect_eq(count_op(g, IR_OP_BIAS_ADD), 0);
+    cr_expect_eq(count_op(g, IR_OP_MATMUL_BIAS), 2 * 6 + 1, "q, k, v, o and two MLP "
+                 "layers per block, and the logits");
+    cr_expect_eq(count_residuals(g), 2 * 2, "the attention output's and the MLP's");
+    cr_expect_eq(count_op(g, IR_OP_GELU_GRAD), 0);
+    cr_expect_eq(count_op(g, IR_OP_GELU_GRAD_Y), 2);
+    cr_expect_eq(count_op(g, IR_OP_LAYERNORM_GRAD_X_ADD), 2 * 2, "the residual stream's "
+                 "gradient after each block's two LayerNorms");
+    cr_expect_eq(count_op(g, IR_OP_LAYERNORM_GRAD_X), 1, "the final LayerNorm's: no add");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const IrNode *n = g->nodes[i];
+        if (n->op == IR_OP_GELU_GRAD_Y)
+            cr_expect_eq(g->nodes[n->in[2]]->op, IR_OP_GELU, "y is the gelu of x");
+        if (n->op == IR_OP_GELU_GRAD_Y)
+            cr_expect_eq(g->nodes[n->in[2]]->in[0], n->in[1]);
+    }
+    ir_graph_free(g);
+}
+
+Test(fuse, matmul_bias_leaves_other_adds)
+{
+    IrGraph *g = compile(bcast_src, "backprop", true);
+    cr_expect_eq(count_op(g, IR_OP_MATMUL_BIAS), 3);
+    cr_expect_eq(count_residuals(g), 0, "a broadcast operand and a twice-read output");
+    cr_expect_eq(count_op(g, IR_OP_BIAS_ADD), 0);
     ir_graph_free(g);
 }
 
@@ -204,4 +275,7 @@ Test(fuse, interpreter_trains_fused_as_unfused)
     same_training(mlp_src, "chunked");
     same_training(cnn_src, "backprop");
     same_training(cnn_src, "chunked");
+    same_training(tf_src, "backprop");
+    same_training(tf_src, "chunked");
+    same_training(bcast_src, "backprop");
 }

@@ -78,6 +78,9 @@ static bool build_op(OpGraph *o, IrOp code)
     case IR_OP_BIAS_RELU:       /* the fuse pass's: no gradient, forward runs only */
         return op(o, code, (int[]){data(o, 0, 2, D(3, 4)), weight(o, 1, 1, D(4))}, 2,
                   (IrAttrs){.axis = -1});
+    case IR_OP_MATMUL_BIAS:     /* the fuse pass's, with a residual */
+        return op(o, code, (int[]){data(o, 0, 2, D(3, 4)), weight(o, 1, 2, D(4, 5)),
+                                   weight(o, 2, 1, D(5)), data(o, 3, 2, D(3, 5))}, 4, none);
     case IR_OP_CONV2D_BIAS_RELU:
         return op(o, code, (int[]){data(o, 0, 3, D(2, 5, 5)), weight(o, 1, 4, D(3, 2, 3, 3)),
                                    weight(o, 2, 1, D(3))}, 3, (IrAttrs){.stride = 1, .padding = 1});
@@ -149,6 +152,7 @@ static bool build_op(OpGraph *o, IrOp code)
     case IR_OP_RELU_GRAD:
     case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:
     case IR_OP_TANH_GRAD:
     case IR_OP_SIGMOID_GRAD:
     case IR_OP_SOFTMAX_GRAD:
@@ -159,6 +163,7 @@ static bool build_op(OpGraph *o, IrOp code)
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G:
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_BATCHNORM_GRAD_G:
@@ -351,6 +356,25 @@ Test(ops_table, every_op_runs_in_the_interpreter_and_the_jit)
         run_both(o.g, name, seen);
         ir_graph_free(o.g);
     }
+    /* gelu_grad_y, which only the fuse pass emits: gelu's graph, fused */
+    OpGraph o;
+    cr_assert(op_graph(&o, IR_OP_GELU));
+    char *err = run_passes(o.g, "verify,autodiff,optimizer,fuse");
+    cr_assert(err == NULL, "gelu, fused: %s", err);
+    run_both(o.g, "gelu, fused", seen);
+    ir_graph_free(o.g);
+    /* layernorm_grad_x_add: h + layernorm(h), fused */
+    memset(&o, 0, sizeof o);
+    o.g = ir_graph_new("layernorm residual");
+    int h = data(&o, 0, 2, D(3, 4));
+    int ln = tb_op(o.g, IR_OP_LAYERNORM, (int[]){h, weight(&o, 1, 1, D(4)), weight(&o, 2, 1, D(4))},
+                   3, &(IrAttrs){.eps = 1e-5f});
+    int s = tb_op2(o.g, IR_OP_ADD, h, ln);
+    o.g->loss = tb_op2(o.g, IR_OP_MSE, s, tb_input(o.g, "target", 2, D(3, 4)));
+    err = run_passes(o.g, "verify,autodiff,optimizer,fuse");
+    cr_assert(err == NULL, "layernorm residual, fused: %s", err);
+    run_both(o.g, "layernorm residual, fused", seen);
+    ir_graph_free(o.g);
     for (int i = 0; i < IR_OP_COUNT; i++)
         cr_expect(seen[i], "op %s ran in no test graph", ir_op_info((IrOp)i)->name);
 }

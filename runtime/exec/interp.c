@@ -30,6 +30,7 @@ static int64_t scratch_need(const IrGraph *g, const IrNode *n, int nb)
     }
     case IR_OP_LAYERNORM:
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G:
         return interp_count(g, n->in[r->x], nb) * 3 + 4;
     case IR_OP_BATCHNORM_GRAD_X:

@@ -94,7 +94,10 @@ static void layernorm_grad(const X *x)
     float *mean, *rstd;
     float *y = x->in->scratch + 2 * R;
     layernorm(x, 1, y, &mean, &rstd);
-    if (x->n->op == IR_OP_LAYERNORM_GRAD_X)
+    if (x->n->op == IR_OP_LAYERNORM_GRAD_X_ADD) {   /* the unfused sequence */
+        rk_layernorm_bwd(OUT(x), NULL, NULL, F(x, 0), F(x, 1), mean, rstd, F(x, 2), R, D);
+        rk_add_fwd(OUT(x), OUT(x), F(x, 3), R * D, R * D);
+    } else if (x->n->op == IR_OP_LAYERNORM_GRAD_X)
         rk_layernorm_bwd(OUT(x), NULL, NULL, F(x, 0), F(x, 1), mean, rstd, F(x, 2), R, D);
     else
         rk_layernorm_bwd(NULL, OUT(x), NULL, F(x, 0), F(x, 1), mean, rstd, NULL, R, D);
@@ -304,6 +307,13 @@ void interp_exec(RtInterp *in, const IrNode *n)
         rk_relu_fwd(OUT(x), OUT(x), L);
         return;
     }
+    case IR_OP_MATMUL_BIAS:     /* the unfused sequence, in place */
+        rk_matmul_fwd(OUT(x), F(x, 0), F(x, 1), rows(x, T(x, 0)), T(x, 1)->dim[0],
+                      T(x, 1)->dim[1]);
+        rk_bias_add_fwd(OUT(x), OUT(x), F(x, 2), rows(x, T(x, 0)), T(x, 1)->dim[1], 1);
+        if (n->n_in == 4)
+            rk_add_fwd(OUT(x), OUT(x), F(x, 3), L, L);
+        return;
     case IR_OP_MAXPOOL: {
         RkPool2d geo = pool_geom(x, T(x, 0));
         rk_maxpool_fwd(OUT(x), F(x, 0), &geo);
@@ -356,7 +366,10 @@ void interp_exec(RtInterp *in, const IrNode *n)
     case IR_OP_LEAKY_RELU_GRAD:
         rk_leaky_relu_bwd(OUT(x), F(x, 0), F(x, 1), n->a.scalar, L);
         return;
-    case IR_OP_GELU_GRAD: rk_gelu_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
+    case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:     /* the unfused gradient: y unread */
+        rk_gelu_bwd(OUT(x), F(x, 0), F(x, 1), L);
+        return;
     case IR_OP_TANH_GRAD: rk_tanh_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
     case IR_OP_SIGMOID_GRAD: rk_sigmoid_bwd(OUT(x), F(x, 0), F(x, 1), L); return;
     case IR_OP_SOFTMAX_GRAD:
@@ -391,6 +404,7 @@ void interp_exec(RtInterp *in, const IrNode *n)
                                T(x, 1)->dim[2] * T(x, 1)->dim[3]);
         return;
     case IR_OP_LAYERNORM_GRAD_X:
+    case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_LAYERNORM_GRAD_G: layernorm_grad(x); return;
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_BATCHNORM_GRAD_G: batchnorm_grad(x); return;
