@@ -1,0 +1,39 @@
+# CLI checks of the GPU path (docs/devices.md) on machines without a GPU:
+# `lnet devices` without a driver and with the fake one (tests/fake_cuda.c),
+# clear errors for --devices, and training on the emulated device `emu` (the
+# GPU kernels run on the CPU) against the JIT: losses and accuracies of every
+# head within 1e-4 relative after 20 steps, the whole model on emu and a
+# CPU + emu split.
+set(GPU_T ${CMAKE_SOURCE_DIR}/tests/gpu)
+set(GPU_RUN "$<TARGET_FILE:lnet> train ${GPU_T}/mlp_small.lnet --max-steps 20 --train-limit 640 --test-limit 64 --quiet")
+lnet_cli_test(gpu_devices_no_driver 0
+  "gpu    none: no CUDA driver \\(/nonexistent/libcuda.so.1: .*\\n(?s:.*)emu    the emulated GPU"
+  "LNET_CUDA_DRIVER=/nonexistent/libcuda.so.1 $<TARGET_FILE:lnet> devices")
+lnet_cli_test(gpu_train_no_driver 1
+  "(?m)^lnet train: error: --devices gpu0: no CUDA driver \\(/nonexistent/libcuda.so.1: "
+  "LNET_CUDA_DRIVER=/nonexistent/libcuda.so.1 $<TARGET_FILE:lnet> train ${GPU_T}/mlp_small.lnet --devices gpu0 --max-steps 1")
+lnet_cli_test(gpu_train_bad_device 1
+  "(?m)^lnet train: error: --devices cpu,tpu1: unknown device 'tpu1' \\(expected cpu, gpuN or emu"
+  "$<TARGET_FILE:lnet> train ${GPU_T}/mlp_small.lnet --devices cpu,tpu1 --max-steps 1")
+lnet_cli_test(gpu_train_device_count 1
+  "(?m)^lnet train: error: --devices cpu,emu,emu: 3 devices for 2 blocks"
+  "${GPU_RUN} --devices cpu,emu,emu")
+lnet_cli_test(gpu_train_baseline_schedule 1
+  "(?m)^lnet train: error: --devices applies to the local and sequential schedules, not --schedule data-parallel"
+  "${GPU_RUN} --devices emu --schedule data-parallel")
+lnet_cli_test(gpu_train_unsupported_op 1
+  "(?m)^lnet train: error: --devices cpu,emu: block 2 on emu: op 'dropout' \\(%6\\) has no GPU kernel"
+  "$<TARGET_FILE:lnet> train ${GPU_T}/mlp_dropout.lnet --devices cpu,emu --max-steps 1 --train-limit 64 --test-limit 64 --quiet")
+lnet_cli_test(gpu_train_emu_vs_jit 0 "(?m)^max relative difference .*\\nmax relative difference "
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${GPU_RUN} --log $d/jit.csv && ${GPU_RUN} --devices emu --log $d/emu.csv && ${GPU_RUN} --devices cpu,emu --log $d/split.csv && bash ${GPU_T}/compare_logs.sh $d/emu.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/split.csv $d/jit.csv 1e-4")
+if(TARGET fake_cuda)
+  lnet_cli_test(gpu_devices_fake_driver 0 "gpu0   lnet fake GPU 0, compute capability 9.0"
+    "LNET_CUDA_DRIVER=$<TARGET_FILE:fake_cuda> $<TARGET_FILE:lnet> devices")
+  lnet_cli_test(gpu_train_no_such_gpu 1
+    "(?m)^lnet train: error: --devices gpu0,gpu2: no device gpu2 \\(the CUDA driver sees 2"
+    "FAKE_CUDA_DEVICES=2 LNET_CUDA_DRIVER=$<TARGET_FILE:fake_cuda> ${GPU_RUN} --devices gpu0,gpu2")
+  # The fake runs no kernel of ours: this checks placement, PTX, module load,
+  # kernel lookup and buffers end to end, not the numbers.
+  lnet_cli_test(gpu_train_fake_driver_executor 0 "block 1 on gpu0 \\(cuda executor\\)\\nblock 2 on cpu"
+    "LNET_CUDA_DRIVER=$<TARGET_FILE:fake_cuda> $<TARGET_FILE:lnet> train ${GPU_T}/mlp_small.lnet --devices gpu0,cpu --max-steps 1 --train-limit 64 --test-limit 64")
+endif()
