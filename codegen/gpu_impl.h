@@ -28,6 +28,7 @@ typedef enum {
     GK_CHAN,        /* one thread per output element, a reduction each */
     GK_TILE,        /* matrix products: one thread per 4×4 tile of the output */
     GK_SERIAL,      /* one thread in all */
+    GK_CONV,        /* CNN ops: one thread per output element, gathering (gpu_conv.c) */
 } GkKind;
 
 GkKind gk_kind(IrOp op);
@@ -39,6 +40,9 @@ void gk_work(const IrGraph *g, const IrNode *n, int64_t *work0, int64_t *work_n,
 
 /* Emits the body of k->w.n's kernel (gk_kind(op) is neither NONE nor SKIP). */
 void gk_emit_body(Gk *k);
+
+/* gpu_conv.c: output element i of k->w.n (a GK_CONV op). */
+void gk_emit_conv(Gk *k, LLVMValueRef i);
 
 /* gpu_lower.c: g's kernels compiled for the host by a new JIT (returned,
  * the caller closes it); fn[i] is the kernel of p's launch i. NULL + Diag. */

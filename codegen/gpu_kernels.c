@@ -62,6 +62,16 @@ GkKind gk_kind(IrOp op)
     case IR_OP_FILL:
     case IR_OP_SUMSQ:
     case IR_OP_CLIP_FACTOR:     return GK_SERIAL;
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BIAS_RELU:
+    case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_W:
+    case IR_OP_MAXPOOL:
+    case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_AVGPOOL:
+    case IR_OP_AVGPOOL_GRAD:
+    case IR_OP_GLOBAL_AVG_POOL:
+    case IR_OP_GLOBAL_AVG_POOL_GRAD: return GK_CONV;
     default:                    return GK_NONE;
     }
 }
@@ -202,7 +212,10 @@ static void emit_elem(Gk *k)
 {
     GkLoop s;
     stride_begin(k, &s, lw_count(&k->w, &k->w.n->type));
-    cg_store_f32(M(k), k->w.out, s.i, elem(k, s.i));
+    if (gk_kind(k->w.n->op) == GK_CONV)
+        gk_emit_conv(k, s.i);
+    else
+        cg_store_f32(M(k), k->w.out, s.i, elem(k, s.i));
     stride_end(k, &s);
 }
 
@@ -513,8 +526,8 @@ static void matmul(Gk *k)
     LLVMValueRef i0 = lw_mul(w, LLVMBuildUDiv(m->b, s.i, tn, ""), C(k, TILE));
     LLVMValueRef j0 = lw_mul(w, LLVMBuildURem(m->b, s.i, tn, ""), C(k, TILE));
     LLVMValueRef acc[TILE][TILE], ii[TILE], jj[TILE];
-    LLVMValueRef Mlast = LLVMBuildSub(m->b, p.M, C(k, 1), ""), Nlast = C(k, 0);
-    Nlast = LLVMBuildSub(m->b, p.N, C(k, 1), "");
+    LLVMValueRef Mlast = LLVMBuildSub(m->b, p.M, C(k, 1), "");
+    LLVMValueRef Nlast = LLVMBuildSub(m->b, p.N, C(k, 1), "");
     for (int r = 0; r < TILE; r++) {
         ii[r] = imin(k, lw_add(w, i0, C(k, r)), Mlast);
         jj[r] = imin(k, lw_add(w, j0, C(k, r)), Nlast);
@@ -592,7 +605,8 @@ void gk_work(const IrGraph *g, const IrNode *n, int64_t *work0, int64_t *work_n,
 void gk_emit_body(Gk *k)
 {
     switch (gk_kind(k->w.n->op)) {
-    case GK_ELEM: emit_elem(k); return;
+    case GK_ELEM:
+    case GK_CONV: emit_elem(k); return;
     case GK_PARAM: emit_update(k); return;
     case GK_ROW: cross_entropy_grad(k); return;
     case GK_CHAN:

@@ -2,8 +2,8 @@
 # `lnet devices` without a driver and with the fake one (tests/fake_cuda.c),
 # clear errors for --devices, and training on the emulated device `emu` (the
 # GPU kernels run on the CPU) against the JIT: losses and accuracies of every
-# head within 1e-4 relative after 20 steps, the whole model on emu and a
-# CPU + emu split.
+# head within 1e-4 relative after 20 steps (the CNN: 10), the whole model on
+# emu and a CPU + emu split.
 set(GPU_T ${CMAKE_SOURCE_DIR}/tests/gpu)
 set(GPU_RUN "$<TARGET_FILE:lnet> train ${GPU_T}/mlp_small.lnet --max-steps 20 --train-limit 640 --test-limit 64 --quiet")
 lnet_cli_test(gpu_devices_no_driver 0
@@ -26,6 +26,9 @@ lnet_cli_test(gpu_train_unsupported_op 1
   "$<TARGET_FILE:lnet> train ${GPU_T}/mlp_dropout.lnet --devices cpu,emu --max-steps 1 --train-limit 64 --test-limit 64 --quiet")
 lnet_cli_test(gpu_train_emu_vs_jit 0 "(?m)^max relative difference .*\\nmax relative difference "
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${GPU_RUN} --log $d/jit.csv && ${GPU_RUN} --devices emu --log $d/emu.csv && ${GPU_RUN} --devices cpu,emu --log $d/split.csv && bash ${GPU_T}/compare_logs.sh $d/emu.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/split.csv $d/jit.csv 1e-4")
+set(GPU_CNN "$<TARGET_FILE:lnet> train ${GPU_T}/cnn_small.lnet --max-steps 10 --train-limit 640 --test-limit 64 --quiet")
+lnet_cli_test(gpu_train_cnn_emu_vs_jit 0 "^max relative difference .*\\nmax relative difference .*\\nmax relative difference "
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${GPU_CNN} --log $d/jit.csv && ${GPU_CNN} --devices emu --log $d/emu.csv && ${GPU_CNN} --devices emu,cpu --log $d/split.csv && ${GPU_CNN} --devices emu --no-fuse --log $d/nofuse.csv && bash ${GPU_T}/compare_logs.sh $d/emu.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/split.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/nofuse.csv $d/jit.csv 1e-4")
 if(TARGET fake_cuda)
   lnet_cli_test(gpu_devices_fake_driver 0 "gpu0   lnet fake GPU 0, compute capability 9.0"
     "LNET_CUDA_DRIVER=$<TARGET_FILE:fake_cuda> $<TARGET_FILE:lnet> devices")

@@ -166,7 +166,11 @@ static double tol_exact(IrOp op)
     switch (op) {
     case IR_OP_MATMUL:
     case IR_OP_MATMUL_GRAD_X:
-    case IR_OP_MATMUL_GRAD_W: return 2e-6;
+    case IR_OP_MATMUL_GRAD_W:
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BIAS_RELU:
+    case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_W: return 2e-6;
     case IR_OP_CROSS_ENTROPY:
     case IR_OP_CROSS_ENTROPY_GRAD:
     case IR_OP_TANH:
@@ -332,6 +336,55 @@ Test(gpu, optimizers)
         }
     }
     check(g, tol_exact, "optimizers");
+    ir_graph_free(g);
+}
+
+/* conv2d (plain and fused with bias + relu) and both gradients: kernel 1/3,
+ * stride 1/2, padding 0/1, odd sizes. */
+Test(gpu, conv2d)
+{
+    IrGraph *g = fresh("conv");
+    static const int cfg[][6] = {   /* C, O, H, K, S, P */
+        {1, 2, 7, 3, 1, 1}, {3, 5, 8, 3, 2, 1}, {3, 2, 5, 3, 1, 0},
+        {2, 3, 7, 1, 1, 0}, {2, 3, 6, 1, 2, 0}, {1, 1, 3, 3, 2, 1}, {3, 17, 4, 3, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        const int *c = cfg[i];
+        int x = tb_input(g, "x", 3, D(c[0], c[2], c[2] + 1));
+        int w = tb_param(g, "w", 4, D(c[1], c[0], c[3], c[3]));
+        int b = tb_param(g, "b", 1, D(c[1]));
+        IrAttrs a = {.stride = c[4], .padding = c[5]};
+        int y = op_a2(g, IR_OP_CONV2D, x, w, a);
+        op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, a);
+        const IrType *t = &g->nodes[y]->type;
+        int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+        op3(g, IR_OP_CONV2D_GRAD_X, dy, w, x, a);
+        op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
+    }
+    check(g, tol_exact, "conv2d");
+    ir_graph_free(g);
+}
+
+/* max/avg pooling (kernel 2/3, stride 1/2, overlapping windows) and the
+ * global average, with gradients. */
+Test(gpu, pooling)
+{
+    IrGraph *g = fresh("pool");
+    static const int cfg[][3] = {{2, 2, 8}, {3, 2, 7}, {2, 1, 5}, {3, 3, 3}};   /* K, S, H */
+    for (int i = 0; i < 4; i++) {
+        int x = tb_input(g, "x", 3, D(3, cfg[i][2], cfg[i][2] + 2));
+        IrAttrs a = {.kernel = cfg[i][0], .stride = cfg[i][1]};
+        for (int avg = 0; avg < 2; avg++) {
+            int y = op_a(g, avg ? IR_OP_AVGPOOL : IR_OP_MAXPOOL, x, a);
+            const IrType *t = &g->nodes[y]->type;
+            int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+            op_a2(g, avg ? IR_OP_AVGPOOL_GRAD : IR_OP_MAXPOOL_GRAD, dy, x, a);
+        }
+    }
+    int x = tb_input(g, "x", 3, D(5, 3, 7)), dy = tb_input(g, "dy", 1, D(5));
+    tb_op1(g, IR_OP_GLOBAL_AVG_POOL, x);
+    tb_op2(g, IR_OP_GLOBAL_AVG_POOL_GRAD, dy, x);
+    check(g, tol_exact, "pooling");
     ir_graph_free(g);
 }
 
