@@ -15,6 +15,11 @@
  *    against sgemm's blocked order; measured below 1e-6); 1e-5 for the
  *    losses and tanh/sigmoid (inline float exp/log/tanh against libm's double).
  * 3. An unsupported op is a clear error naming the op and the block.
+ *
+ * On a machine with a GPU (tools/device-check.sh) two variables turn the
+ * same tests on the device: LNET_TEST_GPU_DEVICE=N runs every check on CUDA
+ * device N instead of the emulation, and LNET_GPU_PTX_DIR=DIR writes each
+ * test's PTX to DIR/<test>.ptx (for ptxas).
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -116,6 +121,15 @@ static void check_ptx(const IrGraph *g, const char *what)
         cr_expect(strstr(text, entry), "%s: no '%s' in the PTX", what, entry);
     }
     cr_expect(strstr(text, ".target sm_70"), "%s: PTX target", what);
+    const char *dir = getenv("LNET_GPU_PTX_DIR");
+    if (dir && *dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.ptx", dir, what);
+        FILE *f = fopen(path, "w");
+        cr_assert(f, "cannot write %s", path);
+        fputs(text, f);
+        fclose(f);
+    }
     free(text);
     diag_fini(&d);
 }
@@ -129,7 +143,9 @@ static double check(const IrGraph *g, double (*tol_of)(IrOp), const char *what)
     char err[256];
     RtExec *ref = rt_exec_interp_new(g, MAXB, err, sizeof err);
     cr_assert(ref, "%s", err);
-    RtExec *emu = gpu_exec_emu_new(g, MAXB, err, sizeof err);
+    const char *dev = getenv("LNET_TEST_GPU_DEVICE");
+    RtExec *emu = dev && *dev ? gpu_exec_cuda_make(g, MAXB, atoi(dev), err, sizeof err)
+                              : gpu_exec_emu_new(g, MAXB, err, sizeof err);
     cr_assert(emu, "%s: %s", what, err);
     double worst = 0;
     for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
@@ -155,7 +171,7 @@ static double check(const IrGraph *g, double (*tol_of)(IrOp), const char *what)
             }
         }
     }
-    cr_log_info("%s: max error %.3g", what, worst);
+    cr_log_info("%s: max error %.3g (%s)", what, worst, emu->ops->name);
     rt_exec_free(emu);
     rt_exec_free(ref);
     return worst;

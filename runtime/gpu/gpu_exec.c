@@ -8,10 +8,12 @@
  * a host mirror in pinned memory, kept coherent lazily:
  *   - after a run, every buffer a kernel wrote is newer on the device; the
  *     first buffer() call copies it back (a loss: 8 bytes);
- *   - a buffer handed out by buffer() may have been written (the batch, an
- *     activation from the previous block, parameters at initialization or a
- *     resume), so the next run first copies it in, queued on the executor's
- *     stream ahead of the launches (pinned memory: asynchronous copies).
+ *   - a buffer handed out by buffer() may have been written (an activation
+ *     from the previous block, parameters at initialization or a resume), so
+ *     the next run first copies it in, queued on the executor's stream ahead
+ *     of the launches (pinned memory: asynchronous copies). Inputs and labels
+ *     (the batch's n examples) go in before every run, written through
+ *     buffer() or through a pointer the trainer kept.
  * Launches run in node order on that one stream; a run ends with one stream
  * synchronization. A driver error mid-run cannot be returned through
  * RtExecOps: the executor prints it once, makes every scalar (the losses)
@@ -55,15 +57,19 @@ static void fail(CudaExec *e, const GpuErr *err)
         }
 }
 
-static bool copy_in(CudaExec *e, GpuErr *err)
+static bool copy_in(CudaExec *e, int n, GpuErr *err)
 {
-    for (int i = 0; i < e->base.g->n_nodes; i++)
-        if (e->host_out[i]) {
-            if (gpu_copy_htod(e->ctx, e->dev[i], e->host[i], (size_t)e->plan.bytes[i],
-                              e->stream, err) != 0)
-                return false;
-            e->host_out[i] = 0;
-        }
+    const IrGraph *g = e->base.g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        IrOp op = g->nodes[i]->op;
+        bool batch = op == IR_OP_INPUT || op == IR_OP_LABEL;
+        if (e->plan.src[i] != i || (!e->host_out[i] && !batch))
+            continue;
+        size_t bytes = batch ? (size_t)ir_value_bytes(g, i, n) : (size_t)e->plan.bytes[i];
+        if (gpu_copy_htod(e->ctx, e->dev[i], e->host[i], bytes, e->stream, err) != 0)
+            return false;
+        e->host_out[i] = 0;
+    }
     return true;
 }
 
@@ -102,7 +108,7 @@ static void run(CudaExec *e, const RtStepArgs *a, bool forward_only)
     if (e->failed)
         return;
     GpuErr err;
-    bool ok = copy_in(e, &err);
+    bool ok = copy_in(e, a->n, &err);
     for (int i = 0; ok && i < e->plan.n_launches; i++)
         if (gpu_launch_runs(&e->plan.launch[i], forward_only))
             ok = launch(e, i, a, &err);
