@@ -29,6 +29,13 @@ lnet_cli_test(gpu_train_emu_vs_jit 0 "(?m)^max relative difference .*\\nmax rela
 set(GPU_CNN "$<TARGET_FILE:lnet> train ${GPU_T}/cnn_small.lnet --max-steps 10 --train-limit 640 --test-limit 64 --quiet")
 lnet_cli_test(gpu_train_cnn_emu_vs_jit 0 "^max relative difference .*\\nmax relative difference .*\\nmax relative difference "
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${GPU_CNN} --log $d/jit.csv && ${GPU_CNN} --devices emu --log $d/emu.csv && ${GPU_CNN} --devices emu,cpu --log $d/split.csv && ${GPU_CNN} --devices emu --no-fuse --log $d/nofuse.csv && bash ${GPU_T}/compare_logs.sh $d/emu.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/split.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/nofuse.csv $d/jit.csv 1e-4")
+# Every test kernel's PTX (sm_70 and sm_90) assembled by NVIDIA's ptxas for
+# sm_90, where the machine has the CUDA toolkit (the driver's JIT does the same).
+find_program(LNET_PTXAS ptxas PATHS /usr/local/cuda/bin)
+if(LNET_PTXAS)
+  lnet_cli_test(gpu_ptxas 0 "(?s)assembled 14 PTX files"
+    "d=$(mktemp -d); trap 'rm -rf $d' EXIT; LNET_GPU_PTX_DIR=$d $<TARGET_FILE:test_gpu> --filter 'gpu/[a-z]*' -j1 > $d/log 2>&1 || { cat $d/log; exit 1; }; n=0; for f in $d/*.ptx; do ${LNET_PTXAS} -arch=sm_90 $f -o $d/out.cubin || exit 1; n=$((n+1)); done; echo assembled $n PTX files")
+endif()
 if(TARGET fake_cuda)
   lnet_cli_test(gpu_devices_fake_driver 0 "gpu0   lnet fake GPU 0, compute capability 9.0"
     "LNET_CUDA_DRIVER=$<TARGET_FILE:fake_cuda> $<TARGET_FILE:lnet> devices")

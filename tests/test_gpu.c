@@ -19,7 +19,8 @@
  * On a machine with a GPU (tools/device-check.sh) two variables turn the
  * same tests on the device: LNET_TEST_GPU_DEVICE=N runs every check on CUDA
  * device N instead of the emulation, and LNET_GPU_PTX_DIR=DIR writes each
- * test's PTX to DIR/<test>.ptx (for ptxas).
+ * test's PTX for sm_70 and sm_90 to DIR/<test>.sm_70.ptx and .sm_90.ptx
+ * (tests/gpu.cmake assembles them with ptxas where the machine has it).
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -121,16 +122,24 @@ static void check_ptx(const IrGraph *g, const char *what)
         cr_expect(strstr(text, entry), "%s: no '%s' in the PTX", what, entry);
     }
     cr_expect(strstr(text, ".target sm_70"), "%s: PTX target", what);
+    free(text);
+    /* and for Hopper (sm_90, PTX ISA 7.8) */
+    char *text90 = gpu_emit_ptx(g, "sm_90", &d);
+    cr_assert(text90, "%s: PTX for sm_90: %s", what, d.n_msgs ? d.msgs[0].text : "?");
+    cr_expect(strstr(text90, ".target sm_90"), "%s: PTX target sm_90", what);
     const char *dir = getenv("LNET_GPU_PTX_DIR");
-    if (dir && *dir) {
+    for (int sm = 0; dir && *dir && sm < 2; sm++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s.ptx", dir, what);
+        snprintf(path, sizeof path, "%s/%s.%s.ptx", dir, what, sm ? "sm_90" : "sm_70");
         FILE *f = fopen(path, "w");
         cr_assert(f, "cannot write %s", path);
-        fputs(text, f);
+        char *t = sm ? text90 : gpu_emit_ptx(g, NULL, &d);
+        fputs(t, f);
         fclose(f);
+        if (!sm)
+            free(t);
     }
-    free(text);
+    free(text90);
     diag_fini(&d);
 }
 
