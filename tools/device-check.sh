@@ -12,8 +12,9 @@
 #     toolkit is installed;
 #  4. the MLP and the CNN (examples/fmnist_mlp.lnet, fmnist_cnn.lnet, chunked
 #     K = 2) for STEPS (200) steps on the GPU against the CPU JIT: every loss
-#     and accuracy of the log within TOL (2e-2 relative: float sums in another
-#     order, amplified over 200 Adam steps), and for a few steps against the
+#     and accuracy of the log within TOL (1e-3 relative: float sums in another
+#     order; the emulation against the JIT measured below 1e-5 after 200 steps
+#     of tests/gpu/mlp_small and cnn_small), and for a few steps against the
 #     emulated GPU (the same kernels on the CPU) within 1e-4;
 #  5. the MLP's training examples/s on the GPU, on a CPU + GPU split
 #     (--devices cpu,gpu0), on the CPU alone, and PyTorch on the same GPU.
@@ -28,7 +29,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-./device-out}
 STEPS=${STEPS:-200}
-TOL=${TOL:-2e-2}
+TOL=${TOL:-1e-3}
 DEVICE=${DEVICE:-gpu0}
 BUILD=${BUILD:-build-device}
 mkdir -p "$OUT"
