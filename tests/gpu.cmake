@@ -26,6 +26,10 @@ lnet_cli_test(gpu_train_unsupported_op 1
   "$<TARGET_FILE:lnet> train ${GPU_T}/mlp_dropout.lnet --devices cpu,emu --max-steps 1 --train-limit 64 --test-limit 64 --quiet")
 lnet_cli_test(gpu_train_emu_vs_jit 0 "(?m)^max relative difference .*\\nmax relative difference "
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${GPU_RUN} --log $d/jit.csv && ${GPU_RUN} --devices emu --log $d/emu.csv && ${GPU_RUN} --devices cpu,emu --log $d/split.csv && bash ${GPU_T}/compare_logs.sh $d/emu.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/split.csv $d/jit.csv 1e-4")
+# The local schedule's rule with a GPU block: local equals sequential bit for
+# bit (the checkpoints), here with block 1 on the emulated device.
+lnet_cli_test(gpu_train_emu_local_equals_sequential 0 "checkpoints identical"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${GPU_RUN} --devices emu,cpu --save $d/local.ckpt && ${GPU_RUN} --devices emu,cpu --schedule sequential --save $d/seq.ckpt && cmp $d/local.ckpt $d/seq.ckpt && echo checkpoints identical")
 set(GPU_CNN "$<TARGET_FILE:lnet> train ${GPU_T}/cnn_small.lnet --max-steps 10 --train-limit 640 --test-limit 64 --quiet")
 lnet_cli_test(gpu_train_cnn_emu_vs_jit 0 "^max relative difference .*\\nmax relative difference .*\\nmax relative difference "
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${GPU_CNN} --log $d/jit.csv && ${GPU_CNN} --devices emu --log $d/emu.csv && ${GPU_CNN} --devices emu,cpu --log $d/split.csv && ${GPU_CNN} --devices emu --no-fuse --log $d/nofuse.csv && bash ${GPU_T}/compare_logs.sh $d/emu.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/split.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/nofuse.csv $d/jit.csv 1e-4")
