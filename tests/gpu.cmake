@@ -33,6 +33,10 @@ lnet_cli_test(gpu_train_emu_local_equals_sequential 0 "checkpoints identical"
 set(GPU_CNN "$<TARGET_FILE:lnet> train ${GPU_T}/cnn_small.lnet --max-steps 10 --train-limit 640 --test-limit 64 --quiet")
 lnet_cli_test(gpu_train_cnn_emu_vs_jit 0 "^max relative difference .*\\nmax relative difference .*\\nmax relative difference "
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${GPU_CNN} --log $d/jit.csv && ${GPU_CNN} --devices emu --log $d/emu.csv && ${GPU_CNN} --devices emu,cpu --log $d/split.csv && ${GPU_CNN} --devices emu --no-fuse --log $d/nofuse.csv && bash ${GPU_T}/compare_logs.sh $d/emu.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/split.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/nofuse.csv $d/jit.csv 1e-4")
+if(TARGET test_gpu AND TARGET fake_cuda)
+  target_compile_definitions(test_gpu PRIVATE FAKE_CUDA_PATH="$<TARGET_FILE:fake_cuda>")
+  add_dependencies(test_gpu fake_cuda)
+endif()
 # Every test kernel's PTX (sm_70 and sm_90) assembled by NVIDIA's ptxas for
 # sm_90, where the machine has the CUDA toolkit (the driver's JIT does the same).
 find_program(LNET_PTXAS ptxas PATHS /usr/local/cuda/bin)

@@ -442,6 +442,52 @@ Test(gpu, golden_ptx)
     ir_graph_free(g);
 }
 
+#ifdef FAKE_CUDA_PATH
+/* The CUDA executor over the fake driver (tests/fake_cuda.c), which keeps
+ * device memory in host memory and runs no kernel of ours: what the trainer
+ * writes through buffer() reaches the device before a step and comes back
+ * after it (the update marks its parameter and state newer on the device),
+ * computed values come back as the device holds them (zeroed), the
+ * inputs go in every step, and a second executor is independent. */
+Test(gpu, cuda_executor_fake_driver)
+{
+    setenv("LNET_CUDA_DRIVER", FAKE_CUDA_PATH, 1);
+    IrGraph *g = fresh("fake");
+    int x = tb_input(g, "x", 1, D(3));
+    int r = tb_op1(g, IR_OP_RELU, x);
+    int p = tb_param(g, "p", 1, D(5)), gr = tb_param(g, "g", 1, D(5));
+    int m = tb_param(g, "m", 1, D(5)), v = tb_param(g, "v", 1, D(5));
+    int in[4] = {p, gr, m, v};
+    tb_op(g, IR_OP_ADAM_UPDATE, in, 4, &(IrAttrs){.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f});
+    char err[256];
+    RtExec *e = gpu_exec_cuda_make(g, 4, 0, err, sizeof err);
+    cr_assert(e, "%s", err);
+    cr_expect_str_eq(e->ops->name, "cuda");
+    RtExec *e2 = gpu_exec_cuda_make(g, 4, 0, err, sizeof err);
+    cr_assert(e2, "%s", err);
+    float *pp = rt_exec_buffer(e, p), *xx = rt_exec_buffer(e, x);
+    for (int i = 0; i < 5; i++)
+        pp[i] = (float)i + 1;
+    for (int i = 0; i < 12; i++)
+        xx[i] = -1.0f - (float)i;
+    float *rr = rt_exec_buffer(e, r);
+    rr[0] = 42.0f;      /* a computed value: the device's copy wins after a step */
+    RtStepArgs a = {.n = 4, .lr = 0.1f, .step = 1};
+    rt_exec_step(e, &a);
+    pp = rt_exec_buffer(e, p);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(pp[i], (float)i + 1, "p[%d] = %g after the round trip", i, pp[i]);
+    cr_expect_eq(((float *)rt_exec_buffer(e, r))[0], 42.0f, "relu out, uploaded: %g",
+                 ((float *)rt_exec_buffer(e, r))[0]);
+    xx = rt_exec_buffer(e, x);
+    cr_expect_eq(xx[11], -12.0f);
+    cr_expect_eq(((float *)rt_exec_buffer(e2, p))[0], 0.0f, "the second executor's p");
+    rt_exec_free(e2);
+    rt_exec_free(e);
+    ir_graph_free(g);
+}
+#endif
+
 /* An op without a GPU kernel: an error naming it and its block, no crash. */
 Test(gpu, unsupported_op)
 {
