@@ -26,6 +26,15 @@ lnet_cli_test(gpu_train_unsupported_op 1
   "$<TARGET_FILE:lnet> train ${GPU_T}/mlp_dropout.lnet --devices cpu,emu --max-steps 1 --train-limit 64 --test-limit 64 --quiet")
 lnet_cli_test(gpu_train_emu_vs_jit 0 "(?m)^max relative difference .*\\nmax relative difference "
   "d=$(mktemp -d); trap 'rm -rf $d' EXIT; ${GPU_RUN} --log $d/jit.csv && ${GPU_RUN} --devices emu --log $d/emu.csv && ${GPU_RUN} --devices cpu,emu --log $d/split.csv && bash ${GPU_T}/compare_logs.sh $d/emu.csv $d/jit.csv 1e-4 && bash ${GPU_T}/compare_logs.sh $d/split.csv $d/jit.csv 1e-4")
+# lnet cost --devices: each block's device and its host <-> device bytes per
+# step (MLP, chunked 2, batch 128: block 2 reads 128 x 1024 floats and the
+# labels from block 1); no driver needed for a prediction.
+lnet_cli_test(gpu_cost_devices 0
+  "block   device     host->dev MB     dev->host MB\\n    1      cpu            0.000            0.000\\n    2     gpu0            0.525            0.000"
+  "LNET_CUDA_DRIVER=/nonexistent $<TARGET_FILE:lnet> cost ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --devices cpu,gpu0")
+lnet_cli_test(gpu_cost_devices_count 1
+  "(?m)^lnet cost: error: --devices gpu0,cpu,cpu: 3 devices for 2 blocks"
+  "$<TARGET_FILE:lnet> cost ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --devices gpu0,cpu,cpu")
 # The local schedule's rule with a GPU block: local equals sequential bit for
 # bit (the checkpoints), here with block 1 on the emulated device.
 lnet_cli_test(gpu_train_emu_local_equals_sequential 0 "checkpoints identical"

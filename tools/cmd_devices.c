@@ -10,6 +10,7 @@
 #include "cuda.h"
 #include "devices.h"
 #include "gpu.h"
+#include "passes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,7 @@ static bool check_gpus(const char *cmd, const CliDevices *dv)
     return true;
 }
 
-bool cli_devices_parse(const char *cmd, const char *list, CliDevices *dv)
+bool cli_devices_parse(const char *cmd, const char *list, bool check, CliDevices *dv)
 {
     memset(dv, 0, sizeof *dv);
     dv->spec = list;
@@ -131,7 +132,7 @@ bool cli_devices_parse(const char *cmd, const char *list, CliDevices *dv)
             break;
         s = end + 1;
     }
-    return check_gpus(cmd, dv);
+    return !check || check_gpus(cmd, dv);
 }
 
 /* The block whose step graph g is; -1 for another graph (gradient
@@ -203,4 +204,50 @@ int cli_devices_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts
     cli_train_model_free(&ref);
     diag_fini(&d);
     return rc;
+}
+
+/* Bytes of g's inputs and labels for a batch: what the first block reads. */
+static double data_bytes(const IrGraph *g, int batch)
+{
+    double b = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == IR_OP_INPUT || g->nodes[i]->op == IR_OP_LABEL)
+            b += (double)ir_value_bytes(g, i, batch);
+    return b;
+}
+
+bool cli_devices_fit(const char *cmd, const CliDevices *dv, int K)
+{
+    if (dv->n == 1 || dv->n == K)
+        return true;
+    fprintf(stderr, "lnet %s: error: --devices %s: %d devices for %d block%s (give one device "
+            "per block, or one for all)\n", cmd, dv->spec, dv->n, K, K == 1 ? "" : "s");
+    return false;
+}
+
+void cli_devices_print_cost(const CliDevices *dv, const IrGraph *g, const PassCost *c,
+                            FILE *out)
+{
+    fprintf(out, "\ndevices (--devices %s): bytes each step copies between host and device, "
+            "batch %d\n", dv->spec, c->batch);
+    fprintf(out, "%5s %8s %16s %16s\n", "block", "device", "host->dev MB", "dev->host MB");
+    double in_total = 0, out_total = 0;
+    for (int b = 0; b < c->n; b++) {
+        int i = dv->n > 1 ? b : 0;
+        char name[16] = "cpu";
+        double in = 0, sent = 0;
+        if (dv->kind[i] != DEV_CPU) {
+            if (dv->kind[i] == DEV_EMU)
+                snprintf(name, sizeof name, "emu");
+            else
+                snprintf(name, sizeof name, "gpu%d", dv->ordinal[i]);
+            in = b == 0 ? data_bytes(g, c->batch) : c->b[b - 1].send_bytes;
+            sent = c->b[b].send_bytes;
+        }
+        in_total += in, out_total += sent;
+        fprintf(out, "%5d %8s %16.3f %16.3f\n", ir_block_no(b), name, in / 1e6, sent / 1e6);
+    }
+    fprintf(out, "%5s %8s %16.3f %16.3f\n", "total", "", in_total / 1e6, out_total / 1e6);
+    fprintf(out, "(a GPU block's losses, 8 bytes each, come back too; parameters and optimizer "
+            "state stay on the device)\n");
 }

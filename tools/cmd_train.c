@@ -24,7 +24,7 @@ static bool devices_opt(const CliArgs *a, RtTrainOpts *o, CliDevices *dv)
     const char *list = cli_get(&train_cmd, a, "devices");
     if (!list)
         return true;
-    if (!cli_devices_parse("train", list, dv))
+    if (!cli_devices_parse("train", list, true, dv))
         return false;
     if (o->schedule == RT_SCHED_DATA_PARALLEL || o->schedule == RT_SCHED_PIPELINE) {
         fprintf(stderr, "lnet train: error: --devices applies to the local and sequential "

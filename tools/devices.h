@@ -30,10 +30,21 @@ typedef struct CliDevices {
                                            cli_devices_train_run) */
 } CliDevices;
 
-/* Parses LIST into dv and checks that every gpuN exists (the driver loads,
- * N < the device count); false with the message printed as
+/* Parses LIST into dv and, with check, that every gpuN exists (the driver
+ * loads, N < the device count); false with the message printed as
  * "lnet CMD: error: --devices LIST: ...". */
-bool cli_devices_parse(const char *cmd, const char *list, CliDevices *dv);
+bool cli_devices_parse(const char *cmd, const char *list, bool check, CliDevices *dv);
+
+/* False, with the message printed, unless dv has one device or K. */
+bool cli_devices_fit(const char *cmd, const CliDevices *dv, int K);
+
+/* `lnet cost --devices LIST`: each block's device and the bytes its step
+ * copies between host and device (a GPU block: its inputs in — the batch,
+ * or what the previous block sends — and what it sends out; a CPU block
+ * none). c is g's cost (pass_cost); dv fits its blocks (cli_devices_fit). */
+struct PassCost;
+void cli_devices_print_cost(const CliDevices *dv, const IrGraph *g, const struct PassCost *c,
+                            FILE *out);
 
 /* An RtExecFactory (ctx: CliDevices *): the executor of the block graph g on
  * its device. */
