@@ -52,7 +52,15 @@ find_program(LNET_PTXAS ptxas PATHS /usr/local/cuda/bin)
 if(LNET_PTXAS)
   lnet_cli_test(gpu_ptxas 0 "(?s)assembled 14 PTX files"
     "d=$(mktemp -d); trap 'rm -rf $d' EXIT; LNET_GPU_PTX_DIR=$d $<TARGET_FILE:test_gpu> --filter 'gpu/[a-z]*' -j1 > $d/log 2>&1 || { cat $d/log; exit 1; }; n=0; for f in $d/*.ptx; do ${LNET_PTXAS} -arch=sm_90 $f -o $d/out.cubin || exit 1; n=$((n+1)); done; echo assembled $n PTX files")
+  # ... and each block's PTX of the example MLP and CNN (lnet ir --emit ptx)
+  lnet_cli_test(gpu_ptxas_models 0 "assembled 4 block PTX files"
+    "d=$(mktemp -d); trap 'rm -rf $d' EXIT; for m in fmnist_mlp fmnist_cnn; do $<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/$m.lnet --emit ptx | awk -v d=$d/$m '/^\\/\\/ block [0-9]+$/ { f = d \".\" $3 \".ptx\"; next } { print > f }' || exit 1; done; n=0; for f in $d/*.ptx; do ${LNET_PTXAS} -arch=sm_90 $f -o $d/out.cubin || exit 1; n=$((n+1)); done; echo assembled $n block PTX files")
 endif()
+# lnet ir --emit ptx: each block's kernels; an op without one is located
+lnet_cli_test(gpu_ir_emit_ptx 0 "// block 1\\n(?s:.*)\\.entry k[0-9]+_conv2d_bias_relu\\((?s:.*)// block 2\\n(?s:.*)\\.entry k[0-9]+_maxpool_grad\\("
+  "$<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/fmnist_cnn.lnet --emit ptx")
+lnet_cli_test(gpu_ir_emit_ptx_unsupported 1 "charlm.lnet:17:5: error: op 'embedding' \\(%2\\) has no GPU kernel"
+  "$<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/charlm.lnet --emit ptx")
 if(TARGET fake_cuda)
   lnet_cli_test(gpu_devices_fake_driver 0 "gpu0   lnet fake GPU 0, compute capability 9.0"
     "LNET_CUDA_DRIVER=$<TARGET_FILE:fake_cuda> $<TARGET_FILE:lnet> devices")
