@@ -15,7 +15,8 @@
 #     and accuracy of the log within TOL (1e-3 relative: float sums in another
 #     order; the emulation against the JIT measured below 1e-5 after 200 steps
 #     of tests/gpu/mlp_small and cnn_small), and for a few steps against the
-#     emulated GPU (the same kernels on the CPU) within 1e-4;
+#     emulated GPU (the same kernels on the CPU) within 1e-4; and two GPU runs
+#     log the same losses bit for bit;
 #  5. the MLP's training examples/s on the GPU, on a CPU + GPU split
 #     (--devices cpu,gpu0), on the CPU alone, and PyTorch on the same GPU.
 #
@@ -113,6 +114,10 @@ for model in fmnist_mlp fmnist_cnn; do
   check "${model}_gpu" train $model "$d/gpu.csv" "$STEPS" --devices "$DEVICE" \
     --report "$d/gpu.json"
   check "${model}_gpu_vs_cpu" compare "$d/gpu.csv" "$d/cpu.csv" "$TOL"
+  # a GPU block is deterministic: the same losses, bit for bit, run to run
+  check "${model}_gpu_again" train $model "$d/gpu2.csv" "$STEPS" --devices "$DEVICE"
+  same_losses() { cmp <(cut -d, -f1,2,7- "$1") <(cut -d, -f1,2,7- "$2") && echo identical; }
+  check "${model}_gpu_deterministic" same_losses "$d/gpu.csv" "$d/gpu2.csv"
   if [ "$DEVICE" != emu ]; then
     check "${model}_emu" train $model "$d/emu.csv" $few --devices emu --train-limit $((few * 128))
     check "${model}_gpu_few" train $model "$d/gpu_few.csv" $few --devices "$DEVICE" \
