@@ -83,7 +83,7 @@ static LLVMValueRef C(Gk *k, int64_t v) { return cg_i64(k->w.m, v); }
 static const IrType *T(Gk *k, int i) { return lw_type(&k->w, i); }
 
 /* A grid-stride loop: for (i = tid; i < hi; i += nthreads), as a counted
- * loop over j with i = tid + j·nthreads (the body reads l->i ... via *i). */
+ * loop over j with i = tid + j·nthreads (the body uses s->i). */
 typedef struct GkLoop {
     CgLoop l;
     LLVMValueRef i;
