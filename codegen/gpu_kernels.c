@@ -51,7 +51,13 @@ GkKind gk_kind(IrOp op)
     case IR_OP_MSE_GRAD:        return GK_ELEM;
     case IR_OP_SGD_UPDATE:
     case IR_OP_ADAM_UPDATE:     return GK_PARAM;
-    case IR_OP_CROSS_ENTROPY_GRAD: return GK_ROW;
+    case IR_OP_GELU:
+    case IR_OP_GELU_GRAD:       return GK_ELEM;
+    case IR_OP_CROSS_ENTROPY_GRAD:
+    case IR_OP_SOFTMAX:
+    case IR_OP_LOG_SOFTMAX:
+    case IR_OP_SOFTMAX_GRAD:
+    case IR_OP_LOG_SOFTMAX_GRAD: return GK_ROW;
     case IR_OP_BIAS_GRAD:
     case IR_OP_REDUCE_BATCH:    return GK_CHAN;
     case IR_OP_MATMUL:
@@ -157,6 +163,21 @@ static LLVMValueRef sigmoid(Gk *k, LLVMValueRef x)
     return cg_fdiv(m, cg_f32(m, 1.0f), cg_fadd(m, cg_f32(m, 1.0f), e));
 }
 
+/* gelu(x) = x·Φ(x) and gelu'(x) = Φ(x) + x·φ(x), in float with the inline
+ * erf and exp (the reference: double libm) */
+static LLVMValueRef gelu(Gk *k, LLVMValueRef x, LLVMValueRef dy)
+{
+    CgModule *m = M(k);
+    LLVMValueRef half = cg_f32(m, 0.5f);
+    LLVMValueRef cdf = cg_fmul(m, half, cg_fadd(m, cg_f32(m, 1.0f),
+                                               cg_ferf(m, cg_fmul(m, x, cg_f32(m, 0.70710678f)))));
+    if (!dy)
+        return cg_fmul(m, x, cdf);
+    LLVMValueRef e = cg_fexp(m, cg_fmul(m, cg_f32(m, -0.5f), cg_fmul(m, x, x)));
+    LLVMValueRef pdf = cg_fmul(m, cg_f32(m, 0.39894228f), e);
+    return cg_fmul(m, dy, cg_fadd(m, cdf, cg_fmul(m, x, pdf)));
+}
+
 /* d(pred) = (float)(2·dl / L · (pred − target)), L the elements of pred */
 static LLVMValueRef mse_grad(Gk *k, LLVMValueRef i)
 {
@@ -185,6 +206,8 @@ static LLVMValueRef elem(Gk *k, LLVMValueRef i)
     case IR_OP_LEAKY_RELU:
         return fsel(k, fgt0(k, ld(k, 0, i)), ld(k, 0, i), cg_fmul(m, sc, ld(k, 0, i)));
     case IR_OP_TANH: return cg_ftanh(m, ld(k, 0, i));
+    case IR_OP_GELU: return gelu(k, ld(k, 0, i), NULL);
+    case IR_OP_GELU_GRAD: return gelu(k, ld(k, 1, i), ld(k, 0, i));
     case IR_OP_SIGMOID: return sigmoid(k, ld(k, 0, i));
     case IR_OP_RELU_GRAD: return fsel(k, fgt0(k, ld(k, 1, i)), ld(k, 0, i), zero);
     case IR_OP_LEAKY_RELU_GRAD:
@@ -360,6 +383,54 @@ static void cross_entropy_grad(Gk *k)
     LLVMValueRef is = LLVMBuildICmp(m->b, LLVMIntEQ, c.i, lab, "");
     p = cg_fsub(m, p, LLVMBuildSelect(m->b, is, lw_f64(w, 1.0), lw_f64(w, 0.0), ""));
     cg_store_f32(m, y, c.i, lw_trunc(w, cg_fmul(m, scale, p)));
+    cg_loop_end(m, &c);
+    stride_end(k, &s);
+}
+
+/* softmax, log_softmax (x) and their gradients (dy, y), one thread per row:
+ *   softmax      y = exp(x − lse)        log_softmax      y = x − lse
+ *   softmax_grad dx = y·(dy − Σ dy·y)    log_softmax_grad dx = dy − exp(y)·Σ dy
+ * with lse and the sums in double, as the reference. */
+static void softmax_rows(Gk *k)
+{
+    Lw *w = &k->w;
+    CgModule *m = M(k);
+    IrOp op = w->n->op;
+    int64_t Cn = lw_last_dim(&w->n->type);
+    bool grad = op == IR_OP_SOFTMAX_GRAD || op == IR_OP_LOG_SOFTMAX_GRAD;
+    GkLoop s;
+    stride_begin(k, &s, lw_rows(w, &w->n->type));
+    LLVMValueRef base = lw_mul(w, s.i, C(k, Cn));
+    LLVMValueRef a = lw_off(w, w->in[0], base), y = lw_off(w, w->out, base);
+    LLVMValueRef b = grad ? lw_off(w, w->in[1], base) : NULL;    /* y of the forward */
+    LLVMValueRef red = NULL;
+    if (!grad) {
+        red = row_lse(k, a, Cn);
+    } else {    /* Σ dy·y, or Σ dy */
+        LLVMValueRef acc = lw_slot(w, w->t_f64, lw_f64(w, 0.0));
+        CgLoop c;
+        cg_loop_begin(m, &c, C(k, 0), C(k, Cn), "c");
+        LLVMValueRef t = lw_ext(w, cg_load_f32(m, a, c.i));
+        if (op == IR_OP_SOFTMAX_GRAD)
+            t = cg_fmul(m, t, lw_ext(w, cg_load_f32(m, b, c.i)));
+        lw_set(w, acc, cg_fadd(m, lw_get(w, w->t_f64, acc), t));
+        cg_loop_end(m, &c);
+        red = lw_get(w, w->t_f64, acc);
+    }
+    CgLoop c;
+    cg_loop_begin(m, &c, C(k, 0), C(k, Cn), "c");
+    LLVMValueRef v = lw_ext(w, cg_load_f32(m, a, c.i)), r;
+    switch (op) {
+    case IR_OP_SOFTMAX: r = lw_ext(w, cg_fexp(m, lw_trunc(w, cg_fsub(m, v, red)))); break;
+    case IR_OP_LOG_SOFTMAX: r = cg_fsub(m, v, red); break;
+    case IR_OP_SOFTMAX_GRAD:
+        r = cg_fmul(m, lw_ext(w, cg_load_f32(m, b, c.i)), cg_fsub(m, v, red));
+        break;
+    default:    /* log_softmax_grad */
+        r = cg_fsub(m, v, cg_fmul(m, lw_ext(w, cg_fexp(m, cg_load_f32(m, b, c.i))), red));
+        break;
+    }
+    cg_store_f32(m, y, c.i, lw_trunc(w, r));
     cg_loop_end(m, &c);
     stride_end(k, &s);
 }
@@ -571,8 +642,9 @@ void gk_work(const IrGraph *g, const IrNode *n, int64_t *work0, int64_t *work_n,
     case GK_PARAM:
         t = &g->nodes[n->in[0]]->type;
         break;
-    case GK_ROW:
-        t = &g->nodes[n->in[1]]->type;
+    case GK_ROW:    /* cross_entropy_grad: the logits' rows; the softmax family: its own */
+        if (n->op == IR_OP_CROSS_ENTROPY_GRAD)
+            t = &g->nodes[n->in[1]]->type;
         *div = lw_last_dim(t);
         break;
     case GK_CHAN:
@@ -608,7 +680,12 @@ void gk_emit_body(Gk *k)
     case GK_ELEM:
     case GK_CONV: emit_elem(k); return;
     case GK_PARAM: emit_update(k); return;
-    case GK_ROW: cross_entropy_grad(k); return;
+    case GK_ROW:
+        if (k->w.n->op == IR_OP_CROSS_ENTROPY_GRAD)
+            cross_entropy_grad(k);
+        else
+            softmax_rows(k);
+        return;
     case GK_CHAN:
         if (k->w.n->op == IR_OP_BIAS_GRAD)
             bias_grad(k);

@@ -201,7 +201,13 @@ static double tol_exact(IrOp op)
     case IR_OP_TANH:
     case IR_OP_SIGMOID:
     case IR_OP_TANH_GRAD:
-    case IR_OP_SIGMOID_GRAD: return 1e-5;
+    case IR_OP_SIGMOID_GRAD:
+    case IR_OP_GELU:
+    case IR_OP_GELU_GRAD:
+    case IR_OP_SOFTMAX:
+    case IR_OP_LOG_SOFTMAX:
+    case IR_OP_SOFTMAX_GRAD:
+    case IR_OP_LOG_SOFTMAX_GRAD: return 1e-5;
     default: return 1e-6;
     }
 }
@@ -324,6 +330,23 @@ Test(gpu, losses)
     int x = tb_input(g, "xs", 2, D(3, 17)), y = tb_label(g, "ys", 17, 1, D(3));
     tb_op2(g, IR_OP_CROSS_ENTROPY, x, y);   /* rows per example: 3 */
     check(g, tol_exact, "losses");
+    ir_graph_free(g);
+}
+
+/* gelu and its gradient; softmax, log_softmax and their gradients over last
+ * dims 1, 3, 17, 129. */
+Test(gpu, softmax_gelu)
+{
+    IrGraph *g = fresh("softmax_gelu");
+    for (int i = 0; i < 4; i++) {
+        int x = tb_input(g, "x", 2, D(3, sizes[i])), dy = tb_input(g, "dy", 2, D(3, sizes[i]));
+        tb_op1(g, IR_OP_GELU, x);
+        tb_op2(g, IR_OP_GELU_GRAD, dy, x);
+        int sm = tb_op1(g, IR_OP_SOFTMAX, x), ls = tb_op1(g, IR_OP_LOG_SOFTMAX, x);
+        tb_op2(g, IR_OP_SOFTMAX_GRAD, dy, sm);
+        tb_op2(g, IR_OP_LOG_SOFTMAX_GRAD, dy, ls);
+    }
+    check(g, tol_exact, "softmax_gelu");
     ir_graph_free(g);
 }
 
