@@ -29,6 +29,7 @@ typedef enum {
     GK_TILE,        /* matrix products: one thread per 4×4 tile of the output */
     GK_SERIAL,      /* one thread in all */
     GK_CONV,        /* CNN ops: one thread per output element, gathering (gpu_conv.c) */
+    GK_GATHER,      /* moves: one thread per output element (gpu_gather.c) */
 } GkKind;
 
 GkKind gk_kind(IrOp op);
@@ -43,6 +44,9 @@ void gk_emit_body(Gk *k);
 
 /* gpu_conv.c: output element i of k->w.n (a GK_CONV op). */
 void gk_emit_conv(Gk *k, LLVMValueRef i);
+
+/* gpu_gather.c: output element i of k->w.n (a GK_GATHER op). */
+void gk_emit_gather(Gk *k, LLVMValueRef i);
 
 /* gpu_lower.c: g's kernels compiled for the host by a new JIT (returned,
  * the caller closes it); fn[i] is the kernel of p's launch i. NULL + Diag. */

@@ -78,6 +78,10 @@ GkKind gk_kind(IrOp op)
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL:
     case IR_OP_GLOBAL_AVG_POOL_GRAD: return GK_CONV;
+    case IR_OP_TRANSPOSE:
+    case IR_OP_SLICE_LAST:
+    case IR_OP_EMBEDDING:
+    case IR_OP_EMBEDDING_GRAD:  return GK_GATHER;
     default:                    return GK_NONE;
     }
 }
@@ -237,6 +241,8 @@ static void emit_elem(Gk *k)
     stride_begin(k, &s, lw_count(&k->w, &k->w.n->type));
     if (gk_kind(k->w.n->op) == GK_CONV)
         gk_emit_conv(k, s.i);
+    else if (gk_kind(k->w.n->op) == GK_GATHER)
+        gk_emit_gather(k, s.i);
     else
         cg_store_f32(M(k), k->w.out, s.i, elem(k, s.i));
     stride_end(k, &s);
@@ -678,7 +684,8 @@ void gk_emit_body(Gk *k)
 {
     switch (gk_kind(k->w.n->op)) {
     case GK_ELEM:
-    case GK_CONV: emit_elem(k); return;
+    case GK_CONV:
+    case GK_GATHER: emit_elem(k); return;
     case GK_PARAM: emit_update(k); return;
     case GK_ROW:
         if (k->w.n->op == IR_OP_CROSS_ENTROPY_GRAD)

@@ -50,7 +50,7 @@ endif()
 # sm_90, where the machine has the CUDA toolkit (the driver's JIT does the same).
 find_program(LNET_PTXAS ptxas PATHS /usr/local/cuda/bin)
 if(LNET_PTXAS)
-  lnet_cli_test(gpu_ptxas 0 "(?s)assembled 16 PTX files"
+  lnet_cli_test(gpu_ptxas 0 "(?s)assembled 18 PTX files"
     "d=$(mktemp -d); trap 'rm -rf $d' EXIT; LNET_GPU_PTX_DIR=$d $<TARGET_FILE:test_gpu> --filter 'gpu/[a-z]*' -j1 > $d/log 2>&1 || { cat $d/log; exit 1; }; n=0; for f in $d/*.ptx; do ${LNET_PTXAS} -arch=sm_90 $f -o $d/out.cubin || exit 1; n=$((n+1)); done; echo assembled $n PTX files")
   # ... and each block's PTX of the example MLP and CNN (lnet ir --emit ptx)
   lnet_cli_test(gpu_ptxas_models 0 "assembled 4 block PTX files"

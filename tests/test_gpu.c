@@ -350,6 +350,28 @@ Test(gpu, softmax_gelu)
     ir_graph_free(g);
 }
 
+/* transpose (rank 2 and 4), slice_last, embedding and its gradient (repeated
+ * ids; with V = 4 the id 4 is out of range: zeros, though a read past the
+ * table would also see the buffer's zeroed padding here). */
+Test(gpu, moves)
+{
+    IrGraph *g = fresh("moves");
+    int x = tb_input(g, "x", 2, D(3, 17)), x4 = tb_input(g, "x4", 4, D(2, 3, 4, 5));
+    op_a(g, IR_OP_TRANSPOSE, x, (IrAttrs){.perm = {1, 0}});
+    op_a(g, IR_OP_TRANSPOSE, x4, (IrAttrs){.perm = {2, 0, 3, 1}});
+    op_a(g, IR_OP_SLICE_LAST, x, (IrAttrs){.start = 2, .len = 5});
+    op_a(g, IR_OP_SLICE_LAST, x, (IrAttrs){.start = 16, .len = 1});
+    for (int i = 0; i < 4; i++) {
+        int ids = tb_label(g, "ids", 5, 1, D(3));      /* ids in [0, 5) */
+        int table = tb_param(g, "table", 2, D(i == 0 ? 4 : 5, sizes[i]));
+        tb_op2(g, IR_OP_EMBEDDING, ids, table);         /* V = 4: id 4 is outside */
+        int dy = tb_input(g, "dy", 2, D(3, sizes[i]));
+        op3(g, IR_OP_EMBEDDING_GRAD, dy, ids, table, (IrAttrs){0});
+    }
+    check(g, tol_exact, "moves");
+    ir_graph_free(g);
+}
+
 /* SGD (momentum, Nesterov, weight decay), Adam and AdamW, with and without a
  * clip factor; sumsq and clip_factor. */
 Test(gpu, optimizers)
