@@ -230,6 +230,7 @@ int cmd_export(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_pareto(int argc, char **argv);
 int cmd_gradsim(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 /* The folder of the static libraries `lnet build` links trainers with,
  * found from lnet's own executable (cmd_build.c); false + err if missing. */
 bool cmd_build_libdir(char *dir, size_t cap, char *err, size_t errcap);

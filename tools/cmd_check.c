@@ -3,7 +3,9 @@
  */
 #include "cli.h"
 #include "codegen.h"
+#include "gpu.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define LOCAL_OPTS                                                              \
@@ -25,7 +27,8 @@ static const CliOpt ir_opts[] = {
     {"no-verify-each", NULL, "do not verify between passes"},
     {"time-passes", NULL, "report each pass's time"},
     {"list-passes", NULL, "list the registered passes and exit"},
-    {"emit", "KIND", "llvm | asm: print each block's optimized step module instead of the IR\n"
+    {"emit", "KIND", "llvm | asm | ptx: print each block's optimized step module (ptx: its GPU "
+                     "kernels, docs/devices.md) instead of the IR\n"
                      "(default pipeline then: ... ,autodiff,optimizer,fuse)"},
     LOCAL_OPTS,
     {NULL, NULL, NULL}};
@@ -105,31 +108,46 @@ static void list_passes(FILE *out)
         fprintf(out, "  %-14s %s\n", p[i].name, p[i].help);
 }
 
-/* `--emit llvm|asm`: the optimized module of the graph, or of each block. */
-static bool emit_blocks(const IrGraph *g, CgEmit kind, Diag *d)
+/* One graph's module as text; ptx: its GPU kernels for LNET_GPU_SM (default sm_70). */
+static bool emit_one(const IrGraph *g, CgEmit kind, bool ptx, Diag *d)
+{
+    if (!ptx)
+        return cg_emit_text(g, kind, stdout, d);
+    const char *sm = getenv("LNET_GPU_SM");
+    char *text = gpu_emit_ptx(g, sm && *sm ? sm : NULL, d);
+    if (text)
+        fputs(text, stdout);
+    free(text);
+    return text != NULL;
+}
+
+/* `--emit llvm|asm|ptx`: the optimized module of the graph, or of each block. */
+static bool emit_blocks(const IrGraph *g, CgEmit kind, bool ptx, Diag *d)
 {
     if (g->n_blocks <= 1)
-        return cg_emit_text(g, kind, stdout, d);
+        return emit_one(g, kind, ptx, d);
     PassBlocks bs = {0};
     bool ok = pass_split(g, &bs, d);
     for (int i = 0; ok && i < bs.n; i++) {
-        printf("%s block %d\n", kind == CG_EMIT_LLVM ? ";" : "#", ir_block_no(i));
-        ok = cg_emit_text(bs.b[i].g, kind, stdout, d);
+        printf("%s block %d\n", kind == CG_EMIT_LLVM ? ";" : ptx ? "//" : "#", ir_block_no(i));
+        ok = emit_one(bs.b[i].g, kind, ptx, d);
     }
     pass_blocks_fini(&bs);
     return ok;
 }
 
-static bool parse_emit(const char *s, CgEmit *kind)
+static bool parse_emit(const char *s, CgEmit *kind, bool *ptx)
 {
     *kind = CG_EMIT_NONE;
+    *ptx = s && strcmp(s, "ptx") == 0;
     if (!s)
         return true;
-    if (strcmp(s, "llvm") == 0 || strcmp(s, "asm") == 0) {
+    if (strcmp(s, "llvm") == 0 || strcmp(s, "asm") == 0 || *ptx) {
         *kind = s[0] == 'l' ? CG_EMIT_LLVM : CG_EMIT_ASM;
         return true;
     }
-    fprintf(stderr, "lnet ir: error: --emit: unknown kind '%s' (expected: llvm or asm)\n", s);
+    fprintf(stderr, "lnet ir: error: --emit: unknown kind '%s' (expected: llvm, asm or ptx)\n",
+            s);
     return false;
 }
 
@@ -158,7 +176,8 @@ static int run_ir(const CliCmd *cmd, int argc, char **argv, bool dot)
             ctx.time_passes = cli_flag(cmd, &a, "time-passes");
         }
         CgEmit emit = CG_EMIT_NONE;
-        if (!dot && !parse_emit(cli_get(cmd, &a, "emit"), &emit)) {
+        bool ptx = false;
+        if (!dot && !parse_emit(cli_get(cmd, &a, "emit"), &emit, &ptx)) {
             rc = EXIT_USER;
             goto out;
         }
@@ -166,7 +185,7 @@ static int run_ir(const CliCmd *cmd, int argc, char **argv, bool dot)
             emit ? PASS_DEFAULT_PIPELINE ",autodiff,optimizer,fuse" : PASS_DEFAULT_PIPELINE;
         bool ok = pass_run_pipeline(m.g, pipe ? pipe : def, &ctx);
         if (ok && emit)
-            ok = emit_blocks(m.g, emit, &d);
+            ok = emit_blocks(m.g, emit, ptx, &d);
         diag_print(&d, stderr);
         if (ok && dot)
             ir_graph_dot(m.g, stdout);

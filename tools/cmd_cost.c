@@ -39,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices.h"
+
 static const CliOpt cost_opts[] = {
     {"method", "M", "backprop | greedy | chunked | overlap | last-layer (overrides local)"},
     {"blocks", "K", "number of blocks (overrides local)"},
@@ -55,6 +57,8 @@ static const CliOpt cost_opts[] = {
     {"measure", "STEPS", "with --ranks: time each block's step, median of STEPS (default 20; "
                          "0: assume a FLOP rate)"},
     {"cores", "C", "with --ranks: cores the ranks share (default: those this process may use)"},
+    {"devices", "LIST", "also each block's device as lnet train --devices LIST places it, and "
+                        "the bytes its step copies between host and device"},
     {"json", NULL, "print JSON instead of a table"},
     {"layers", NULL, "also list every layer: its source line and chain of def calls and repeats,"
                      "\nits costs, and where each block starts and why (user or automatic cut)"},
@@ -488,6 +492,10 @@ static bool report(const CliArgs *a, const IrGraph *g, const RankOpts *o,
     IR_CHECK_ALLOC(o->R == 0 || rm);
     if (rm)
         ok = ranks_of(a, &c, o, rm);
+    const char *devices = cli_get(&cost_cmd, a, "devices");
+    CliDevices dv;
+    if (ok && devices)
+        ok = cli_devices_parse("cost", devices, false, &dv) && cli_devices_fit("cost", &dv, c.n);
     if (ok && json)
         print_json(g, &c, N, rm, cl, stdout);
     else if (ok)
@@ -496,6 +504,8 @@ static bool report(const CliArgs *a, const IrGraph *g, const RankOpts *o,
         print_placement(&c, N, stdout);
     if (ok && !json && rm)
         print_ranks(rm, stdout);
+    if (ok && !json && devices)
+        cli_devices_print_cost(&dv, g, &c, stdout);
     free(rm);
     pass_cost_fini(&c);
     return ok;

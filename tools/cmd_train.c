@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "codegen.h"
+#include "devices.h"
 #include "profile.h"
 #include "train.h"
 
@@ -16,8 +17,30 @@ static const CliCmd train_cmd = {
     "Train a model. Options override the model's train { } and local { } sections.",
     cli_train_opts, cli_train_notes};
 
+/* --devices: each block's executor from the list (devices.h); the cpu
+ * blocks keep the factory and context chosen so far. */
+static bool devices_opt(const CliArgs *a, RtTrainOpts *o, CliDevices *dv)
+{
+    const char *list = cli_get(&train_cmd, a, "devices");
+    if (!list)
+        return true;
+    if (!cli_devices_parse("train", list, true, dv))
+        return false;
+    if (o->schedule == RT_SCHED_DATA_PARALLEL || o->schedule == RT_SCHED_PIPELINE) {
+        fprintf(stderr, "lnet train: error: --devices applies to the local and sequential "
+                "schedules, not --schedule %s\n", rt_sched_name(o->schedule));
+        return false;
+    }
+    dv->cpu_make = o->make_exec;
+    dv->cpu_ctx = o->exec_ctx;
+    dv->quiet = o->quiet;
+    o->make_exec = cli_devices_factory;
+    o->exec_ctx = dv;
+    return true;
+}
+
 /* cg: the JIT's options (o->exec_ctx points at them with --profile). */
-static bool fill_opts(const CliArgs *a, RtTrainOpts *o, CgOptions *cg)
+static bool fill_opts(const CliArgs *a, RtTrainOpts *o, CgOptions *cg, CliDevices *dv)
 {
     if (!cli_train_fill(&train_cmd, a, o))
         return false;
@@ -46,7 +69,7 @@ static bool fill_opts(const CliArgs *a, RtTrainOpts *o, CgOptions *cg)
             return false;
         }
     }
-    return true;
+    return devices_opt(a, o, dv);
 }
 
 int cmd_train(int argc, char **argv)
@@ -61,9 +84,11 @@ int cmd_train(int argc, char **argv)
     }
     RtTrainOpts o;
     CgOptions cg;
-    if (!fill_opts(&a, &o, &cg))
+    CliDevices dv;
+    if (!fill_opts(&a, &o, &cg, &dv))
         return EXIT_USER;
-    int rc = cli_train_run(&train_cmd, &a, &o);
+    int rc = o.make_exec == cli_devices_factory ? cli_devices_train_run(&train_cmd, &a, &o, &dv)
+                                                : cli_train_run(&train_cmd, &a, &o);
     rt_profile_free(o.profile);
     return rc;
 }

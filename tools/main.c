@@ -27,6 +27,7 @@ static const Subcommand subcommands[] = {
     {"sweep", cmd_sweep, "run lnet train over a grid of configurations"},
     {"pareto", cmd_pareto, "steps, compute and time to a target from a sweep, per method"},
     {"gradsim", cmd_gradsim, "compare each parameter's local gradient with backprop's"},
+    {"devices", cmd_devices, "list the devices lnet train --devices can use"},
 };
 
 enum { N_SUB = sizeof subcommands / sizeof subcommands[0] };

@@ -62,6 +62,9 @@ const CliOpt cli_train_opts[] = {
     {"replicas", "P", "under mpirun -np R: P copies of each block group (R = groups x P) "
                       "split each batch and sum their gradients (default 1)"},
     {"exec", "E", "jit (LLVM-compiled steps, the default) | interp (reference interpreter)"},
+    {"devices", "LIST", "where blocks run: one of cpu, gpuN (CUDA device N), emu (the emulated "
+                        "GPU, a test device) per block, or one for all (default: cpu; see "
+                        "lnet devices)"},
     {"dead-block-steps", "N", "warn when a block's head loss stays at chance level (within 1% "
                               "of ln(classes)) or its gradient norm below 1e-8 for N steps in "
                               "a row (default 200; 0: off; the gradient rule runs with --log or "

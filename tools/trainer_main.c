@@ -54,6 +54,7 @@ static void make_cmd(Trainer *t, const char *prog)
     for (int i = 0; cli_train_opts[i].name && n < MAX_OPTS - 1; i++) {
         CliOpt o = cli_train_opts[i];
         if (strcmp(o.name, "exec") == 0 || strcmp(o.name, "profile") == 0 ||
+            strcmp(o.name, "devices") == 0 ||
             strcmp(o.name, "profile-clock") == 0 ||
             strcmp(o.name, "no-fuse") == 0)     /* the linked code is fused */
             continue;
