@@ -52,7 +52,8 @@ GkKind gk_kind(IrOp op)
     case IR_OP_SGD_UPDATE:
     case IR_OP_ADAM_UPDATE:     return GK_PARAM;
     case IR_OP_GELU:
-    case IR_OP_GELU_GRAD:       return GK_ELEM;
+    case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:     return GK_ELEM;
     case IR_OP_CROSS_ENTROPY_GRAD:
     case IR_OP_SOFTMAX:
     case IR_OP_LOG_SOFTMAX:
@@ -61,6 +62,7 @@ GkKind gk_kind(IrOp op)
     case IR_OP_BIAS_GRAD:
     case IR_OP_REDUCE_BATCH:    return GK_CHAN;
     case IR_OP_MATMUL:
+    case IR_OP_MATMUL_BIAS:
     case IR_OP_MATMUL_GRAD_X:
     case IR_OP_MATMUL_GRAD_W:   return GK_TILE;
     case IR_OP_CROSS_ENTROPY:
@@ -211,7 +213,9 @@ static LLVMValueRef elem(Gk *k, LLVMValueRef i)
         return fsel(k, fgt0(k, ld(k, 0, i)), ld(k, 0, i), cg_fmul(m, sc, ld(k, 0, i)));
     case IR_OP_TANH: return cg_ftanh(m, ld(k, 0, i));
     case IR_OP_GELU: return gelu(k, ld(k, 0, i), NULL);
-    case IR_OP_GELU_GRAD: return gelu(k, ld(k, 1, i), ld(k, 0, i));
+    case IR_OP_GELU_GRAD:
+    case IR_OP_GELU_GRAD_Y:     /* the CPU's fusion reads Φ from y; here the unfused form */
+        return gelu(k, ld(k, 1, i), ld(k, 0, i));
     case IR_OP_SIGMOID: return sigmoid(k, ld(k, 0, i));
     case IR_OP_RELU_GRAD: return fsel(k, fgt0(k, ld(k, 1, i)), ld(k, 0, i), zero);
     case IR_OP_LEAKY_RELU_GRAD:
@@ -555,7 +559,7 @@ static GkMM mm_of(Gk *k)
     const IrNode *n = w->n;
     GkMM p = {0};
     p.Cp = w->out;
-    if (n->op == IR_OP_MATMUL) {            /* x (R, IN) · w (IN, OUT) */
+    if (n->op == IR_OP_MATMUL || n->op == IR_OP_MATMUL_BIAS) {  /* x (R, IN) · w (IN, OUT) */
         p.A = w->in[0], p.B = w->in[1];
         p.M = lw_rows(w, T(k, 0)), p.K = C(k, T(k, 1)->dim[0]), p.N = C(k, T(k, 1)->dim[1]);
         p.tiles_n = (T(k, 1)->dim[1] + TILE - 1) / TILE;
@@ -630,7 +634,13 @@ static void matmul(Gk *k)
                                            LLVMBuildICmp(m->b, LLVMIntSLT, j, p.N, ""), "");
             LwIf f;
             lw_if(w, &f, in);
-            cg_store_f32(m, p.Cp, lw_mad(w, i, p.N, j), lw_get(w, m->t_f32, acc[r][c]));
+            LLVMValueRef at = lw_mad(w, i, p.N, j), v = lw_get(w, m->t_f32, acc[r][c]);
+            if (w->n->op == IR_OP_MATMUL_BIAS) {   /* + b[j] (+ r[i, j]) */
+                v = cg_fadd(m, v, cg_load_f32(m, w->in[2], j));
+                if (w->n->n_in == 4)
+                    v = cg_fadd(m, v, cg_load_f32(m, w->in[3], at));
+            }
+            cg_store_f32(m, p.Cp, at, v);
             lw_endif(w, &f);
         }
     stride_end(k, &s);
@@ -666,7 +676,7 @@ void gk_work(const IrGraph *g, const IrNode *n, int64_t *work0, int64_t *work_n,
             M0 = lw_last_dim(a), Mn = 0, N = lw_last_dim(b);
         } else {
             M0 = batched ? 0 : rows, Mn = batched ? rows : 0;
-            N = n->op == IR_OP_MATMUL ? b->dim[1] : b->dim[0];
+            N = n->op == IR_OP_MATMUL_GRAD_X ? b->dim[0] : b->dim[1];
         }
         *work0 = M0, *work_n = Mn, *div = TILE, *mul = (N + TILE - 1) / TILE;
         return;

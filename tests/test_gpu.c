@@ -307,6 +307,10 @@ Test(gpu, matmul)
             tb_op2(g, IR_OP_MATMUL, x, w);
             tb_op2(g, IR_OP_MATMUL_GRAD_X, dy, w);
             tb_op2(g, IR_OP_MATMUL_GRAD_W, x, dy);
+            /* the CPU's fused dense layer: + bias, and + a residual */
+            int b = tb_param(g, "b", 1, D(O));
+            op3(g, IR_OP_MATMUL_BIAS, x, w, b, (IrAttrs){0});
+            tb_op(g, IR_OP_MATMUL_BIAS, (int[]){x, w, b, dy}, 4, &(IrAttrs){0});
         }
     check(g, tol_exact, "matmul");
     ir_graph_free(g);
@@ -342,6 +346,7 @@ Test(gpu, softmax_gelu)
         int x = tb_input(g, "x", 2, D(3, sizes[i])), dy = tb_input(g, "dy", 2, D(3, sizes[i]));
         tb_op1(g, IR_OP_GELU, x);
         tb_op2(g, IR_OP_GELU_GRAD, dy, x);
+        op3(g, IR_OP_GELU_GRAD_Y, dy, x, tb_op1(g, IR_OP_GELU, x), (IrAttrs){0});
         int sm = tb_op1(g, IR_OP_SOFTMAX, x), ls = tb_op1(g, IR_OP_LOG_SOFTMAX, x);
         tb_op2(g, IR_OP_SOFTMAX_GRAD, dy, sm);
         tb_op2(g, IR_OP_LOG_SOFTMAX_GRAD, dy, ls);
