@@ -59,6 +59,7 @@ static int64_t node_scratch(const IrGraph *g, const IrNode *n, int nb)
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BIAS_RELU:
     case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_X_RELU:
     case IR_OP_CONV2D_GRAD_W: {
         CgConvGeo c = cg_conv_geo(g, n);
         return 4 * cg_conv_scratch_floats(&c);

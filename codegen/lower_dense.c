@@ -133,6 +133,19 @@ static void col_rows(Lw *w, const Geo *g, LLVMValueRef col, LLVMValueRef img, bo
     cg_loop_end(m, &ci);
 }
 
+/* dx[k] = x[k] > 0 ? dx[k] : 0 over one image (C·H·W): conv2d_grad_x_relu's
+ * relu_grad, while the image's gradient is in cache. */
+static void relu_mask(Lw *w, LLVMValueRef dx, LLVMValueRef x, int64_t L)
+{
+    CgModule *m = w->m;
+    CgLoop k;
+    cg_loop_begin(m, &k, lw_c(w, 0), lw_c(w, L), "k");
+    LLVMValueRef pos = LLVMBuildFCmp(m->b, LLVMRealOGT, cg_load_f32(m, x, k.i), cg_f32(m, 0.0f), "");
+    LLVMValueRef d = cg_load_f32(m, dx, k.i);
+    cg_store_f32(m, dx, k.i, LLVMBuildSelect(m->b, pos, d, cg_f32(m, 0.0f), ""));
+    cg_loop_end(m, &k);
+}
+
 /* ---------------------------------------------------- shifted products
  *
  * With stride 1 the window entry (i, j) of every output pixel is the input
@@ -239,7 +252,8 @@ static void lower_conv_shifted(Lw *w, const Geo *g)
     LLVMValueRef xp = w->scratch, yq = lw_off(w, w->scratch, lw_c(w, s.y));
     LLVMValueRef wk = lw_off(w, w->scratch, lw_c(w, s.wk));
     IrOp op = w->n->op;
-    bool gx = op == IR_OP_CONV2D_GRAD_X, gw = op == IR_OP_CONV2D_GRAD_W;
+    bool gx = op == IR_OP_CONV2D_GRAD_X || op == IR_OP_CONV2D_GRAD_X_RELU;
+    bool gw = op == IR_OP_CONV2D_GRAD_W;
     /* pads of xp and the columns ow >= OW of dy' stay zero over the images */
     lw_zero(w, w->scratch, lw_c(w, s.wk));
     if (gw)
@@ -255,6 +269,8 @@ static void lower_conv_shifted(Lw *w, const Geo *g)
         shifted_products(w, g, &s, xp, yq, wk);
         plane_rows(w, lw_off(w, w->out, x_off), xp, g->C, g->H, g->W, s.LDX, s.Wp, g->P, g->P,
                    false);
+        if (op == IR_OP_CONV2D_GRAD_X_RELU)
+            relu_mask(w, lw_off(w, w->out, x_off), lw_off(w, w->in[2], x_off), CHW);
     } else {            /* forward: x, w (, b); grad_w: x, dy, w */
         plane_rows(w, lw_off(w, w->in[0], x_off), xp, g->C, g->H, g->W, s.LDX, s.Wp, g->P, g->P,
                    true);
@@ -305,7 +321,8 @@ void lower_conv(Lw *w)
             lw_bias_loops(w, y, y, w->in[2], lw_c(w, 1), g.O, OHW, true);
         break;
     }
-    case IR_OP_CONV2D_GRAD_X: { /* dy, w, x */
+    case IR_OP_CONV2D_GRAD_X:   /* dy, w, x */
+    case IR_OP_CONV2D_GRAD_X_RELU: {
         LLVMValueRef dx = lw_off(w, w->out, x_off);
         if (direct(&g))
             col = dx;
@@ -315,6 +332,8 @@ void lower_conv(Lw *w)
             lw_zero(w, dx, lw_c(w, CHW));
             col_rows(w, &g, col, dx, true);
         }
+        if (w->n->op == IR_OP_CONV2D_GRAD_X_RELU)
+            relu_mask(w, dx, lw_off(w, w->in[2], x_off), CHW);
         break;
     }
     case IR_OP_CONV2D_GRAD_W: { /* x, dy, w */
@@ -395,7 +414,8 @@ void lower_pool(Lw *w)
 {
     CgModule *m = w->m;
     IrOp op = w->n->op;
-    bool grad = op == IR_OP_MAXPOOL_GRAD || op == IR_OP_AVGPOOL_GRAD;
+    bool grad = op == IR_OP_MAXPOOL_GRAD || op == IR_OP_MAXPOOL_GRAD_RELU ||
+                op == IR_OP_AVGPOOL_GRAD;
     int xi = ir_op_info(op)->x;
     Geo g = pool_geo(w->n, lw_type(w, xi));
     float area = (float)(g.K * g.K);
@@ -415,9 +435,13 @@ void lower_pool(Lw *w)
         window_max(w, &g, src, oh.i, ow.i, &v);
         cg_store_f32(m, w->out, yi, v);
         break;
-    case IR_OP_MAXPOOL_GRAD: {
+    case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_MAXPOOL_GRAD_RELU: {     /* relu: only where the maximum x[at] > 0 */
         LLVMValueRef at = window_max(w, &g, src, oh.i, ow.i, &v);
         LLVMValueRef d = cg_load_f32(m, w->in[0], yi);
+        if (op == IR_OP_MAXPOOL_GRAD_RELU)
+            d = LLVMBuildSelect(m->b, LLVMBuildFCmp(m->b, LLVMRealOGT, v, cg_f32(m, 0.0f), ""), d,
+                                cg_f32(m, 0.0f), "");
         cg_store_f32(m, dst, at, cg_fadd(m, cg_load_f32(m, dst, at), d));
         break;
     }

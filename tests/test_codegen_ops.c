@@ -299,6 +299,7 @@ Test(codegen_ops, conv2d_shifted)
         const IrType *t = &g->nodes[y]->type;
         int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
         op3(g, IR_OP_CONV2D_GRAD_X, dy, w, x, a);
+        op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);
         op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
     }
     check(g, TOL, "conv2d_shifted");
@@ -306,8 +307,9 @@ Test(codegen_ops, conv2d_shifted)
 }
 
 /* The fuse pass's ops: bias_relu over last dims 1, 3, 17, 129 and the NCHW
- * channel axis, conv2d_bias_relu over conv2d's configurations (im2col and the
- * direct 1×1 path); values in [-1, 1), so the relu clamps about half. */
+ * channel axis, conv2d_bias_relu and conv2d_grad_x_relu over conv2d's
+ * configurations (im2col and the direct 1×1 path), maxpool_grad_relu with
+ * overlapping windows; values in [-1, 1), so the relu clamps about half. */
 Test(codegen_ops, fused)
 {
     IrGraph *g = fresh("fused");
@@ -328,7 +330,19 @@ Test(codegen_ops, fused)
         int x = tb_input(g, "x", 3, D(c[0], c[2], c[2] + 1));
         int w = tb_param(g, "w", 4, D(c[1], c[0], c[3], c[3]));
         int b = tb_param(g, "b", 1, D(c[1]));
-        op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, (IrAttrs){.stride = c[4], .padding = c[5]});
+        IrAttrs a = {.stride = c[4], .padding = c[5]};
+        int y = op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, a);
+        const IrType *t = &g->nodes[y]->type;
+        int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+        op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);
+    }
+    static const int pool[][3] = {{2, 2, 8}, {3, 2, 7}, {2, 1, 5}};     /* K, S, H */
+    for (int i = 0; i < 3; i++) {
+        int x = tb_input(g, "x", 3, D(3, pool[i][2], pool[i][2] + 2));
+        IrAttrs a = {.kernel = pool[i][0], .stride = pool[i][1]};
+        const IrType *t = &g->nodes[op_a(g, IR_OP_MAXPOOL, x, a)]->type;
+        int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+        op_a2(g, IR_OP_MAXPOOL_GRAD_RELU, dy, x, a);
     }
     check(g, TOL, "fused");
     ir_graph_free(g);
