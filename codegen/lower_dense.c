@@ -290,13 +290,25 @@ static void lower_conv_shifted(Lw *w, const Geo *g)
         repack(w, g, wk, w->out, false);
 }
 
+/* Shifted products where cg_conv_shifted allows them, except: under
+ * no_contract (the reference's order), and for the weight gradient while the
+ * im2col matrix is small enough to stay in a core's L2 (512 KiB here): then
+ * one product with the long reduction over OH·OW beats K·K small (O, C)
+ * ones that each pack dy' again (fmnist_cnn's 14×14 layers: 5 ms a step). */
+static bool use_shifted(Lw *w, const Geo *g)
+{
+    if (!cg_conv_shifted(g) || lw_ref_math(w))
+        return false;
+    return w->n->op != IR_OP_CONV2D_GRAD_W || g->C * g->K * g->K * g->OH * g->OW > (1 << 17);
+}
+
 /* ---------------------------------------------------------- im2col path */
 
 void lower_conv(Lw *w)
 {
     CgModule *m = w->m;
     Geo g = cg_conv_geo(w->g, w->n);
-    if (cg_conv_shifted(&g) && !lw_ref_math(w)) {   /* no_contract: the reference's order */
+    if (use_shifted(w, &g)) {
         lower_conv_shifted(w, &g);
         return;
     }

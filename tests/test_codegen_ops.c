@@ -279,7 +279,8 @@ Test(codegen_ops, conv2d)
 /* The shifted-product convolutions (stride 1, at least 16 channels in and
  * out; codegen/lower_dense.c): channels not multiples of 16, W != H, kernel
  * 2/3/5, padding 0/1/2 (2 > K/2 with K = 3: whole padded rows), a 1×1 image,
- * and a 1×1 kernel with padding; forward, fused bias + relu, both gradients.
+ * a 1×1 kernel with padding, and an image large enough that the weight
+ * gradient is shifted too; forward, fused bias + relu, both gradients.
  * Their sums run in another order than the interpreter's im2col product. */
 Test(codegen_ops, conv2d_shifted)
 {
@@ -287,6 +288,7 @@ Test(codegen_ops, conv2d_shifted)
     static const int cfg[][6] = {   /* C, O, H, W, K, P */
         {16, 16, 5, 6, 3, 1}, {17, 19, 7, 4, 3, 0}, {16, 17, 3, 5, 5, 2}, {18, 16, 1, 1, 3, 1},
         {16, 16, 4, 3, 2, 0}, {16, 20, 3, 3, 3, 2}, {33, 16, 6, 6, 3, 1}, {16, 18, 3, 4, 1, 1},
+        {16, 17, 30, 33, 3, 1},     /* im2col matrix over 2^17 floats: grad_w shifted too */
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         const int *c = cfg[i];
