@@ -60,7 +60,7 @@ void lower_matmul(Lw *w)
 /* ------------------------------------------------------------------ conv */
 
 /* The geometry (C, H, W, O, K, S, P, OH, OW) lives in cg_layout.c, which
- * also sizes the im2col scratch from it. */
+ * also sizes the scratch from it (cg_conv_scratch_floats). */
 typedef CgConvGeo Geo;
 
 static bool direct(const Geo *g) { return g->K == 1 && g->S == 1 && g->P == 0; }
