@@ -29,9 +29,25 @@ CgConvGeo cg_conv_geo(const IrGraph *g, const IrNode *n)
     return c;
 }
 
+bool cg_conv_shifted(const CgConvGeo *c)
+{
+    return c->S == 1 && c->K > 1 && c->C >= 16 && c->O >= 16;
+}
+
+/* The im2col matrix (C·K·K, OH·OW); shifted, the padded image
+ * (C, (H+2P)·(W+2P) + K-1), an output-sized (O, OH·(W+2P)) matrix and the
+ * repacked weights (K·K, O, C). The larger: no_contract runs im2col. */
+int64_t cg_conv_scratch_floats(const CgConvGeo *c)
+{
+    int64_t Hp = c->H + 2 * c->P, Wp = c->W + 2 * c->P;
+    int64_t col = c->C * c->K * c->K * c->OH * c->OW;
+    int64_t sh = c->C * (Hp * Wp + c->K - 1) + c->O * c->OH * Wp + c->K * c->K * c->O * c->C;
+    return cg_conv_shifted(c) && sh > col ? sh : col;
+}
+
 /* Scratch bytes of one node's kernel (nb: the batch; no kernel depends on
  * it today): double accumulators of the per-feature reductions, conv's
- * im2col matrix of one image (C·K·K, OH·OW), attention's two (T, T) score
+ * per-image work area (cg_conv_scratch_floats), attention's two (T, T) score
  * matrices of one head. */
 static int64_t node_scratch(const IrGraph *g, const IrNode *n, int nb)
 {
@@ -43,9 +59,10 @@ static int64_t node_scratch(const IrGraph *g, const IrNode *n, int nb)
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BIAS_RELU:
     case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_X_RELU:
     case IR_OP_CONV2D_GRAD_W: {
         CgConvGeo c = cg_conv_geo(g, n);
-        return 4 * c.C * c.K * c.K * c.OH * c.OW;
+        return 4 * cg_conv_scratch_floats(&c);
     }
     case IR_OP_CAUSAL_ATTENTION:
     case IR_OP_ATTENTION_GRAD: {

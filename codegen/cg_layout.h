@@ -16,6 +16,12 @@ typedef struct CgConvGeo {
     int64_t OH, OW;         /* output height, width */
 } CgConvGeo;
 CgConvGeo cg_conv_geo(const IrGraph *g, const IrNode *n);
+/* Whether the conv kernels run as K·K shifted products over a zero-padded
+ * copy of each image (stride 1, K > 1, at least 16 channels in and out)
+ * rather than through an im2col matrix (codegen/lower_dense.c). */
+bool cg_conv_shifted(const CgConvGeo *c);
+/* Floats of scratch a conv kernel needs for one image. */
+int64_t cg_conv_scratch_floats(const CgConvGeo *c);
 
 /* An executor over entries step/forward (both non-NULL) with fresh buffers
  * for g at max_batch. `code` (may be NULL) is the backend the entries live

@@ -124,6 +124,19 @@ static LLVMValueRef out_pos(Gk *k, LLVMValueRef v, LLVMValueRef t, const CgConvG
     return q;
 }
 
+/* The fused relu gradients (maxpool_grad_relu, conv2d_grad_x_relu): v where
+ * the relu's output, operand xk, is > 0, else 0; v itself for the plain ops. */
+static LLVMValueRef relu_mask(Gk *k, int xk, LLVMValueRef i, LLVMValueRef v)
+{
+    IrOp op = k->w.n->op;
+    if (op != IR_OP_MAXPOOL_GRAD_RELU && op != IR_OP_CONV2D_GRAD_X_RELU)
+        return v;
+    CgModule *m = M(k);
+    LLVMValueRef pos = LLVMBuildFCmp(m->b, LLVMRealOGT, cg_load_f32(m, k->w.in[xk], i),
+                                     cg_f32(m, 0.0f), "");
+    return LLVMBuildSelect(m->b, pos, v, cg_f32(m, 0.0f), "");
+}
+
 /* (dy, w, x) -> dx */
 static void conv_grad_x(Gk *k, LLVMValueRef i)
 {
@@ -146,7 +159,7 @@ static void conv_grad_x(Gk *k, LLVMValueRef i)
     cg_loop_end(m, &lj);
     cg_loop_end(m, &li);
     cg_loop_end(m, &lo);
-    cg_store_f32(m, w->out, i, lw_get(w, m->t_f32, acc));
+    cg_store_f32(m, w->out, i, relu_mask(k, 2, i, lw_get(w, m->t_f32, acc)));
 }
 
 /* (x, dy, w) -> dw, summed in double over the batch and the output positions */
@@ -266,7 +279,7 @@ static void pool_grad(Gk *k, LLVMValueRef i)
     loop(k, &lh, hlo, hhi);
     loop(k, &lw2, wlo, whi);
     LLVMValueRef d = cg_load_f32(m, dy, lw_mad(w, lh.i, C(k, p.OW), lw2.i));
-    if (w->n->op == IR_OP_MAXPOOL_GRAD) {
+    if (w->n->op != IR_OP_AVGPOOL_GRAD) {
         LLVMValueRef mine = LLVMBuildICmp(m->b, LLVMIntEQ,
                                           window_argmax(k, &p, plane, lh.i, lw2.i), me, "");
         LwIf f;     /* the reference adds only where the window's maximum is */
@@ -278,7 +291,7 @@ static void pool_grad(Gk *k, LLVMValueRef i)
     }
     cg_loop_end(m, &lw2);
     cg_loop_end(m, &lh);
-    cg_store_f32(m, w->out, i, lw_get(w, m->t_f32, acc));
+    cg_store_f32(m, w->out, i, relu_mask(k, 1, i, lw_get(w, m->t_f32, acc)));
 }
 
 /* global_avg_pool: y[p] = Σ_s x[p·HW + s] / HW in double;
@@ -309,11 +322,13 @@ void gk_emit_conv(Gk *k, LLVMValueRef i)
     switch (k->w.n->op) {
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BIAS_RELU: conv_fwd(k, i); return;
-    case IR_OP_CONV2D_GRAD_X: conv_grad_x(k, i); return;
+    case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_X_RELU: conv_grad_x(k, i); return;
     case IR_OP_CONV2D_GRAD_W: conv_grad_w(k, i); return;
     case IR_OP_MAXPOOL:
     case IR_OP_AVGPOOL: pool_fwd(k, i); return;
     case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_MAXPOOL_GRAD_RELU:
     case IR_OP_AVGPOOL_GRAD: pool_grad(k, i); return;
     case IR_OP_GLOBAL_AVG_POOL:
     case IR_OP_GLOBAL_AVG_POOL_GRAD: global_pool(k, i); return;

@@ -73,9 +73,11 @@ GkKind gk_kind(IrOp op)
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BIAS_RELU:
     case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_X_RELU:
     case IR_OP_CONV2D_GRAD_W:
     case IR_OP_MAXPOOL:
     case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_MAXPOOL_GRAD_RELU:
     case IR_OP_AVGPOOL:
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL:

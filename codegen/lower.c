@@ -231,9 +231,11 @@ static bool emit_body(Lw *w)
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BIAS_RELU:
     case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_X_RELU:
     case IR_OP_CONV2D_GRAD_W:   lower_conv(w); return true;
     case IR_OP_MAXPOOL:
     case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_MAXPOOL_GRAD_RELU:
     case IR_OP_AVGPOOL:
     case IR_OP_AVGPOOL_GRAD:    lower_pool(w); return true;
     case IR_OP_GLOBAL_AVG_POOL:

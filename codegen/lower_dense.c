@@ -19,7 +19,10 @@
  *   forward   y_n (O, OH·OW) = w (O, C·K·K) @ col_n              NN
  *   grad_w    dw (O, C·K·K)  = Σ_n dy_n @ col_nᵀ                 NT, beta 1
  *   grad_x    dcol = wᵀ @ dy_n (TN), scattered back by col2im.
- * A 1×1 stride-1 unpadded conv needs no im2col: col_n is x_n itself.
+ * A 1×1 stride-1 unpadded conv needs no im2col: col_n is x_n itself. A
+ * stride-1 conv with at least 16 channels in and out needs none either: it
+ * runs as K·K products over a padded copy of the image ("shifted products"
+ * below), which reads and writes 1× the image where im2col writes K·K×.
  * Pooling loops follow the reference: max keeps the first maximum of a
  * window, average sums in float, the global average in double.
  */
@@ -106,76 +109,258 @@ void lower_matmul(Lw *w)
 /* ------------------------------------------------------------------ conv */
 
 /* The geometry (C, H, W, O, K, S, P, OH, OW) lives in cg_layout.c, which
- * also sizes the im2col scratch from it. */
+ * also sizes the scratch from it (cg_conv_scratch_floats). */
 typedef CgConvGeo Geo;
 
 static bool direct(const Geo *g) { return g->K == 1 && g->S == 1 && g->P == 0; }
 
-/* Input pixel (h, w) = (oh·S - P + i, ow·S - P + j) of window entry (i, j):
- * its offset in one (C, H, W) image for channel c, and whether it is inside. */
-static LLVMValueRef pixel(Lw *w, const Geo *g, LLVMValueRef c, LLVMValueRef i, LLVMValueRef j,
-                          LLVMValueRef oh, LLVMValueRef ow, LLVMValueRef *inside)
+/* The output columns [lo, hi) whose input column ow·S - P + j lies inside
+ * [0, W) for window column j (a compile-time constant): the run of an
+ * im2col row that is a strided copy of one image row; the columns outside
+ * it read the zero padding. Empty runs have lo = hi. */
+typedef struct { int64_t lo, hi; } Run;
+
+static Run inside_run(const Geo *g, int64_t j)
 {
-    LLVMBuilderRef b = w->m->b;
-    LLVMValueRef h = lw_add(w, lw_mul(w, oh, lw_c(w, g->S)), lw_add(w, i, lw_c(w, -g->P)));
-    LLVMValueRef x = lw_add(w, lw_mul(w, ow, lw_c(w, g->S)), lw_add(w, j, lw_c(w, -g->P)));
-    LLVMValueRef okh = LLVMBuildICmp(b, LLVMIntULT, h, lw_c(w, g->H), "");
-    LLVMValueRef okw = LLVMBuildICmp(b, LLVMIntULT, x, lw_c(w, g->W), "");
-    *inside = LLVMBuildAnd(b, okh, okw, "");
-    return lw_mad(w, lw_mad(w, c, lw_c(w, g->H), h), lw_c(w, g->W), x);
+    int64_t a = g->P - j, b = g->W - 1 + g->P - j;
+    int64_t lo = a > 0 ? (a + g->S - 1) / g->S : 0, hi = b >= 0 ? b / g->S + 1 : 0;
+    lo = lo < g->OW ? lo : g->OW;
+    hi = hi < g->OW ? hi : g->OW;
+    return (Run){lo, hi > lo ? hi : lo};
 }
 
-/* Loops over the rows (c, i, j) and columns (oh, ow) of an im2col matrix —
- * one loop nest, not K·K unrolled copies, to keep compile time small;
- * body(col index, pixel offset, inside). */
-typedef void (*ColBody)(Lw *w, LLVMValueRef col, LLVMValueRef img, LLVMValueRef colidx,
-                        LLVMValueRef pix, LLVMValueRef inside);
-
-static void col_loops(Lw *w, const Geo *g, LLVMValueRef col, LLVMValueRef img, ColBody body)
+/* im2col: col (C·K·K, OH·OW) from one image (C, H, W); col2im: the image
+ * (zeroed by the caller) += every col entry at the pixel it was read from.
+ * Rows (c, i) loop, window column j is unrolled (K copies, not K·K, to keep
+ * compile time small) so that each output row's inside run [lo, hi) is a
+ * constant: a vectorizable copy (stride 1) with constant zero fills around
+ * it, and one bounds test per output row (h = oh·S - P + i) rather than per
+ * element. Per pixel, col2im adds the entries in row order (c, i, j), as the
+ * reference does, so both match it bit for bit. */
+static void col_rows(Lw *w, const Geo *g, LLVMValueRef col, LLVMValueRef img, bool scatter)
 {
     CgModule *m = w->m;
     LLVMBuilderRef b = m->b;
-    CgLoop r, oh, ow;
-    cg_loop_begin(m, &r, lw_c(w, 0), lw_c(w, g->C * g->K * g->K), "row");
-    LLVMValueRef c = LLVMBuildUDiv(b, r.i, lw_c(w, g->K * g->K), "");
-    LLVMValueRef i = LLVMBuildURem(b, LLVMBuildUDiv(b, r.i, lw_c(w, g->K), ""), lw_c(w, g->K), "");
-    LLVMValueRef j = LLVMBuildURem(b, r.i, lw_c(w, g->K), "");
-    cg_loop_begin(m, &oh, lw_c(w, 0), lw_c(w, g->OH), "oh");
-    cg_loop_begin(m, &ow, lw_c(w, 0), lw_c(w, g->OW), "ow");
-    LLVMValueRef inside;
-    LLVMValueRef pix = pixel(w, g, c, i, j, oh.i, ow.i, &inside);
-    LLVMValueRef at = lw_mad(w, lw_mad(w, r.i, lw_c(w, g->OH), oh.i), lw_c(w, g->OW), ow.i);
-    body(w, col, img, at, pix, inside);
-    cg_loop_end(m, &ow);
-    cg_loop_end(m, &oh);
-    cg_loop_end(m, &r);
+    int64_t OHW = g->OH * g->OW;
+    CgLoop ci, oh, ow;
+    cg_loop_begin(m, &ci, lw_c(w, 0), lw_c(w, g->C * g->K), "ci");
+    LLVMValueRef c = LLVMBuildUDiv(b, ci.i, lw_c(w, g->K), "");
+    LLVMValueRef i = LLVMBuildURem(b, ci.i, lw_c(w, g->K), "");
+    for (int64_t j = 0; j < g->K; j++) {
+        Run run = inside_run(g, j);
+        LLVMValueRef row = lw_off(w, col, lw_mul(w, lw_add(w, lw_mul(w, ci.i, lw_c(w, g->K)),
+                                                          lw_c(w, j)), lw_c(w, OHW)));
+        cg_loop_begin(m, &oh, lw_c(w, 0), lw_c(w, g->OH), "oh");
+        LLVMValueRef dst = lw_off(w, row, lw_mul(w, oh.i, lw_c(w, g->OW)));
+        LLVMValueRef h = lw_add(w, lw_mul(w, oh.i, lw_c(w, g->S)), lw_add(w, i, lw_c(w, -g->P)));
+        LwIf f;
+        lw_if(w, &f, LLVMBuildICmp(b, LLVMIntULT, h, lw_c(w, g->H), ""));
+        /* pixel of column ow: src + ow·S, src = image row h shifted by j - P */
+        LLVMValueRef src = lw_mad(w, lw_mad(w, c, lw_c(w, g->H), h), lw_c(w, g->W),
+                                  lw_c(w, j - g->P));
+        if (!scatter && run.lo > 0)
+            lw_zero(w, dst, lw_c(w, run.lo));
+        if (run.hi > run.lo) {
+            cg_loop_begin(m, &ow, lw_c(w, run.lo), lw_c(w, run.hi), "ow");
+            LLVMValueRef pix = lw_mad(w, ow.i, lw_c(w, g->S), src);
+            if (scatter)
+                cg_store_f32(m, img, pix, cg_fadd(m, cg_load_f32(m, img, pix),
+                                                   cg_load_f32(m, dst, ow.i)));
+            else
+                cg_store_f32(m, dst, ow.i, cg_load_f32(m, img, pix));
+            cg_loop_end(m, &ow);
+        }
+        if (!scatter && run.hi < g->OW)
+            lw_zero(w, lw_off(w, dst, lw_c(w, run.hi)), lw_c(w, g->OW - run.hi));
+        if (!scatter) {
+            lw_else(w, &f);
+            lw_zero(w, dst, lw_c(w, g->OW));
+        }
+        lw_endif(w, &f);
+        cg_loop_end(m, &oh);
+    }
+    cg_loop_end(m, &ci);
 }
 
-/* col[at] = inside ? img[pix] : 0 (the load reads a clamped, valid index). */
-static void im2col_body(Lw *w, LLVMValueRef col, LLVMValueRef img, LLVMValueRef at,
-                        LLVMValueRef pix, LLVMValueRef inside)
+/* dx[k] = x[k] > 0 ? dx[k] : 0 over one image (C·H·W): conv2d_grad_x_relu's
+ * relu_grad, while the image's gradient is in cache. */
+static void relu_mask(Lw *w, LLVMValueRef dx, LLVMValueRef x, int64_t L)
 {
-    LLVMBuilderRef b = w->m->b;
-    LLVMValueRef safe = LLVMBuildSelect(b, inside, pix, lw_c(w, 0), "");
-    LLVMValueRef v = cg_load_f32(w->m, img, safe);
-    cg_store_f32(w->m, col, at, LLVMBuildSelect(b, inside, v, cg_f32(w->m, 0.0f), ""));
+    CgModule *m = w->m;
+    CgLoop k;
+    cg_loop_begin(m, &k, lw_c(w, 0), lw_c(w, L), "k");
+    LLVMValueRef pos = LLVMBuildFCmp(m->b, LLVMRealOGT, cg_load_f32(m, x, k.i), cg_f32(m, 0.0f), "");
+    LLVMValueRef d = cg_load_f32(m, dx, k.i);
+    cg_store_f32(m, dx, k.i, LLVMBuildSelect(m->b, pos, d, cg_f32(m, 0.0f), ""));
+    cg_loop_end(m, &k);
 }
 
-/* img[pix] += col[at] for the pixels inside the image. */
-static void col2im_body(Lw *w, LLVMValueRef col, LLVMValueRef img, LLVMValueRef at,
-                        LLVMValueRef pix, LLVMValueRef inside)
+/* ---------------------------------------------------- shifted products
+ *
+ * With stride 1 the window entry (i, j) of every output pixel is the input
+ * shifted by (i - P, j - P). Over a zero-padded copy of the image,
+ * xp (C, Hp·Wp + K-1) with Hp = H + 2P, Wp = W + 2P, the output computed
+ * at the padded width, y' (O, OH·Wp), is a sum of K·K products whose right
+ * operand is xp itself read from offset i·Wp + j (ld Hp·Wp + K-1):
+ *   forward   y'  = Σ_ij w_ij (O, C) @ xp[:, i·Wp+j ..]                NN
+ *   grad_w    dw_ij (O, C) += dy' @ xp[:, i·Wp+j ..]ᵀ                  NT
+ *   grad_x    dxp[:, i·Wp+j ..] += w_ijᵀ @ dy'                         TN
+ * with w_ij = w[:, :, i, j] repacked as wk (K·K, O, C). Columns ow >= OW of
+ * y' read across the row's end: the forward drops them, the gradients give
+ * them dy' = 0 so that they add nothing. No im2col matrix (9× the image) is
+ * written and read back; the padded image is 1×. The sums run in another
+ * order than im2col's single product: equal to the interpreter within
+ * rounding, not bit for bit, so under no_contract the im2col path runs. */
+
+/* Offsets (floats) of xp, y' and wk in the scratch area. */
+typedef struct { int64_t Wp, LDX, NQ, y, wk; } Shift;
+
+static Shift shift_of(const Geo *g)
 {
-    LwIf f;
-    lw_if(w, &f, inside);
-    LLVMValueRef v = cg_load_f32(w->m, col, at);
-    cg_store_f32(w->m, img, pix, cg_fadd(w->m, cg_load_f32(w->m, img, pix), v));
-    lw_endif(w, &f);
+    Shift s;
+    s.Wp = g->W + 2 * g->P;
+    s.LDX = (g->H + 2 * g->P) * s.Wp + g->K - 1;
+    s.NQ = g->OH * s.Wp;
+    s.y = g->C * s.LDX;
+    s.wk = s.y + g->O * s.NQ;
+    return s;
 }
+
+/* Copies planes of rows between a dense (R, Hh, Ww) tensor and one stored
+ * with plane stride ld and row stride Wp starting at row r0, column c0. */
+static void plane_rows(Lw *w, LLVMValueRef dense, LLVMValueRef strided, int64_t R, int64_t Hh,
+                       int64_t Ww, int64_t ld, int64_t Wp, int64_t r0, int64_t c0, bool to_strided)
+{
+    CgLoop r;
+    cg_loop_begin(w->m, &r, lw_c(w, 0), lw_c(w, R * Hh), "row");
+    LLVMValueRef p = LLVMBuildUDiv(w->m->b, r.i, lw_c(w, Hh), "");
+    LLVMValueRef h = LLVMBuildURem(w->m->b, r.i, lw_c(w, Hh), "");
+    LLVMValueRef at = lw_mad(w, p, lw_c(w, ld), lw_mad(w, h, lw_c(w, Wp), lw_c(w, r0 * Wp + c0)));
+    LLVMValueRef d = lw_off(w, dense, lw_mul(w, r.i, lw_c(w, Ww))), st = lw_off(w, strided, at);
+    if (to_strided)
+        lw_copy(w, st, d, lw_c(w, Ww));
+    else
+        lw_copy(w, d, st, lw_c(w, Ww));
+    cg_loop_end(w->m, &r);
+}
+
+/* wk[(i·K + j)·O·C + o·C + c] <-> w[((o·C + c)·K + i)·K + j]. */
+static void repack(Lw *w, const Geo *g, LLVMValueRef wk, LLVMValueRef wt, bool to_wk)
+{
+    int64_t KK = g->K * g->K;
+    CgLoop t;
+    cg_loop_begin(w->m, &t, lw_c(w, 0), lw_c(w, g->O * g->C * KK), "t");
+    LLVMValueRef oc = LLVMBuildUDiv(w->m->b, t.i, lw_c(w, KK), "");
+    LLVMValueRef ij = LLVMBuildURem(w->m->b, t.i, lw_c(w, KK), "");
+    LLVMValueRef at = lw_mad(w, ij, lw_c(w, g->O * g->C), oc);
+    if (to_wk)
+        cg_store_f32(w->m, wk, at, cg_load_f32(w->m, wt, t.i));
+    else
+        cg_store_f32(w->m, wt, t.i, cg_load_f32(w->m, wk, at));
+    cg_loop_end(w->m, &t);
+}
+
+static void shifted_gemm(Lw *w, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                         LLVMValueRef A, int64_t lda, LLVMValueRef B, int64_t ldb, float beta,
+                         LLVMValueRef C, int64_t ldc)
+{
+    gemm(w, ta, tb, lw_c(w, M), N, lw_c(w, K), A, lda, B, ldb, beta, C, ldc);
+}
+
+/* The K·K products of one image (see above); xp, y', wk ready. */
+static void shifted_products(Lw *w, const Geo *g, const Shift *s, LLVMValueRef xp,
+                             LLVMValueRef yq, LLVMValueRef wk)
+{
+    for (int64_t i = 0; i < g->K; i++)
+        for (int64_t j = 0; j < g->K; j++) {
+            int64_t ij = i * g->K + j;
+            LLVMValueRef x_ij = lw_off(w, xp, lw_c(w, i * s->Wp + j));
+            LLVMValueRef w_ij = lw_off(w, wk, lw_c(w, ij * g->O * g->C));
+            switch (w->n->op) {
+            case IR_OP_CONV2D:
+            case IR_OP_CONV2D_BIAS_RELU:
+                shifted_gemm(w, false, false, g->O, s->NQ, g->C, w_ij, g->C, x_ij, s->LDX,
+                             ij ? 1.0f : 0.0f, yq, s->NQ);
+                break;
+            case IR_OP_CONV2D_GRAD_W:
+                shifted_gemm(w, false, true, g->O, g->C, s->NQ, yq, s->NQ, x_ij, s->LDX, 1.0f,
+                             w_ij, g->C);
+                break;
+            default:    /* grad_x */
+                shifted_gemm(w, true, false, g->C, s->NQ, g->O, w_ij, g->C, yq, s->NQ, 1.0f,
+                             x_ij, s->LDX);
+            }
+        }
+}
+
+static void lower_conv_shifted(Lw *w, const Geo *g)
+{
+    CgModule *m = w->m;
+    Shift s = shift_of(g);
+    int64_t OHW = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    LLVMValueRef xp = w->scratch, yq = lw_off(w, w->scratch, lw_c(w, s.y));
+    LLVMValueRef wk = lw_off(w, w->scratch, lw_c(w, s.wk));
+    IrOp op = w->n->op;
+    bool gx = op == IR_OP_CONV2D_GRAD_X || op == IR_OP_CONV2D_GRAD_X_RELU;
+    bool gw = op == IR_OP_CONV2D_GRAD_W;
+    /* pads of xp and the columns ow >= OW of dy' stay zero over the images */
+    lw_zero(w, w->scratch, lw_c(w, s.wk));
+    if (gw)
+        lw_zero(w, wk, lw_c(w, g->K * g->K * g->O * g->C));
+    else
+        repack(w, g, wk, w->in[1], true);
+    CgLoop n;
+    cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
+    LLVMValueRef y_off = lw_mul(w, n.i, lw_c(w, g->O * OHW)), x_off = lw_mul(w, n.i, lw_c(w, CHW));
+    if (gx) {           /* dy, w, x */
+        plane_rows(w, lw_off(w, w->in[0], y_off), yq, g->O, g->OH, g->OW, s.NQ, s.Wp, 0, 0, true);
+        lw_zero(w, xp, lw_c(w, g->C * s.LDX));
+        shifted_products(w, g, &s, xp, yq, wk);
+        plane_rows(w, lw_off(w, w->out, x_off), xp, g->C, g->H, g->W, s.LDX, s.Wp, g->P, g->P,
+                   false);
+        if (op == IR_OP_CONV2D_GRAD_X_RELU)
+            relu_mask(w, lw_off(w, w->out, x_off), lw_off(w, w->in[2], x_off), CHW);
+    } else {            /* forward: x, w (, b); grad_w: x, dy, w */
+        plane_rows(w, lw_off(w, w->in[0], x_off), xp, g->C, g->H, g->W, s.LDX, s.Wp, g->P, g->P,
+                   true);
+        if (gw)
+            plane_rows(w, lw_off(w, w->in[1], y_off), yq, g->O, g->OH, g->OW, s.NQ, s.Wp, 0, 0,
+                       true);
+        shifted_products(w, g, &s, xp, yq, wk);
+        if (!gw) {
+            LLVMValueRef y = lw_off(w, w->out, y_off);
+            plane_rows(w, y, yq, g->O, g->OH, g->OW, s.NQ, s.Wp, 0, 0, false);
+            if (op == IR_OP_CONV2D_BIAS_RELU)
+                lw_bias_loops(w, y, y, w->in[2], lw_c(w, 1), g->O, OHW, true);
+        }
+    }
+    cg_loop_end(m, &n);
+    if (gw)
+        repack(w, g, wk, w->out, false);
+}
+
+/* Shifted products where cg_conv_shifted allows them, except: under
+ * no_contract (the reference's order), and for the weight gradient while the
+ * im2col matrix is small enough to stay in a core's L2 (512 KiB here): then
+ * one product with the long reduction over OH·OW beats K·K small (O, C)
+ * ones that each pack dy' again (fmnist_cnn's 14×14 layers: 5 ms a step). */
+static bool use_shifted(Lw *w, const Geo *g)
+{
+    if (!cg_conv_shifted(g) || lw_ref_math(w))
+        return false;
+    return w->n->op != IR_OP_CONV2D_GRAD_W || g->C * g->K * g->K * g->OH * g->OW > (1 << 17);
+}
+
+/* ---------------------------------------------------------- im2col path */
 
 void lower_conv(Lw *w)
 {
     CgModule *m = w->m;
     Geo g = cg_conv_geo(w->g, w->n);
+    if (use_shifted(w, &g)) {
+        lower_conv_shifted(w, &g);
+        return;
+    }
     int64_t CKK = g.C * g.K * g.K, OHW = g.OH * g.OW, CHW = g.C * g.H * g.W;
     LLVMValueRef col = w->scratch;
     CgLoop n;
@@ -190,14 +375,15 @@ void lower_conv(Lw *w)
         if (direct(&g))
             col = x;
         else
-            col_loops(w, &g, col, x, im2col_body);
+            col_rows(w, &g, col, x, false);
         gemm(w, false, false, lw_c(w, g.O), OHW, lw_c(w, CKK), w->in[1], CKK, col, OHW, 0.0f,
              y, OHW);
         if (w->n->op == IR_OP_CONV2D_BIAS_RELU)
             lw_bias_loops(w, y, y, w->in[2], lw_c(w, 1), g.O, OHW, true);
         break;
     }
-    case IR_OP_CONV2D_GRAD_X: { /* dy, w, x */
+    case IR_OP_CONV2D_GRAD_X:   /* dy, w, x */
+    case IR_OP_CONV2D_GRAD_X_RELU: {
         LLVMValueRef dx = lw_off(w, w->out, x_off);
         if (direct(&g))
             col = dx;
@@ -205,8 +391,10 @@ void lower_conv(Lw *w)
              lw_off(w, w->in[0], y_off), OHW, 0.0f, col, OHW);
         if (!direct(&g)) {
             lw_zero(w, dx, lw_c(w, CHW));
-            col_loops(w, &g, col, dx, col2im_body);
+            col_rows(w, &g, col, dx, true);
         }
+        if (w->n->op == IR_OP_CONV2D_GRAD_X_RELU)
+            relu_mask(w, dx, lw_off(w, w->in[2], x_off), CHW);
         break;
     }
     case IR_OP_CONV2D_GRAD_W: { /* x, dy, w */
@@ -214,7 +402,7 @@ void lower_conv(Lw *w)
         if (direct(&g))
             col = x;
         else
-            col_loops(w, &g, col, x, im2col_body);
+            col_rows(w, &g, col, x, false);
         gemm(w, false, true, lw_c(w, g.O), CKK, lw_c(w, OHW), lw_off(w, w->in[1], y_off), OHW,
              col, OHW, 1.0f, w->out, CKK);
         break;
@@ -287,7 +475,8 @@ void lower_pool(Lw *w)
 {
     CgModule *m = w->m;
     IrOp op = w->n->op;
-    bool grad = op == IR_OP_MAXPOOL_GRAD || op == IR_OP_AVGPOOL_GRAD;
+    bool grad = op == IR_OP_MAXPOOL_GRAD || op == IR_OP_MAXPOOL_GRAD_RELU ||
+                op == IR_OP_AVGPOOL_GRAD;
     int xi = ir_op_info(op)->x;
     Geo g = pool_geo(w->n, lw_type(w, xi));
     float area = (float)(g.K * g.K);
@@ -307,9 +496,13 @@ void lower_pool(Lw *w)
         window_max(w, &g, src, oh.i, ow.i, &v);
         cg_store_f32(m, w->out, yi, v);
         break;
-    case IR_OP_MAXPOOL_GRAD: {
+    case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_MAXPOOL_GRAD_RELU: {     /* relu: only where the maximum x[at] > 0 */
         LLVMValueRef at = window_max(w, &g, src, oh.i, ow.i, &v);
         LLVMValueRef d = cg_load_f32(m, w->in[0], yi);
+        if (op == IR_OP_MAXPOOL_GRAD_RELU)
+            d = LLVMBuildSelect(m->b, LLVMBuildFCmp(m->b, LLVMRealOGT, v, cg_f32(m, 0.0f), ""), d,
+                                cg_f32(m, 0.0f), "");
         cg_store_f32(m, dst, at, cg_fadd(m, cg_load_f32(m, dst, at), d));
         break;
     }

@@ -107,6 +107,7 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
         flops = 2 * in0 * (double)(w->rank ? w->dim[w->rank - 1] : 1);
         break;
     case IR_OP_CONV2D_GRAD_X:   /* as costly as the forward conv it reverses */
+    case IR_OP_CONV2D_GRAD_X_RELU:
     case IR_OP_CONV2D_GRAD_W: {
         const IrOpInfo *r = ir_op_info(n->op);
         const IrType *k = &g->nodes[n->in[r->w]]->type;
@@ -148,6 +149,7 @@ IrCost ir_node_cost(const IrGraph *g, const IrNode *n)
     case IR_OP_LEAKY_RELU_GRAD:
     case IR_OP_DROPOUT_GRAD:
     case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_MAXPOOL_GRAD_RELU:
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
     case IR_OP_EMBEDDING_GRAD:

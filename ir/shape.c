@@ -496,6 +496,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_LAYERNORM_GRAD_X_ADD:
     case IR_OP_BATCHNORM_GRAD_X:
     case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_MAXPOOL_GRAD_RELU:
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
     case IR_OP_RESHAPE_LIKE:
@@ -504,6 +505,7 @@ bool ir_shape_infer(const IrGraph *g, IrNode *n, Diag *d)
     case IR_OP_MATMUL_GRAD_X:   return rule_matmul_grad_x(&c);
     case IR_OP_MATMUL_GRAD_W:   return rule_matmul_grad_w(&c);
     case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_X_RELU:
     case IR_OP_CONV2D_GRAD_W:
     case IR_OP_EMBEDDING_GRAD:  return same_as(&c, 2);
     case IR_OP_COUNT:           break;

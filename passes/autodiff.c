@@ -286,8 +286,10 @@ static bool grad_node(Ad *ad, IrNode *n, int dy)
     case IR_OP_SOFTMAX_GRAD:
     case IR_OP_LOG_SOFTMAX_GRAD:
     case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_X_RELU:  /* fused after autodiff */
     case IR_OP_CONV2D_GRAD_W:
     case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_MAXPOOL_GRAD_RELU:
     case IR_OP_AVGPOOL_GRAD:
     case IR_OP_GLOBAL_AVG_POOL_GRAD:
     case IR_OP_LAYERNORM_GRAD_X:

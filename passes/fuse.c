@@ -46,6 +46,18 @@
  * when the add is l's only reader and a has l's shape (the same float add,
  * so the same numbers).
  *
+ * Last, on the graph that made, the backward of a relu after a pooling or
+ * a conv whose input x is that relu's output (fused or not):
+ *
+ *   a = maxpool_grad(dy, x); d = relu_grad(a, x)     ->  d = maxpool_grad_relu(dy, x)
+ *   a = conv2d_grad_x(dy, w, x); d = relu_grad(a, x) ->  d = conv2d_grad_x_relu(dy, w, x)
+ *
+ * The mask is applied where each gradient value is written (the window's
+ * maximum, each image's col2im) instead of in a pass over the whole tensor;
+ * masking a sum or summing masked terms is the same here, since the mask
+ * depends only on the position. a must have no other reader and be no
+ * value's gradient.
+ *
  * The interpreter runs a fused op as the unfused sequence, so it stays the
  * oracle.
  */
@@ -277,6 +289,64 @@ static int *minus_ones(size_t n)
     return a;
 }
 
+/* The fused backward op of relu_grad d, or IR_OP_COUNT: d's gradient
+ * operand a is a maxpool_grad / conv2d_grad_x of the same x, in the same
+ * block, read only by d and no value's gradient. */
+static IrOp fusable_grad(const IrGraph *g, const IrNode *d)
+{
+    if (d->op != IR_OP_RELU_GRAD)
+        return IR_OP_COUNT;
+    const IrNode *a = g->nodes[d->in[0]];
+    IrOp f = a->op == IR_OP_MAXPOOL_GRAD    ? IR_OP_MAXPOOL_GRAD_RELU
+             : a->op == IR_OP_CONV2D_GRAD_X ? IR_OP_CONV2D_GRAD_X_RELU : IR_OP_COUNT;
+    if (f == IR_OP_COUNT || a->in[ir_op_info(a->op)->x] != d->in[1] || a->block != d->block ||
+        a->id == g->loss || a->flags || readers(g, a->id) != 1)
+        return IR_OP_COUNT;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->grad == a->id)
+            return IR_OP_COUNT;
+    return f;
+}
+
+/* Second stage: relu_grad folded into the maxpool_grad / conv2d_grad_x
+ * before it. The fused node takes the relu_grad's place and name. */
+static void fuse_grads(IrGraph *g)
+{
+    int nn = g->n_nodes ? g->n_nodes : 1;
+    IrOp *op = malloc((size_t)nn * sizeof *op);
+    bool *gone = calloc((size_t)nn, sizeof *gone);
+    IR_CHECK_ALLOC(op);
+    IR_CHECK_ALLOC(gone);
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if ((op[i] = fusable_grad(g, g->nodes[i])) != IR_OP_COUNT) {
+            gone[g->nodes[i]->in[0]] = true;
+            count++;
+        }
+    if (count > 0) {
+        PassRebuild rb;
+        rebuild_begin(&rb, g);
+        for (int i = 0; i < g->n_nodes; i++) {
+            const IrNode *d = g->nodes[i];
+            if (op[i] != IR_OP_COUNT) {
+                const IrNode *a = g->nodes[d->in[0]];
+                int in[IR_MAX_IN];
+                for (int k = 0; k < a->n_in; k++)
+                    in[k] = rb.map[a->in[k]];
+                IrNode *f = rebuild_add(&rb, op[i], in, a->n_in, &a->a, d->block, a->loc);
+                f->name = d->name ? ir_arena_strdup(&rb.g->arena, d->name) : NULL;
+                f->flags = d->flags;
+                rb.map[d->id] = f->id;
+            } else if (!gone[i]) {
+                rebuild_copy(&rb, d);
+            }
+        }
+        rebuild_commit(&rb, g);
+    }
+    free(gone);
+    free(op);
+}
+
 bool pass_fuse(IrGraph *g, PassCtx *ctx)
 {
     (void)ctx;
@@ -310,5 +380,6 @@ bool pass_fuse(IrGraph *g, PassCtx *ctx)
     free(gelu_of);
     free(at);
     free(fused);
+    fuse_grads(g);
     return true;
 }

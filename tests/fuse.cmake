@@ -2,10 +2,11 @@
 set(LNET_FUSE_CNN "$<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_cnn.lnet --threads 1 --max-steps 3 --train-limit 96 --test-limit 32 --batch 32 --quiet")
 set(LNET_FUSE_TMP "d=$(mktemp -d) && trap 'rm -rf $d' EXIT &&")
 
-# --print-after=fuse: every conv2d + bias + relu of the CNN is one op, its
-# relu_grad reads it, and no separate relu is left.
+# --print-after=fuse: every conv2d + bias + relu of the CNN is one op, no
+# separate relu is left, and every relu_grad went into the maxpool_grad or
+# conv2d_grad_x before it, which read the fused value.
 lnet_cli_test(cli_fuse_print_after 0
-  "; --- after fuse ---\\n(?![\\s\\S]*= relu )(?![\\s\\S]*= conv2d )[\\s\\S]*%5 = conv2d_bias_relu %2, %3, %4 stride=1 padding=1 [\\s\\S]*= relu_grad %[0-9]+, %5 "
+  "; --- after fuse ---\\n(?![\\s\\S]*= relu )(?![\\s\\S]*= conv2d )(?![\\s\\S]*= relu_grad )[\\s\\S]*%5 = conv2d_bias_relu %2, %3, %4 stride=1 padding=1 [\\s\\S]*= maxpool_grad_relu %[0-9]+, %8 [\\s\\S]*= conv2d_grad_x_relu %[0-9]+, %[0-9]+, %5 "
   "$<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/fmnist_cnn.lnet --passes=shape,verify,partition,aux-heads,stop-grad,verify,autodiff,optimizer,fuse --print-after=fuse")
 # lnet train fuses by default (the profile's kernels), not with --no-fuse.
 lnet_cli_test(cli_fuse_train_default 0

@@ -57,7 +57,7 @@ if(LNET_PTXAS)
     "d=$(mktemp -d); trap 'rm -rf $d' EXIT; for m in fmnist_mlp fmnist_cnn; do $<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/$m.lnet --emit ptx | awk -v d=$d/$m '/^\\/\\/ block [0-9]+$/ { f = d \".\" $3 \".ptx\"; next } { print > f }' || exit 1; done; n=0; for f in $d/*.ptx; do ${LNET_PTXAS} -arch=sm_90 $f -o $d/out.cubin || exit 1; n=$((n+1)); done; echo assembled $n block PTX files")
 endif()
 # lnet ir --emit ptx: each block's kernels; an op without one is located
-lnet_cli_test(gpu_ir_emit_ptx 0 "// block 1\\n(?s:.*)\\.entry k[0-9]+_conv2d_bias_relu\\((?s:.*)// block 2\\n(?s:.*)\\.entry k[0-9]+_maxpool_grad\\("
+lnet_cli_test(gpu_ir_emit_ptx 0 "// block 1\\n(?s:.*)\\.entry k[0-9]+_conv2d_bias_relu\\((?s:.*)// block 2\\n(?s:.*)\\.entry k[0-9]+_maxpool_grad_relu\\("
   "$<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/fmnist_cnn.lnet --emit ptx")
 lnet_cli_test(gpu_ir_emit_ptx_unsupported 1 "charlm.lnet:12:23: error: op 'layernorm' \\(%7\\) has no GPU kernel"
   "$<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/charlm.lnet --emit ptx")

@@ -15,8 +15,9 @@
  * elementwise code may differ by one rounding where LLVM contracts a*b+c into
  * an FMA; double-accumulated reductions are reassociated); 1e-5 for
  * attention, whose score and value sums are sgemm (float) in the JIT but
- * double dot products in the reference. Matrix products and conv are the
- * same sgemm calls in both, so they agree to the last bit.
+ * double dot products in the reference. Matrix products and im2col conv are
+ * the same sgemm calls in both, so they agree to the last bit; the shifted
+ * conv products (16+ channels, stride 1) sum in another order.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -280,9 +281,42 @@ Test(codegen_ops, conv2d)
     ir_graph_free(g);
 }
 
+/* The shifted-product convolutions (stride 1, at least 16 channels in and
+ * out; codegen/lower_dense.c): channels not multiples of 16, W != H, kernel
+ * 2/3/5, padding 0/1/2 (2 > K/2 with K = 3: whole padded rows), a 1×1 image,
+ * a 1×1 kernel with padding, and an image large enough that the weight
+ * gradient is shifted too; forward, fused bias + relu, both gradients.
+ * Their sums run in another order than the interpreter's im2col product. */
+Test(codegen_ops, conv2d_shifted)
+{
+    IrGraph *g = fresh("conv_shifted");
+    static const int cfg[][6] = {   /* C, O, H, W, K, P */
+        {16, 16, 5, 6, 3, 1}, {17, 19, 7, 4, 3, 0}, {16, 17, 3, 5, 5, 2}, {18, 16, 1, 1, 3, 1},
+        {16, 16, 4, 3, 2, 0}, {16, 20, 3, 3, 3, 2}, {33, 16, 6, 6, 3, 1}, {16, 18, 3, 4, 1, 1},
+        {16, 17, 30, 33, 3, 1},     /* im2col matrix over 2^17 floats: grad_w shifted too */
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        const int *c = cfg[i];
+        int x = tb_input(g, "x", 3, D(c[0], c[2], c[3]));
+        int w = tb_param(g, "w", 4, D(c[1], c[0], c[4], c[4]));
+        int b = tb_param(g, "b", 1, D(c[1]));
+        IrAttrs a = {.stride = 1, .padding = c[5]};
+        int y = op_a2(g, IR_OP_CONV2D, x, w, a);
+        op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, a);
+        const IrType *t = &g->nodes[y]->type;
+        int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+        op3(g, IR_OP_CONV2D_GRAD_X, dy, w, x, a);
+        op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);
+        op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
+    }
+    check(g, TOL, "conv2d_shifted");
+    ir_graph_free(g);
+}
+
 /* The fuse pass's ops: bias_relu over last dims 1, 3, 17, 129 and the NCHW
- * channel axis, conv2d_bias_relu over conv2d's configurations (im2col and the
- * direct 1×1 path); values in [-1, 1), so the relu clamps about half. */
+ * channel axis, conv2d_bias_relu and conv2d_grad_x_relu over conv2d's
+ * configurations (im2col and the direct 1×1 path), maxpool_grad_relu with
+ * overlapping windows; values in [-1, 1), so the relu clamps about half. */
 Test(codegen_ops, fused)
 {
     IrGraph *g = fresh("fused");
@@ -303,7 +337,19 @@ Test(codegen_ops, fused)
         int x = tb_input(g, "x", 3, D(c[0], c[2], c[2] + 1));
         int w = tb_param(g, "w", 4, D(c[1], c[0], c[3], c[3]));
         int b = tb_param(g, "b", 1, D(c[1]));
-        op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, (IrAttrs){.stride = c[4], .padding = c[5]});
+        IrAttrs a = {.stride = c[4], .padding = c[5]};
+        int y = op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, a);
+        const IrType *t = &g->nodes[y]->type;
+        int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+        op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);
+    }
+    static const int pool[][3] = {{2, 2, 8}, {3, 2, 7}, {2, 1, 5}};     /* K, S, H */
+    for (int i = 0; i < 3; i++) {
+        int x = tb_input(g, "x", 3, D(3, pool[i][2], pool[i][2] + 2));
+        IrAttrs a = {.kernel = pool[i][0], .stride = pool[i][1]};
+        const IrType *t = &g->nodes[op_a(g, IR_OP_MAXPOOL, x, a)]->type;
+        int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+        op_a2(g, IR_OP_MAXPOOL_GRAD_RELU, dy, x, a);
     }
     check(g, TOL, "fused");
     ir_graph_free(g);

@@ -3,7 +3,8 @@
  * compiled by the frontend: an MLP (dropout, gelu/tanh/sigmoid, Adam with
  * clipping), a CNN (conv stride 1/2, padding, max/avg pooling, SGD with
  * Nesterov momentum and weight decay) and a transformer (embedding, learned
- * positions, layernorm, 2-head causal attention, AdamW with clipping).
+ * positions, layernorm, 2-head causal attention, AdamW with clipping), and
+ * a CNN wide enough (16+ channels) for the shifted conv products.
  *
  * Each model runs with local methods backprop, greedy and chunked: the whole
  * partitioned graph (aux heads, stop-gradients) in one executor, and for
@@ -67,6 +68,19 @@ static const char *const cnn_src =
     "loss cross_entropy(dense(x, 5), y)\n"
     "train { optimizer = sgd(lr = 0.05, momentum = 0.9, nesterov = 1, weight_decay = 1e-3)\n"
     "        batch = 6 seed = 5 }\n";
+
+/* Wide enough (16+ channels, stride 1) for the shifted conv products. */
+static const char *const wide_cnn_src =
+    "model twcnn\n"
+    "input image : f32[5, 4]\n"
+    "label y : class[5]\n"
+    "x = reshape(image, 1, 5, 4)\n"
+    "x = relu(conv2d(x, 16, padding = 1))\n"
+    "x = relu(conv2d(x, 17, padding = 1))\n"
+    "x = maxpool(x, 2)\n"
+    "x = relu(conv2d(x, 16, kernel = 2))\n"
+    "loss cross_entropy(dense(flatten(x), 5), y)\n"
+    "train { optimizer = adam(lr = 1e-2) batch = 6 seed = 7 }\n";
 
 static const char *const tf_src =
     "model ttf\n"
@@ -288,6 +302,16 @@ static void model_cases(const char *src, const char *name)
 
 Test(codegen_step, mlp_adam_clip_dropout) { model_cases(mlp_src, "mlp"); }
 Test(codegen_step, cnn_sgd_nesterov) { model_cases(cnn_src, "cnn"); }
+/* The shifted conv products under backprop, unfused and fused (the local
+ * methods run the same kernels: the small CNN above covers them). */
+Test(codegen_step, wide_cnn_adam)
+{
+    for (int fuse = 0; fuse < 2; fuse++) {
+        IrGraph *g = compile_as(wide_cnn_src, "backprop", 0, fuse);
+        run_case(g, fuse ? "wide cnn fused" : "wide cnn");
+        ir_graph_free(g);
+    }
+}
 Test(codegen_step, transformer_adamw_clip) { model_cases(tf_src, "transformer"); }
 
 /* no_contract: identical floats, step after step. */
@@ -307,5 +331,8 @@ Test(codegen_step, exact_without_contraction)
     ir_graph_free(g);
     g = compile_as(cnn_src, "backprop", 0, true);
     cr_expect_eq(run_case_with(g, "cnn fused exact", &o, 0.0), 0.0);
+    ir_graph_free(g);
+    g = compile_as(wide_cnn_src, "backprop", 0, true);
+    cr_expect_eq(run_case_with(g, "wide cnn fused exact", &o, 0.0), 0.0);
     ir_graph_free(g);
 }

@@ -1,7 +1,8 @@
 /* test_fuse.c — the fuse pass (passes/fuse.c).
  *
  * What it rewrites (bias_add + relu after a dense layer, conv2d + bias_add +
- * relu, relu_grad reading the fused value) and what it must leave alone (a
+ * relu, relu_grad reading the fused value, relu_grad after maxpool_grad or
+ * conv2d_grad_x) and what it must leave alone (a
  * bias_add or conv2d output something else reads, a relu of anything but a
  * bias); and that it changes no number: the interpreter trains the fused and
  * the unfused graph of the same model to the same floats, bit for bit, since
@@ -34,6 +35,20 @@ static const char *const cnn_src =
     "x = reshape(image, 1, 7, 7)\n"
     "x = relu(conv2d(x, 3, padding = 1))\n"
     "x = relu(conv2d(x, 4, stride = 2, padding = 1))\n"
+    "x = relu(conv2d(x, 2, kernel = 1))\n"
+    "loss cross_entropy(dense(flatten(x), 4), y)\n"
+    "train { optimizer = sgd(lr = 0.05, momentum = 0.9) batch = 4 seed = 5 }\n";
+
+/* relu_grad after maxpool_grad and after conv2d_grad_x of the relu's
+ * output fuses; conv2d_grad_x of the pool's output (no relu) stays. */
+static const char *const pool_src =
+    "model fpool\n"
+    "input image : f32[8, 6]\n"
+    "label y : class[4]\n"
+    "x = reshape(image, 1, 8, 6)\n"
+    "x = relu(conv2d(x, 3, padding = 1))\n"
+    "x = maxpool(x, 2)\n"
+    "x = relu(conv2d(x, 4, padding = 1))\n"
     "x = relu(conv2d(x, 2, kernel = 1))\n"
     "loss cross_entropy(dense(flatten(x), 4), y)\n"
     "train { optimizer = sgd(lr = 0.05, momentum = 0.9) batch = 4 seed = 5 }\n";
@@ -146,6 +161,18 @@ Test(fuse, conv_bias_relu)
         if (n->op == IR_OP_CONV2D_BIAS_RELU)
             cr_expect_eq(n->block, g->nodes[n->in[1]]->block, "a fused op keeps its block");
     }
+    ir_graph_free(g);
+}
+
+Test(fuse, relu_grad_into_pool_and_conv_grads)
+{
+    IrGraph *g = compile(pool_src, "backprop", true);
+    cr_expect_eq(count_op(g, IR_OP_MAXPOOL_GRAD_RELU), 1);
+    cr_expect_eq(count_op(g, IR_OP_MAXPOOL_GRAD), 0);
+    cr_expect_eq(count_op(g, IR_OP_CONV2D_GRAD_X_RELU), 1);
+    cr_expect_eq(count_op(g, IR_OP_CONV2D_GRAD_X), 1, "the pool's output has no relu");
+    cr_expect_eq(count_op(g, IR_OP_RELU_GRAD), 1, "the last relu's, after the dense layer");
+    expect_grads_read_fused(g);
     ir_graph_free(g);
 }
 
@@ -278,4 +305,6 @@ Test(fuse, interpreter_trains_fused_as_unfused)
     same_training(tf_src, "backprop");
     same_training(tf_src, "chunked");
     same_training(bcast_src, "backprop");
+    same_training(pool_src, "backprop");
+    same_training(pool_src, "chunked");
 }

@@ -434,6 +434,7 @@ Test(gpu, conv2d)
         const IrType *t = &g->nodes[y]->type;
         int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
         op3(g, IR_OP_CONV2D_GRAD_X, dy, w, x, a);
+        op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);  /* masked where x <= 0 */
         op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
     }
     check(g, tol_exact, "conv2d");
@@ -454,6 +455,8 @@ Test(gpu, pooling)
             const IrType *t = &g->nodes[y]->type;
             int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
             op_a2(g, avg ? IR_OP_AVGPOOL_GRAD : IR_OP_MAXPOOL_GRAD, dy, x, a);
+            if (!avg)
+                op_a2(g, IR_OP_MAXPOOL_GRAD_RELU, dy, x, a);
         }
     }
     int x = tb_input(g, "x", 3, D(5, 3, 7)), dy = tb_input(g, "dy", 1, D(5));

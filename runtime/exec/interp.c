@@ -22,6 +22,7 @@ static int64_t scratch_need(const IrGraph *g, const IrNode *n, int nb)
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BIAS_RELU:
     case IR_OP_CONV2D_GRAD_X:
+    case IR_OP_CONV2D_GRAD_X_RELU:
     case IR_OP_CONV2D_GRAD_W: {
         const IrType *x = &g->nodes[n->in[r->x]]->type, *w = &g->nodes[n->in[r->w]]->type;
         RkConv2d geo = rk_conv2d_geom(1, x->dim[1], x->dim[2], x->dim[3], w->dim[0], w->dim[2],

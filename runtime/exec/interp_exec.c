@@ -394,6 +394,18 @@ void interp_exec(RtInterp *in, const IrNode *n)
         rk_maxpool_bwd(OUT(x), F(x, 0), F(x, 1), &geo);
         return;
     }
+    case IR_OP_MAXPOOL_GRAD_RELU: {     /* the unfused pair, in place */
+        RkPool2d geo = pool_geom(x, T(x, 1));
+        rk_maxpool_bwd(OUT(x), F(x, 0), F(x, 1), &geo);
+        rk_relu_bwd(OUT(x), OUT(x), F(x, 1), L);
+        return;
+    }
+    case IR_OP_CONV2D_GRAD_X_RELU: {
+        RkConv2d geo = conv_geom(x, T(x, 2), T(x, 1));
+        rk_conv2d_bwd_input(OUT(x), F(x, 0), F(x, 1), &geo, x->in->scratch);
+        rk_relu_bwd(OUT(x), OUT(x), F(x, 2), L);
+        return;
+    }
     case IR_OP_AVGPOOL_GRAD: {
         RkPool2d geo = pool_geom(x, T(x, 1));
         rk_avgpool_bwd(OUT(x), F(x, 0), &geo);
