@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "build_graph.h"
+#include "exec_compare.h"
 #include "codegen.h"
 #include "exec.h"
 
@@ -38,66 +39,6 @@ static const int batches[] = {1, 3, MAXB};
 /* Per node id: fill with values in [0.5, 1.5) (divisors, ...). */
 static bool positive[1024];
 
-static float frand(unsigned *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return (float)(*s >> 8) / (float)(1u << 23) - 1.0f;
-}
-
-static void fill(RtExec *a, RtExec *b, const IrGraph *g, int n, unsigned seed)
-{
-    for (int i = 0; i < g->n_nodes; i++) {
-        const IrNode *nd = g->nodes[i];
-        if (nd->op != IR_OP_INPUT && nd->op != IR_OP_PARAM && nd->op != IR_OP_LABEL &&
-            nd->op != IR_OP_STATE)
-            continue;
-        int64_t L = ir_type_numel(&nd->type) * (ir_type_batched(&nd->type) ? n : 1);
-        float *fa = rt_exec_buffer(a, i), *fb = rt_exec_buffer(b, i);
-        for (int64_t k = 0; k < L; k++) {
-            float r = frand(&seed);
-            if (nd->op == IR_OP_LABEL) {
-                int32_t v = (int32_t)((r + 1.0f) * 0.5f * (float)nd->a.classes);
-                v = v >= nd->a.classes ? nd->a.classes - 1 : v;
-                memcpy(fa + k, &v, 4);
-            } else {
-                fa[k] = positive[i] ? 1.0f + 0.5f * r : r;
-            }
-        }
-        memcpy(fb, fa, (size_t)(L > 1 ? L : 1) * 4);
-    }
-}
-
-static double err_of(const float *got, const float *want, int64_t L)
-{
-    double diff = 0, scale = 1;
-    for (int64_t i = 0; i < L; i++) {
-        if (isnan(got[i]) != isnan(want[i]))
-            return INFINITY;
-        if (isnan(want[i]))
-            continue;
-        double d = fabs((double)got[i] - want[i]);
-        diff = d > diff ? d : diff;
-        scale = fabs(want[i]) > scale ? fabs(want[i]) : scale;
-    }
-    return diff / scale;
-}
-
-/* Error of node id's value (both floats of a cross_entropy). */
-static double node_err(RtExec *jit, RtExec *ref, const IrGraph *g, int id, int n)
-{
-    const IrNode *nd = g->nodes[id];
-    int64_t L = ir_type_numel(&nd->type) * (ir_type_batched(&nd->type) ? n : 1);
-    if (nd->op == IR_OP_CROSS_ENTROPY)
-        L = 2;
-    return err_of(rt_exec_buffer(jit, id), rt_exec_buffer(ref, id), L);
-}
-
-static bool is_forward(const IrNode *n)
-{
-    IrOpKind k = ir_op_info(n->op)->kind;
-    return k != IR_KIND_BWD && k != IR_KIND_OPT;
-}
-
 /* Compiles g (with options o, NULL: the defaults), runs it at every batch
  * size in both modes, compares every node; returns the largest error seen. */
 static double check_with(const IrGraph *g, double tol, const char *what, const CgOptions *o)
@@ -111,7 +52,7 @@ static double check_with(const IrGraph *g, double tol, const char *what, const C
     for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
         int n = batches[bi];
         for (int mode = 0; mode < 2; mode++) {
-            fill(jit, ref, g, n, 17u * (unsigned)n + (unsigned)mode);
+            tc_fill(jit, ref, g, n, 17u * (unsigned)n + (unsigned)mode, positive);
             RtStepArgs a = {.n = n, .lr = 0.01f, .step = 3, .seed = 42, .train = mode == 0};
             if (mode == 0) {
                 rt_exec_step(jit, &a);
@@ -121,9 +62,9 @@ static double check_with(const IrGraph *g, double tol, const char *what, const C
                 rt_exec_forward(ref, &a);
             }
             for (int i = 0; i < g->n_nodes; i++) {
-                if (mode == 1 && !is_forward(g->nodes[i]))
+                if (mode == 1 && !tc_is_forward(g->nodes[i]))
                     continue;
-                double e = node_err(jit, ref, g, i, n);
+                double e = tc_node_err(jit, ref, g, i, n);
                 worst = e > worst ? e : worst;
                 cr_expect(e <= tol, "%s: node %%%d %s, batch %d, %s: error %g > %g", what, i,
                           ir_op_info(g->nodes[i]->op)->name, n, mode ? "forward" : "step", e,
@@ -445,7 +386,7 @@ Test(codegen_ops, layernorm_offset)
     unsigned seed = 7;
     float xs[3 * 129];
     for (int i = 0; i < 3 * 129; i++)
-        xs[i] = 1000.0f + 0.01f * frand(&seed);
+        xs[i] = 1000.0f + 0.01f * tc_frand(&seed);
     for (int e = 0; e < 2; e++) {
         cr_assert(ex[e], "%s", err);
         memcpy(rt_exec_buffer(ex[e], x), xs, sizeof xs);
@@ -457,7 +398,7 @@ Test(codegen_ops, layernorm_offset)
         RtStepArgs a = {.n = 3, .train = false};
         rt_exec_forward(ex[e], &a);
     }
-    double e = err_of(rt_exec_buffer(ex[1], y), rt_exec_buffer(ex[0], y), 3 * D);
+    double e = tc_err_of(rt_exec_buffer(ex[1], y), rt_exec_buffer(ex[0], y), 3 * D);
     cr_expect(e <= TOL, "layernorm of 1000 ± 0.01: error %g > %g", e, TOL);
     rt_exec_free(ex[0]);
     rt_exec_free(ex[1]);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "build_graph.h"
+#include "exec_compare.h"
 #include "codegen.h"
 #include "exec.h"
 #include "gpu.h"
@@ -42,64 +43,6 @@ static const int64_t sizes[] = {1, 3, 17, 129};
 /* ------------------------------------------------------------- harness */
 
 static bool positive[1024];
-
-static float frand(unsigned *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return (float)(*s >> 8) / (float)(1u << 23) - 1.0f;
-}
-
-static void fill(RtExec *a, RtExec *b, const IrGraph *g, int n, unsigned seed)
-{
-    for (int i = 0; i < g->n_nodes; i++) {
-        const IrNode *nd = g->nodes[i];
-        if (ir_op_info(nd->op)->kind != IR_KIND_SOURCE)
-            continue;
-        int64_t L = ir_type_numel(&nd->type) * (ir_type_batched(&nd->type) ? n : 1);
-        float *fa = rt_exec_buffer(a, i), *fb = rt_exec_buffer(b, i);
-        for (int64_t k = 0; k < L; k++) {
-            float r = frand(&seed);
-            if (nd->op == IR_OP_LABEL) {
-                int32_t v = (int32_t)((r + 1.0f) * 0.5f * (float)nd->a.classes);
-                v = v >= nd->a.classes ? nd->a.classes - 1 : v;
-                memcpy(fa + k, &v, 4);
-            } else {
-                fa[k] = positive[i] ? 1.0f + 0.5f * r : r;
-            }
-        }
-        memcpy(fb, fa, (size_t)(L > 1 ? L : 1) * 4);
-    }
-}
-
-static double err_of(const float *got, const float *want, int64_t L)
-{
-    double diff = 0, scale = 1;
-    for (int64_t i = 0; i < L; i++) {
-        if (isnan(got[i]) != isnan(want[i]))
-            return INFINITY;
-        if (isnan(want[i]))
-            continue;
-        double d = fabs((double)got[i] - want[i]);
-        diff = d > diff ? d : diff;
-        scale = fabs(want[i]) > scale ? fabs(want[i]) : scale;
-    }
-    return diff / scale;
-}
-
-static double node_err(RtExec *emu, RtExec *ref, const IrGraph *g, int id, int n)
-{
-    const IrNode *nd = g->nodes[id];
-    int64_t L = ir_type_numel(&nd->type) * (ir_type_batched(&nd->type) ? n : 1);
-    if (nd->op == IR_OP_CROSS_ENTROPY)
-        L = 2;
-    return err_of(rt_exec_buffer(emu, id), rt_exec_buffer(ref, id), L);
-}
-
-static bool is_forward(const IrNode *n)
-{
-    IrOpKind k = ir_op_info(n->op)->kind;
-    return k != IR_KIND_BWD && k != IR_KIND_OPT;
-}
 
 /* The PTX of g: one .entry per kernel, and a verified module for both targets. */
 static void check_ptx(const IrGraph *g, const char *what)
@@ -160,7 +103,7 @@ static double check(const IrGraph *g, double (*tol_of)(IrOp), const char *what)
     for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
         int n = batches[bi];
         for (int mode = 0; mode < 2; mode++) {
-            fill(emu, ref, g, n, 17u * (unsigned)n + (unsigned)mode);
+            tc_fill(emu, ref, g, n, 17u * (unsigned)n + (unsigned)mode, positive);
             RtStepArgs a = {.n = n, .lr = 0.01f, .step = 3, .seed = 42, .train = mode == 0};
             if (mode == 0) {
                 rt_exec_step(emu, &a);
@@ -170,9 +113,9 @@ static double check(const IrGraph *g, double (*tol_of)(IrOp), const char *what)
                 rt_exec_forward(ref, &a);
             }
             for (int i = 0; i < g->n_nodes; i++) {
-                if (mode == 1 && !is_forward(g->nodes[i]))
+                if (mode == 1 && !tc_is_forward(g->nodes[i]))
                     continue;
-                double e = node_err(emu, ref, g, i, n), tol = tol_of(g->nodes[i]->op);
+                double e = tc_node_err(emu, ref, g, i, n), tol = tol_of(g->nodes[i]->op);
                 worst = e > worst ? e : worst;
                 cr_expect(e <= tol, "%s: node %%%d %s, batch %d, %s: error %g > %g", what, i,
                           ir_op_info(g->nodes[i]->op)->name, n, mode ? "forward" : "step", e,
