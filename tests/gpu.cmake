@@ -49,9 +49,11 @@ endif()
 # Every test kernel's PTX (sm_70 and sm_90) assembled by NVIDIA's ptxas for
 # sm_90, where the machine has the CUDA toolkit (the driver's JIT does the same).
 find_program(LNET_PTXAS ptxas PATHS /usr/local/cuda/bin)
-if(LNET_PTXAS)
+if(LNET_PTXAS AND TARGET test_gpu)   # (no Criterion tests in the TSan build)
   lnet_cli_test(gpu_ptxas 0 "(?s)assembled 18 PTX files"
     "d=$(mktemp -d); trap 'rm -rf $d' EXIT; LNET_GPU_PTX_DIR=$d $<TARGET_FILE:test_gpu> --filter 'gpu/[a-z]*' -j1 > $d/log 2>&1 || { cat $d/log; exit 1; }; n=0; for f in $d/*.ptx; do ${LNET_PTXAS} -arch=sm_90 $f -o $d/out.cubin || exit 1; n=$((n+1)); done; echo assembled $n PTX files")
+endif()
+if(LNET_PTXAS)
   # ... and each block's PTX of the example MLP and CNN (lnet ir --emit ptx)
   lnet_cli_test(gpu_ptxas_models 0 "assembled 4 block PTX files"
     "d=$(mktemp -d); trap 'rm -rf $d' EXIT; for m in fmnist_mlp fmnist_cnn; do $<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/$m.lnet --emit ptx | awk -v d=$d/$m '/^\\/\\/ block [0-9]+$/ { f = d \".\" $3 \".ptx\"; next } { print > f }' || exit 1; done; n=0; for f in $d/*.ptx; do ${LNET_PTXAS} -arch=sm_90 $f -o $d/out.cubin || exit 1; n=$((n+1)); done; echo assembled $n block PTX files")
