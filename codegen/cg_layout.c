@@ -34,6 +34,25 @@ bool cg_conv_shifted(const CgConvGeo *c)
     return c->S == 1 && c->K > 1 && c->C >= 16 && c->O >= 16;
 }
 
+bool cg_conv_winograd(const CgConvGeo *c)
+{
+    return c->K == 3 && c->S == 1 && c->P == 1 && c->H % 2 == 0 && c->W % 2 == 0 &&
+           c->C >= 16 && c->O >= 16;
+}
+
+/* Images per chunk: about WINO_COLUMNS tile columns per product (at least
+ * one image), few enough that a chunk's transformed tiles stay in a core's
+ * L2 while the products read them. Measured on fmnist_cnn (bench/RESULTS.md,
+ * "I: Winograd convolutions"): 98 to 128 columns best, 49 and 256 within
+ * 3-6%, 800 9% slower. */
+enum { WINO_COLUMNS = 128 };
+
+int64_t cg_conv_wino_chunk(const CgConvGeo *c)
+{
+    int64_t tiles = (c->OH / 2) * (c->OW / 2), b = WINO_COLUMNS / tiles;
+    return b > 1 ? b : 1;
+}
+
 /* The im2col matrix (C·K·K, OH·OW); shifted, the padded image
  * (C, (H+2P)·(W+2P) + K-1), an output-sized (O, OH·(W+2P)) matrix and the
  * repacked weights (K·K, O, C). The larger: no_contract runs im2col. */
@@ -42,7 +61,14 @@ int64_t cg_conv_scratch_floats(const CgConvGeo *c)
     int64_t Hp = c->H + 2 * c->P, Wp = c->W + 2 * c->P;
     int64_t col = c->C * c->K * c->K * c->OH * c->OW;
     int64_t sh = c->C * (Hp * Wp + c->K - 1) + c->O * c->OH * Wp + c->K * c->K * c->O * c->C;
-    return cg_conv_shifted(c) && sh > col ? sh : col;
+    int64_t n = cg_conv_shifted(c) && sh > col ? sh : col;
+    if (cg_conv_winograd(c)) {  /* xp, V, M, U (codegen/lower_wino.c) */
+        int64_t ldt = cg_conv_wino_chunk(c) * (c->OH / 2) * (c->OW / 2);
+        int64_t wi = (c->C > c->O ? c->C : c->O) * Hp * Wp + 16 * (c->C + c->O) * ldt +
+                     16 * c->O * c->C;
+        n = wi > n ? wi : n;
+    }
+    return n;
 }
 
 /* Scratch bytes of one node's kernel (nb: the batch; no kernel depends on

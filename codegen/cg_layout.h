@@ -20,7 +20,12 @@ CgConvGeo cg_conv_geo(const IrGraph *g, const IrNode *n);
  * copy of each image (stride 1, K > 1, at least 16 channels in and out)
  * rather than through an im2col matrix (codegen/lower_dense.c). */
 bool cg_conv_shifted(const CgConvGeo *c);
-/* Floats of scratch a conv kernel needs for one image. */
+/* Whether they run as Winograd F(2×2, 3×3) products (codegen/lower_wino.c):
+ * 3×3, stride 1, padding 1, even height and width, at least 16 channels in
+ * and out; and how many images one chunk of its products covers. */
+bool cg_conv_winograd(const CgConvGeo *c);
+int64_t cg_conv_wino_chunk(const CgConvGeo *c);
+/* Floats of scratch a conv kernel needs (its largest path's). */
 int64_t cg_conv_scratch_floats(const CgConvGeo *c);
 
 /* An executor over entries step/forward (both non-NULL) with fresh buffers

@@ -19,9 +19,11 @@
  *   forward   y_n (O, OH·OW) = w (O, C·K·K) @ col_n              NN
  *   grad_w    dw (O, C·K·K)  = Σ_n dy_n @ col_nᵀ                 NT, beta 1
  *   grad_x    dcol = wᵀ @ dy_n (TN), scattered back by col2im.
- * A 1×1 stride-1 unpadded conv needs no im2col: col_n is x_n itself. A
- * stride-1 conv with at least 16 channels in and out needs none either: it
- * runs as K·K products over a padded copy of the image ("shifted products"
+ * A 1×1 stride-1 unpadded conv needs no im2col: col_n is x_n itself. A 3×3
+ * stride-1 conv with padding 1, even sizes and at least 16 channels in and
+ * out runs as Winograd products (lower_wino.c). The other stride-1 convs
+ * with at least 16 channels in and out need no im2col either: they
+ * run as K·K products over a padded copy of the image ("shifted products"
  * below), which reads and writes 1× the image where im2col writes K·K×.
  * Pooling loops follow the reference: max keeps the first maximum of a
  * window, average sums in float, the global average in double.
@@ -184,7 +186,7 @@ static void col_rows(Lw *w, const Geo *g, LLVMValueRef col, LLVMValueRef img, bo
 
 /* dx[k] = x[k] > 0 ? dx[k] : 0 over one image (C·H·W): conv2d_grad_x_relu's
  * relu_grad, while the image's gradient is in cache. */
-static void relu_mask(Lw *w, LLVMValueRef dx, LLVMValueRef x, int64_t L)
+void lw_relu_mask(Lw *w, LLVMValueRef dx, LLVMValueRef x, int64_t L)
 {
     CgModule *m = w->m;
     CgLoop k;
@@ -226,10 +228,8 @@ static Shift shift_of(const Geo *g)
     return s;
 }
 
-/* Copies planes of rows between a dense (R, Hh, Ww) tensor and one stored
- * with plane stride ld and row stride Wp starting at row r0, column c0. */
-static void plane_rows(Lw *w, LLVMValueRef dense, LLVMValueRef strided, int64_t R, int64_t Hh,
-                       int64_t Ww, int64_t ld, int64_t Wp, int64_t r0, int64_t c0, bool to_strided)
+void lw_plane_rows(Lw *w, LLVMValueRef dense, LLVMValueRef strided, int64_t R, int64_t Hh,
+                   int64_t Ww, int64_t ld, int64_t Wp, int64_t r0, int64_t c0, bool to_strided)
 {
     CgLoop r;
     cg_loop_begin(w->m, &r, lw_c(w, 0), lw_c(w, R * Hh), "row");
@@ -313,23 +313,23 @@ static void lower_conv_shifted(Lw *w, const Geo *g)
     cg_loop_begin(m, &n, lw_c(w, 0), w->N, "n");
     LLVMValueRef y_off = lw_mul(w, n.i, lw_c(w, g->O * OHW)), x_off = lw_mul(w, n.i, lw_c(w, CHW));
     if (gx) {           /* dy, w, x */
-        plane_rows(w, lw_off(w, w->in[0], y_off), yq, g->O, g->OH, g->OW, s.NQ, s.Wp, 0, 0, true);
+        lw_plane_rows(w, lw_off(w, w->in[0], y_off), yq, g->O, g->OH, g->OW, s.NQ, s.Wp, 0, 0, true);
         lw_zero(w, xp, lw_c(w, g->C * s.LDX));
         shifted_products(w, g, &s, xp, yq, wk);
-        plane_rows(w, lw_off(w, w->out, x_off), xp, g->C, g->H, g->W, s.LDX, s.Wp, g->P, g->P,
+        lw_plane_rows(w, lw_off(w, w->out, x_off), xp, g->C, g->H, g->W, s.LDX, s.Wp, g->P, g->P,
                    false);
         if (op == IR_OP_CONV2D_GRAD_X_RELU)
-            relu_mask(w, lw_off(w, w->out, x_off), lw_off(w, w->in[2], x_off), CHW);
+            lw_relu_mask(w, lw_off(w, w->out, x_off), lw_off(w, w->in[2], x_off), CHW);
     } else {            /* forward: x, w (, b); grad_w: x, dy, w */
-        plane_rows(w, lw_off(w, w->in[0], x_off), xp, g->C, g->H, g->W, s.LDX, s.Wp, g->P, g->P,
+        lw_plane_rows(w, lw_off(w, w->in[0], x_off), xp, g->C, g->H, g->W, s.LDX, s.Wp, g->P, g->P,
                    true);
         if (gw)
-            plane_rows(w, lw_off(w, w->in[1], y_off), yq, g->O, g->OH, g->OW, s.NQ, s.Wp, 0, 0,
+            lw_plane_rows(w, lw_off(w, w->in[1], y_off), yq, g->O, g->OH, g->OW, s.NQ, s.Wp, 0, 0,
                        true);
         shifted_products(w, g, &s, xp, yq, wk);
         if (!gw) {
             LLVMValueRef y = lw_off(w, w->out, y_off);
-            plane_rows(w, y, yq, g->O, g->OH, g->OW, s.NQ, s.Wp, 0, 0, false);
+            lw_plane_rows(w, y, yq, g->O, g->OH, g->OW, s.NQ, s.Wp, 0, 0, false);
             if (op == IR_OP_CONV2D_BIAS_RELU)
                 lw_bias_loops(w, y, y, w->in[2], lw_c(w, 1), g->O, OHW, true);
         }
@@ -357,6 +357,10 @@ void lower_conv(Lw *w)
 {
     CgModule *m = w->m;
     Geo g = cg_conv_geo(w->g, w->n);
+    if (cg_conv_winograd(&g) && !lw_ref_math(w)) {
+        lower_conv_winograd(w, &g);
+        return;
+    }
     if (use_shifted(w, &g)) {
         lower_conv_shifted(w, &g);
         return;
@@ -394,7 +398,7 @@ void lower_conv(Lw *w)
             col_rows(w, &g, col, dx, true);
         }
         if (w->n->op == IR_OP_CONV2D_GRAD_X_RELU)
-            relu_mask(w, dx, lw_off(w, w->in[2], x_off), CHW);
+            lw_relu_mask(w, dx, lw_off(w, w->in[2], x_off), CHW);
         break;
     }
     case IR_OP_CONV2D_GRAD_W: { /* x, dy, w */

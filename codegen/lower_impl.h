@@ -125,6 +125,15 @@ void lower_fill(Lw *w);
 /* lower_dense.c */
 void lower_matmul(Lw *w);          /* matmul, matmul_grad_x, matmul_grad_w */
 void lower_conv(Lw *w);            /* conv2d, conv2d_grad_x, conv2d_grad_w */
+/* Copies planes of rows between a dense (R, Hh, Ww) tensor and one stored
+ * with plane stride ld and row stride Wp starting at row r0, column c0. */
+void lw_plane_rows(Lw *w, LLVMValueRef dense, LLVMValueRef strided, int64_t R, int64_t Hh,
+                   int64_t Ww, int64_t ld, int64_t Wp, int64_t r0, int64_t c0, bool to_strided);
+/* dx[k] = x[k] > 0 ? dx[k] : 0 for k < L. */
+void lw_relu_mask(Lw *w, LLVMValueRef dx, LLVMValueRef x, int64_t L);
+/* lower_wino.c: the convs cg_conv_winograd accepts, as Winograd products */
+struct CgConvGeo;
+void lower_conv_winograd(Lw *w, const struct CgConvGeo *g);
 void lower_pool(Lw *w);            /* maxpool, avgpool and their grads */
 void lower_global_pool(Lw *w);     /* global_avg_pool and its grad */
 /* lower_norm.c */

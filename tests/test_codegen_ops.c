@@ -254,6 +254,34 @@ Test(codegen_ops, conv2d_shifted)
     ir_graph_free(g);
 }
 
+/* 3×3 stride-1 convs with padding 1 and even sizes run as Winograd
+ * F(2×2, 3×3) products in chunks of images (codegen/lower_wino.c): shapes
+ * whose chunk is one image (28×28), several (14×14, 4×6, 2×2) with the
+ * batches 3 and 17 leaving a partial last chunk, and channel counts off the
+ * vector width. */
+Test(codegen_ops, conv2d_winograd)
+{
+    IrGraph *g = fresh("conv_winograd");
+    static const int cfg[][4] = {   /* C, O, H, W */
+        {16, 16, 4, 6}, {17, 32, 8, 8}, {16, 19, 2, 2}, {32, 16, 28, 28}, {16, 16, 14, 14},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        const int *c = cfg[i];
+        int x = tb_input(g, "x", 3, D(c[0], c[2], c[3]));
+        int w = tb_param(g, "w", 4, D(c[1], c[0], 3, 3));
+        int b = tb_param(g, "b", 1, D(c[1]));
+        IrAttrs a = {.stride = 1, .padding = 1};
+        op_a2(g, IR_OP_CONV2D, x, w, a);
+        op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, a);
+        int dy = tb_input(g, "dy", 3, D(c[1], c[2], c[3]));
+        op3(g, IR_OP_CONV2D_GRAD_X, dy, w, x, a);
+        op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);
+        op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
+    }
+    check(g, TOL, "conv2d_winograd");
+    ir_graph_free(g);
+}
+
 /* The fuse pass's ops: bias_relu over last dims 1, 3, 17, 129 and the NCHW
  * channel axis, conv2d_bias_relu and conv2d_grad_x_relu over conv2d's
  * configurations (im2col and the direct 1×1 path), maxpool_grad_relu with

@@ -82,6 +82,19 @@ static const char *const wide_cnn_src =
     "loss cross_entropy(dense(flatten(x), 5), y)\n"
     "train { optimizer = adam(lr = 1e-2) batch = 6 seed = 7 }\n";
 
+/* The same with even sizes: its second conv runs as Winograd products. */
+static const char *const wino_cnn_src =
+    "model twino\n"
+    "input image : f32[6, 8]\n"
+    "label y : class[5]\n"
+    "x = reshape(image, 1, 6, 8)\n"
+    "x = relu(conv2d(x, 16, padding = 1))\n"
+    "x = relu(conv2d(x, 17, padding = 1))\n"
+    "x = maxpool(x, 2)\n"
+    "x = relu(conv2d(x, 16, kernel = 2))\n"
+    "loss cross_entropy(dense(flatten(x), 5), y)\n"
+    "train { optimizer = adam(lr = 1e-2) batch = 6 seed = 7 }\n";
+
 static const char *const tf_src =
     "model ttf\n"
     "input tokens : i32[7]\n"
@@ -302,13 +315,16 @@ static void model_cases(const char *src, const char *name)
 
 Test(codegen_step, mlp_adam_clip_dropout) { model_cases(mlp_src, "mlp"); }
 Test(codegen_step, cnn_sgd_nesterov) { model_cases(cnn_src, "cnn"); }
-/* The shifted conv products under backprop, unfused and fused (the local
- * methods run the same kernels: the small CNN above covers them). */
+/* The shifted and the Winograd conv products under backprop, unfused and
+ * fused (the local methods run the same kernels: the small CNN above covers
+ * them). */
 Test(codegen_step, wide_cnn_adam)
 {
-    for (int fuse = 0; fuse < 2; fuse++) {
-        IrGraph *g = compile_as(wide_cnn_src, "backprop", 0, fuse);
-        run_case(g, fuse ? "wide cnn fused" : "wide cnn");
+    for (int fuse = 0; fuse < 4; fuse++) {
+        IrGraph *g = compile_as(fuse < 2 ? wide_cnn_src : wino_cnn_src, "backprop", 0, fuse % 2);
+        static const char *const what[] = {"wide cnn", "wide cnn fused", "winograd cnn",
+                                           "winograd cnn fused"};
+        run_case(g, what[fuse]);
         ir_graph_free(g);
     }
 }
