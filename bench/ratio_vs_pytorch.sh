@@ -4,15 +4,16 @@
 # compilation and data loading cancel) of lnet (backprop, one thread) and of
 # PyTorch (bench/pytorch.sh, one thread) on the same model, optimizer and
 # batch, interleaved, five repetitions. CPU time, not wall clock, so a shared
-# machine's waiting does not count. LNET names the binary (build/lnet).
+# machine's waiting does not count. LNET names the binary (build/lnet);
+# MODELS (default "mlp cnn charlm") and REPS (5) narrow or lengthen the run.
 cd "$(dirname "$0")/.."
 L=${LNET:-build/lnet}
 t() { /usr/bin/time -f "%U %S" "$@" 2>&1 >/dev/null | tail -1 | awk '{print $1+$2}'; }
 lnet_run() { # model S batch
   OPENBLAS_NUM_THREADS=1 t $L train examples/$1.lnet --method backprop --threads 1 --batch $3 \
     --max-steps $2 --train-limit $(( $3 * $2 )) --test-limit 64 --quiet; }
-for rep in 1 2 3 4 5; do
-  for m in mlp cnn charlm; do
+for rep in $(seq 1 "${REPS:-5}"); do
+  for m in ${MODELS:-mlp cnn charlm}; do
     case $m in
       mlp) ex=fmnist_mlp; b=128; s1=5; s2=35; p1=0; p2=30; w=2 ;;
       cnn) ex=fmnist_cnn; b=128; s1=2; s2=22; p1=0; p2=20; w=2 ;;
