@@ -185,8 +185,12 @@ bool cli_check_trainer_output(const CliCmd *cmd, const char *model, const char *
 int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts *o, Diag *d);
 
 /* cli_train_model from a->file, then cli_train_exec: `lnet train`/`eval`.
- * Training (not o->eval_only) catches the stop signals first. */
-int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o);
+ * Training (not o->eval_only) catches the stop signals first. With
+ * `current` not NULL, *current points at the model while it trains (and is
+ * NULL again after): how `--devices`' executor factory, which o carries,
+ * tells which block a graph is. */
+int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o,
+                  const CliTrainModel **current);
 
 /* ------------------------------------------- distributed runs (mpi.c) */
 

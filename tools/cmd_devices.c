@@ -180,32 +180,6 @@ RtExec *cli_devices_factory(const IrGraph *g, int max_batch, void *ctx, char *er
     return e;
 }
 
-int cli_devices_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o,
-                          CliDevices *dv)
-{
-    RtTrainOpts opts = *o;
-    char prog[64];
-    snprintf(prog, sizeof prog, "lnet %s", cmd->name);
-    opts.stop = cli_catch_stop_signals(prog);
-    Diag d;
-    diag_init(&d);
-    CliTrainModel tm, ref = {0};
-    int rc = EXIT_USER;
-    bool gradsim = o->gradsim_every > 0 || o->gradsim_only;
-    if (cli_train_model(cmd, a, NULL, &tm, &d) &&
-        (!gradsim || cli_train_model_backprop(cmd, a, &ref, &d))) {
-        opts.gradsim_ref = ref.m.g;
-        dv->tm = &tm;
-        rc = cli_train_exec(cmd, &tm, &opts, &d);
-        dv->tm = NULL;
-    }
-    diag_print(&d, stderr);
-    cli_train_model_free(&tm);
-    cli_train_model_free(&ref);
-    diag_fini(&d);
-    return rc;
-}
-
 /* Bytes of g's inputs and labels for a batch: what the first block reads. */
 static double data_bytes(const IrGraph *g, int batch)
 {

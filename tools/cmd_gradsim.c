@@ -141,7 +141,7 @@ int cmd_gradsim(int argc, char **argv)
             return EXIT_USER;
         o.train_limit = v;
     }
-    int rc = cli_train_run(&gradsim_cmd, &a, &o);
+    int rc = cli_train_run(&gradsim_cmd, &a, &o, NULL);
     if (rc == EXIT_OK && !sink.rows) {
         fprintf(stderr, "lnet gradsim: error: nothing was measured\n");
         rc = EXIT_INTERNAL;

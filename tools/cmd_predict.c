@@ -169,7 +169,7 @@ int cmd_predict(int argc, char **argv)
             return EXIT_USER;
         o.test_limit = v;
     }
-    int rc = cli_train_run(&predict_cmd, &a, &o);
+    int rc = cli_train_run(&predict_cmd, &a, &o, NULL);
     if (rc == EXIT_OK && !p.found) {
         fprintf(stderr, "lnet predict: error: the model has no head named '%s' (task, or "
                 "head1 ... for the auxiliary heads of a local run)\n", p.head);

@@ -87,8 +87,8 @@ int cmd_train(int argc, char **argv)
     CliDevices dv;
     if (!fill_opts(&a, &o, &cg, &dv))
         return EXIT_USER;
-    int rc = o.make_exec == cli_devices_factory ? cli_devices_train_run(&train_cmd, &a, &o, &dv)
-                                                : cli_train_run(&train_cmd, &a, &o);
+    bool devices = o.make_exec == cli_devices_factory;
+    int rc = cli_train_run(&train_cmd, &a, &o, devices ? &dv.tm : NULL);
     rt_profile_free(o.profile);
     return rc;
 }
@@ -141,5 +141,5 @@ int cmd_eval(int argc, char **argv)
             return EXIT_USER;
         o.test_limit = v;
     }
-    return cli_train_run(&eval_cmd, &a, &o);
+    return cli_train_run(&eval_cmd, &a, &o, NULL);
 }

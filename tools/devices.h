@@ -27,7 +27,7 @@ typedef struct CliDevices {
     void *cpu_ctx;
     bool quiet;                         /* no "block k on DEV" lines */
     const CliTrainModel *tm;            /* the blocks being trained (set by
-                                           cli_devices_train_run) */
+                                           cli_train_run) */
 } CliDevices;
 
 /* Parses LIST into dv and, with check, that every gpuN exists (the driver
@@ -50,10 +50,5 @@ void cli_devices_print_cost(const CliDevices *dv, const IrGraph *g, const struct
  * its device. */
 RtExec *cli_devices_factory(const IrGraph *g, int max_batch, void *ctx, char *err,
                             size_t errcap);
-
-/* cli_train_run with the block graphs known to dv's factory: `lnet train
- * --devices`. */
-int cli_devices_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o,
-                          CliDevices *dv);
 
 #endif

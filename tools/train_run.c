@@ -524,7 +524,8 @@ int cli_train_exec(const CliCmd *cmd, const CliTrainModel *tm, const RtTrainOpts
     return res.interrupted && *o.stop ? 128 + *o.stop : EXIT_OK;
 }
 
-int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o)
+int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o,
+                  const CliTrainModel **current)
 {
     RtTrainOpts opts = *o;
     if (!o->eval_only) {
@@ -540,7 +541,11 @@ int cli_train_run(const CliCmd *cmd, const CliArgs *a, const RtTrainOpts *o)
     if (cli_train_model(cmd, a, NULL, &tm, &d) &&
         (!gradsim || cli_train_model_backprop(cmd, a, &ref, &d))) {
         opts.gradsim_ref = ref.m.g;
+        if (current)
+            *current = &tm;
         rc = cli_train_exec(cmd, &tm, &opts, &d);
+        if (current)
+            *current = NULL;
     }
     diag_print(&d, stderr);
     cli_train_model_free(&tm);
