@@ -43,6 +43,34 @@ static LLVMValueRef sub(Lw *w, LLVMValueRef a, LLVMValueRef b) { return cg_fsub(
 static LLVMValueRef half(Lw *w, LLVMValueRef a) { return cg_fmul(w->m, a, cg_f32(w->m, 0.5f)); }
 static LLVMValueRef neg(Lw *w, LLVMValueRef a) { return LLVMBuildFNeg(w->m->b, a, ""); }
 
+/* The loop over (channel, tile row) pairs of a transform: begins it over
+ * chans · TH and splits its index. */
+typedef struct { CgLoop loop; LLVMValueRef ch, ty; } TileRows;
+
+static void tile_rows_begin(Lw *w, const Wino *s, TileRows *t, int64_t chans, const char *name)
+{
+    cg_loop_begin(w->m, &t->loop, lw_c(w, 0), lw_c(w, chans * s->TH), name);
+    t->ch = LLVMBuildUDiv(w->m->b, t->loop.i, lw_c(w, s->TH), "");
+    t->ty = LLVMBuildURem(w->m->b, t->loop.i, lw_c(w, s->TH), "");
+}
+
+/* The tile row's first column in a transformed buffer (16, chans, LDT),
+ * image b of the chunk; and its first pixel in a dense (chans, 2·TH, 2·TW)
+ * image. */
+static LLVMValueRef tile_cols(Lw *w, const Wino *s, LLVMValueRef buf, const TileRows *t,
+                              LLVMValueRef b)
+{
+    return lw_off(w, buf, lw_mad(w, t->ch, lw_c(w, s->LDT),
+                                 lw_mad(w, b, lw_c(w, s->tiles), lw_mul(w, t->ty, lw_c(w, s->TW)))));
+}
+
+static LLVMValueRef image_row(Lw *w, const Wino *s, LLVMValueRef img, const TileRows *t)
+{
+    int64_t OW = 2 * s->TW;
+    return lw_off(w, img, lw_mad(w, t->ch, lw_c(w, 2 * s->TH * OW),
+                                 lw_mul(w, t->ty, lw_c(w, 2 * OW))));
+}
+
 /* V for image b of the chunk: its Cin planes copied into the interior of
  * xp (whose border stays zero), then Bᵀ d B of every tile. */
 static void input_transform(Lw *w, const Wino *s, LLVMValueRef img, LLVMValueRef b, int64_t H,
@@ -50,15 +78,12 @@ static void input_transform(Lw *w, const Wino *s, LLVMValueRef img, LLVMValueRef
 {
     CgModule *m = w->m;
     lw_plane_rows(w, img, s->xp, s->cin, H, W, s->PL, s->Wp, 1, 1, true);
-    CgLoop r, tx;
-    cg_loop_begin(m, &r, lw_c(w, 0), lw_c(w, s->cin * s->TH), "cty");
-    LLVMValueRef c = LLVMBuildUDiv(m->b, r.i, lw_c(w, s->TH), "");
-    LLVMValueRef ty = LLVMBuildURem(m->b, r.i, lw_c(w, s->TH), "");
-    LLVMValueRef src = lw_off(w, s->xp, lw_mad(w, c, lw_c(w, s->PL),
-                                               lw_mul(w, ty, lw_c(w, 2 * s->Wp))));
-    LLVMValueRef dst = lw_off(w, s->V, lw_mad(w, c, lw_c(w, s->LDT),
-                                              lw_mad(w, b, lw_c(w, s->tiles),
-                                                     lw_mul(w, ty, lw_c(w, s->TW)))));
+    TileRows r;
+    CgLoop tx;
+    tile_rows_begin(w, s, &r, s->cin, "cty");
+    LLVMValueRef src = lw_off(w, s->xp, lw_mad(w, r.ch, lw_c(w, s->PL),
+                                               lw_mul(w, r.ty, lw_c(w, 2 * s->Wp))));
+    LLVMValueRef dst = tile_cols(w, s, s->V, &r, b);
     cg_loop_begin(m, &tx, lw_c(w, 0), lw_c(w, s->TW), "tx");
     LLVMValueRef p = lw_off(w, src, lw_mul(w, tx.i, lw_c(w, 2))), t[4][4];
     for (int j = 0; j < 4; j++) {
@@ -77,7 +102,7 @@ static void input_transform(Lw *w, const Wino *s, LLVMValueRef img, LLVMValueRef
             cg_store_f32(m, lw_off(w, dst, lw_c(w, (i * 4 + j) * s->cin * s->LDT)), tx.i, v[j]);
     }
     cg_loop_end(m, &tx);
-    cg_loop_end(m, &r);
+    cg_loop_end(m, &r.loop);
 }
 
 /* Image b of the chunk into out (Cout, 2·TH, 2·TW): Aᵀ M A of every tile. */
@@ -85,15 +110,10 @@ static void output_transform(Lw *w, const Wino *s, LLVMValueRef out, LLVMValueRe
 {
     CgModule *m = w->m;
     int64_t OW = 2 * s->TW;
-    CgLoop r, tx;
-    cg_loop_begin(m, &r, lw_c(w, 0), lw_c(w, s->cout * s->TH), "oty");
-    LLVMValueRef o = LLVMBuildUDiv(m->b, r.i, lw_c(w, s->TH), "");
-    LLVMValueRef ty = LLVMBuildURem(m->b, r.i, lw_c(w, s->TH), "");
-    LLVMValueRef src = lw_off(w, s->M, lw_mad(w, o, lw_c(w, s->LDT),
-                                              lw_mad(w, b, lw_c(w, s->tiles),
-                                                     lw_mul(w, ty, lw_c(w, s->TW)))));
-    LLVMValueRef row = lw_off(w, out, lw_mad(w, o, lw_c(w, 2 * s->TH * OW),
-                                             lw_mul(w, ty, lw_c(w, 2 * OW))));
+    TileRows r;
+    CgLoop tx;
+    tile_rows_begin(w, s, &r, s->cout, "oty");
+    LLVMValueRef src = tile_cols(w, s, s->M, &r, b), row = image_row(w, s, out, &r);
     cg_loop_begin(m, &tx, lw_c(w, 0), lw_c(w, s->TW), "tx");
     LLVMValueRef x[4][4], u[2][4];
     for (int i = 0; i < 4; i++)
@@ -111,7 +131,7 @@ static void output_transform(Lw *w, const Wino *s, LLVMValueRef out, LLVMValueRe
         cg_store_f32(m, y, lw_add(w, at, lw_c(w, 1)), sub(w, sub(w, u[i][1], u[i][2]), u[i][3]));
     }
     cg_loop_end(m, &tx);
-    cg_loop_end(m, &r);
+    cg_loop_end(m, &r.loop);
 }
 
 /* M for image b of the chunk from dy (O, 2·TH, 2·TW): A dy Aᵀ of every tile,
@@ -120,15 +140,10 @@ static void dy_transform(Lw *w, const Wino *s, LLVMValueRef dy, LLVMValueRef b)
 {
     CgModule *m = w->m;
     int64_t OW = 2 * s->TW;
-    CgLoop r, tx;
-    cg_loop_begin(m, &r, lw_c(w, 0), lw_c(w, s->cout * s->TH), "dty");
-    LLVMValueRef o = LLVMBuildUDiv(m->b, r.i, lw_c(w, s->TH), "");
-    LLVMValueRef ty = LLVMBuildURem(m->b, r.i, lw_c(w, s->TH), "");
-    LLVMValueRef row = lw_off(w, dy, lw_mad(w, o, lw_c(w, 2 * s->TH * OW),
-                                            lw_mul(w, ty, lw_c(w, 2 * OW))));
-    LLVMValueRef dst = lw_off(w, s->M, lw_mad(w, o, lw_c(w, s->LDT),
-                                              lw_mad(w, b, lw_c(w, s->tiles),
-                                                     lw_mul(w, ty, lw_c(w, s->TW)))));
+    TileRows r;
+    CgLoop tx;
+    tile_rows_begin(w, s, &r, s->cout, "dty");
+    LLVMValueRef row = image_row(w, s, dy, &r), dst = tile_cols(w, s, s->M, &r, b);
     cg_loop_begin(m, &tx, lw_c(w, 0), lw_c(w, s->TW), "tx");
     LLVMValueRef at = lw_mul(w, tx.i, lw_c(w, 2)), t[4][2];
     for (int j = 0; j < 2; j++) {
@@ -146,7 +161,7 @@ static void dy_transform(Lw *w, const Wino *s, LLVMValueRef dy, LLVMValueRef b)
             cg_store_f32(m, lw_off(w, dst, lw_c(w, (i * 4 + j) * s->cout * s->LDT)), tx.i, v[j]);
     }
     cg_loop_end(m, &tx);
-    cg_loop_end(m, &r);
+    cg_loop_end(m, &r.loop);
 }
 
 /* U_ξ (O, C) = G g Gᵀ for every kernel g = w[o, c]. */
