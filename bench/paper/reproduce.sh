@@ -54,7 +54,7 @@ memorize() {    # 3: random labels on 2,048, 5,120 and all 60,000 examples (MEM_
   done
 }
 
-filters() {     # 4: first-layer 7x7 filters after FILTER_EPOCHS (3) epochs of all 60,000 examples
+filters() {     # 4: first-layer 7x7 filters after FILTER_EPOCHS (3) epochs of all 60,000 examples, and their change from init
   ckpts=()
   e=${FILTER_EPOCHS:-3}
   for m in "backprop" "chunked --blocks 2" "chunked --blocks 3" "overlap --blocks 2" "greedy"; do
@@ -65,6 +65,12 @@ filters() {     # 4: first-layer 7x7 filters after FILTER_EPOCHS (3) epochs of a
     ckpts+=("$out/filters-$name-e$e.ckpt")
   done
   "$lnet" plot filters "${ckpts[@]}" -o "$img/filters.png"
+  # the first layer at its initialisation (last-layer freezes it), then how far
+  # each method moved it and how smooth it became
+  [ -s "$out/filters-init.ckpt" ] ||
+    "$lnet" train examples/fmnist_cnn7.lnet --method last-layer --max-steps 1 \
+      --save "$out/filters-init.ckpt" --test-limit 64 --threads 1 --quiet
+  python3 bench/paper/filters.py "$out/filters-init.ckpt" "${ckpts[@]}"
 }
 
 for r in "${@:-pareto pareto_text gradsim memorize filters}"; do
