@@ -34,23 +34,31 @@ bool cg_conv_shifted(const CgConvGeo *c)
     return c->S == 1 && c->K > 1 && c->C >= 16 && c->O >= 16;
 }
 
-bool cg_conv_winograd(const CgConvGeo *c)
-{
-    return c->K == 3 && c->S == 1 && c->P == 1 && c->H % 2 == 0 && c->W % 2 == 0 &&
-           c->C >= 16 && c->O >= 16;
-}
-
 /* Images per chunk: about WINO_COLUMNS tile columns per product (at least
  * one image), few enough that a chunk's transformed tiles stay in a core's
  * L2 while the products read them. Measured on fmnist_cnn (bench/RESULTS.md,
  * "I: Winograd convolutions"): 98 to 128 columns best, 49 and 256 within
- * 3-6%, 800 9% slower. */
-enum { WINO_COLUMNS = 128 };
+ * 3-6%, 800 9% slower. A chunk's V and M may take at most WINO_MAX_FLOATS
+ * (16 MiB): larger images (a 112×112 image at 64 channels in and out would
+ * need 26 MiB) keep the shifted products. */
+enum { WINO_COLUMNS = 128, WINO_MAX_FLOATS = 1 << 22 };
 
-int64_t cg_conv_wino_chunk(const CgConvGeo *c)
+static int64_t wino_chunk(const CgConvGeo *c)
 {
     int64_t tiles = (c->OH / 2) * (c->OW / 2), b = WINO_COLUMNS / tiles;
     return b > 1 ? b : 1;
+}
+
+bool cg_conv_winograd(const CgConvGeo *c)
+{
+    return c->K == 3 && c->S == 1 && c->P == 1 && c->H % 2 == 0 && c->W % 2 == 0 &&
+           c->C >= 16 && c->O >= 16 &&
+           16 * (c->C + c->O) * wino_chunk(c) * (c->OH / 2) * (c->OW / 2) <= WINO_MAX_FLOATS;
+}
+
+int64_t cg_conv_wino_chunk(const CgConvGeo *c)
+{
+    return wino_chunk(c);
 }
 
 /* The im2col matrix (C·K·K, OH·OW); shifted, the padded image

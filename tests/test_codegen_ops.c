@@ -25,6 +25,7 @@
 
 #include "build_graph.h"
 #include "exec_compare.h"
+#include "cg_layout.h"
 #include "codegen.h"
 #include "exec.h"
 
@@ -280,6 +281,34 @@ Test(codegen_ops, conv2d_winograd)
     }
     check(g, TOL, "conv2d_winograd");
     ir_graph_free(g);
+}
+
+/* Which convs take the Winograd path: 3×3, stride 1, padding 1, even sizes,
+ * 16+ channels, and a chunk's transformed tiles within 16 MiB. */
+Test(codegen_ops, conv2d_winograd_where)
+{
+    CgConvGeo g = {.C = 32, .H = 28, .W = 28, .O = 32, .K = 3, .S = 1, .P = 1, .OH = 28, .OW = 28};
+    cr_expect(cg_conv_winograd(&g));
+    cr_expect_eq(cg_conv_wino_chunk(&g), 1);
+    CgConvGeo h = g;
+    h.H = h.W = h.OH = h.OW = 14;
+    cr_expect_eq(cg_conv_wino_chunk(&h), 2);
+    h = g;
+    h.C = h.O = 64;
+    h.H = h.W = h.OH = h.OW = 112;     /* 16·128·56² floats: 26 MiB */
+    cr_expect_not(cg_conv_winograd(&h));
+    h.H = h.W = h.OH = h.OW = 56;      /* 6.4 MiB */
+    cr_expect(cg_conv_winograd(&h));
+    h = g;
+    h.H = h.OH = 27;
+    cr_expect_not(cg_conv_winograd(&h));
+    h = g;
+    h.C = 15;
+    cr_expect_not(cg_conv_winograd(&h));
+    h = g;
+    h.P = 0;
+    h.OH = h.OW = 26;
+    cr_expect_not(cg_conv_winograd(&h));
 }
 
 /* The fuse pass's ops: bias_relu over last dims 1, 3, 17, 129 and the NCHW
