@@ -80,9 +80,10 @@ int64_t cg_conv_scratch_floats(const CgConvGeo *c)
 }
 
 /* Scratch bytes of one node's kernel (nb: the batch; no kernel depends on
- * it today): double accumulators of the per-feature reductions, conv's
- * per-image work area (cg_conv_scratch_floats), attention's two (T, T) score
- * matrices of one head. */
+ * it today): double accumulators of the per-feature reductions, conv's work
+ * area (per image, or per chunk of images for Winograd;
+ * cg_conv_scratch_floats), attention's two (T, T) score matrices of one
+ * head. */
 static int64_t node_scratch(const IrGraph *g, const IrNode *n, int nb)
 {
     (void)nb;

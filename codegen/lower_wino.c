@@ -23,7 +23,7 @@
  * interpreter's, and B, G and A round (½ is exact, the sums are not): equal
  * within rounding, not bit for bit, so under no_contract the im2col path runs.
  *
- * Scratch (floats; cg_conv_wino_floats): the padded image of one input,
+ * Scratch (floats; cg_conv_scratch_floats sizes it): the padded image of one input,
  * xp (max(C, O), (H+2)·(W+2)), then V (16, Cin, LDT), M (16, Cout, LDT)
  * and U (16, O, C), LDT = chunk images · tiles.
  */

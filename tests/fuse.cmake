@@ -22,3 +22,8 @@ lnet_cli_test(cli_fuse_same_numbers 0 "^same\\n$"
 lnet_cli_test(cli_fuse_emit 0
   "define internal fastcc void @k[0-9]+\\.bias_relu\\("
   "$<TARGET_FILE:lnet> ir ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --emit llvm")
+# The trainer lnet build writes runs the same kernels as lnet train, the
+# Winograd convolutions included (fmnist_cnn's 3×3 layers), with its scratch
+# sized at start-up by the same layout code.
+lnet_cli_test(aot_cnn_trainer_matches_lnet_train 0 "same: test loss [0-9.]+, test accuracy [0-9.]+%\\n$"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; L=$<TARGET_FILE:lnet>; q='--max-steps 5 --batch 32 --train-limit 160 --test-limit 64 --threads 1'; $L build ${CMAKE_SOURCE_DIR}/examples/fmnist_cnn.lnet -o $d/tr --quiet && $d/tr $q > $d/a 2>&1 && $L train ${CMAKE_SOURCE_DIR}/examples/fmnist_cnn.lnet $q > $d/b 2>&1; cat $d/a $d/b; x=$(grep -o 'test loss [0-9.]*, test accuracy [0-9.]*%' $d/a); test -n \"$x\" && test \"$x\" = \"$(grep -o 'test loss [0-9.]*, test accuracy [0-9.]*%' $d/b)\" && echo \"same: $x\"")

@@ -279,7 +279,9 @@ Test(codegen_ops, conv2d_winograd)
         op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);
         op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
     }
-    check(g, TOL, "conv2d_winograd");
+    /* 2e-6 as for the GPU's products: the 28×28 weight gradient sums 17·196
+     * tiles of 32 channels (measured 8.8e-7; the shifted products 7.1e-7) */
+    check(g, 2e-6, "conv2d_winograd");
     ir_graph_free(g);
 }
 

@@ -351,4 +351,7 @@ Test(codegen_step, exact_without_contraction)
     g = compile_as(wide_cnn_src, "backprop", 0, true);
     cr_expect_eq(run_case_with(g, "wide cnn fused exact", &o, 0.0), 0.0);
     ir_graph_free(g);
+    g = compile_as(wino_cnn_src, "backprop", 0, true);      /* no Winograd here */
+    cr_expect_eq(run_case_with(g, "winograd cnn fused exact", &o, 0.0), 0.0);
+    ir_graph_free(g);
 }
