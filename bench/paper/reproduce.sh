@@ -39,13 +39,13 @@ gradsim() {     # 2: each layer's local gradient against backprop's, over traini
   done
 }
 
-memorize() {    # 3: random labels on 2,048, 5,120 and all 60,000 examples (MEM_SIZES), training accuracy per epoch
+memorize() {    # 3: random labels on 2,048, 5,120 and all 60,000 examples (MEM_SIZES), training accuracy per epoch (MEM_EPOCHS, 40)
   for n in ${MEM_SIZES:-2048 5120 60000}; do
     case $n in 2048) tag=memorize ;; 5120) tag=memorize5k ;; *) tag=memorize$n ;; esac
     for m in backprop greedy; do
       [ -s "$out/$tag-$m.csv" ] ||
         "$lnet" train $mlp --method $m --random-labels --train-limit $n --eval-train $n \
-          --epochs 40 --eval-every $((n / 128)) --test-limit 500 --log "$out/$tag-$m.csv" \
+          --epochs "${MEM_EPOCHS:-40}" --eval-every $((n / 128)) --test-limit 500 --log "$out/$tag-$m.csv" \
           --threads 1 --quiet
     done
     "$lnet" plot "$out/$tag-backprop.csv" "$out/$tag-greedy.csv" --metric accuracy --eval train \
