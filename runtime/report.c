@@ -253,7 +253,7 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
                 t->feed.norm.std, t->feed.norm_computed ? "true" : "false");
     fprintf(f, ",\"method\":\"%s\",\"blocks\":%d,\"schedule\":\"%s\",\"exec\":\"%s\",\"compile_ms\":%.1f,"
                "\"threads\":%d,\"batch\":%d,\"epochs\":%d,\"steps\":%lld,\"wall_s\":%.3f,"
-               "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld,\"final\":",
+               "\"samples_per_s\":%.1f,\"peak_rss_bytes\":%lld",
             (t->K > 1 || g->n_blocks > 1 || g->local.method == METHOD_LAST_LAYER) &&
                     !is_baseline(t)
                 ? ir_local_method_name(&g->local) : "backprop",
@@ -261,6 +261,16 @@ bool rt_report_write(Trainer *t, const RtTrainResult *res, char *err, size_t err
             t->feed.batch,
             res->epochs_done, (long long)res->steps, res->wall_s, res->samples_per_s,
             (long long)rt_peak_rss_bytes());
+    bool mixed = false;     /* blocks on different executors (--devices) */
+    for (int k = 1; k < t->K; k++)
+        mixed |= strcmp(t->ex[k]->ops->name, t->ex[0]->ops->name) != 0;
+    if (mixed) {
+        fputs(",\"block_exec\":[", f);
+        for (int k = 0; k < t->K; k++)
+            fprintf(f, "%s\"%s\"", k ? "," : "", t->ex[k]->ops->name);
+        fputc(']', f);
+    }
+    fputs(",\"final\":", f);
     write_eval(f, t, &t->eval[0]);
     if (t->kind == RT_SCHED_PIPELINE)
         fprintf(f, ",\"microbatches\":%d", t->o->microbatches);

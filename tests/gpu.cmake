@@ -74,3 +74,6 @@ if(TARGET fake_cuda)
   lnet_cli_test(gpu_train_fake_driver_executor 0 "block 1 on gpu0 \\(cuda executor\\)\\nblock 2 on cpu"
     "LNET_CUDA_DRIVER=$<TARGET_FILE:fake_cuda> $<TARGET_FILE:lnet> train ${GPU_T}/mlp_small.lnet --devices gpu0,cpu --max-steps 1 --train-limit 64 --test-limit 64")
 endif()
+# The report names each block's executor when they differ.
+lnet_cli_test(gpu_train_report_names_each_blocks_executor 0 "^jit \\['jit', 'emu'\\] [0-9.]+\\n$"
+  "d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:lnet> train ${CMAKE_SOURCE_DIR}/examples/fmnist_mlp.lnet --method chunked --blocks 2 --devices cpu,emu --max-steps 2 --train-limit 256 --test-limit 64 --threads 2 --quiet --report $d/r.json && python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d[\"exec\"], d[\"block_exec\"], d[\"final\"][\"test_loss\"])' $d/r.json")
