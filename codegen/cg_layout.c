@@ -43,7 +43,7 @@ bool cg_conv_shifted(const CgConvGeo *c)
  * need 26 MiB) keep the shifted products. */
 enum { WINO_COLUMNS = 128, WINO_MAX_FLOATS = 1 << 22 };
 
-static int64_t wino_chunk(const CgConvGeo *c)
+int64_t cg_conv_wino_chunk(const CgConvGeo *c)
 {
     int64_t tiles = (c->OH / 2) * (c->OW / 2), b = WINO_COLUMNS / tiles;
     return b > 1 ? b : 1;
@@ -51,14 +51,10 @@ static int64_t wino_chunk(const CgConvGeo *c)
 
 bool cg_conv_winograd(const CgConvGeo *c)
 {
-    return c->K == 3 && c->S == 1 && c->P == 1 && c->H % 2 == 0 && c->W % 2 == 0 &&
-           c->C >= 16 && c->O >= 16 &&
-           16 * (c->C + c->O) * wino_chunk(c) * (c->OH / 2) * (c->OW / 2) <= WINO_MAX_FLOATS;
-}
-
-int64_t cg_conv_wino_chunk(const CgConvGeo *c)
-{
-    return wino_chunk(c);
+    if (c->K != 3 || c->S != 1 || c->P != 1 || c->H % 2 || c->W % 2 || c->C < 16 || c->O < 16)
+        return false;
+    int64_t tiles = (c->OH / 2) * (c->OW / 2);
+    return 16 * (c->C + c->O) * cg_conv_wino_chunk(c) * tiles <= WINO_MAX_FLOATS;
 }
 
 /* The im2col matrix (C·K·K, OH·OW); shifted, the padded image

@@ -223,6 +223,22 @@ Test(codegen_ops, conv2d)
     ir_graph_free(g);
 }
 
+/* conv2d, conv2d_bias_relu and the three gradients of one geometry. */
+static void conv_ops(IrGraph *g, int C, int O, int H, int W, int K, int P)
+{
+    int x = tb_input(g, "x", 3, D(C, H, W));
+    int w = tb_param(g, "w", 4, D(O, C, K, K));
+    int b = tb_param(g, "b", 1, D(O));
+    IrAttrs a = {.stride = 1, .padding = P};
+    int y = op_a2(g, IR_OP_CONV2D, x, w, a);
+    op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, a);
+    const IrType *t = &g->nodes[y]->type;
+    int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
+    op3(g, IR_OP_CONV2D_GRAD_X, dy, w, x, a);
+    op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);
+    op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
+}
+
 /* The shifted-product convolutions (stride 1, at least 16 channels in and
  * out; codegen/lower_dense.c): channels not multiples of 16, W != H, kernel
  * 2/3/5, padding 0/1/2 (2 > K/2 with K = 3: whole padded rows), a 1×1 image,
@@ -234,23 +250,11 @@ Test(codegen_ops, conv2d_shifted)
     IrGraph *g = fresh("conv_shifted");
     static const int cfg[][6] = {   /* C, O, H, W, K, P */
         {16, 16, 5, 6, 3, 1}, {17, 19, 7, 4, 3, 0}, {16, 17, 3, 5, 5, 2}, {18, 16, 1, 1, 3, 1},
-        {16, 16, 4, 3, 2, 0}, {16, 20, 3, 3, 3, 2}, {33, 16, 6, 6, 3, 1}, {16, 18, 3, 4, 1, 1},
+        {16, 16, 4, 3, 2, 0}, {16, 20, 3, 3, 3, 2}, {33, 16, 6, 5, 3, 1}, {16, 18, 3, 4, 1, 1},
         {16, 17, 30, 33, 3, 1},     /* im2col matrix over 2^17 floats: grad_w shifted too */
     };
-    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
-        const int *c = cfg[i];
-        int x = tb_input(g, "x", 3, D(c[0], c[2], c[3]));
-        int w = tb_param(g, "w", 4, D(c[1], c[0], c[4], c[4]));
-        int b = tb_param(g, "b", 1, D(c[1]));
-        IrAttrs a = {.stride = 1, .padding = c[5]};
-        int y = op_a2(g, IR_OP_CONV2D, x, w, a);
-        op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, a);
-        const IrType *t = &g->nodes[y]->type;
-        int dy = tb_input(g, "dy", 3, D(t->dim[1], t->dim[2], t->dim[3]));
-        op3(g, IR_OP_CONV2D_GRAD_X, dy, w, x, a);
-        op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);
-        op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
-    }
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        conv_ops(g, cfg[i][0], cfg[i][1], cfg[i][2], cfg[i][3], cfg[i][4], cfg[i][5]);
     check(g, TOL, "conv2d_shifted");
     ir_graph_free(g);
 }
@@ -266,19 +270,8 @@ Test(codegen_ops, conv2d_winograd)
     static const int cfg[][4] = {   /* C, O, H, W */
         {16, 16, 4, 6}, {17, 32, 8, 8}, {16, 19, 2, 2}, {32, 16, 28, 28}, {16, 16, 14, 14},
     };
-    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
-        const int *c = cfg[i];
-        int x = tb_input(g, "x", 3, D(c[0], c[2], c[3]));
-        int w = tb_param(g, "w", 4, D(c[1], c[0], 3, 3));
-        int b = tb_param(g, "b", 1, D(c[1]));
-        IrAttrs a = {.stride = 1, .padding = 1};
-        op_a2(g, IR_OP_CONV2D, x, w, a);
-        op3(g, IR_OP_CONV2D_BIAS_RELU, x, w, b, a);
-        int dy = tb_input(g, "dy", 3, D(c[1], c[2], c[3]));
-        op3(g, IR_OP_CONV2D_GRAD_X, dy, w, x, a);
-        op3(g, IR_OP_CONV2D_GRAD_X_RELU, dy, w, x, a);
-        op3(g, IR_OP_CONV2D_GRAD_W, x, dy, w, a);
-    }
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        conv_ops(g, cfg[i][0], cfg[i][1], cfg[i][2], cfg[i][3], 3, 1);
     /* 2e-6 as for the GPU's products: the 28×28 weight gradient sums 17·196
      * tiles of 32 channels (measured 8.8e-7; the shifted products 7.1e-7) */
     check(g, 2e-6, "conv2d_winograd");
